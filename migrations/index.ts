@@ -1,0 +1,14 @@
+import type { Knex } from 'knex';
+import * as m001 from './20261122_001_event_store.js';
+import * as m002 from './20261122_002_projections.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** In order. Listed by hand so the set is type-checked and needs no file loader. */
+export const migrations: Record<string, Migration> = {
+  '20261122_001_event_store': m001,
+  '20261122_002_projections': m002,
+};

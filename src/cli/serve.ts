@@ -1,0 +1,93 @@
+import type { Server } from 'node:http';
+import { parseArgs } from 'node:util';
+import { createApp } from '../http/app.js';
+import { bootstrap } from '../infra/bootstrap.js';
+import { allProjectors } from '../projections/registry.js';
+import { ProjectionRunner } from '../projections/runner.js';
+import { fail, startup } from './common.js';
+
+const ROLES = ['api', 'projector', 'worker'] as const;
+type Role = (typeof ROLES)[number];
+
+const { values } = parseArgs({ options: { role: { type: 'string', multiple: true } } });
+const roles = new Set<Role>();
+for (const r of (values.role ?? ROLES.slice()).flatMap((v) => v.split(','))) {
+  if (!(ROLES as readonly string[]).includes(r)) {
+    process.stderr.write(`Unknown role "${r}": use --role ${ROLES.join('|')} (repeatable; default: all)\n`);
+    process.exit(2);
+  }
+  roles.add(r as Role);
+}
+
+const { config, logger } = startup();
+
+async function main() {
+  const runtime = await bootstrap(config, logger);
+  let draining = false;
+
+  // Projector: follows the log into the read models.
+  const runner = roles.has('projector')
+    ? new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors: allProjectors(), logger, batchSize: config.PROJECTION_BATCH_SIZE })
+    : undefined;
+  runner?.start();
+
+  // Worker: background job queues register here (none yet; the jobs issue adds them).
+  if (roles.has('worker')) logger.info('worker role started', { queues: [] });
+
+  // Every role serves /health and /ready on PORT, so each can be probed; the api role adds the API.
+  const app = createApp({
+    logger,
+    knex: runtime.knex,
+    redis: runtime.redis,
+    store: runtime.store,
+    projections: runner,
+    // Readiness fails past 10,000 events behind; the runner counts lag up to just past that.
+    maxLagEvents: 10_000,
+    draining: () => draining,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  logger.info('listening', { port, roles: [...roles], eventStore: runtime.store.name });
+
+  const shutdown = async (signal: string) => {
+    if (draining) return;
+    draining = true;
+    logger.info('shutting down', { signal });
+    const timer = setTimeout(() => {
+      logger.error('shutdown timed out', { ms: config.SHUTDOWN_TIMEOUT_MS });
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    // Stop accepting, let in-flight requests finish, drop idle keep-alive sockets.
+    // Each step is attempted even if an earlier one failed; any failure is logged and exits 1.
+    let ok = true;
+    const step = async (what: string, fn: () => Promise<void> | undefined) => {
+      try {
+        await fn();
+      } catch (err) {
+        ok = false;
+        logger.error(`shutdown: ${what} failed`, { err });
+      }
+    };
+    await step('closing the HTTP server', () => {
+      const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+      server.closeIdleConnections();
+      return closed;
+    });
+    await step('stopping the projectors', () => runner?.stop());
+    await step('closing connections', () => runtime.close());
+    logger.info('stopped', { clean: ok });
+    process.exit(ok ? 0 : 1);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+// Nothing may die silently: an error that escaped every handler is logged before exiting 1.
+process.on('uncaughtException', (err) => fail(logger, err));
+process.on('unhandledRejection', (err) => fail(logger, err));
+
+main().catch((err: unknown) => fail(logger, err));

@@ -1,0 +1,34 @@
+import { bootstrap } from '../infra/bootstrap.js';
+import { allProjectors } from '../projections/registry.js';
+import { ProjectionRunner } from '../projections/runner.js';
+import { fail, startup } from './common.js';
+
+/** `npm run projections:status`: each projector's live generation, checkpoint, head and lag. */
+const { config, logger } = startup();
+
+async function main() {
+  const runtime = await bootstrap(config, logger);
+  try {
+    const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors: allProjectors(), logger });
+    const rows = await runner.status();
+    console.table(
+      rows.map((r) => ({
+        projector: r.name,
+        version: r.version,
+        'live gen': r.liveGeneration,
+        'live version': r.liveVersion,
+        checkpoint: r.checkpoint,
+        head: r.head,
+        'events behind': r.eventsBehind,
+        error: r.lastError ?? '',
+      })),
+    );
+  } finally {
+    await runtime.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => fail(logger, err),
+);

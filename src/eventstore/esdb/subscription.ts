@@ -1,0 +1,68 @@
+import type { AllStreamSubscription } from '@eventstore/db-client';
+import { comparePositions } from '../position.js';
+import type { Position, RecordedEvent, SubscribeOptions, Subscription } from '../types.js';
+import { backoff, sleep } from '../wakeup.js';
+import { type EsdbEventStore, type EsdbRecorded, matches, toRecorded } from './store.js';
+
+/**
+ * A catch-up subscription to $all that outlives dropped connections: after an error it
+ * subscribes again from the last position it delivered, skipping anything at or before it.
+ */
+export class EsdbSubscription implements Subscription {
+  private closed = false;
+  private current?: AllStreamSubscription;
+  private iterator?: AsyncGenerator<RecordedEvent>;
+
+  constructor(
+    private readonly store: EsdbEventStore,
+    private readonly options: SubscribeOptions,
+    private readonly onClose: () => void,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncGenerator<RecordedEvent> {
+    this.iterator ??= this.run();
+    return this.iterator;
+  }
+
+  private async *run(): AsyncGenerator<RecordedEvent> {
+    const { filter } = this.options;
+    let position: Position | 'start' | 'end' = this.options.fromPosition ?? 'start';
+    let failures = 0;
+    try {
+      // Resolve 'end' once, so a resubscription after a drop does not skip what came meanwhile.
+      if (position === 'end') position = (await this.store.headPosition()) ?? 'start';
+      while (!this.closed) {
+        const sub = this.store.openServerSubscription(position, filter);
+        this.current = sub;
+        try {
+          for await (const r of sub) {
+            if (this.closed) return;
+            failures = 0;
+            if (!r.event) continue;
+            const e = toRecorded(r.event as EsdbRecorded);
+            if (typeof position === 'object' && comparePositions(e.position, position) <= 0) continue;
+            position = e.position;
+            if (matches(e, filter)) yield e;
+          }
+          if (this.closed) return;
+          throw new Error('EventStoreDB subscription ended');
+        } catch (err) {
+          if (this.closed) return;
+          this.store.onError(err, 'subscription');
+          await sleep(backoff(failures++, 100, 5_000));
+        } finally {
+          await sub.unsubscribe().catch(() => {});
+        }
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+    await this.current?.unsubscribe().catch(() => {});
+  }
+}

@@ -1,0 +1,94 @@
+/** The event-store port. Both adapters (postgres/, esdb/) pass test/contract. */
+
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+/** A global position. EventStoreDB: commit/prepare log positions; Postgres: transaction id / sequence. */
+export interface Position {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
+
+export interface EventMetadata {
+  correlationId?: string;
+  causationId?: string;
+  actor?: string;
+  /** Version of the event's data shape; upcasters bring older ones to the current shape on read. */
+  schemaVersion?: number;
+  [key: string]: unknown;
+}
+
+export interface EventData {
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata?: EventMetadata;
+}
+
+export interface RecordedEvent<Data = unknown> {
+  readonly id: string;
+  readonly type: string;
+  readonly streamId: string;
+  readonly revision: bigint;
+  readonly position: Position;
+  readonly data: Data;
+  readonly metadata: EventMetadata;
+  readonly createdAt: Date;
+}
+
+export interface AppendResult {
+  /** The revision of the last event of the stream after this append. */
+  readonly nextExpectedRevision: bigint;
+  readonly position: Position;
+}
+
+export type Direction = 'forwards' | 'backwards';
+
+export interface ReadStreamOptions {
+  direction?: Direction;
+  /** Inclusive. Defaults to the start (forwards) or the end (backwards). */
+  fromRevision?: bigint | 'start' | 'end';
+  maxCount?: number;
+}
+
+export interface EventFilter {
+  /** Stream id prefixes, e.g. `load-`. */
+  streamPrefixes?: readonly string[];
+  /** Exact event types. */
+  eventTypes?: readonly string[];
+}
+
+export interface ReadAllOptions {
+  direction?: Direction;
+  /** Exclusive: the first event returned is the one after (forwards) or before (backwards) it. */
+  fromPosition?: Position | 'start' | 'end';
+  maxCount?: number;
+  filter?: EventFilter;
+}
+
+export interface SubscribeOptions {
+  /** Exclusive; 'start' delivers every event, 'end' only new ones. */
+  fromPosition?: Position | 'start' | 'end';
+  filter?: EventFilter;
+}
+
+/**
+ * A catch-up-then-live subscription to `$all`: every matching event exactly once, in global
+ * order. Iterate it; `close()` ends the iteration.
+ */
+export interface Subscription extends AsyncIterable<RecordedEvent> {
+  close(): Promise<void>;
+}
+
+export interface EventStore {
+  readonly name: 'postgres' | 'esdb';
+  append(streamId: string, events: readonly EventData[], options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult>;
+  /** Reads a stream; a stream that does not exist reads as empty. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** The position of the newest event (of those matching `filter`), or undefined when there is none. */
+  headPosition(filter?: EventFilter): Promise<Position | undefined>;
+  /** Counts matching events after `after` (all when absent), stopping at `limit`. Lag and progress use it. */
+  countEvents(options?: { after?: Position; filter?: EventFilter; limit?: number }): Promise<number>;
+  subscribeToAll(options?: SubscribeOptions): Subscription;
+  close(): Promise<void>;
+}

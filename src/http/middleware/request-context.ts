@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import { runWithContext } from '../../infra/context.js';
+import type { Logger } from '../../infra/logger.js';
+
+const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Gives each request an id (X-Request-Id, taken from the caller when well-formed) and a
+ * correlation id (X-Correlation-Id, defaulting to the request id), carried by AsyncLocalStorage
+ * into logs and, later, event metadata. Logs one line per request with status and duration.
+ */
+export function requestContext(opts: { logger: Logger }): Middleware {
+  return async function requestContextMiddleware(ctx, next) {
+    const given = ctx.get('x-request-id');
+    const requestId = SAFE_ID.test(given) ? given : randomUUID();
+    const corr = ctx.get('x-correlation-id');
+    const correlationId = SAFE_ID.test(corr) ? corr : requestId;
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    ctx.set('X-Correlation-Id', correlationId);
+    const started = process.hrtime.bigint();
+    await runWithContext({ requestId, correlationId }, async () => {
+      try {
+        await next();
+      } finally {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        opts.logger.http('request', { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 });
+      }
+    });
+  };
+}

@@ -1,0 +1,55 @@
+import Router from '@koa/router';
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import type { EventStore } from '../../eventstore/types.js';
+import type { ProjectionRunner } from '../../projections/runner.js';
+
+export interface HealthDeps {
+  knex: Knex;
+  redis: Redis;
+  store: EventStore;
+  /** Present in processes that run projectors. */
+  projections?: ProjectionRunner;
+  /** Projections further behind than this make the service not ready. */
+  maxLagEvents: number;
+  /** True once shutdown began: stop taking traffic. */
+  draining: () => boolean;
+}
+
+async function check(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<{ ok: boolean; ms: number; error?: string }> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([fn(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), timeoutMs)))]);
+    return { ok: true, ms: Date.now() - started };
+  } catch (err) {
+    return { ok: false, ms: Date.now() - started, error: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `/health`: the process is alive. `/ready`: its dependencies answer and projections keep up. */
+export function healthRouter(deps: HealthDeps): Router {
+  const router = new Router();
+  router.get('/health', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/ready', async (ctx) => {
+    const [postgres, redis, eventStore] = await Promise.all([
+      check(() => deps.knex.raw('select 1')),
+      check(() => deps.redis.ping()),
+      check(() => deps.store.headPosition()),
+    ]);
+    const projections = deps.projections ? await deps.projections.status().catch(() => null) : undefined;
+    const lagging = projections?.filter((p) => p.eventsBehind > deps.maxLagEvents || p.state === 'failed') ?? [];
+    const ready = !deps.draining() && postgres.ok && redis.ok && eventStore.ok && projections !== null && lagging.length === 0;
+    ctx.status = ready ? 200 : 503;
+    ctx.body = {
+      status: ready ? 'ready' : deps.draining() ? 'draining' : 'not ready',
+      checks: { postgres, redis, eventStore: { ...eventStore, adapter: deps.store.name } },
+      projections,
+    };
+  });
+  return router;
+}

@@ -1,0 +1,66 @@
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import { EsdbEventStore } from '../eventstore/esdb/store.js';
+import { PostgresEventStore } from '../eventstore/postgres/store.js';
+import type { EventStore } from '../eventstore/types.js';
+import type { Config } from './config.js';
+import { createKnex, ensureDatabase } from './db.js';
+import type { Logger } from './logger.js';
+import { migrateLatest } from './migrate.js';
+import { createRedis } from './redis.js';
+import { type ServiceEndpoints, startServices } from './services.js';
+
+/** Everything a process role needs: connections, the event store, and how to close them. */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  endpoints: ServiceEndpoints;
+  databaseUrl: string;
+  knex: Knex;
+  redis: Redis;
+  store: EventStore;
+  close(): Promise<void>;
+}
+
+/** The embedded cluster's database for the service (its `postgres` database stays for admin). */
+const EMBEDDED_DATABASE = 'freight';
+
+export async function bootstrap(config: Config, logger: Logger): Promise<Runtime> {
+  const endpoints = await startServices(config, logger);
+  try {
+    const databaseUrl = config.DATABASE_URL ?? (await ensureDatabase(endpoints.databaseUrl, EMBEDDED_DATABASE));
+    const knex = createKnex(databaseUrl, config.DATABASE_POOL_MAX);
+    const applied = await migrateLatest(knex);
+    if (applied.length) logger.info('migrations applied', { applied });
+    const redis = createRedis(endpoints.redisUrl, config.REDIS_KEY_PREFIX);
+    const onError = (err: unknown, where: string) => logger.warn('event store connection problem; retrying', { where, err });
+    const store: EventStore = endpoints.esdbUrl
+      ? new EsdbEventStore(endpoints.esdbUrl, onError)
+      : new PostgresEventStore({
+          databaseUrl,
+          poolMax: config.DATABASE_POOL_MAX,
+          groupCommit: config.EVENTSTORE_GROUP_COMMIT,
+          pollMs: config.SUBSCRIPTION_POLL_MS,
+          onError,
+        });
+    logger.info('event store ready', { adapter: store.name });
+    return {
+      config,
+      logger,
+      endpoints,
+      databaseUrl,
+      knex,
+      redis,
+      store,
+      close: async () => {
+        await store.close().catch((err: unknown) => logger.warn('closing the event store failed', { err }));
+        redis.disconnect();
+        await knex.destroy();
+        await endpoints.stop();
+      },
+    };
+  } catch (err) {
+    await endpoints.stop();
+    throw err;
+  }
+}

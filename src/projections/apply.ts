@@ -1,0 +1,72 @@
+import type { Knex } from 'knex';
+import { comparePositions, formatPosition } from '../eventstore/position.js';
+import type { RecordedEvent } from '../eventstore/types.js';
+import type { Checkpoints } from './checkpoints.js';
+import { type Projector, tableNames } from './types.js';
+
+/** The generation a batch was meant for is no longer the live one (a rebuild switched). */
+export class GenerationChanged extends Error {
+  constructor(readonly projector: string) {
+    super(`${projector}: the live generation changed`);
+    this.name = 'GenerationChanged';
+  }
+}
+
+/** A projector's own code threw on a batch; says where, so an operator can find the event. */
+export class ProjectorFailed extends Error {
+  constructor(
+    readonly projector: string,
+    readonly generation: number,
+    readonly events: readonly RecordedEvent[],
+    override readonly cause: unknown,
+  ) {
+    const first = events[0]!;
+    const last = events[events.length - 1]!;
+    super(
+      `${projector} (generation ${generation}) failed on a batch of ${events.length} event(s) from ${formatPosition(first.position)} ` +
+        `(${first.type} in ${first.streamId}) to ${formatPosition(last.position)}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+    this.name = 'ProjectorFailed';
+  }
+}
+
+/**
+ * Applies a batch to one generation and moves its checkpoint. Events at or before the stored
+ * checkpoint are dropped, so a batch replayed after a crash, or seen by two runner processes,
+ * is applied once. For Postgres projectors the rows and the checkpoint share one transaction
+ * (`trx` when the caller holds one, else a new one); `live` demands the generation still be live.
+ */
+export async function applyBatch(
+  knex: Knex,
+  checkpoints: Checkpoints,
+  projector: Projector,
+  generation: number,
+  events: readonly RecordedEvent[],
+  opts: { live: boolean; trx?: Knex.Transaction },
+): Promise<number> {
+  const run = async (trx: Knex.Transaction) => {
+    if (opts.live) {
+      if ((await checkpoints.lockLive(trx, projector.name)) !== generation) throw new GenerationChanged(projector.name);
+    }
+    const gen = await trx('projection_generations').where({ name: projector.name, generation }).forUpdate().first<{
+      checkpoint_commit: string | null;
+      checkpoint_prepare: string | null;
+    }>('checkpoint_commit', 'checkpoint_prepare');
+    if (!gen) throw new Error(`${projector.name}: generation ${generation} does not exist`);
+    const cp = gen.checkpoint_commit === null ? undefined : { commit: BigInt(gen.checkpoint_commit), prepare: BigInt(gen.checkpoint_prepare!) };
+    const fresh = cp ? events.filter((e) => comparePositions(e.position, cp) > 0) : events;
+    if (fresh.length === 0) return 0;
+    try {
+      if (projector.kind === 'postgres') await projector.apply(trx, fresh, tableNames(generation));
+      else await projector.apply(fresh, generation);
+    } catch (err) {
+      throw new ProjectorFailed(projector.name, generation, fresh, err);
+    }
+    await checkpoints.advance(trx, projector.name, generation, fresh[fresh.length - 1]!.position, fresh.length);
+    return fresh.length;
+  };
+  if (opts.trx) return run(opts.trx);
+  // For at-least-once projectors the side effects of `apply` happen before the checkpoint
+  // commits, so a crash in between replays the batch (the projector is idempotent).
+  return knex.transaction(run);
+}

@@ -1,0 +1,117 @@
+import type { Knex } from 'knex';
+import type { EventStore, Position } from '../eventstore/types.js';
+import type { Logger } from '../infra/logger.js';
+import { applyBatch } from './apply.js';
+import type { Checkpoints } from './checkpoints.js';
+import { dropGeneration, setupGeneration, switchLive } from './generations.js';
+import { type Projector, projectorFilter } from './types.js';
+
+export interface RebuildProgress {
+  projector: string;
+  generation: number;
+  applied: number;
+  /** Events to apply in all, when known (it can grow while live traffic continues). */
+  total: number;
+  phase: 'building' | 'switching' | 'done';
+}
+
+export class RebuildInProgress extends Error {
+  constructor(name: string) {
+    super(`A rebuild of ${name} is already running in another process`);
+    this.name = 'RebuildInProgress';
+  }
+}
+
+const COUNT_LIMIT = 50_000_000;
+
+/**
+ * Builds a new generation of `projector` from the start of history beside the live one, catches
+ * up to the head, then switches atomically: under the projection's row lock (which live runners
+ * also take per batch) it applies the last events, points the views at the new tables and marks
+ * it live. An unfinished build of the same version (a killed rebuild) is resumed from its own
+ * checkpoint; a session advisory lock keeps two rebuilds of one projector apart.
+ */
+export async function rebuildProjection(deps: {
+  knex: Knex;
+  store: EventStore;
+  checkpoints: Checkpoints;
+  projector: Projector;
+  logger: Logger;
+  batchSize: number;
+  onProgress?: (p: RebuildProgress) => void;
+  signal?: AbortSignal;
+}): Promise<{ generation: number; applied: number }> {
+  const { knex, store, checkpoints, projector, logger, batchSize } = deps;
+  const filter = projectorFilter(projector);
+  await checkpoints.ensure(projector.name);
+
+  const conn = (await knex.client.acquireConnection()) as { query(text: string, values: unknown[]): Promise<{ rows: { ok: boolean }[] }> };
+  const lockKey = `projection-rebuild:${projector.name}`;
+  try {
+    const { rows } = await conn.query('select pg_try_advisory_lock(hashtext($1)) as ok', [lockKey]);
+    if (!rows[0]?.ok) throw new RebuildInProgress(projector.name);
+
+    // Resume an unfinished build of this version; give up builds of other versions.
+    let generation: number | undefined;
+    for (const g of await checkpoints.all()) {
+      if (g.name !== projector.name || g.status !== 'building') continue;
+      if (g.version === projector.version && generation === undefined) generation = g.generation;
+      else {
+        await dropGeneration(knex, projector, g.generation);
+        await checkpoints.setStatus(knex, projector.name, g.generation, 'failed');
+      }
+    }
+    if (generation === undefined) {
+      generation = await knex.transaction(async (trx) => {
+        const g = await checkpoints.create(trx, projector.name, projector.version, 'building');
+        await setupGeneration(trx, projector, g);
+        return g;
+      });
+      logger.info('rebuild started', { projector: projector.name, version: projector.version, generation });
+    } else {
+      logger.info('rebuild resumed', { projector: projector.name, version: projector.version, generation });
+    }
+    const gen = generation;
+
+    const start = (await checkpoints.generation(projector.name, gen))!;
+    let position: Position | 'start' = start.checkpoint ?? 'start';
+    let applied = Number(start.eventsApplied);
+    let total = applied + (await store.countEvents({ after: start.checkpoint, filter, limit: COUNT_LIMIT }));
+    const report = (phase: RebuildProgress['phase']) =>
+      deps.onProgress?.({ projector: projector.name, generation: gen, applied, total: Math.max(total, applied), phase });
+    report('building');
+
+    // Catch up outside any long transaction: live traffic keeps flowing to the old generation.
+    for (;;) {
+      if (deps.signal?.aborted) throw new Error('rebuild aborted');
+      const page = await store.readAll({ fromPosition: position, maxCount: batchSize, filter });
+      if (page.length === 0) break;
+      applied += await applyBatch(knex, checkpoints, projector, gen, page, { live: false });
+      position = page[page.length - 1]!.position;
+      if (applied > total) total = applied + (await store.countEvents({ after: position, filter, limit: COUNT_LIMIT }));
+      report('building');
+    }
+
+    report('switching');
+    const previous = await knex.transaction(async (trx) => {
+      const live = await checkpoints.lockLive(trx, projector.name);
+      // The last events under the lock: live runners wait, so nothing is applied twice or missed.
+      for (;;) {
+        const page = await store.readAll({ fromPosition: position, maxCount: batchSize, filter });
+        if (page.length === 0) break;
+        applied += await applyBatch(knex, checkpoints, projector, gen, page, { live: false, trx });
+        position = page[page.length - 1]!.position;
+      }
+      await switchLive(trx, checkpoints, projector, gen, live);
+      return live;
+    });
+    if (previous !== null && previous !== gen) await dropGeneration(knex, projector, previous);
+    total = applied;
+    report('done');
+    logger.info('rebuild switched live', { projector: projector.name, generation: gen, previous, applied });
+    return { generation: gen, applied };
+  } finally {
+    await conn.query('select pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => {});
+    await knex.client.releaseConnection(conn);
+  }
+}

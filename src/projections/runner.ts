@@ -1,0 +1,226 @@
+import type { Knex } from 'knex';
+import { formatPosition } from '../eventstore/position.js';
+import type { EventStore, Subscription } from '../eventstore/types.js';
+import { backoff, sleep } from '../eventstore/wakeup.js';
+import type { Logger } from '../infra/logger.js';
+import { applyBatch, GenerationChanged } from './apply.js';
+import { batches } from './batches.js';
+import { Checkpoints } from './checkpoints.js';
+import { setupGeneration, switchLive } from './generations.js';
+import { rebuildProjection, RebuildInProgress } from './rebuild.js';
+import { type Projector, projectorFilter } from './types.js';
+
+export type ProjectorState = 'starting' | 'running' | 'rebuilding' | 'failed' | 'stopped';
+
+export interface ProjectionStatus {
+  name: string;
+  version: number;
+  state: ProjectorState;
+  liveGeneration: number | null;
+  liveVersion: number | null;
+  checkpoint: string | null;
+  head: string | null;
+  /** Matching events after the checkpoint, counted up to `lagCap` (EventStoreDB counts by reading). */
+  eventsBehind: number;
+  lastError: string | null;
+}
+
+interface Worker {
+  projector: Projector;
+  state: ProjectorState;
+  subscription?: Subscription;
+  done?: Promise<void>;
+  lastError: string | null;
+}
+
+/**
+ * Runs each projector on its own: reads $all from the live generation's checkpoint in batches
+ * and applies them (see apply.ts). A projector that keeps failing stops, with its error logged and
+ * recorded, while the others go on; restarting resumes it from its checkpoint. A projector whose
+ * code version differs from its live generation is rebuilt beside it, then switched.
+ */
+export class ProjectionRunner {
+  readonly checkpoints: Checkpoints;
+  private readonly workers = new Map<string, Worker>();
+  private stopped = false;
+  /** Aborts rebuilds started by version changes when the runner stops. */
+  private abort = new AbortController();
+
+  constructor(
+    private readonly deps: {
+      knex: Knex;
+      store: EventStore;
+      projectors: readonly Projector[];
+      logger: Logger;
+      batchSize?: number;
+      /** Attempts at one batch before the projector stops. */
+      maxAttempts?: number;
+      lagCap?: number;
+    },
+  ) {
+    this.checkpoints = new Checkpoints(deps.knex);
+    const names = new Set<string>();
+    for (const p of deps.projectors) {
+      if (names.has(p.name)) throw new Error(`Two projectors are named ${p.name}`);
+      names.add(p.name);
+      this.workers.set(p.name, { projector: p, state: 'stopped', lastError: null });
+    }
+  }
+
+  private get batchSize() {
+    return this.deps.batchSize ?? 500;
+  }
+
+  start(): void {
+    this.stopped = false;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
+    for (const w of this.workers.values()) if (!w.done) this.launch(w);
+  }
+
+  /** Starts a stopped or failed projector again; it resumes from its checkpoint. */
+  restart(name: string): void {
+    const w = this.worker(name);
+    if (w.done) return;
+    this.launch(w);
+  }
+
+  private launch(w: Worker): void {
+    w.state = 'starting';
+    w.done = this.run(w).finally(() => {
+      w.done = undefined;
+    });
+  }
+
+  private worker(name: string): Worker {
+    const w = this.workers.get(name);
+    if (!w) throw new Error(`No projector named ${name}`);
+    return w;
+  }
+
+  private async run(w: Worker): Promise<void> {
+    const { projector: p } = w;
+    const { knex, store, logger } = this.deps;
+    let attempt = 0;
+    while (!this.stopped) {
+      try {
+        await this.checkpoints.ensure(p.name);
+        const live = await this.checkpoints.liveGeneration(p.name);
+        if (!live) {
+          await this.initialise(p);
+          continue;
+        }
+        if (live.version !== p.version) {
+          w.state = 'rebuilding';
+          logger.info('projector version changed; rebuilding beside the live one', { projector: p.name, from: live.version, to: p.version });
+          await rebuildProjection({
+            knex,
+            store,
+            checkpoints: this.checkpoints,
+            projector: p,
+            logger,
+            batchSize: this.batchSize,
+            signal: this.abort.signal,
+          });
+          continue;
+        }
+        // stop() closes the subscription it can see; one opened after it ran would never end.
+        if (this.stopped) break;
+        w.state = 'running';
+        const sub = store.subscribeToAll({ fromPosition: live.checkpoint ?? 'start', filter: projectorFilter(p) });
+        w.subscription = sub;
+        try {
+          for await (const batch of batches(sub, this.batchSize)) {
+            if (this.stopped) break;
+            await applyBatch(knex, this.checkpoints, p, live.generation, batch, { live: true });
+            attempt = 0;
+            w.lastError = null;
+          }
+        } finally {
+          w.subscription = undefined;
+          await sub.close();
+        }
+      } catch (err) {
+        if (this.stopped) break;
+        if (err instanceof GenerationChanged) continue;
+        if (err instanceof RebuildInProgress) {
+          await sleep(1_000);
+          continue;
+        }
+        attempt++;
+        const message = err instanceof Error ? err.message : String(err);
+        w.lastError = message;
+        const live = await this.checkpoints.liveGeneration(p.name).catch(() => undefined);
+        if (live) await this.checkpoints.recordError(p.name, live.generation, message).catch(() => {});
+        if (attempt >= (this.deps.maxAttempts ?? 5)) {
+          w.state = 'failed';
+          logger.error('projector stopped; it resumes from its checkpoint when restarted', {
+            projector: p.name,
+            checkpoint: live?.checkpoint ? formatPosition(live.checkpoint) : null,
+            err,
+          });
+          return;
+        }
+        logger.warn('projector batch failed; retrying from the checkpoint', { projector: p.name, attempt, err });
+        await sleep(backoff(attempt, 100, 5_000));
+      }
+    }
+    w.state = 'stopped';
+  }
+
+  /** The first generation of a projector: live from the start, filled from history as it goes. */
+  private async initialise(p: Projector): Promise<void> {
+    await this.deps.knex.transaction(async (trx) => {
+      if ((await this.checkpoints.lockLive(trx, p.name)) !== null) return;
+      const g = await this.checkpoints.create(trx, p.name, p.version, 'live');
+      await setupGeneration(trx, p, g);
+      await switchLive(trx, this.checkpoints, p, g, null);
+    });
+  }
+
+  rebuild(name: string, opts: Omit<Parameters<typeof rebuildProjection>[0], 'knex' | 'store' | 'checkpoints' | 'projector' | 'logger' | 'batchSize'> = {}) {
+    const { knex, store, logger } = this.deps;
+    return rebuildProjection({ knex, store, checkpoints: this.checkpoints, projector: this.worker(name).projector, logger, batchSize: this.batchSize, ...opts });
+  }
+
+  async status(): Promise<ProjectionStatus[]> {
+    const out: ProjectionStatus[] = [];
+    for (const w of this.workers.values()) {
+      const p = w.projector;
+      const live = await this.checkpoints.liveGeneration(p.name);
+      const filter = projectorFilter(p);
+      const head = await this.deps.store.headPosition(filter);
+      const behind = await this.deps.store.countEvents({ after: live?.checkpoint, filter, limit: this.deps.lagCap ?? 10_001 });
+      out.push({
+        name: p.name,
+        version: p.version,
+        state: w.state,
+        liveGeneration: live?.generation ?? null,
+        liveVersion: live?.version ?? null,
+        checkpoint: live?.checkpoint ? formatPosition(live.checkpoint) : null,
+        head: head ? formatPosition(head) : null,
+        eventsBehind: behind,
+        lastError: w.lastError ?? live?.lastError ?? null,
+      });
+    }
+    return out;
+  }
+
+  /** Waits until every running projector has applied everything up to the head. */
+  async idle(timeoutMs = 10_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const s = await this.status();
+      if (s.every((x) => x.eventsBehind === 0 && x.liveVersion === x.version)) return true;
+      await sleep(20);
+    }
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    const running = [...this.workers.values()];
+    await Promise.all(running.map((w) => w.subscription?.close()));
+    await Promise.all(running.map((w) => w.done));
+  }
+}

@@ -1,0 +1,70 @@
+import type { Knex } from 'knex';
+import { formatPosition } from '../../eventstore/position.js';
+import type { RecordedEvent } from '../../eventstore/types.js';
+import type { PostgresProjector, TableNames } from '../types.js';
+
+/**
+ * The stream directory: one row per stream with its category, last revision and last event, for
+ * operators and auditors browsing the log. Rows carry the revision and writes are guarded by it,
+ * so replaying events changes nothing.
+ */
+export interface StreamIndexRow {
+  stream_id: string;
+  category: string;
+  last_revision: string;
+  last_event_type: string;
+  last_position: string;
+  first_event_at: Date;
+  last_event_at: Date;
+}
+
+/** Keeps the newest event per stream: several events of one stream in a batch make one write. */
+export function streamChanges(events: readonly RecordedEvent[]): StreamIndexRow[] {
+  const latest = new Map<string, { first: RecordedEvent; last: RecordedEvent }>();
+  for (const e of events) {
+    const seen = latest.get(e.streamId);
+    if (!seen) latest.set(e.streamId, { first: e, last: e });
+    else if (e.revision > seen.last.revision) seen.last = e;
+  }
+  return [...latest.values()].map(({ first, last }) => ({
+    stream_id: last.streamId,
+    category: last.streamId.slice(0, last.streamId.indexOf('-')),
+    last_revision: last.revision.toString(),
+    last_event_type: last.type,
+    last_position: formatPosition(last.position),
+    first_event_at: first.createdAt,
+    last_event_at: last.createdAt,
+  }));
+}
+
+export const streamIndexProjector: PostgresProjector = {
+  kind: 'postgres',
+  name: 'stream_index',
+  version: 1,
+  eventTypes: 'all',
+  tables: ['stream_index'],
+
+  async setup(trx: Knex.Transaction, t: TableNames) {
+    await trx.schema.createTable(t('stream_index'), (table) => {
+      table.text('stream_id').primary();
+      table.text('category').notNullable();
+      table.bigInteger('last_revision').notNullable();
+      table.text('last_event_type').notNullable();
+      table.text('last_position').notNullable();
+      table.timestamp('first_event_at', { useTz: true }).notNullable();
+      table.timestamp('last_event_at', { useTz: true }).notNullable();
+      table.index(['category', 'last_event_at']);
+    });
+  },
+
+  async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
+    const rows = streamChanges(events);
+    if (rows.length === 0) return;
+    const table = t('stream_index');
+    await trx(table)
+      .insert(rows)
+      .onConflict('stream_id')
+      .merge(['last_revision', 'last_event_type', 'last_position', 'last_event_at'])
+      .where(`${table}.last_revision`, '<', trx.raw('excluded.last_revision'));
+  },
+};

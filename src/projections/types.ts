@@ -1,0 +1,51 @@
+import type { Knex } from 'knex';
+import type { EventFilter, RecordedEvent } from '../eventstore/types.js';
+
+interface ProjectorBase {
+  readonly name: string;
+  /** Bump when the projector's logic or tables change: the runner then rebuilds it from history. */
+  readonly version: number;
+  /** The event types it handles; the runner reads only these ('all' for every type). */
+  readonly eventTypes: readonly string[] | 'all';
+  readonly streamPrefixes?: readonly string[];
+}
+
+/** Maps a logical table name to this generation's physical table. */
+export type TableNames = (logical: string) => string;
+
+/**
+ * Writes Postgres tables. The batch and the checkpoint commit in one transaction: exactly once.
+ * Each generation has its own physical tables; readers query a view named after the logical
+ * table, which points at the live generation.
+ */
+export interface PostgresProjector extends ProjectorBase {
+  readonly kind: 'postgres';
+  readonly tables: readonly string[];
+  /** Creates this generation's (empty) tables. */
+  setup(trx: Knex.Transaction, t: TableNames): Promise<void>;
+  /** Applies events in order, inside the transaction that also moves the checkpoint. */
+  apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames): Promise<void>;
+}
+
+/**
+ * Writes elsewhere (Redis, a search index, sockets): at-least-once, so `apply` must be
+ * idempotent (write only what is newer than what is stored). `generation` namespaces its storage
+ * so a rebuild can fill a new copy beside the live one.
+ */
+export interface AtLeastOnceProjector extends ProjectorBase {
+  readonly kind: 'at-least-once';
+  setup?(generation: number): Promise<void>;
+  apply(events: readonly RecordedEvent[], generation: number): Promise<void>;
+  /** Called after a rebuilt generation became live; drop the old one's storage here. */
+  retire?(generation: number): Promise<void>;
+}
+
+export type Projector = PostgresProjector | AtLeastOnceProjector;
+
+export function projectorFilter(p: Projector): EventFilter {
+  return { eventTypes: p.eventTypes === 'all' ? undefined : p.eventTypes, streamPrefixes: p.streamPrefixes };
+}
+
+export function tableNames(generation: number): TableNames {
+  return (logical) => `${logical}__g${generation}`;
+}

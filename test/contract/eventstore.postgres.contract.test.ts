@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import pg from 'pg';
+import { DuplicateEventId, InvalidEvent } from '../../src/eventstore/errors.js';
+import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
+import { comparePositions } from '../../src/eventstore/position.js';
+import type { Position } from '../../src/eventstore/types.js';
+import { take, until } from '../support/async.js';
+import { freshDatabase } from '../support/services.js';
+import { eventStoreContract } from './eventstore.contract.js';
+
+async function killBackends(databaseUrl: string): Promise<number> {
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    const res = await admin.query(
+      'select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+    );
+    return res.rowCount ?? 0;
+  } finally {
+    await admin.end();
+  }
+}
+
+describe('EventStore contract on Postgres', () => {
+  let url: string;
+  eventStoreContract(async () => {
+    url = await freshDatabase('contract_pg');
+    const store = new PostgresEventStore({ databaseUrl: url, poolMax: 10, pollMs: 500 });
+    return {
+      store,
+      killConnections: async () => {
+        expect(await killBackends(url)).to.be.greaterThan(0);
+      },
+      close: () => store.close(),
+    };
+  });
+});
+
+describe('Postgres event store specifics', () => {
+  let url: string;
+  let store: PostgresEventStore;
+  before(async () => {
+    url = await freshDatabase('pg_specific');
+    store = new PostgresEventStore({ databaseUrl: url });
+  });
+  after(() => store.close());
+
+  it('keeps revisions past 2^53 exact', async () => {
+    const big = 2n ** 53n + 5n;
+    const s = `big-${randomUUID()}`;
+    // Seed a stream whose history was (notionally) that long: the revision counter and its last event.
+    await store.pool.query('insert into es_streams values ($1, $2::bigint)', [s, big.toString()]);
+    await store.pool.query(
+      `insert into es_events (tx_id, stream_id, revision, id, type, data, metadata)
+       values (pg_current_xact_id(), $1, $2::bigint, gen_random_uuid(), 'Seed', '{}', '{}')`,
+      [s, big.toString()],
+    );
+    const r = await store.append(s, [{ id: randomUUID(), type: 'Next', data: {} }], { expectedRevision: big });
+    expect(r.nextExpectedRevision).to.equal(big + 1n);
+    const events = await store.readStream(s, { fromRevision: big });
+    expect(events.map((e) => e.revision)).to.deep.equal([big, big + 1n]);
+    const back = await store.readStream(s, { direction: 'backwards', maxCount: 1 });
+    expect(back[0]!.revision).to.equal(2n ** 53n + 6n);
+  });
+
+  it('wakes subscribers of another process by NOTIFY, without waiting for the poll', async () => {
+    const other = new PostgresEventStore({ databaseUrl: url, pollMs: 60_000 });
+    try {
+      const prefix = `notify${randomUUID().slice(0, 8)}-`;
+      const sub = other.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [prefix] } });
+      const got = take(sub, 2, 5_000);
+      await other.notifier.start();
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      await store.append(`${prefix}1`, [{ id: randomUUID(), type: 'T', data: {} }]);
+      await store.append(`${prefix}2`, [{ id: randomUUID(), type: 'T', data: {} }]);
+      expect(await got).to.have.length(2);
+      expect(Date.now() - started).to.be.below(2_000);
+      await sub.close();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('moves a filtered subscription past the events it skipped, instead of scanning them again', async () => {
+    const prefix = `skip${randomUUID().slice(0, 8)}-`;
+    const froms: Position[] = [];
+    const scan = store.scanPage.bind(store);
+    store.scanPage = (from, limit, filter) => {
+      froms.push(from);
+      return scan(from, limit, filter);
+    };
+    try {
+      const sub = store.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [prefix], eventTypes: ['Wanted'] } });
+      const first = take(sub, 1);
+      await new Promise((r) => setTimeout(r, 100));
+      await store.append(`${prefix}1`, [{ id: randomUUID(), type: 'Wanted', data: {} }]);
+      expect(await first).to.have.length(1);
+      const next = take(sub, 1);
+      const skipped = await store.append(`${prefix}2`, Array.from({ length: 50 }, () => ({ id: randomUUID(), type: 'Other', data: {} })));
+      await until(() => froms.some((f) => comparePositions(f, skipped.position) >= 0), 5_000);
+      expect(froms.some((f) => comparePositions(f, skipped.position) >= 0)).to.equal(true);
+      const wanted = { id: randomUUID(), type: 'Wanted', data: {} };
+      await store.append(`${prefix}3`, [wanted]);
+      expect((await next).map((e) => e.id)).to.deep.equal([wanted.id]);
+      await sub.close();
+    } finally {
+      store.scanPage = scan;
+    }
+  });
+
+  it('shares one statement between small concurrent appends, and sends large ones alone', async () => {
+    const batches: number[] = [];
+    const query = store.pool.query.bind(store.pool);
+    store.pool.query = ((config: { name?: string; values?: unknown[] }) => {
+      if (config?.name === 'es_append') batches.push((config.values![0] as string[]).length);
+      return query(config as never);
+    }) as typeof store.pool.query;
+    try {
+      const one = () => [{ id: randomUUID(), type: 'T', data: {} }];
+      const hundred = () => Array.from({ length: 100 }, () => ({ id: randomUUID(), type: 'T', data: {} }));
+      await Promise.all(Array.from({ length: 8 }, (_, i) => store.append(`small-${i}-${randomUUID()}`, one())));
+      expect(batches).to.deep.equal([8]);
+      batches.length = 0;
+      await Promise.all(Array.from({ length: 4 }, (_, i) => store.append(`large-${i}-${randomUUID()}`, hundred())));
+      expect(batches).to.deep.equal([1, 1, 1, 1]);
+    } finally {
+      store.pool.query = query;
+    }
+  });
+
+  it('reports as scanned the newest stable event, by numeric position', async () => {
+    // An event whose transaction id sorts last as text ("99" > "1234") but is among the oldest.
+    await store.pool.query(
+      `insert into es_events (tx_id, stream_id, revision, id, type, data, metadata)
+       values ('99'::xid8, $1, 0, gen_random_uuid(), 'T', '{}', '{}')`,
+      [`old99-${randomUUID()}`],
+    );
+    await store.append(`scan-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: {} }]);
+    const head = (await store.headPosition())!;
+    const page = await store.scanPage(head, 10);
+    expect(page.events).to.deep.equal([]);
+    expect(page.scannedTo).to.deep.equal(head);
+  });
+
+  it('orders positions as numbers, not text, across a digit boundary of transaction ids', async () => {
+    const prefix = `digits${randomUUID().slice(0, 8)}-`;
+    for (const tx of ['10', '9', '100', '99']) {
+      await store.pool.query(
+        `insert into es_events (tx_id, stream_id, revision, id, type, data, metadata)
+         values ($1::xid8, $2, 0, gen_random_uuid(), 'T', '{}', '{}')`,
+        [tx, `${prefix}${tx}`],
+      );
+    }
+    const forwards = await store.readAll({ filter: { streamPrefixes: [prefix] } });
+    expect(forwards.map((e) => e.position.commit)).to.deep.equal([9n, 10n, 99n, 100n]);
+    const paged = await store.readAll({ filter: { streamPrefixes: [prefix] }, fromPosition: forwards[1]!.position });
+    expect(paged.map((e) => e.position.commit)).to.deep.equal([99n, 100n]);
+    const backwards = await store.readAll({ filter: { streamPrefixes: [prefix] }, direction: 'backwards' });
+    expect(backwards.map((e) => e.position.commit)).to.deep.equal([100n, 99n, 10n, 9n]);
+  });
+
+  it('refuses an event id already stored in another stream', async () => {
+    const id = randomUUID();
+    await store.append(`a-${randomUUID()}`, [{ id, type: 'T', data: {} }]);
+    const other = `b-${randomUUID()}`;
+    let err: unknown;
+    await store.append(other, [{ id, type: 'T', data: {} }]).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(DuplicateEventId);
+    expect(await store.readStream(other)).to.deep.equal([]);
+  });
+
+  it('refuses a reused id further into an append, failing nothing else sent with it', async () => {
+    const id = randomUUID();
+    await store.append(`a-${randomUUID()}`, [{ id, type: 'T', data: {} }]);
+    const bad = `b-${randomUUID()}`;
+    const good = `g-${randomUUID()}`;
+    const [rb, rg] = await Promise.allSettled([
+      store.append(bad, [{ id: randomUUID(), type: 'T', data: {} }, { id, type: 'T', data: {} }]),
+      store.append(good, [{ id: randomUUID(), type: 'T', data: {} }]),
+    ]);
+    expect(rb.status).to.equal('rejected');
+    expect((rb as PromiseRejectedResult).reason).to.be.instanceOf(DuplicateEventId);
+    expect(rg.status).to.equal('fulfilled');
+    expect(await store.readStream(bad)).to.deep.equal([]);
+  });
+
+  it('refuses with a clear error what jsonb cannot hold, and what is not JSON', async () => {
+    let err: unknown;
+    await store.append(`n-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: { s: 'nul\u0000' } }]).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(InvalidEvent);
+    err = undefined;
+    await store.append(`n-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: { n: 1n } }]).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(InvalidEvent);
+    err = undefined;
+    await store.append('no category', [{ id: randomUUID(), type: 'T', data: {} }]).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(InvalidEvent);
+  });
+
+  it('does not show a committed event to readers of $all while an older transaction is still in flight', async () => {
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    try {
+      await blocker.query('begin');
+      // The older transaction takes a lower xid (and would hold a lower position) and stays open.
+      await blocker.query("select * from es_append(array['late-1'], array['any'], $1::jsonb)", [
+        JSON.stringify([[{ i: randomUUID(), t: 'Late', d: {}, m: {} }]]),
+      ]);
+      const early = await store.append(`early-${randomUUID()}`, [{ id: randomUUID(), type: 'Early', data: {} }]);
+      const visible = await store.readAll({ filter: { streamPrefixes: ['early-', 'late-'] } });
+      expect(visible.map((e) => e.type)).to.not.include('Early');
+      await blocker.query('commit');
+      const after = await store.readAll({ filter: { streamPrefixes: ['early-', 'late-'] } });
+      expect(after.map((e) => e.type)).to.deep.equal(['Late', 'Early']);
+      expect(after[1]!.position).to.deep.equal(early.position);
+    } finally {
+      await blocker.end();
+    }
+  });
+});
