@@ -1,0 +1,98 @@
+import { v5 as uuidv5 } from 'uuid';
+import type { EventRegistry } from '../domain/shared/event-schema.js';
+import { WrongExpectedVersion } from '../eventstore/errors.js';
+import type { EventMetadata, EventStore, Position } from '../eventstore/types.js';
+
+export interface Decider<C, E, S> {
+  decide(command: C, state: S): E[];
+  evolve(state: S, event: E): S;
+  readonly initialState: S;
+}
+
+export interface HandleOptions {
+  /** The client's `If-Match`: the stream must be at this revision, and a conflict is not retried. */
+  expectedRevision?: bigint;
+  /** Makes event ids derive from this key, so a retried command is recognised and appends nothing. */
+  idempotencyKey?: string;
+  metadata?: Omit<EventMetadata, 'schemaVersion'>;
+  /** Attempts when another writer got there first (re-read, decide again). */
+  maxAttempts?: number;
+}
+
+export interface HandleResult<E> {
+  streamId: string;
+  /** The stream's revision after the command (-1n: it still does not exist). */
+  revision: bigint;
+  /** The global position of the last event appended (or found, for a replay); absent when nothing was. */
+  position?: Position;
+  events: E[];
+  /** True when the idempotency key showed the command was already applied. */
+  replayed: boolean;
+}
+
+// A fixed namespace for ids derived from idempotency keys (uuid v5).
+const IDEMPOTENCY_NAMESPACE = '3d2b7c8e-5f1a-4b6d-9c0e-8a7f6e5d4c3b';
+
+export function derivedEventId(streamId: string, idempotencyKey: string, index: number): string {
+  return uuidv5(`${streamId}\n${idempotencyKey}\n${index}`, IDEMPOTENCY_NAMESPACE);
+}
+
+/**
+ * Runs one command against one stream: read, fold, decide, append at the revision read. When
+ * another writer appended meanwhile it reads and decides again (unless the client pinned the
+ * revision with If-Match). With an idempotency key the event ids are derived from it: a retry
+ * of a command already applied finds its first event in the stream and appends nothing.
+ */
+export async function handle<C, E extends { type: string; data: unknown }, S>(
+  deps: { store: EventStore; registry: EventRegistry },
+  streamId: string,
+  decider: Decider<C, E, S>,
+  command: C,
+  options: HandleOptions = {},
+): Promise<HandleResult<E>> {
+  const { store, registry } = deps;
+  const attempts = options.expectedRevision === undefined ? (options.maxAttempts ?? 5) : 1;
+  for (let attempt = 1; ; attempt++) {
+    const history = await store.readStream(streamId);
+    const revision = history.length ? history[history.length - 1]!.revision : -1n;
+    if (options.idempotencyKey) {
+      const first = derivedEventId(streamId, options.idempotencyKey, 0);
+      const at = history.findIndex((e) => e.id === first);
+      if (at >= 0) {
+        // The command was applied before: answer as then, with the events it appended.
+        let end = at;
+        while (end + 1 < history.length && history[end + 1]!.id === derivedEventId(streamId, options.idempotencyKey, end + 1 - at)) end++;
+        const mine = history.slice(at, end + 1);
+        return {
+          streamId,
+          revision: mine[mine.length - 1]!.revision,
+          position: mine[mine.length - 1]!.position,
+          events: mine.map((e) => ({ type: e.type, data: registry.decode(e) }) as E),
+          replayed: true,
+        };
+      }
+    }
+    if (options.expectedRevision !== undefined && options.expectedRevision !== revision) {
+      throw new WrongExpectedVersion(streamId, options.expectedRevision, revision);
+    }
+    const state = history.reduce((s, e) => decider.evolve(s, { type: e.type, data: registry.decode(e) } as E), decider.initialState);
+    const events = decider.decide(command, state);
+    if (events.length === 0) return { streamId, revision, events, replayed: false };
+    const toStore = events.map((e, i) => {
+      const { data, schemaVersion } = registry.encode(e.type, e.data);
+      return {
+        id: options.idempotencyKey ? derivedEventId(streamId, options.idempotencyKey, i) : crypto.randomUUID(),
+        type: e.type,
+        data,
+        metadata: { ...options.metadata, schemaVersion },
+      };
+    });
+    try {
+      const r = await store.append(streamId, toStore, { expectedRevision: revision === -1n ? 'no_stream' : revision });
+      return { streamId, revision: r.nextExpectedRevision, position: r.position, events, replayed: false };
+    } catch (err) {
+      if (err instanceof WrongExpectedVersion && attempt < attempts) continue;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import type { Command } from '../load/commands.js';
+import type { CarrierProfile, Verification } from './events.js';
+
+
+export type RegisterCarrier = Command<'RegisterCarrier', CarrierProfile & { carrierId: string }>;
+/** Until the FMCSA integration exists, an admin records what the register says. */
+export type RecordVerification = Command<'RecordVerification', Omit<Verification, 'checkedAt'> & { checkedAt?: Date }>;
+export type ExpireInsurance = Command<'ExpireInsurance', Record<string, never>>;
+export type SuspendCarrier = Command<'SuspendCarrier', { reason: string }>;
+export type ReinstateCarrier = Command<'ReinstateCarrier', Record<string, never>>;
+export type RecordLoadOutcome = Command<'RecordLoadOutcome', { loadId: string; outcome: 'on_time' | 'late' | 'cancelled' }>;
+
+export type CarrierCommand = RegisterCarrier | RecordVerification | ExpireInsurance | SuspendCarrier | ReinstateCarrier | RecordLoadOutcome;

@@ -1,0 +1,144 @@
+import { isAdmin } from '../shared/actor.js';
+import { Forbidden, IllegalTransition, RuleViolation } from '../shared/errors.js';
+import type { CarrierCommand } from './commands.js';
+import type { CarrierStanding } from './eligibility.js';
+import type { CarrierEvent, CarrierProfile, Verification } from './events.js';
+
+interface Performance {
+  readonly onTime: number;
+  readonly late: number;
+  readonly cancelled: number;
+  readonly countedLoads: readonly string[];
+}
+
+export type CarrierState =
+  | { readonly status: 'none' }
+  | {
+      readonly status: 'active' | 'suspended';
+      readonly carrierId: string;
+      readonly profile: CarrierProfile;
+      readonly verification?: Verification & { readonly verified: boolean };
+      readonly insuranceExpired: boolean;
+      readonly performance: Performance;
+    };
+
+export const initialState: CarrierState = { status: 'none' };
+
+
+/** Why a verification does not make the carrier eligible (empty when it does). */
+export function verificationGaps(v: Omit<Verification, 'source'>): string[] {
+  const gaps: string[] = [];
+  if (!v.allowedToOperate) gaps.push('not allowed to operate');
+  if (v.outOfService) gaps.push('out of service');
+  if (v.authorityStatus !== 'active') gaps.push(`operating authority ${v.authorityStatus}`);
+  if (!v.insurance.onFile) gaps.push('no insurance on file');
+  // Without an end date, coverage cannot be shown to be in force: treated as a gap.
+  else if (!v.insurance.expiresAt) gaps.push('insurance end date unknown');
+  else if (v.insurance.expiresAt.getTime() <= v.checkedAt.getTime()) gaps.push('insurance expired');
+  return gaps;
+}
+
+export function score(p: Pick<Performance, 'onTime' | 'late' | 'cancelled'>): number {
+  const total = p.onTime + p.late + p.cancelled;
+  // Late counts half; cancellations count nothing. A carrier with no history starts at 100.
+  return total === 0 ? 100 : Math.round((100 * (p.onTime + p.late / 2)) / total);
+}
+
+export function decide(command: CarrierCommand, state: CarrierState): CarrierEvent[] {
+  const { now, actor } = command.metadata;
+  switch (command.type) {
+    case 'RegisterCarrier': {
+      const { carrierId, ...profile } = command.data;
+      if (!isAdmin(actor) && actor.orgId !== profile.orgId) throw new Forbidden('a carrier registers for its own organisation only');
+      if (state.status !== 'none') throw new IllegalTransition('Cannot register: the carrier is already registered');
+      return [{ type: 'CarrierRegistered', data: { ...profile, carrierId, registeredAt: now } }];
+    }
+    case 'RecordVerification': {
+      if (!isAdmin(actor)) throw new Forbidden('only an admin records a verification');
+      if (state.status === 'none') throw new IllegalTransition('Cannot record a verification: the carrier is not registered');
+      const v = { ...command.data, checkedAt: command.data.checkedAt ?? now };
+      const reasons = verificationGaps(v);
+      return [{ type: 'CarrierVerificationRecorded', data: { ...v, verified: reasons.length === 0, reasons } }];
+    }
+    case 'ExpireInsurance': {
+      if (state.status === 'none') throw new IllegalTransition('Cannot expire insurance: the carrier is not registered');
+      const expiresAt = state.verification?.insurance.expiresAt;
+      if (!expiresAt || state.insuranceExpired || !state.verification?.insurance.onFile) return [];
+      if (expiresAt.getTime() > now.getTime()) throw new RuleViolation('not-due', `The insurance runs until ${expiresAt.toISOString()}`);
+      return [{ type: 'CarrierInsuranceExpired', data: { expiredAt: now } }];
+    }
+    case 'SuspendCarrier': {
+      if (!isAdmin(actor)) throw new Forbidden('only an admin suspends a carrier');
+      if (state.status === 'none') throw new IllegalTransition('Cannot suspend: the carrier is not registered');
+      if (state.status === 'suspended') return [];
+      return [{ type: 'CarrierSuspended', data: { reason: command.data.reason, suspendedBy: actor.userId, suspendedAt: now } }];
+    }
+    case 'ReinstateCarrier': {
+      if (!isAdmin(actor)) throw new Forbidden('only an admin reinstates a carrier');
+      if (state.status === 'none') throw new IllegalTransition('Cannot reinstate: the carrier is not registered');
+      if (state.status === 'active') return [];
+      return [{ type: 'CarrierReinstated', data: { reinstatedBy: actor.userId, reinstatedAt: now } }];
+    }
+    case 'RecordLoadOutcome': {
+      if (state.status === 'none') throw new IllegalTransition('Cannot score: the carrier is not registered');
+      const { loadId, outcome } = command.data;
+      if (state.performance.countedLoads.includes(loadId)) return [];
+      const p = state.performance;
+      const next = {
+        onTime: p.onTime + (outcome === 'on_time' ? 1 : 0),
+        late: p.late + (outcome === 'late' ? 1 : 0),
+        cancelled: p.cancelled + (outcome === 'cancelled' ? 1 : 0),
+      };
+      return [{ type: 'CarrierPerformanceUpdated', data: { loadId, outcome, ...next, score: score(next), at: now } }];
+    }
+    default: {
+      const unknown: never = command;
+      throw new Error(`Unknown command ${(unknown as { type: string }).type}`);
+    }
+  }
+}
+
+export function evolve(state: CarrierState, event: CarrierEvent): CarrierState {
+  switch (event.type) {
+    case 'CarrierRegistered': {
+      const { carrierId, registeredAt: _at, ...profile } = event.data;
+      return { status: 'active', carrierId, profile, insuranceExpired: false, performance: { onTime: 0, late: 0, cancelled: 0, countedLoads: [] } };
+    }
+    case 'CarrierVerificationRecorded': {
+      if (state.status === 'none') return state;
+      const { reasons: _reasons, ...verification } = event.data;
+      return { ...state, verification, insuranceExpired: false };
+    }
+    case 'CarrierInsuranceExpired':
+      return state.status === 'none' ? state : { ...state, insuranceExpired: true };
+    case 'CarrierSuspended':
+      return state.status === 'none' ? state : { ...state, status: 'suspended' };
+    case 'CarrierReinstated':
+      return state.status === 'none' ? state : { ...state, status: 'active' };
+    case 'CarrierPerformanceUpdated': {
+      if (state.status === 'none') return state;
+      const { onTime, late, cancelled, loadId } = event.data;
+      return { ...state, performance: { onTime, late, cancelled, countedLoads: [...state.performance.countedLoads, loadId] } };
+    }
+    default: {
+      const unknown: never = event;
+      throw new Error(`Unknown event ${(unknown as { type: string }).type}`);
+    }
+  }
+}
+
+/** What the load decider checks before a bid or booking. */
+export function standingOf(state: CarrierState): CarrierStanding | undefined {
+  if (state.status === 'none') return undefined;
+  const v = state.verification;
+  const insurance = v?.insurance;
+  return {
+    carrierId: state.carrierId,
+    orgId: state.profile.orgId,
+    verified: v?.verified ?? false,
+    allowedToOperate: v?.allowedToOperate ?? false,
+    outOfService: v?.outOfService ?? false,
+    suspended: state.status === 'suspended',
+    ...(insurance?.onFile && !state.insuranceExpired && insurance.expiresAt ? { insuredUntil: insurance.expiresAt } : {}),
+  };
+}

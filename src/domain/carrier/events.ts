@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { isoDateTime } from '../shared/codecs.js';
+import { defineEvent, EventRegistry, type EventsOf } from '../shared/event-schema.js';
+import { cents, equipmentType, US_STATE } from '../load/schemas.js';
+
+export const carrierProfile = z.object({
+  orgId: z.uuid(),
+  usdotNumber: z.string().regex(/^\d{1,8}$/, 'a USDOT number of up to 8 digits'),
+  mcNumber: z.string().regex(/^(MC-?)?\d{1,7}$/i, 'an MC number such as MC-123456').optional(),
+  legalName: z.string().trim().min(1).max(200),
+  equipment: z.array(equipmentType).min(1).max(10),
+  homeBase: z.object({ city: z.string().trim().min(1).max(100), state: US_STATE, lat: z.number().min(-90).max(90), lng: z.number().min(-180).max(180) }),
+});
+export type CarrierProfile = z.output<typeof carrierProfile>;
+
+export const verification = z.object({
+  allowedToOperate: z.boolean(),
+  outOfService: z.boolean(),
+  authorityStatus: z.enum(['active', 'inactive', 'revoked', 'none']),
+  insurance: z.object({
+    onFile: z.boolean(),
+    bipdCoverageCents: cents.optional(),
+    cargoCoverageCents: cents.optional(),
+    expiresAt: isoDateTime.optional(),
+  }),
+  checkedAt: isoDateTime,
+  source: z.enum(['admin', 'fmcsa']),
+});
+export type Verification = z.output<typeof verification>;
+
+export const CarrierRegistered = defineEvent({
+  type: 'CarrierRegistered',
+  schema: carrierProfile.extend({ carrierId: z.uuid(), registeredAt: isoDateTime }),
+});
+export const CarrierVerificationRecorded = defineEvent({
+  type: 'CarrierVerificationRecorded',
+  schema: verification.extend({ verified: z.boolean(), reasons: z.array(z.string()) }),
+});
+export const CarrierInsuranceExpired = defineEvent({ type: 'CarrierInsuranceExpired', schema: z.object({ expiredAt: isoDateTime }) });
+export const CarrierSuspended = defineEvent({
+  type: 'CarrierSuspended',
+  schema: z.object({ reason: z.string().trim().min(1).max(500), suspendedBy: z.string(), suspendedAt: isoDateTime }),
+});
+export const CarrierReinstated = defineEvent({ type: 'CarrierReinstated', schema: z.object({ reinstatedBy: z.string(), reinstatedAt: isoDateTime }) });
+export const CarrierPerformanceUpdated = defineEvent({
+  type: 'CarrierPerformanceUpdated',
+  schema: z.object({
+    loadId: z.uuid(),
+    outcome: z.enum(['on_time', 'late', 'cancelled']),
+    onTime: z.number().int().min(0),
+    late: z.number().int().min(0),
+    cancelled: z.number().int().min(0),
+    score: z.number().int().min(0).max(100),
+    at: isoDateTime,
+  }),
+});
+
+export const carrierEventDefinitions = [
+  CarrierRegistered,
+  CarrierVerificationRecorded,
+  CarrierInsuranceExpired,
+  CarrierSuspended,
+  CarrierReinstated,
+  CarrierPerformanceUpdated,
+] as const;
+export const carrierEvents = new EventRegistry([...carrierEventDefinitions]);
+
+/** A carrier event as deciders see it: its type and decoded data. */
+export type CarrierEvent = EventsOf<typeof carrierEventDefinitions>;

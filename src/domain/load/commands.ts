@@ -1,0 +1,39 @@
+import type { CarrierStanding } from '../carrier/eligibility.js';
+import type { Actor } from '../shared/actor.js';
+import type { LoadDetails, TimeWindow } from './schemas.js';
+
+/** Every command carries who issues it and the time: deciders read no clock. */
+export interface CommandMetadata {
+  readonly now: Date;
+  readonly actor: Actor;
+}
+
+/** A command as deciders receive it. */
+export type Command<T extends string, D> = { readonly type: T; readonly data: Readonly<D>; readonly metadata: CommandMetadata };
+
+export type PostLoad = Command<'PostLoad', LoadDetails & { loadId: string }>;
+export type ReviseLoad = Command<'ReviseLoad', { rateCents?: number; pickupWindow?: TimeWindow; deliveryWindow?: TimeWindow }>;
+export type PlaceBid = Command<'PlaceBid', { bidId: string; carrier: CarrierStanding; amountCents: number }>;
+export type WithdrawBid = Command<'WithdrawBid', { bidId: string }>;
+export type AcceptBid = Command<'AcceptBid', { bidId: string; carrier: CarrierStanding }>;
+export type BookNow = Command<'BookNow', { carrier: CarrierStanding }>;
+export type AssignDriver = Command<'AssignDriver', { driverId: string; truckId: string; trailerId?: string }>;
+export type ConfirmPickup = Command<'ConfirmPickup', Record<string, never>>;
+export type MarkInTransit = Command<'MarkInTransit', Record<string, never>>;
+export type DeliverLoad = Command<'DeliverLoad', { signedBy: string; documentUrl?: string; notes?: string }>;
+export type CancelLoad = Command<'CancelLoad', { reason: string }>;
+export type ExpireLoad = Command<'ExpireLoad', Record<string, never>>;
+
+export type LoadCommand =
+  | PostLoad
+  | ReviseLoad
+  | PlaceBid
+  | WithdrawBid
+  | AcceptBid
+  | BookNow
+  | AssignDriver
+  | ConfirmPickup
+  | MarkInTransit
+  | DeliverLoad
+  | CancelLoad
+  | ExpireLoad;

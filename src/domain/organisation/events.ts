@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { isoDateTime } from '../shared/codecs.js';
+import { defineEvent, EventRegistry, type EventsOf } from '../shared/event-schema.js';
+import { ROLES } from '../shared/actor.js';
+
+export const role = z.enum(ROLES);
+export const orgKind = z.enum(['shipper', 'carrier', 'broker']);
+
+export const OrganisationRegistered = defineEvent({
+  type: 'OrganisationRegistered',
+  schema: z.object({ orgId: z.uuid(), name: z.string().trim().min(1).max(200), kind: orgKind, registeredAt: isoDateTime }),
+});
+export const UserAdded = defineEvent({
+  type: 'UserAdded',
+  schema: z.object({ userId: z.uuid(), email: z.email().max(254), name: z.string().trim().min(1).max(200), roles: z.array(role).min(1), addedAt: isoDateTime }),
+});
+export const UserRolesChanged = defineEvent({
+  type: 'UserRolesChanged',
+  schema: z.object({ userId: z.uuid(), roles: z.array(role).min(1), changedAt: isoDateTime }),
+});
+export const UserDeactivated = defineEvent({ type: 'UserDeactivated', schema: z.object({ userId: z.uuid(), deactivatedAt: isoDateTime }) });
+export const OrganisationSuspended = defineEvent({
+  type: 'OrganisationSuspended',
+  schema: z.object({ reason: z.string().trim().min(1).max(500), suspendedAt: isoDateTime }),
+});
+export const OrganisationReinstated = defineEvent({ type: 'OrganisationReinstated', schema: z.object({ reinstatedAt: isoDateTime }) });
+
+export const organisationEventDefinitions = [
+  OrganisationRegistered,
+  UserAdded,
+  UserRolesChanged,
+  UserDeactivated,
+  OrganisationSuspended,
+  OrganisationReinstated,
+] as const;
+export const organisationEvents = new EventRegistry([...organisationEventDefinitions]);
+
+/** A organisation event as deciders see it: its type and decoded data. */
+export type OrganisationEvent = EventsOf<typeof organisationEventDefinitions>;

@@ -1,0 +1,16 @@
+/** Great-circle distance in statute miles (haversine, mean Earth radius). */
+export function greatCircleMiles(a: { lat: number; lng: number }, b: { lat: number; lng: number }): number {
+  const R = 3958.7613;
+  const rad = (d: number) => (d * Math.PI) / 180;
+  const dLat = rad(b.lat - a.lat);
+  const dLng = rad(b.lng - a.lng);
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.sin(dLng / 2) ** 2;
+  return 2 * R * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+/** Road miles run longer than the great circle; 1.2 is the usual planning factor for US truck lanes. */
+export const ROAD_FACTOR = 1.2;
+
+export function estimatedRoadMiles(a: { lat: number; lng: number }, b: { lat: number; lng: number }): number {
+  return Math.max(1, Math.round(greatCircleMiles(a, b) * ROAD_FACTOR));
+}

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { handle } from '../../src/application/handle.js';
+import { decide, evolve, initialState } from '../../src/domain/load/decider.js';
+import { loadEvents } from '../../src/domain/load/events.js';
+import { IllegalTransition } from '../../src/domain/shared/errors.js';
+import { WrongExpectedVersion } from '../../src/eventstore/errors.js';
+import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
+import { carrierUser, cmd, details, goodCarrier, LOAD_ID, OTHER_CARRIER_ID, shipper, bidId } from '../unit/domain/load-fixtures.js';
+import { freshDatabase } from '../support/services.js';
+
+const load = { decide, evolve, initialState };
+
+describe('Handling a command against its stream', () => {
+  let store: PostgresEventStore;
+  const deps = () => ({ store, registry: loadEvents });
+  const post = (loadId: string) => cmd('PostLoad', { ...details, loadId });
+
+  before(async () => {
+    store = new PostgresEventStore({ databaseUrl: await freshDatabase('handler') });
+  });
+  after(() => store.close());
+
+  it('appends the decided events with their schema version and metadata', async () => {
+    const stream = `load-${randomUUID()}`;
+    const r = await handle(deps(), stream, load, post(LOAD_ID), { metadata: { correlationId: 'corr-9', actor: shipper.userId } });
+    expect(r.revision).to.equal(0n);
+    expect(r.position).to.not.equal(undefined);
+    expect(r.replayed).to.equal(false);
+    const [stored] = await store.readStream(stream);
+    expect(stored!.type).to.equal('LoadPosted');
+    expect(stored!.metadata).to.include({ correlationId: 'corr-9', actor: 'u-shipper', schemaVersion: 1 });
+    // Stored in its JSON form: dates as ISO text, decoded back by the registry.
+    const data = stored!.data as { loadId: string; pickupWindow: { from: string }; postedAt: string };
+    expect(data.loadId).to.equal(LOAD_ID);
+    expect(data.pickupWindow.from).to.equal(details.pickupWindow.from.toISOString());
+    expect(loadEvents.decode(stored!)).to.deep.include({ pickupWindow: details.pickupWindow });
+  });
+
+  it('appends nothing when the decision is empty', async () => {
+    const stream = `load-${randomUUID()}`;
+    await handle(deps(), stream, load, post(LOAD_ID));
+    const r = await handle(deps(), stream, load, cmd('ReviseLoad', { rateCents: details.rateCents }));
+    expect(r).to.include({ revision: 0n, replayed: false });
+    expect(r.events).to.deep.equal([]);
+    expect(await store.readStream(stream)).to.have.length(1);
+  });
+
+  it('answers a retried command from the stream and appends nothing new', async () => {
+    const stream = `load-${randomUUID()}`;
+    const key = randomUUID();
+    const first = await handle(deps(), stream, load, post(LOAD_ID), { idempotencyKey: key });
+    const again = await handle(deps(), stream, load, post(LOAD_ID), { idempotencyKey: key });
+    expect(again.replayed).to.equal(true);
+    expect(again.revision).to.equal(first.revision);
+    expect(again.position).to.deep.equal(first.position);
+    expect(again.events.map((e) => e.type)).to.deep.equal(['LoadPosted']);
+    expect(await store.readStream(stream)).to.have.length(1);
+    // A different key is a different command: posting twice is refused.
+    let err: unknown;
+    await handle(deps(), stream, load, post(LOAD_ID), { idempotencyKey: randomUUID() }).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(IllegalTransition);
+  });
+
+  it('honours If-Match: a stale revision is a conflict carrying the current one, and nothing is appended', async () => {
+    const stream = `load-${randomUUID()}`;
+    await handle(deps(), stream, load, post(LOAD_ID));
+    await handle(deps(), stream, load, cmd('ReviseLoad', { rateCents: 160_000 }));
+    let err: unknown;
+    await handle(deps(), stream, load, cmd('ReviseLoad', { rateCents: 170_000 }), { expectedRevision: 0n }).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(WrongExpectedVersion);
+    expect((err as WrongExpectedVersion).actual).to.equal(1n);
+    expect(await store.readStream(stream)).to.have.length(2);
+    const ok = await handle(deps(), stream, load, cmd('ReviseLoad', { rateCents: 170_000 }), { expectedRevision: 1n });
+    expect(ok.revision).to.equal(2n);
+  });
+
+  it('decides again after losing a race: one carrier books, the other is told the load is booked', async () => {
+    const stream = `load-${randomUUID()}`;
+    await handle(deps(), stream, load, post(LOAD_ID));
+    const other = { ...goodCarrier, carrierId: OTHER_CARRIER_ID };
+    const results = await Promise.allSettled([
+      handle(deps(), stream, load, cmd('BookNow', { carrier: goodCarrier }, carrierUser)),
+      handle(deps(), stream, load, cmd('BookNow', { carrier: other }, carrierUser)),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
+    const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(lost.reason).to.be.instanceOf(IllegalTransition);
+    expect(String(lost.reason)).to.match(/is booked/);
+    expect((await store.readStream(stream)).map((e) => e.type)).to.deep.equal(['LoadPosted', 'LoadBooked']);
+  });
+
+  it('lets concurrent commands that do not clash both succeed', async () => {
+    const stream = `load-${randomUUID()}`;
+    await handle(deps(), stream, load, post(LOAD_ID));
+    await Promise.all(
+      [1, 2, 3, 4].map((n) => handle(deps(), stream, load, cmd('PlaceBid', { bidId: bidId(n), carrier: goodCarrier, amountCents: 140_000 + n }, carrierUser))),
+    );
+    const events = await store.readStream(stream);
+    expect(events.map((e) => e.type)).to.deep.equal(['LoadPosted', 'BidPlaced', 'BidPlaced', 'BidPlaced', 'BidPlaced']);
+  });
+});
