@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { bootstrap } from '../infra/bootstrap.js';
-import { allProjectors } from '../projections/registry.js';
+import { projectorsFor } from '../projections/registry.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { fail, startup } from './common.js';
 
@@ -13,14 +13,15 @@ const { positionals } = parseArgs({ allowPositionals: true });
 const { config, logger } = startup();
 
 async function main() {
-  const projectors = allProjectors();
+  const runtime = await bootstrap(config, logger);
+  const projectors = projectorsFor(runtime);
   const names = positionals.length ? positionals : projectors.map((p) => p.name);
   const unknown = names.filter((n) => !projectors.some((p) => p.name === n));
   if (unknown.length) {
     process.stderr.write(`Unknown projector(s): ${unknown.join(', ')}. Known: ${projectors.map((p) => p.name).join(', ')}\n`);
+    await runtime.close();
     process.exit(2);
   }
-  const runtime = await bootstrap(config, logger);
   const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors, logger, batchSize: config.PROJECTION_BATCH_SIZE });
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());

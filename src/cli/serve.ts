@@ -2,7 +2,8 @@ import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { createApp } from '../http/app.js';
 import { bootstrap } from '../infra/bootstrap.js';
-import { allProjectors } from '../projections/registry.js';
+import { createApi } from '../http/api.js';
+import { projectorsFor } from '../projections/registry.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { fail, startup } from './common.js';
 
@@ -26,8 +27,9 @@ async function main() {
   let draining = false;
 
   // Projector: follows the log into the read models.
+  const projectors = projectorsFor(runtime);
   const runner = roles.has('projector')
-    ? new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors: allProjectors(), logger, batchSize: config.PROJECTION_BATCH_SIZE })
+    ? new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors, logger, batchSize: config.PROJECTION_BATCH_SIZE })
     : undefined;
   runner?.start();
 
@@ -44,6 +46,7 @@ async function main() {
     // Readiness fails past 10,000 events behind; the runner counts lag up to just past that.
     maxLagEvents: 10_000,
     draining: () => draining,
+    ...(roles.has('api') ? { api: createApi({ knex: runtime.knex, redis: runtime.redis, store: runtime.store, projectors, config }) } : {}),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));

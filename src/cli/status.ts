@@ -1,5 +1,5 @@
 import { bootstrap } from '../infra/bootstrap.js';
-import { allProjectors } from '../projections/registry.js';
+import { projectorsFor } from '../projections/registry.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { fail, startup } from './common.js';
 
@@ -9,7 +9,7 @@ const { config, logger } = startup();
 async function main() {
   const runtime = await bootstrap(config, logger);
   try {
-    const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors: allProjectors(), logger });
+    const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors: projectorsFor(runtime), logger });
     const rows = await runner.status();
     console.table(
       rows.map((r) => ({

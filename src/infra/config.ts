@@ -30,9 +30,34 @@ export const configSchema = z.object({
   SUBSCRIPTION_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   EVENTSTORE_GROUP_COMMIT: bool.default(true),
+  /** HS256 secret for bearer tokens (at least 32 characters); or JWT_JWKS_URL for an identity provider's keys. */
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_JWKS_URL: url(['http', 'https']).optional(),
+  JWT_ISSUER: z.string().min(1).default('freight-backend'),
+  JWT_AUDIENCE: z.string().min(1).default('freight-api'),
+  /** The platform operator's own organisation: its staff hold the admin and auditor roles. */
+  PLATFORM_ORG_ID: z.uuid().default('00000000-0000-4000-8000-000000000001'),
+  /** How long a command's first answer is kept for retries with the same Idempotency-Key. */
+  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
+  /** Longest a query with ?minPosition= waits for the read model to catch up. */
+  MIN_POSITION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Outside production a fixed development secret keeps `npm start` + `npm run token` working with no set-up. */
+export const DEV_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
+
+/** The token settings in force: production must name its own secret or identity provider. */
+export function jwtSettings(config: Config): { secret?: string; jwksUrl?: string; issuer: string; audience: string } {
+  const { JWT_SECRET, JWT_JWKS_URL, JWT_ISSUER: issuer, JWT_AUDIENCE: audience } = config;
+  if (JWT_JWKS_URL) return { jwksUrl: JWT_JWKS_URL, issuer, audience };
+  if (JWT_SECRET) return { secret: JWT_SECRET, issuer, audience };
+  if (config.NODE_ENV === 'production') {
+    throw new ConfigError([{ variable: 'JWT_SECRET', message: 'set JWT_SECRET or JWT_JWKS_URL in production' }]);
+  }
+  return { secret: DEV_JWT_SECRET, issuer, audience };
+}
 
 export class ConfigError extends Error {
   constructor(readonly issues: { variable: string; message: string }[]) {
@@ -53,5 +78,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })),
     );
   }
+  jwtSettings(parsed.data);
   return parsed.data;
 }

@@ -8,6 +8,7 @@ import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import { createApp } from '../../src/http/app.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
 import { createRedis, type Redis } from '../../src/infra/redis.js';
+import { ActivePrincipals } from '../../src/auth/principals.js';
 import { allProjectors } from '../../src/projections/registry.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import { freshDatabase, testLogger, testServices } from '../support/services.js';
@@ -25,7 +26,7 @@ describe('The HTTP app', () => {
     knex = createKnex(url, 4);
     redis = createRedis((await testServices()).redisUrl, `t:${randomUUID()}:`);
     store = new PostgresEventStore({ databaseUrl: url });
-    runner = new ProjectionRunner({ knex, store, projectors: allProjectors(), logger: testLogger });
+    runner = new ProjectionRunner({ knex, store, projectors: allProjectors({ principals: new ActivePrincipals({ redis, knex, platformOrgId: randomUUID() }) }), logger: testLogger });
     app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 5, draining: () => draining });
     // Routes that fail in the ways the error middleware must render.
     app.use(async (ctx, next) => {

@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import { ZodError } from 'zod';
 import type { Logger } from '../../infra/logger.js';
 import { bigintReplacer } from '../../infra/logger.js';
+import { WrongExpectedVersion } from '../../eventstore/errors.js';
 import { HttpProblem, PROBLEM_BASE, title } from '../errors.js';
 
 interface Problem {
@@ -25,6 +26,10 @@ function toProblem(err: unknown): Problem {
   }
   if (err instanceof HttpProblem) {
     return { type: err.type, title: title(err.status), status: err.status, detail: err.message, ...err.extra };
+  }
+  if (err instanceof WrongExpectedVersion) {
+    // The client re-reads and retries with the revision the stream is at now.
+    return { type: err.type, title: title(409), status: 409, detail: err.message, actualRevision: err.actual >= 0n ? err.actual.toString() : null };
   }
   const e = err as { status?: unknown; type?: unknown; message?: string; expose?: boolean };
   // Typed domain/store errors carry status and type; Koa's own (body too large, bad JSON) carry status and expose.
@@ -53,6 +58,8 @@ export function problemJson(opts: { logger: Logger }): Middleware {
       if (ctx.state.requestId) problem.requestId = ctx.state.requestId;
       if (problem.status >= 500) opts.logger.error('request failed', { err, method: ctx.method, path: ctx.path });
       ctx.status = problem.status;
+      if (problem.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+      if (problem.status === 503) ctx.set('Retry-After', '1');
       ctx.type = 'application/problem+json';
       ctx.body = JSON.stringify(problem, bigintReplacer);
     }

@@ -1,0 +1,25 @@
+import * as carrier from '../domain/carrier/decider.js';
+import type { CarrierStanding } from '../domain/carrier/eligibility.js';
+import { type CarrierEvent, carrierEvents } from '../domain/carrier/events.js';
+import * as load from '../domain/load/decider.js';
+import { type LoadEvent, loadEvents } from '../domain/load/events.js';
+import type { EventRegistry } from '../domain/shared/event-schema.js';
+import type { EventStore } from '../eventstore/types.js';
+
+export const carrierStream = (carrierId: string) => `carrier-${carrierId}`;
+export const loadStream = (loadId: string) => `load-${loadId}`;
+
+async function fold<E extends { type: string }, S>(store: EventStore, registry: EventRegistry, streamId: string, evolve: (s: S, e: E) => S, initial: S): Promise<S> {
+  const history = await store.readStream(streamId);
+  return history.reduce((s, e) => evolve(s, { type: e.type, data: registry.decode(e) } as unknown as E), initial);
+}
+
+/** A carrier's standing as its own stream says now (not a read model: eligibility must not lag). */
+export async function carrierStanding(store: EventStore, carrierId: string): Promise<CarrierStanding | undefined> {
+  const state = await fold<CarrierEvent, carrier.CarrierState>(store, carrierEvents, carrierStream(carrierId), carrier.evolve, carrier.initialState);
+  return carrier.standingOf(state);
+}
+
+export function loadState(store: EventStore, loadId: string): Promise<load.LoadState> {
+  return fold<LoadEvent, load.LoadState>(store, loadEvents, loadStream(loadId), load.evolve, load.initialState);
+}

@@ -1,0 +1,36 @@
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import { Authenticator } from '../auth/authenticate.js';
+import { ActivePrincipals } from '../auth/principals.js';
+import { TokenVerifier } from '../auth/tokens.js';
+import type { EventStore } from '../eventstore/types.js';
+import { type Config, jwtSettings } from '../infra/config.js';
+import type { Projector } from '../projections/types.js';
+import { IdempotencyStore } from './idempotency.js';
+import type { Route } from './route.js';
+import { carrierCommandRoutes } from './routes/carriers.js';
+import { loadCommandRoutes } from './routes/load-commands.js';
+import { organisationRoutes } from './routes/organisations.js';
+
+export interface ApiDeps {
+  auth: Authenticator;
+  idempotency: IdempotencyStore;
+  routes: Route[];
+}
+
+export type ApiConfig = Pick<
+  Config,
+  'NODE_ENV' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'PLATFORM_ORG_ID' | 'IDEMPOTENCY_TTL_SECONDS' | 'MIN_POSITION_WAIT_MS'
+>;
+
+/** Wires the API role: token verification, the cached principal check, idempotency, every feature's routes. */
+export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; projectors: readonly Projector[]; principals?: ActivePrincipals; config: ApiConfig }): ApiDeps {
+  const { knex, redis, store, projectors, config } = deps;
+  const principals = deps.principals ?? new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
+  const read = { knex, store, projectors, minPositionWaitMs: config.MIN_POSITION_WAIT_MS };
+  return {
+    auth: new Authenticator(new TokenVerifier(jwtSettings(config as Config)), principals),
+    idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
+    routes: [...organisationRoutes(read), ...carrierCommandRoutes({ store }), ...loadCommandRoutes({ store })],
+  };
+}

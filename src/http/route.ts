@@ -1,0 +1,128 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { z } from 'zod';
+import { AccessDenied } from '../auth/errors.js';
+import type { Authenticator } from '../auth/authenticate.js';
+import type { Actor, Role } from '../domain/shared/actor.js';
+import { HttpProblem, PROBLEM_BASE } from './errors.js';
+import { fingerprint, IdempotencyStore } from './idempotency.js';
+
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  actor: Actor;
+  /** The client's If-Match: the stream revision it expects. */
+  ifMatch?: bigint;
+  /** The Idempotency-Key, scoped to the caller (commands only). */
+  idempotencyKey?: string;
+  ctx: Context;
+}
+
+export interface Answer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
+  method: 'get' | 'post';
+  /** OpenAPI style: `/loads/{loadId}`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** Roles allowed (any of them), or 'any' authenticated caller. */
+  roles: readonly Role[] | 'any';
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** A command: takes Idempotency-Key and If-Match. */
+  command?: boolean;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  handle(input: RouteInput<Out<P>, Out<Q>, Out<B>>): Promise<Answer>;
+}
+
+/** A route with its input types erased: what routers and the OpenAPI builder hold. */
+export type Route = Omit<RouteDef, 'handle' | 'params' | 'query' | 'body'> & {
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  handle(input: RouteInput<unknown, unknown, unknown>): Promise<Answer>;
+};
+
+/** Declares a route once: the Koa router and the OpenAPI document are both built from it. */
+export function defineRoute<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
+  def: RouteDef<P, Q, B>,
+): Route {
+  return def as unknown as Route;
+}
+
+export interface MountDeps {
+  auth: Authenticator;
+  idempotency: IdempotencyStore;
+}
+
+const REVISION = /^(?:W\/)?"?(\d{1,20})"?$/;
+
+function parseIfMatch(header: string): bigint | undefined {
+  if (!header) return undefined;
+  const m = REVISION.exec(header.trim());
+  if (!m) throw new HttpProblem(400, `${PROBLEM_BASE}bad-if-match`, 'If-Match must be a stream revision, e.g. "3"');
+  return BigInt(m[1]!);
+}
+
+export function koaPath(openApiPath: string): string {
+  return openApiPath.replace(/\{(\w+)\}/g, ':$1');
+}
+
+export function mountRoutes(router: Router, routes: readonly Route[], deps: MountDeps): void {
+  for (const def of routes) {
+    const schemas = { params: def.params, query: def.query, body: def.body };
+    router[def.method](def.operationId, koaPath(def.path), async function routeHandler(ctx) {
+      const actor = await deps.auth.fromAuthorizationHeader(ctx.get('authorization') || undefined);
+      if (def.roles !== 'any' && !def.roles.some((r) => actor.roles.includes(r))) {
+        throw new AccessDenied(`This needs the role ${def.roles.join(' or ')}`);
+      }
+      if (schemas.body && ctx.request.length && !ctx.is('application/json')) {
+        throw new HttpProblem(415, `${PROBLEM_BASE}unsupported-media-type`, 'Send the body as application/json');
+      }
+      const params = schemas.params ? schemas.params.parse(ctx.params) : undefined;
+      const query = schemas.query ? schemas.query.parse(ctx.query) : undefined;
+      const rawBody = (ctx.request as { body?: unknown }).body;
+      const body = schemas.body ? schemas.body.parse(rawBody ?? {}) : undefined;
+      const ifMatch = def.command ? parseIfMatch(ctx.get('if-match')) : undefined;
+      const key = def.command ? ctx.get('idempotency-key') : '';
+      const input = { params, query, body, actor, ifMatch, ctx } as RouteInput<unknown, unknown, unknown>;
+
+      if (!key) return respond(ctx, await def.handle(input));
+      if (!IdempotencyStore.validKey(key)) {
+        throw new HttpProblem(400, `${PROBLEM_BASE}bad-idempotency-key`, 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+      }
+      const fp = fingerprint([def.operationId, ctx.path, rawBody ?? null, ifMatch?.toString() ?? null]);
+      const begun = await deps.idempotency.begin(actor.userId, key, fp);
+      if (begun.kind === 'replay') {
+        ctx.set('Idempotent-Replayed', 'true');
+        return respond(ctx, begun.answer);
+      }
+      let answer: Answer;
+      try {
+        answer = await def.handle({ ...input, idempotencyKey: `${actor.userId}:${key}` });
+      } catch (err) {
+        await deps.idempotency.release(actor.userId, key).catch(() => {});
+        throw err;
+      }
+      await deps.idempotency.complete(actor.userId, key, fp, { status: answer.status, body: answer.body ?? null, headers: answer.headers ?? {} });
+      respond(ctx, answer);
+    });
+  }
+}
+
+function respond(ctx: Context, answer: Answer) {
+  ctx.status = answer.status;
+  for (const [k, v] of Object.entries(answer.headers ?? {})) ctx.set(k, v);
+  if (answer.body !== undefined && answer.body !== null) ctx.body = answer.body;
+}

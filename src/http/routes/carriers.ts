@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { carrierStream } from '../../application/lookups.js';
+import * as carrier from '../../domain/carrier/decider.js';
+import type { CarrierCommand } from '../../domain/carrier/commands.js';
+import { carrierEvents, carrierProfile, verification } from '../../domain/carrier/events.js';
+import { answer, type CommandDeps, commandAnswer, metadataOf, newId, run, uuidParam } from '../commands.js';
+import { defineRoute, type Route } from '../route.js';
+
+const carrierParams = z.object({ carrierId: uuidParam('The carrier') });
+const accepted = { 202: { description: 'Applied (or already so)', schema: commandAnswer } };
+
+/** Carrier commands. Queries (the carrier directory) live in carrier-directory.ts. */
+export function carrierCommandRoutes(deps: CommandDeps): Route[] {
+  const exec = (carrierId: string, command: CarrierCommand, input: Parameters<typeof run>[5]) =>
+    run(deps, carrierEvents, carrierStream(carrierId), carrier, command, input);
+
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/carriers',
+      operationId: 'registerCarrier',
+      summary: 'Register a carrier (USDOT, MC, legal name, equipment, home base)',
+      tags: ['Carriers'],
+      roles: ['carrier', 'dispatcher', 'admin'],
+      command: true,
+      body: carrierProfile.extend({ carrierId: z.uuid().optional() }),
+      responses: { 201: { description: 'Registered; not eligible to bid until verified', schema: commandAnswer } },
+      async handle(input) {
+        const { carrierId: given, ...profile } = input.body;
+        const carrierId = newId(input, given);
+        const r = await exec(carrierId, { type: 'RegisterCarrier', data: { ...profile, carrierId }, metadata: metadataOf(input.actor) }, input);
+        return answer(r, 201, { carrierId }, { Location: `/carriers/${carrierId}` });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/carriers/{carrierId}/verifications',
+      operationId: 'recordVerification',
+      summary: 'Record a verification result (admin, until the FMCSA check exists)',
+      tags: ['Carriers'],
+      roles: ['admin'],
+      command: true,
+      params: carrierParams,
+      body: verification.omit({ source: true, checkedAt: true }).extend({ checkedAt: verification.shape.checkedAt.optional() }),
+      responses: accepted,
+      async handle(input) {
+        const data = { ...input.body, source: 'admin' as const };
+        return answer(await exec(input.params.carrierId, { type: 'RecordVerification', data, metadata: metadataOf(input.actor) }, input));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/carriers/{carrierId}/insurance-expiry',
+      operationId: 'expireInsurance',
+      summary: "Record that the carrier's insurance has run out (refused before its end date)",
+      tags: ['Carriers'],
+      roles: ['admin'],
+      command: true,
+      params: carrierParams,
+      responses: accepted,
+      async handle(input) {
+        return answer(await exec(input.params.carrierId, { type: 'ExpireInsurance', data: {}, metadata: metadataOf(input.actor) }, input));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/carriers/{carrierId}/suspend',
+      operationId: 'suspendCarrier',
+      summary: 'Suspend a carrier: it can no longer bid or book',
+      tags: ['Carriers'],
+      roles: ['admin'],
+      command: true,
+      params: carrierParams,
+      body: z.object({ reason: z.string().trim().min(1).max(500) }),
+      responses: accepted,
+      async handle(input) {
+        return answer(await exec(input.params.carrierId, { type: 'SuspendCarrier', data: { reason: input.body.reason }, metadata: metadataOf(input.actor) }, input));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/carriers/{carrierId}/reinstate',
+      operationId: 'reinstateCarrier',
+      summary: 'Reinstate a suspended carrier',
+      tags: ['Carriers'],
+      roles: ['admin'],
+      command: true,
+      params: carrierParams,
+      responses: accepted,
+      async handle(input) {
+        return answer(await exec(input.params.carrierId, { type: 'ReinstateCarrier', data: {}, metadata: metadataOf(input.actor) }, input));
+      },
+    }),
+  ];
+}

@@ -1,0 +1,114 @@
+import type { Knex } from 'knex';
+import { type OrganisationEvent, organisationEvents } from '../../domain/organisation/events.js';
+import type { RecordedEvent } from '../../eventstore/types.js';
+import type { PostgresProjector, TableNames } from '../types.js';
+
+export const ORGANISATION_STREAM = 'organisation-';
+export const organisationStream = (orgId: string) => `${ORGANISATION_STREAM}${orgId}`;
+
+export interface OrganisationRow {
+  org_id: string;
+  name: string;
+  kind: 'shipper' | 'carrier' | 'broker';
+  status: 'active' | 'suspended';
+  revision: string;
+  registered_at: Date;
+  updated_at: Date;
+}
+
+export interface OrgUserRow {
+  user_id: string;
+  org_id: string;
+  email: string;
+  name: string;
+  roles: string[];
+  active: boolean;
+  revision: string;
+  added_at: Date;
+  updated_at: Date;
+}
+
+/**
+ * Organisations and their users, for `GET /orgs/:id`, the shipper names on the load board and the
+ * fallback of the cached active-principal check. Each row carries the org stream revision that
+ * last wrote it; a write with an older revision changes nothing, so replays are harmless.
+ */
+export const organisationsProjector: PostgresProjector = {
+  kind: 'postgres',
+  name: 'organisations',
+  version: 1,
+  eventTypes: organisationEvents.types(),
+  streamPrefixes: [ORGANISATION_STREAM],
+  tables: ['organisations', 'org_users'],
+
+  async setup(trx: Knex.Transaction, t: TableNames) {
+    await trx.schema.createTable(t('organisations'), (table) => {
+      table.uuid('org_id').primary();
+      table.text('name').notNullable();
+      table.text('kind').notNullable();
+      table.text('status').notNullable();
+      table.bigInteger('revision').notNullable();
+      table.timestamp('registered_at', { useTz: true }).notNullable();
+      table.timestamp('updated_at', { useTz: true }).notNullable();
+    });
+    await trx.schema.createTable(t('org_users'), (table) => {
+      table.uuid('user_id').primary();
+      table.uuid('org_id').notNullable().index();
+      table.text('email').notNullable();
+      table.text('name').notNullable();
+      table.specificType('roles', 'text[]').notNullable();
+      table.boolean('active').notNullable();
+      table.bigInteger('revision').notNullable();
+      table.timestamp('added_at', { useTz: true }).notNullable();
+      table.timestamp('updated_at', { useTz: true }).notNullable();
+    });
+  },
+
+  async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
+    const orgs = t('organisations');
+    const users = t('org_users');
+    for (const e of events) {
+      const event = { type: e.type, data: organisationEvents.decode(e) } as OrganisationEvent;
+      const revision = e.revision.toString();
+      const orgId = e.streamId.slice(ORGANISATION_STREAM.length);
+      const newer = (table: string) => (q: Knex.QueryBuilder) => q.where(`${table}.revision`, '<', revision);
+      switch (event.type) {
+        case 'OrganisationRegistered': {
+          const { name, kind, registeredAt } = event.data;
+          const row = { org_id: event.data.orgId, name, kind, status: 'active', revision, registered_at: registeredAt, updated_at: registeredAt };
+          await trx(orgs).insert(row).onConflict('org_id').merge().where(`${orgs}.revision`, '<', revision);
+          break;
+        }
+        case 'OrganisationSuspended':
+        case 'OrganisationReinstated': {
+          const status = event.type === 'OrganisationSuspended' ? 'suspended' : 'active';
+          const at = event.type === 'OrganisationSuspended' ? event.data.suspendedAt : event.data.reinstatedAt;
+          await trx(orgs).where({ org_id: orgId }).modify(newer(orgs)).update({ status, revision, updated_at: at });
+          break;
+        }
+        case 'UserAdded': {
+          const { userId, email, name, roles, addedAt } = event.data;
+          const row = { user_id: userId, org_id: orgId, email, name, roles, active: true, revision, added_at: addedAt, updated_at: addedAt };
+          await trx(users).insert(row).onConflict('user_id').merge().where(`${users}.revision`, '<', revision);
+          break;
+        }
+        case 'UserRolesChanged':
+          await trx(users)
+            .where({ user_id: event.data.userId })
+            .modify(newer(users))
+            .update({ roles: event.data.roles, revision, updated_at: event.data.changedAt });
+          break;
+        case 'UserDeactivated':
+          await trx(users)
+            .where({ user_id: event.data.userId })
+            .modify(newer(users))
+            .update({ active: false, revision, updated_at: event.data.deactivatedAt });
+          break;
+        default: {
+          const unknown: never = event;
+          throw new Error(`Unhandled event ${(unknown as { type: string }).type}`);
+        }
+      }
+    }
+  },
+};

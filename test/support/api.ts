@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import type Koa from 'koa';
+import request from 'supertest';
+import { ActivePrincipals } from '../../src/auth/principals.js';
+import { mintToken, type Principal } from '../../src/auth/tokens.js';
+import type { Role } from '../../src/domain/shared/actor.js';
+import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
+import { createApi } from '../../src/http/api.js';
+import { createApp } from '../../src/http/app.js';
+import { DEV_JWT_SECRET, loadConfig } from '../../src/infra/config.js';
+import { createKnex, type Knex } from '../../src/infra/db.js';
+import { createRedis, type Redis } from '../../src/infra/redis.js';
+import { allProjectors } from '../../src/projections/registry.js';
+import { ProjectionRunner } from '../../src/projections/runner.js';
+import type { Projector } from '../../src/projections/types.js';
+import { freshDatabase, testLogger, testServices } from './services.js';
+
+/** The real app on its own database and Redis prefix, with the projectors running. */
+export interface ApiHarness {
+  app: Koa;
+  http: () => ReturnType<typeof request>;
+  knex: Knex;
+  redis: Redis;
+  store: PostgresEventStore;
+  runner: ProjectionRunner;
+  projectors: Projector[];
+  config: ReturnType<typeof loadConfig>;
+  platformOrgId: string;
+  token(p: Principal, expiresIn?: string | number): Promise<string>;
+  /** A platform admin's bearer header. */
+  admin: string;
+  /** Registers an organisation and one user through the API; answers the user's bearer header. */
+  member(kind: 'shipper' | 'carrier' | 'broker', roles: Role[]): Promise<{ orgId: string; userId: string; auth: string }>;
+  /** Waits until every projector has caught up. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function apiHarness(label: string, env: Record<string, string> = {}): Promise<ApiHarness> {
+  const url = await freshDatabase(label);
+  const knex = createKnex(url, 8);
+  const redis = createRedis((await testServices()).redisUrl, `t:${randomUUID()}:`);
+  const store = new PostgresEventStore({ databaseUrl: url, pollMs: 100 });
+  const platformOrgId = randomUUID();
+  const config = loadConfig({ NODE_ENV: 'test', PLATFORM_ORG_ID: platformOrgId, MIN_POSITION_WAIT_MS: '3000', ...env });
+  const principals = new ActivePrincipals({ redis, knex, platformOrgId });
+  const projectors = allProjectors({ principals });
+  const runner = new ProjectionRunner({ knex, store, projectors, logger: testLogger, batchSize: 200 });
+  runner.start();
+  const api = createApi({ knex, redis, store, projectors, principals, config });
+  const app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api });
+  const token = (p: Principal, expiresIn: string | number = '1h') =>
+    mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p, expiresIn);
+  const admin = `Bearer ${await token({ userId: randomUUID(), orgId: platformOrgId, roles: ['admin'] })}`;
+  const http = () => request(app.callback());
+  const settle = async () => {
+    if (!(await runner.idle(15_000))) throw new Error('projections did not catch up');
+  };
+  return {
+    app,
+    http,
+    knex,
+    redis,
+    store,
+    runner,
+    projectors,
+    config,
+    platformOrgId,
+    token,
+    admin,
+    settle,
+    async member(kind, roles) {
+      const org = await http().post('/orgs').set('Authorization', admin).send({ name: `${kind} ${randomUUID().slice(0, 6)}`, kind }).expect(201);
+      const user = await http()
+        .post(`/orgs/${org.body.orgId}/users`)
+        .set('Authorization', admin)
+        .send({ email: `${randomUUID().slice(0, 8)}@example.com`, name: 'Pat Doe', roles })
+        .expect(201);
+      await settle();
+      const t = await token({ userId: user.body.userId, orgId: org.body.orgId, roles });
+      return { orgId: org.body.orgId as string, userId: user.body.userId as string, auth: `Bearer ${t}` };
+    },
+    async close() {
+      await runner.stop();
+      await store.close();
+      redis.disconnect();
+      await knex.destroy();
+    },
+  };
+}
