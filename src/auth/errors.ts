@@ -17,3 +17,13 @@ export class AccessDenied extends Error {
     this.name = 'AccessDenied';
   }
 }
+
+/** The check cannot be answered yet (the organisations read model is still being built). */
+export class NotReady extends Error {
+  readonly status = 503;
+  readonly type = 'urn:freight:problem:not-ready';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotReady';
+  }
+}

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { type Actor, ROLES, type Role } from '../domain/shared/actor.js';
-import { AccessDenied, Unauthorized } from './errors.js';
+import { AccessDenied, NotReady, Unauthorized } from './errors.js';
 import type { Principal } from './tokens.js';
 
 /** What the event log says of a user or an organisation, with the org stream revision that said it. */
@@ -79,8 +79,18 @@ export class ActivePrincipals {
     await this.redis.authSetIfNewer(orgKey(orgId), revision.toString(), 0, 'known', '1', 'status', status);
   }
 
+  /** Reads the organisations read model; before its first generation exists, answers 503. */
+  private async lookup<T>(table: 'org_users' | 'organisations', where: Record<string, string>): Promise<T | undefined> {
+    try {
+      return (await this.deps.knex(table).where(where).first()) as T | undefined;
+    } catch (err) {
+      if ((err as { code?: string }).code === '42P01') throw new NotReady('Accounts are still loading; retry shortly');
+      throw err;
+    }
+  }
+
   private async fillUser(userId: string): Promise<Record<string, string>> {
-    const row = await this.deps.knex('org_users').where({ user_id: userId }).first<{ org_id: string; active: boolean; roles: string[]; revision: string } | undefined>();
+    const row = await this.lookup<{ org_id: string; active: boolean; roles: string[]; revision: string }>('org_users', { user_id: userId });
     if (!row) {
       await this.redis.authSetIfNewer(userKey(userId), '-1', UNKNOWN_TTL_SECONDS, 'known', '0');
       return { known: '0' };
@@ -92,7 +102,7 @@ export class ActivePrincipals {
   }
 
   private async fillOrg(orgId: string): Promise<Record<string, string>> {
-    const row = await this.deps.knex('organisations').where({ org_id: orgId }).first<{ status: OrgStanding; revision: string } | undefined>();
+    const row = await this.lookup<{ status: OrgStanding; revision: string }>('organisations', { org_id: orgId });
     if (!row) {
       await this.redis.authSetIfNewer(orgKey(orgId), '-1', UNKNOWN_TTL_SECONDS, 'known', '0');
       return { known: '0' };

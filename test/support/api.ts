@@ -7,6 +7,7 @@ import type { Role } from '../../src/domain/shared/actor.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import { createApi } from '../../src/http/api.js';
 import { createApp } from '../../src/http/app.js';
+import type { Route } from '../../src/http/route.js';
 import { DEV_JWT_SECRET, loadConfig } from '../../src/infra/config.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
 import { createRedis, type Redis } from '../../src/infra/redis.js';
@@ -24,6 +25,7 @@ export interface ApiHarness {
   store: PostgresEventStore;
   runner: ProjectionRunner;
   projectors: Projector[];
+  routes: Route[];
   config: ReturnType<typeof loadConfig>;
   platformOrgId: string;
   token(p: Principal, expiresIn?: string | number): Promise<string>;
@@ -47,6 +49,8 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const projectors = allProjectors({ principals });
   const runner = new ProjectionRunner({ knex, store, projectors, logger: testLogger, batchSize: 200 });
   runner.start();
+  // The read models' first generations exist before the first request.
+  if (!(await runner.idle(15_000))) throw new Error('projections did not start');
   const api = createApi({ knex, redis, store, projectors, principals, config });
   const app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api });
   const token = (p: Principal, expiresIn: string | number = '1h') =>
@@ -64,6 +68,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     store,
     runner,
     projectors,
+    routes: api.routes,
     config,
     platformOrgId,
     token,

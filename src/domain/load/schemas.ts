@@ -31,7 +31,10 @@ export type Place = z.infer<typeof place>;
 
 export const timeWindow = z
   .object({ from: isoDateTime, to: isoDateTime })
-  .refine((w) => w.from.getTime() < w.to.getTime(), { message: 'a window must end after it starts' });
+  // zod 4 runs object refinements even when a field failed (then it is still the raw string).
+  .refine((w) => !(w.from instanceof Date && w.to instanceof Date) || w.from.getTime() < w.to.getTime(), {
+    message: 'a window must end after it starts',
+  });
 export type TimeWindow = z.output<typeof timeWindow>;
 
 /** Integer cents; a load's rate is a flat rate in USD. */

@@ -33,7 +33,7 @@ function toProblem(err: unknown): Problem {
   }
   const e = err as { status?: unknown; type?: unknown; message?: string; expose?: boolean };
   // Typed domain/store errors carry status and type; Koa's own (body too large, bad JSON) carry status and expose.
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+  if (typeof e.status === 'number' && ((e.status >= 400 && e.status < 500) || e.status === 503)) {
     return {
       type: typeof e.type === 'string' && e.type.startsWith('urn:') ? e.type : `${PROBLEM_BASE}http-${e.status}`,
       title: title(e.status),
