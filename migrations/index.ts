@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './20261122_001_event_store.js';
 import * as m002 from './20261122_002_projections.js';
+import * as m003 from './20261122_003_search_extensions.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,4 +12,5 @@ interface Migration {
 export const migrations: Record<string, Migration> = {
   '20261122_001_event_store': m001,
   '20261122_002_projections': m002,
+  '20261122_003_search_extensions': m003,
 };

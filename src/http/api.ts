@@ -8,7 +8,9 @@ import { type Config, jwtSettings } from '../infra/config.js';
 import type { Projector } from '../projections/types.js';
 import { IdempotencyStore } from './idempotency.js';
 import type { Route } from './route.js';
+import { carrierDirectoryRoutes } from './routes/carrier-directory.js';
 import { carrierCommandRoutes } from './routes/carriers.js';
+import { loadBoardRoutes } from './routes/load-board.js';
 import { loadCommandRoutes } from './routes/load-commands.js';
 import { organisationRoutes } from './routes/organisations.js';
 
@@ -31,6 +33,12 @@ export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; p
   return {
     auth: new Authenticator(new TokenVerifier(jwtSettings(config as Config)), principals),
     idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
-    routes: [...organisationRoutes(read), ...carrierCommandRoutes({ store }), ...loadCommandRoutes({ store })],
+    routes: [
+      ...organisationRoutes(read),
+      ...carrierCommandRoutes({ store }),
+      ...carrierDirectoryRoutes(read),
+      ...loadCommandRoutes({ store }),
+      ...loadBoardRoutes(read),
+    ],
   };
 }

@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { ActivePrincipals } from '../auth/principals.js';
 import type { Config } from '../infra/config.js';
+import { carrierDirectoryProjector } from './carrier-directory/projector.js';
+import { loadBoardProjector } from './load-board/projector.js';
 import { organisationsProjector } from './organisations/projector.js';
 import { principalsProjector } from './principals/projector.js';
 import { streamIndexProjector } from './stream-index/projector.js';
@@ -13,7 +15,7 @@ export interface ProjectorDeps {
 
 /** Every projector the service runs. Later read models register here. */
 export function allProjectors(deps: ProjectorDeps): Projector[] {
-  return [streamIndexProjector, organisationsProjector, principalsProjector(deps.principals)];
+  return [streamIndexProjector, organisationsProjector, principalsProjector(deps.principals), loadBoardProjector, carrierDirectoryProjector];
 }
 
 /** The projectors of a running process, wired to its connections. */

@@ -1,0 +1,245 @@
+import { z } from 'zod';
+import { equipmentType, US_STATE } from '../../domain/load/schemas.js';
+import { type BoardFilters, type Keyset, queryBoard, SORTS, type SortName, visibleTo } from '../../projections/load-board/query.js';
+import { BOARD_STATUSES, type BoardRow, type BoardStatus } from '../../projections/load-board/row.js';
+import { HttpProblem, PROBLEM_BASE } from '../errors.js';
+import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
+import { defineRoute, type Route } from '../route.js';
+
+/** `a,b` or repeated `?x=a&x=b`. */
+const list = <T extends z.ZodType<unknown, string>>(item: T, description: string) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(item).max(60))
+    .optional()
+    .meta({ description: `${description} (comma-separated or repeated)` });
+const num = (description: string, min: number, max: number) => z.coerce.number().min(min).max(max).optional().meta({ description });
+const int = (description: string, min: number, max: number) => z.coerce.number().int().min(min).max(max).optional().meta({ description });
+const datetime = (description: string) => z.iso.datetime({ offset: true }).optional().meta({ description });
+
+export const boardFilterQuery = z.object({
+  status: list(z.enum(BOARD_STATUSES), 'Statuses; default posted'),
+  originLat: num('Origin point latitude (with originLng and originRadiusMi): loads picked up within the radius, with their deadhead', -90, 90),
+  originLng: num('Origin point longitude', -180, 180),
+  originRadiusMi: num('Deadhead radius in miles around the origin point', 1, 3000),
+  destLat: num('Destination point latitude (with destLng and destRadiusMi)', -90, 90),
+  destLng: num('Destination point longitude', -180, 180),
+  destRadiusMi: num('Radius in miles around the destination point', 1, 3000),
+  originStates: list(US_STATE, 'Origin states, e.g. TX,OK'),
+  destStates: list(US_STATE, 'Destination states'),
+  equipment: list(equipmentType, 'Equipment types'),
+  loadSize: z.enum(['full', 'partial']).optional(),
+  pickupFrom: datetime('Pickup window overlaps from this time'),
+  pickupTo: datetime('Pickup window overlaps until this time'),
+  maxWeightLb: int('Heaviest load, lb', 1, 200_000),
+  maxLengthFt: num('Longest load, ft', 1, 200),
+  minRateCents: int('Lowest flat rate, cents', 0, 100_000_000),
+  minRatePerMileCents: int('Lowest rate per mile, cents', 0, 1_000_000),
+  maxAgeHours: num('Posted at most this many hours ago', 0, 24 * 365),
+  shipperOrgId: z.uuid().optional(),
+});
+
+const boardQuery = boardFilterQuery.extend({
+  sort: z.enum(Object.keys(SORTS) as [SortName, ...SortName[]]).default('pickup').meta({ description: 'pickup (asc), rate, ratePerMile (desc), tripMiles (asc), deadhead (asc, needs the origin point), age (newest first)' }),
+  order: z.enum(['asc', 'desc']).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  cursor: z.string().max(512).optional().meta({ description: 'nextCursor of the previous page' }),
+  minPosition: minPositionQuery,
+});
+
+type FilterQuery = z.output<typeof boardFilterQuery>;
+
+/** Query parameters → filters; a point needs all three of its parameters. */
+export function filtersOf(q: FilterQuery): BoardFilters {
+  const point = (lat?: number, lng?: number, radiusMi?: number, name = 'origin') => {
+    const given = [lat, lng, radiusMi].filter((v) => v !== undefined).length;
+    if (given === 0) return undefined;
+    if (given !== 3) throw new HttpProblem(400, `${PROBLEM_BASE}validation`, `${name}Lat, ${name}Lng and ${name}RadiusMi go together`);
+    return { lat: lat!, lng: lng!, radiusMi: radiusMi! };
+  };
+  if (q.pickupFrom && q.pickupTo && q.pickupFrom > q.pickupTo) throw new HttpProblem(400, `${PROBLEM_BASE}validation`, 'pickupFrom must not be after pickupTo');
+  const origin = point(q.originLat, q.originLng, q.originRadiusMi, 'origin');
+  const destination = point(q.destLat, q.destLng, q.destRadiusMi, 'dest');
+  return {
+    statuses: q.status?.length ? (q.status as BoardStatus[]) : ['posted'],
+    ...(origin ? { origin } : {}),
+    ...(destination ? { destination } : {}),
+    originStates: q.originStates,
+    destStates: q.destStates,
+    equipment: q.equipment,
+    loadSize: q.loadSize,
+    pickupFrom: q.pickupFrom ? new Date(q.pickupFrom) : undefined,
+    pickupTo: q.pickupTo ? new Date(q.pickupTo) : undefined,
+    maxWeightLb: q.maxWeightLb,
+    maxLengthFt: q.maxLengthFt,
+    minRateCents: q.minRateCents,
+    minRatePerMileCents: q.minRatePerMileCents,
+    maxAgeHours: q.maxAgeHours,
+    shipperOrgId: q.shipperOrgId,
+  };
+}
+
+const cursorShape = z.object({ s: z.string(), o: z.enum(['asc', 'desc']), v: z.union([z.string(), z.number()]), id: z.uuid() });
+
+export function encodeCursor(sort: string, order: 'asc' | 'desc', k: Keyset): string {
+  return Buffer.from(JSON.stringify({ s: sort, o: order, v: k.value, id: k.loadId })).toString('base64url');
+}
+
+function decodeCursor(text: string, sort: string, order: 'asc' | 'desc'): Keyset {
+  let parsed: z.output<typeof cursorShape>;
+  try {
+    parsed = cursorShape.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
+  } catch {
+    throw new HttpProblem(400, `${PROBLEM_BASE}bad-cursor`, 'The cursor is not one this API gave out');
+  }
+  if (parsed.s !== sort || parsed.o !== order) throw new HttpProblem(400, `${PROBLEM_BASE}bad-cursor`, 'The cursor belongs to another sort order; start again without it');
+  if ((sort === 'pickup' || sort === 'age') !== (typeof parsed.v === 'string') || (typeof parsed.v === 'string' && Number.isNaN(Date.parse(parsed.v)))) {
+    throw new HttpProblem(400, `${PROBLEM_BASE}bad-cursor`, 'The cursor is not one this API gave out');
+  }
+  return { value: parsed.v, loadId: parsed.id };
+}
+
+const place = z.object({ address: z.string(), city: z.string(), state: z.string(), zip: z.string(), lat: z.number(), lng: z.number() });
+export const loadSummary = z
+  .object({
+    loadId: z.uuid(),
+    revision: z.string(),
+    status: z.enum(BOARD_STATUSES),
+    shipper: z.object({ orgId: z.uuid(), name: z.string().nullable() }),
+    reference: z.string(),
+    commodity: z.string(),
+    description: z.string(),
+    weightLb: z.number(),
+    lengthFt: z.number(),
+    equipmentType: z.string(),
+    loadSize: z.string(),
+    origin: place,
+    destination: place,
+    pickupWindow: z.object({ from: z.string(), to: z.string() }),
+    deliveryWindow: z.object({ from: z.string(), to: z.string() }),
+    rateCents: z.number().int(),
+    currency: z.string(),
+    tripMiles: z.number().int(),
+    tripMilesEstimated: z.boolean(),
+    ratePerMileCents: z.number().int(),
+    requirements: z.object({ tarps: z.boolean(), hazmat: z.boolean(), twic: z.boolean(), teamDrivers: z.boolean() }),
+    openBids: z.number().int(),
+    bidCount: z.number().int(),
+    booking: z.object({ carrierId: z.uuid(), carrierOrgId: z.uuid(), rateCents: z.number().int(), bookedAt: z.string().nullable() }).nullable(),
+    assignment: z.object({ driverId: z.uuid().nullable(), truckId: z.string().nullable() }).nullable(),
+    postedAt: z.string(),
+    expiresAt: z.string(),
+    ageMinutes: z.number().int(),
+    deadheadMi: z.number().nullable().meta({ description: 'Great-circle miles from the origin point asked for' }),
+  })
+  .meta({ id: 'LoadSummary' });
+
+const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+
+export function toSummary(r: BoardRow & { deadhead_mi?: number | null }, now: Date): z.output<typeof loadSummary> {
+  return {
+    loadId: r.load_id,
+    revision: String(r.revision),
+    status: r.status,
+    shipper: { orgId: r.shipper_org_id, name: r.shipper_name },
+    reference: r.reference,
+    commodity: r.commodity,
+    description: r.description,
+    weightLb: r.weight_lb,
+    lengthFt: r.length_ft,
+    equipmentType: r.equipment_type,
+    loadSize: r.load_size,
+    origin: { address: r.origin_address, city: r.origin_city, state: r.origin_state, zip: r.origin_zip, lat: r.origin_lat, lng: r.origin_lng },
+    destination: { address: r.dest_address, city: r.dest_city, state: r.dest_state, zip: r.dest_zip, lat: r.dest_lat, lng: r.dest_lng },
+    pickupWindow: { from: iso(r.pickup_from)!, to: iso(r.pickup_to)! },
+    deliveryWindow: { from: iso(r.delivery_from)!, to: iso(r.delivery_to)! },
+    rateCents: r.rate_cents,
+    currency: r.currency,
+    tripMiles: r.trip_miles,
+    tripMilesEstimated: r.trip_miles_estimated,
+    ratePerMileCents: r.rate_per_mile_cents,
+    requirements: { tarps: r.tarps, hazmat: r.hazmat, twic: r.twic, teamDrivers: r.team_drivers },
+    openBids: r.open_bids,
+    bidCount: r.bid_count,
+    booking: r.carrier_id ? { carrierId: r.carrier_id, carrierOrgId: r.carrier_org_id!, rateCents: r.booked_rate_cents!, bookedAt: iso(r.booked_at) } : null,
+    assignment: r.driver_id || r.truck_id ? { driverId: r.driver_id, truckId: r.truck_id } : null,
+    postedAt: iso(r.posted_at)!,
+    expiresAt: iso(r.expires_at)!,
+    ageMinutes: Math.max(0, Math.floor((now.getTime() - new Date(r.posted_at).getTime()) / 60_000)),
+    deadheadMi: r.deadhead_mi === null || r.deadhead_mi === undefined ? null : Math.round(r.deadhead_mi * 10) / 10,
+  };
+}
+
+export function loadBoardRoutes(deps: ReadDeps): Route[] {
+  const { knex } = deps;
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/loads',
+      operationId: 'listLoads',
+      summary: 'The load board: filter, sort and page through loads (keyset cursors)',
+      description:
+        'Carriers and drivers see every posted load plus the loads their organisation booked; shippers see their own organisation\'s loads; admins and auditors see all.',
+      tags: ['Load board'],
+      roles: 'any',
+      query: boardQuery,
+      responses: { 200: { description: 'One page', schema: z.object({ items: z.array(loadSummary), nextCursor: z.string().nullable() }) } },
+      async handle({ query, actor }) {
+        const filters = filtersOf(query);
+        if (query.sort === 'deadhead' && !filters.origin) throw new HttpProblem(400, `${PROBLEM_BASE}validation`, 'sort=deadhead needs originLat, originLng and originRadiusMi');
+        const order = query.order ?? SORTS[query.sort].dir;
+        const after = query.cursor ? decodeCursor(query.cursor, query.sort, order) : undefined;
+        await readAfter(deps, 'load_board', query.minPosition);
+        const now = new Date();
+        const page = await queryBoard(knex, { filters, actor, sort: query.sort, order, ...(after ? { after } : {}), limit: query.limit, now });
+        return {
+          status: 200,
+          body: { items: page.rows.map((r) => toSummary(r, now)), nextCursor: page.next ? encodeCursor(query.sort, order, page.next) : null },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/loads/{loadId}',
+      operationId: 'getLoad',
+      summary: 'One load with the history of its status changes',
+      tags: ['Load board'],
+      roles: 'any',
+      params: z.object({ loadId: z.uuid() }),
+      query: z.object({ minPosition: minPositionQuery }),
+      responses: {
+        200: {
+          description: 'The load',
+          schema: loadSummary.extend({
+            history: z.array(z.object({ revision: z.string(), event: z.string(), status: z.enum(BOARD_STATUSES), at: z.string(), actor: z.string().nullable() })),
+          }),
+        },
+        404: { description: 'No such load, or not visible to the caller' },
+      },
+      async handle({ params, query, actor }) {
+        await readAfter(deps, 'load_board', query.minPosition);
+        const q = knex('load_board').where('load_id', params.loadId).select('load_board.*');
+        const row = (await visibleTo(q, actor).first()) as BoardRow | undefined;
+        if (!row) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No load ${params.loadId}`);
+        const history = await knex('load_status_history').where('load_id', params.loadId).orderBy('revision');
+        return {
+          status: 200,
+          headers: { ETag: `"${row.revision}"` },
+          body: {
+            ...toSummary({ ...row, deadhead_mi: null }, new Date()),
+            history: history.map((h: { revision: string; event_type: string; status: string; at: Date; actor: string | null }) => ({
+              revision: String(h.revision),
+              event: h.event_type,
+              status: h.status,
+              at: iso(h.at),
+              actor: h.actor,
+            })),
+          },
+        };
+      },
+    }),
+  ];
+}
+
+

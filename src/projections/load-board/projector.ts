@@ -1,0 +1,158 @@
+import type { Knex } from 'knex';
+import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
+import { OrganisationRegistered } from '../../domain/organisation/events.js';
+import { organisationEvents } from '../../domain/organisation/events.js';
+import type { RecordedEvent } from '../../eventstore/types.js';
+import { ORGANISATION_STREAM } from '../organisations/projector.js';
+import type { PostgresProjector, TableNames } from '../types.js';
+import { type BoardRow, evolveRow, type HistoryRow, statusAfter } from './row.js';
+
+export const LOAD_STREAM = 'load-';
+/** Rows per INSERT: 52 columns × 500 stays far below Postgres's 65,535 parameters. */
+const CHUNK = 500;
+
+/**
+ * The load board: one denormalized row per load (shipper name, bid counts, status, booking),
+ * plus each load's status history. Every write is guarded by the load stream's revision, so a
+ * replayed batch changes nothing; several events of one load in a batch make one row write.
+ * Indexes were chosen from EXPLAIN on 1,000,000 loads (bench/reports/loadboard.md).
+ */
+export const loadBoardProjector: PostgresProjector = {
+  kind: 'postgres',
+  name: 'load_board',
+  version: 1,
+  eventTypes: [...loadEvents.types(), OrganisationRegistered.type],
+  streamPrefixes: [LOAD_STREAM, ORGANISATION_STREAM],
+  tables: ['load_board', 'load_status_history', 'lb_shippers'],
+
+  async setup(trx: Knex.Transaction, t: TableNames) {
+    const board = t('load_board');
+    await trx.schema.createTable(board, (table) => {
+      table.uuid('load_id').primary();
+      table.bigInteger('revision').notNullable();
+      table.text('status').notNullable();
+      table.uuid('shipper_org_id').notNullable();
+      table.text('shipper_name');
+      for (const c of ['reference', 'commodity', 'description']) table.text(c).notNullable();
+      table.integer('weight_lb').notNullable();
+      table.double('length_ft').notNullable();
+      table.text('equipment_type').notNullable();
+      table.text('load_size').notNullable();
+      for (const p of ['origin', 'dest']) {
+        for (const c of ['address', 'city', 'state', 'zip']) table.text(`${p}_${c}`).notNullable();
+        table.double(`${p}_lat`).notNullable();
+        table.double(`${p}_lng`).notNullable();
+      }
+      for (const c of ['pickup_from', 'pickup_to', 'delivery_from', 'delivery_to']) table.timestamp(c, { useTz: true }).notNullable();
+      table.integer('rate_cents').notNullable();
+      table.text('currency').notNullable();
+      table.integer('trip_miles').notNullable();
+      table.boolean('trip_miles_estimated').notNullable();
+      table.integer('rate_per_mile_cents').notNullable();
+      for (const c of ['tarps', 'hazmat', 'twic', 'team_drivers']) table.boolean(c).notNullable();
+      table.integer('open_bids').notNullable();
+      table.integer('bid_count').notNullable();
+      table.uuid('carrier_id');
+      table.uuid('carrier_org_id');
+      table.integer('booked_rate_cents');
+      table.uuid('driver_id');
+      table.text('truck_id');
+      table.timestamp('posted_at', { useTz: true }).notNullable();
+      table.timestamp('expires_at', { useTz: true }).notNullable();
+      for (const c of ['booked_at', 'picked_up_at', 'delivered_at']) table.timestamp(c, { useTz: true });
+      table.timestamp('updated_at', { useTz: true }).notNullable();
+    });
+    // The board's queries filter posted loads and page by a sort key; each sort has its own
+    // partial index ending in load_id (the keyset tie-breaker), scanned in either direction.
+    const posted = `where status = 'posted'`;
+    for (const key of ['pickup_from', 'rate_cents', 'rate_per_mile_cents', 'trip_miles', 'posted_at']) {
+      await trx.raw(`create index on ?? (${key}, load_id) ${posted}`, [board]);
+    }
+    await trx.raw(`create index on ?? using gist (ll_to_earth(origin_lat, origin_lng)) ${posted}`, [board]);
+    await trx.raw(`create index on ?? using gist (ll_to_earth(dest_lat, dest_lng)) ${posted}`, [board]);
+    await trx.raw(`create index on ?? (origin_state, pickup_from, load_id) ${posted}`, [board]);
+    await trx.raw(`create index on ?? (equipment_type, pickup_from, load_id) ${posted}`, [board]);
+    await trx.raw(`create index on ?? (shipper_org_id, posted_at)`, [board]);
+    await trx.raw(`create index on ?? (carrier_org_id, posted_at) where carrier_org_id is not null`, [board]);
+
+    await trx.schema.createTable(t('load_status_history'), (table) => {
+      table.uuid('load_id').notNullable();
+      table.bigInteger('revision').notNullable();
+      table.text('event_type').notNullable();
+      table.text('status').notNullable();
+      table.timestamp('at', { useTz: true }).notNullable();
+      table.text('actor');
+      table.primary(['load_id', 'revision']);
+    });
+    await trx.schema.createTable(t('lb_shippers'), (table) => {
+      table.uuid('org_id').primary();
+      table.text('name').notNullable();
+    });
+  },
+
+  async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
+    const board = t('load_board');
+    const shippers = new Map<string, string>();
+    const byLoad = new Map<string, RecordedEvent[]>();
+    for (const e of events) {
+      if (e.streamId.startsWith(ORGANISATION_STREAM)) {
+        const d = organisationEvents.decode<{ orgId: string; name: string }>(e);
+        shippers.set(d.orgId, d.name);
+      } else {
+        const list = byLoad.get(e.streamId.slice(LOAD_STREAM.length));
+        if (list) list.push(e);
+        else byLoad.set(e.streamId.slice(LOAD_STREAM.length), [e]);
+      }
+    }
+    if (shippers.size) {
+      const rows = [...shippers].map(([org_id, name]) => ({ org_id, name }));
+      await trx(t('lb_shippers')).insert(rows).onConflict('org_id').merge();
+      for (const { org_id, name } of rows) await trx(board).where({ shipper_org_id: org_id }).whereNull('shipper_name').update({ shipper_name: name });
+    }
+    if (byLoad.size === 0) return;
+
+    // Rows to start from: loads posted in this batch start empty; the rest are read once.
+    const existing = new Map<string, BoardRow>();
+    const toRead = [...byLoad].filter(([, es]) => es[0]!.revision !== 0n).map(([id]) => id);
+    for (let i = 0; i < toRead.length; i += CHUNK) {
+      for (const r of await trx(board).whereIn('load_id', toRead.slice(i, i + CHUNK)).select<BoardRow[]>('*')) existing.set(r.load_id, { ...r, revision: String(r.revision) });
+    }
+    const decoded = new Map<string, { e: RecordedEvent; event: LoadEvent }[]>();
+    const orgIds = new Set<string>();
+    for (const [id, es] of byLoad) {
+      const list = es.map((e) => ({ e, event: { type: e.type, data: loadEvents.decode(e) } as LoadEvent }));
+      decoded.set(id, list);
+      for (const { event } of list) if (event.type === 'LoadPosted' && !shippers.has(event.data.shipperOrgId)) orgIds.add(event.data.shipperOrgId);
+    }
+    if (orgIds.size) {
+      for (const r of await trx(t('lb_shippers')).whereIn('org_id', [...orgIds]).select<{ org_id: string; name: string }[]>()) shippers.set(r.org_id, r.name);
+    }
+
+    const changed: BoardRow[] = [];
+    const history: HistoryRow[] = [];
+    for (const [id, list] of decoded) {
+      let row = existing.get(id);
+      const start = row;
+      for (const { e, event } of list) {
+        if (row && e.revision <= BigInt(row.revision)) continue; // applied before
+        const shipperName = event.type === 'LoadPosted' ? (shippers.get(event.data.shipperOrgId) ?? null) : null;
+        row = evolveRow(row, event, e.revision, e.createdAt, shipperName);
+        const status = statusAfter(event);
+        if (row && status) {
+          history.push({ load_id: id, revision: e.revision.toString(), event_type: e.type, status, at: e.createdAt, actor: typeof e.metadata.actor === 'string' ? e.metadata.actor : null });
+        }
+      }
+      if (row && row !== start) changed.push(row);
+    }
+    for (let i = 0; i < changed.length; i += CHUNK) {
+      await trx(board)
+        .insert(changed.slice(i, i + CHUNK))
+        .onConflict('load_id')
+        .merge()
+        .where(`${board}.revision`, '<', trx.raw('excluded.revision'));
+    }
+    for (let i = 0; i < history.length; i += CHUNK * 4) {
+      await trx(t('load_status_history')).insert(history.slice(i, i + CHUNK * 4)).onConflict(['load_id', 'revision']).ignore();
+    }
+  },
+};

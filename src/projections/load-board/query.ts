@@ -1,0 +1,129 @@
+import type { Knex } from 'knex';
+import type { Actor } from '../../domain/shared/actor.js';
+import type { BoardRow, BoardStatus } from './row.js';
+
+const METERS_PER_MILE = 1609.344;
+
+export interface Point {
+  lat: number;
+  lng: number;
+}
+
+export interface BoardFilters {
+  statuses: readonly BoardStatus[];
+  origin?: Point & { radiusMi: number };
+  destination?: Point & { radiusMi: number };
+  originStates?: readonly string[];
+  destStates?: readonly string[];
+  equipment?: readonly string[];
+  loadSize?: 'full' | 'partial';
+  pickupFrom?: Date;
+  pickupTo?: Date;
+  maxWeightLb?: number;
+  maxLengthFt?: number;
+  minRateCents?: number;
+  minRatePerMileCents?: number;
+  maxAgeHours?: number;
+  shipperOrgId?: string;
+  /** Only these loads (search hits). */
+  loadIds?: readonly string[];
+}
+
+export const SORTS = {
+  pickup: { column: 'pickup_from', dir: 'asc' },
+  rate: { column: 'rate_cents', dir: 'desc' },
+  ratePerMile: { column: 'rate_per_mile_cents', dir: 'desc' },
+  tripMiles: { column: 'trip_miles', dir: 'asc' },
+  age: { column: 'posted_at', dir: 'desc' },
+  deadhead: { column: null, dir: 'asc' },
+} as const;
+export type SortName = keyof typeof SORTS;
+
+export interface Keyset {
+  value: string | number;
+  loadId: string;
+}
+
+/** Who sees what: a shipper its own loads; carriers the open board and what they booked; staff all. */
+export function visibleTo(q: Knex.QueryBuilder, actor: Actor): Knex.QueryBuilder {
+  if (actor.roles.includes('admin') || actor.roles.includes('auditor')) return q;
+  const board = actor.roles.includes('carrier') || actor.roles.includes('driver');
+  return q.where((w) => {
+    w.where('shipper_org_id', actor.orgId).orWhere('carrier_org_id', actor.orgId);
+    if (board) w.orWhere('status', 'posted');
+  });
+}
+
+const earth = (p: Point) => ['ll_to_earth(?, ?)', [p.lat, p.lng]] as const;
+
+/** Great-circle miles from the origin point to each load's pickup: the deadhead. */
+export function deadheadSql(knex: Knex, p: Point): Knex.Raw {
+  return knex.raw(`earth_distance(ll_to_earth(?, ?), ll_to_earth(origin_lat, origin_lng)) / ${METERS_PER_MILE}`, [p.lat, p.lng]);
+}
+
+export function applyFilters(knex: Knex, q: Knex.QueryBuilder, f: BoardFilters, now: Date): Knex.QueryBuilder {
+  q.whereIn('status', f.statuses as string[]);
+  for (const [point, prefix] of [
+    [f.origin, 'origin'],
+    [f.destination, 'dest'],
+  ] as const) {
+    if (!point) continue;
+    const meters = point.radiusMi * METERS_PER_MILE;
+    const [sql, args] = earth(point);
+    // The box test uses the GiST index; the distance test trims the box's corners.
+    q.whereRaw(`earth_box(${sql}, ?) @> ll_to_earth(${prefix}_lat, ${prefix}_lng)`, [...args, meters]);
+    q.whereRaw(`earth_distance(${sql}, ll_to_earth(${prefix}_lat, ${prefix}_lng)) <= ?`, [...args, meters]);
+  }
+  if (f.originStates?.length) q.whereIn('origin_state', f.originStates as string[]);
+  if (f.destStates?.length) q.whereIn('dest_state', f.destStates as string[]);
+  if (f.equipment?.length) q.whereIn('equipment_type', f.equipment as string[]);
+  if (f.loadSize) q.where('load_size', f.loadSize);
+  // Pickup windows that overlap the asked window.
+  if (f.pickupFrom) q.where('pickup_to', '>=', f.pickupFrom);
+  if (f.pickupTo) q.where('pickup_from', '<=', f.pickupTo);
+  if (f.maxWeightLb !== undefined) q.where('weight_lb', '<=', f.maxWeightLb);
+  if (f.maxLengthFt !== undefined) q.where('length_ft', '<=', f.maxLengthFt);
+  if (f.minRateCents !== undefined) q.where('rate_cents', '>=', f.minRateCents);
+  if (f.minRatePerMileCents !== undefined) q.where('rate_per_mile_cents', '>=', f.minRatePerMileCents);
+  if (f.maxAgeHours !== undefined) q.where('posted_at', '>=', new Date(now.getTime() - f.maxAgeHours * 3_600_000));
+  if (f.shipperOrgId) q.where('shipper_org_id', f.shipperOrgId);
+  if (f.loadIds) q.whereIn('load_id', f.loadIds as string[]);
+  void knex;
+  return q;
+}
+
+export interface BoardPage {
+  rows: (BoardRow & { deadhead_mi: number | null })[];
+  next?: Keyset;
+}
+
+/**
+ * One page of the board, keyset-paginated on (sort key, load_id): each page starts strictly
+ * after the previous page's last row, so no OFFSET scan and no row seen twice as loads move.
+ */
+export async function queryBoard(
+  knex: Knex,
+  opts: { filters: BoardFilters; actor: Actor; sort: SortName; order?: 'asc' | 'desc'; after?: Keyset; limit: number; now: Date },
+): Promise<BoardPage> {
+  const { filters, sort } = opts;
+  const dir = opts.order ?? SORTS[sort].dir;
+  const cmp = dir === 'asc' ? '>' : '<';
+  const point = filters.origin;
+  if (sort === 'deadhead' && !point) throw new RangeError('sorting by deadhead needs an origin point');
+  const key: Knex.Raw | string = sort === 'deadhead' ? deadheadSql(knex, point!) : SORTS[sort].column!;
+  const q = knex('load_board').select('load_board.*', point ? deadheadSql(knex, point).wrap('(', ') as deadhead_mi') : knex.raw('null::float8 as deadhead_mi'));
+  applyFilters(knex, q, filters, opts.now);
+  visibleTo(q, opts.actor);
+  const keySql = typeof key === 'string' ? knex.ref(key).toQuery() : key.toQuery();
+  if (opts.after) {
+    const value = sort === 'pickup' || sort === 'age' ? new Date(opts.after.value) : opts.after.value;
+    q.whereRaw(`(${keySql}, load_id) ${cmp} (?, ?)`, [value, opts.after.loadId]);
+  }
+  q.orderByRaw(`${keySql} ${dir}, load_id ${dir}`).limit(opts.limit + 1);
+  const rows = (await q) as BoardPage['rows'];
+  const page = rows.slice(0, opts.limit);
+  const last = page[page.length - 1];
+  if (rows.length <= opts.limit || !last) return { rows: page };
+  const value = sort === 'deadhead' ? last.deadhead_mi! : (last[SORTS[sort].column as keyof BoardRow] as Date | number);
+  return { rows: page, next: { value: value instanceof Date ? value.toISOString() : value, loadId: last.load_id } };
+}
