@@ -5,12 +5,15 @@ import { ActivePrincipals } from '../auth/principals.js';
 import { TokenVerifier } from '../auth/tokens.js';
 import type { EventStore } from '../eventstore/types.js';
 import { type Config, jwtSettings } from '../infra/config.js';
+import { searchIndexFor } from '../projections/registry.js';
+import type { SearchIndex } from '../projections/search/types.js';
 import type { Projector } from '../projections/types.js';
 import { IdempotencyStore } from './idempotency.js';
 import type { Route } from './route.js';
 import { carrierDirectoryRoutes } from './routes/carrier-directory.js';
 import { carrierCommandRoutes } from './routes/carriers.js';
 import { loadBoardRoutes } from './routes/load-board.js';
+import { searchRoutes } from './routes/search.js';
 import { loadCommandRoutes } from './routes/load-commands.js';
 import { organisationRoutes } from './routes/organisations.js';
 
@@ -22,11 +25,11 @@ export interface ApiDeps {
 
 export type ApiConfig = Pick<
   Config,
-  'NODE_ENV' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'PLATFORM_ORG_ID' | 'IDEMPOTENCY_TTL_SECONDS' | 'MIN_POSITION_WAIT_MS'
+  'NODE_ENV' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'PLATFORM_ORG_ID' | 'IDEMPOTENCY_TTL_SECONDS' | 'MIN_POSITION_WAIT_MS' | 'MEILI_URL' | 'MEILI_API_KEY'
 >;
 
 /** Wires the API role: token verification, the cached principal check, idempotency, every feature's routes. */
-export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; projectors: readonly Projector[]; principals?: ActivePrincipals; config: ApiConfig }): ApiDeps {
+export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; projectors: readonly Projector[]; principals?: ActivePrincipals; search?: SearchIndex; config: ApiConfig }): ApiDeps {
   const { knex, redis, store, projectors, config } = deps;
   const principals = deps.principals ?? new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
   const read = { knex, store, projectors, minPositionWaitMs: config.MIN_POSITION_WAIT_MS };
@@ -39,6 +42,7 @@ export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; p
       ...carrierDirectoryRoutes(read),
       ...loadCommandRoutes({ store }),
       ...loadBoardRoutes(read),
+      ...searchRoutes({ ...read, search: deps.search ?? searchIndexFor({ knex, config }) }),
     ],
   };
 }

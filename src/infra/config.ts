@@ -26,6 +26,7 @@ export const configSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default('freight:'),
   ESDB_URL: url(['esdb', 'esdb+discover', 'kurrentdb', 'kurrentdb+discover', 'kdb', 'kdb+discover']).optional(),
   MEILI_URL: url(['http', 'https']).optional(),
+  MEILI_API_KEY: z.string().min(1).optional(),
   PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   SUBSCRIPTION_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),

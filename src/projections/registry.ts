@@ -1,7 +1,12 @@
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { ActivePrincipals } from '../auth/principals.js';
+import type { EventStore } from '../eventstore/types.js';
 import type { Config } from '../infra/config.js';
+import { MeiliSearchIndex } from './search/meilisearch.js';
+import { PostgresSearchIndex } from './search/postgres.js';
+import { loadSearchProjector } from './search/projector.js';
+import type { SearchIndex } from './search/types.js';
 import { carrierDirectoryProjector } from './carrier-directory/projector.js';
 import { loadBoardProjector } from './load-board/projector.js';
 import { organisationsProjector } from './organisations/projector.js';
@@ -11,14 +16,26 @@ import type { Projector } from './types.js';
 
 export interface ProjectorDeps {
   principals: ActivePrincipals;
+  search: SearchIndex;
+  store: EventStore;
 }
 
 /** Every projector the service runs. Later read models register here. */
 export function allProjectors(deps: ProjectorDeps): Projector[] {
-  return [streamIndexProjector, organisationsProjector, principalsProjector(deps.principals), loadBoardProjector, carrierDirectoryProjector];
+  return [streamIndexProjector, organisationsProjector, principalsProjector(deps.principals), loadBoardProjector, carrierDirectoryProjector, loadSearchProjector(deps.search, deps.store)];
 }
 
 /** The projectors of a running process, wired to its connections. */
-export function projectorsFor(runtime: { knex: Knex; redis: Redis; config: Pick<Config, 'PLATFORM_ORG_ID'> }): Projector[] {
-  return allProjectors({ principals: new ActivePrincipals({ redis: runtime.redis, knex: runtime.knex, platformOrgId: runtime.config.PLATFORM_ORG_ID }) });
+export function projectorsFor(runtime: { knex: Knex; redis: Redis; store: EventStore; config: Pick<Config, 'PLATFORM_ORG_ID' | 'MEILI_URL' | 'MEILI_API_KEY'> }): Projector[] {
+  return allProjectors({
+    principals: new ActivePrincipals({ redis: runtime.redis, knex: runtime.knex, platformOrgId: runtime.config.PLATFORM_ORG_ID }),
+    search: searchIndexFor(runtime),
+    store: runtime.store,
+  });
+}
+
+/** Meilisearch when MEILI_URL is set, else Postgres full-text + trigram. */
+export function searchIndexFor(runtime: { knex: Knex; config: Pick<Config, 'MEILI_URL' | 'MEILI_API_KEY'> }): SearchIndex {
+  const { MEILI_URL, MEILI_API_KEY } = runtime.config;
+  return MEILI_URL ? new MeiliSearchIndex(MEILI_URL, MEILI_API_KEY) : new PostgresSearchIndex(runtime.knex);
 }

@@ -65,10 +65,10 @@ describe('The load board over HTTP', () => {
       ids[name] = res.body.loadId;
       lastPosition = res.body.position;
     };
-    await post('L1', shipperA.auth, shipperA.orgId, { origin: CITY.houston, destination: CITY.dallas, equipmentType: 'flatbed', weightLb: 42_000, lengthFt: 48, rateCents: 180_000, pickupWindow: window(1, 2), deliveryWindow: window(2, 3) });
+    await post('L1', shipperA.auth, shipperA.orgId, { commodity: 'Epoxy-coated rebar', origin: CITY.houston, destination: CITY.dallas, equipmentType: 'flatbed', weightLb: 42_000, lengthFt: 48, rateCents: 180_000, pickupWindow: window(1, 2), deliveryWindow: window(2, 3) });
     await post('L2', shipperA.auth, shipperA.orgId, { origin: CITY.houston, destination: CITY.atlanta, equipmentType: 'reefer', loadSize: 'partial', weightLb: 20_000, lengthFt: 30, rateCents: 350_000, pickupWindow: window(2, 3), deliveryWindow: window(3, 5), commodity: 'Frozen concrete admixture' });
-    await post('L3', shipperA.auth, shipperA.orgId, { origin: CITY.austin, destination: CITY.okc, equipmentType: 'dry_van', weightLb: 30_000, lengthFt: 53, rateCents: 150_000, pickupWindow: window(3, 4), deliveryWindow: window(4, 5) });
-    await post('L4', shipperB.auth, shipperB.orgId, { origin: CITY.dallas, destination: CITY.phoenix, equipmentType: 'flatbed', weightLb: 45_000, lengthFt: 48, rateCents: 400_000, pickupWindow: window(1, 1.5), deliveryWindow: window(2, 4) });
+    await post('L3', shipperA.auth, shipperA.orgId, { commodity: 'Epoxy-coated rebar', origin: CITY.austin, destination: CITY.okc, equipmentType: 'dry_van', weightLb: 30_000, lengthFt: 53, rateCents: 150_000, pickupWindow: window(3, 4), deliveryWindow: window(4, 5) });
+    await post('L4', shipperB.auth, shipperB.orgId, { commodity: 'Epoxy-coated rebar', origin: CITY.dallas, destination: CITY.phoenix, equipmentType: 'flatbed', weightLb: 45_000, lengthFt: 48, rateCents: 400_000, pickupWindow: window(1, 1.5), deliveryWindow: window(2, 4) });
     await post('L5', shipperA.auth, shipperA.orgId, { origin: CITY.houston, destination: CITY.austin, equipmentType: 'step_deck', weightLb: 48_000, lengthFt: 53, rateCents: 90_000, pickupWindow: window(4, 5), deliveryWindow: window(5, 6) });
     await post('L6', shipperB.auth, shipperB.orgId, { origin: CITY.okc, destination: CITY.dallas });
     const reg = await h.http().post('/carriers').set('Authorization', carrier.auth).send(carrierBody(carrier.orgId)).expect(201);
@@ -188,6 +188,29 @@ describe('The load board over HTTP', () => {
     } finally {
       h.runner.start();
     }
+  });
+
+  it('searches commodities with typos, the board filters and visibility, and pages by cursor', async () => {
+    const find = async (query: Record<string, string | number>, auth = carrier.auth) =>
+      (await h.http().get('/search/loads').query({ minPosition: lastPosition, ...query }).set('Authorization', auth).expect(200)).body as {
+        items: Summary[];
+        engine: string;
+        estimatedTotal: number;
+        nextCursor: string | null;
+      };
+    const typo = await find({ q: 'admixtrue' });
+    expect(names(typo.items)).to.deep.equal(['L2']);
+    expect(typo.engine).to.equal('postgres');
+    expect(names((await find({ q: 'epoxy rebar' })).items)).to.deep.equal(['L1', 'L3', 'L4']);
+    expect(names((await find({ q: 'epoxy rebar', equipment: 'flatbed', originStates: 'TX' })).items)).to.deep.equal(['L1', 'L4']);
+    expect(names((await find({ q: 'epoxy rebar' }, shipperB.auth)).items)).to.deep.equal(['L4']);
+    const first = await find({ q: 'epoxy rebar', limit: 2 });
+    expect(first.items).to.have.length(2);
+    const second = await find({ q: 'epoxy rebar', limit: 2, cursor: first.nextCursor! });
+    expect(second.nextCursor).to.equal(null);
+    expect(names([...first.items, ...second.items])).to.deep.equal(['L1', 'L3', 'L4']);
+    await h.http().get('/search/loads').set('Authorization', carrier.auth).expect(400);
+    await h.http().get('/search/loads').query({ q: 'epoxy rebar', cursor: 'nope' }).set('Authorization', carrier.auth).expect(400);
   });
 
   it('lists carriers in the directory with their verification state', async () => {

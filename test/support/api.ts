@@ -11,7 +11,7 @@ import type { Route } from '../../src/http/route.js';
 import { DEV_JWT_SECRET, loadConfig } from '../../src/infra/config.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
 import { createRedis, type Redis } from '../../src/infra/redis.js';
-import { allProjectors } from '../../src/projections/registry.js';
+import { allProjectors, searchIndexFor } from '../../src/projections/registry.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import type { Projector } from '../../src/projections/types.js';
 import { freshDatabase, testLogger, testServices } from './services.js';
@@ -46,12 +46,13 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const platformOrgId = randomUUID();
   const config = loadConfig({ NODE_ENV: 'test', PLATFORM_ORG_ID: platformOrgId, MIN_POSITION_WAIT_MS: '3000', ...env });
   const principals = new ActivePrincipals({ redis, knex, platformOrgId });
-  const projectors = allProjectors({ principals });
+  const search = searchIndexFor({ knex, config });
+  const projectors = allProjectors({ principals, search, store });
   const runner = new ProjectionRunner({ knex, store, projectors, logger: testLogger, batchSize: 200 });
   runner.start();
   // The read models' first generations exist before the first request.
   if (!(await runner.idle(15_000))) throw new Error('projections did not start');
-  const api = createApi({ knex, redis, store, projectors, principals, config });
+  const api = createApi({ knex, redis, store, projectors, principals, search, config });
   const app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api });
   const token = (p: Principal, expiresIn: string | number = '1h') =>
     mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p, expiresIn);

@@ -1,0 +1,104 @@
+import type { Knex } from 'knex';
+import { applyFilters, visibleTo } from '../load-board/query.js';
+import type { LoadDoc, SearchHits, SearchIndex, SearchRequest } from './types.js';
+
+/** How close a misspelt word must be to a commodity word (pg_trgm word similarity, 0..1). */
+const TYPO_THRESHOLD = 0.5;
+
+/**
+ * Commodity search on Postgres: full-text (english stemming, websearch syntax) or trigram word
+ * similarity on the commodity for typos, ranked by the better of the two. Columns are named as
+ * on the load board, so the board's filters and visibility rules apply unchanged.
+ */
+export class PostgresSearchIndex implements SearchIndex {
+  readonly name = 'postgres' as const;
+  constructor(private readonly knex: Knex) {}
+
+  private table(generation: number) {
+    return `load_search__g${generation}`;
+  }
+
+  async setup(generation: number): Promise<void> {
+    const t = this.table(generation);
+    if (await this.knex.schema.hasTable(t)) return;
+    await this.knex.transaction(async (trx) => {
+      await trx.schema.createTable(t, (c) => {
+        c.uuid('load_id').primary();
+        c.bigInteger('revision').notNullable();
+        c.text('status').notNullable();
+        c.uuid('shipper_org_id').notNullable();
+        c.uuid('carrier_org_id');
+        c.text('commodity').notNullable();
+        c.text('body').notNullable();
+        for (const col of ['equipment_type', 'load_size', 'origin_state', 'dest_state']) c.text(col).notNullable();
+        for (const col of ['origin_lat', 'origin_lng', 'dest_lat', 'dest_lng', 'length_ft']) c.double(col).notNullable();
+        for (const col of ['pickup_from', 'pickup_to', 'posted_at']) c.timestamp(col, { useTz: true }).notNullable();
+        for (const col of ['weight_lb', 'rate_cents', 'rate_per_mile_cents', 'trip_miles']) c.integer(col).notNullable();
+      });
+      await trx.raw(`alter table ?? add column tsv tsvector generated always as (to_tsvector('english', commodity || ' ' || body)) stored`, [t]);
+      await trx.raw('create index on ?? using gin (tsv)', [t]);
+      await trx.raw('create index on ?? using gin (commodity gin_trgm_ops)', [t]);
+      await trx.raw('create index on ?? using gist (ll_to_earth(origin_lat, origin_lng))', [t]);
+    });
+  }
+
+  async upsert(generation: number, docs: readonly LoadDoc[]): Promise<void> {
+    if (!docs.length) return;
+    const t = this.table(generation);
+    const rows = docs.map((d) => ({
+      load_id: d.loadId,
+      revision: d.revision,
+      status: d.status,
+      shipper_org_id: d.shipperOrgId,
+      carrier_org_id: d.carrierOrgId,
+      commodity: d.commodity,
+      body: [d.description, d.reference, d.originCity, d.originState, d.destCity, d.destState].join(' '),
+      equipment_type: d.equipmentType,
+      load_size: d.loadSize,
+      origin_state: d.originState,
+      dest_state: d.destState,
+      origin_lat: d.originLat,
+      origin_lng: d.originLng,
+      dest_lat: d.destLat,
+      dest_lng: d.destLng,
+      length_ft: d.lengthFt,
+      pickup_from: new Date(d.pickupFrom),
+      pickup_to: new Date(d.pickupTo),
+      posted_at: new Date(d.postedAt),
+      weight_lb: d.weightLb,
+      rate_cents: d.rateCents,
+      rate_per_mile_cents: d.ratePerMileCents,
+      trip_miles: d.tripMiles,
+    }));
+    for (let i = 0; i < rows.length; i += 500) {
+      await this.knex(t)
+        .insert(rows.slice(i, i + 500))
+        .onConflict('load_id')
+        .merge()
+        .where(`${t}.revision`, '<=', this.knex.raw('excluded.revision'));
+    }
+  }
+
+  async search(generation: number, r: SearchRequest): Promise<SearchHits> {
+    const t = this.table(generation);
+    return this.knex.transaction(async (trx) => {
+      await trx.raw(`select set_config('pg_trgm.word_similarity_threshold', ?, true)`, [String(TYPO_THRESHOLD)]);
+      const tsq = trx.raw(`websearch_to_tsquery('english', ?)`, [r.q]);
+      // Typo tolerance: every word of the query must be close to a word of the commodity.
+      const words = r.q.split(/[^\p{L}\p{N}]+/u).filter((w) => w.length >= 3).slice(0, 8);
+      const fuzzy = words.length ? words.map(() => '? <% commodity').join(' and ') : 'false';
+      const similarity = words.length ? `(${words.map(() => 'word_similarity(?, commodity)').join(' + ')}) / ${words.length}` : '0';
+      const q = trx(t)
+        .where((w) => w.whereRaw('tsv @@ ?', [tsq]).orWhereRaw(`(${fuzzy})`, words))
+        .select('load_id', trx.raw(`greatest(ts_rank(tsv, ?), ${similarity}) as score`, [tsq, ...words]), trx.raw('count(*) over () as total'));
+      applyFilters(trx, q, r.filters, r.now);
+      visibleTo(q, r.actor);
+      const rows = (await q.orderBy([{ column: 'score', order: 'desc' }, { column: 'load_id' }]).limit(r.limit).offset(r.offset)) as { load_id: string; total: string }[];
+      return { ids: rows.map((x) => x.load_id), estimatedTotal: rows.length ? Number(rows[0]!.total) : 0 };
+    });
+  }
+
+  async drop(generation: number): Promise<void> {
+    await this.knex.schema.dropTableIfExists(this.table(generation));
+  }
+}
