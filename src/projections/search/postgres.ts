@@ -4,6 +4,7 @@ import type { LoadDoc, SearchHits, SearchIndex, SearchRequest } from './types.js
 
 /** How close a misspelt word must be to a commodity word (pg_trgm word similarity, 0..1). */
 const TYPO_THRESHOLD = 0.5;
+const MAX_CANDIDATES = 1_000;
 
 /**
  * Commodity search on Postgres: full-text (english stemming, websearch syntax) or trigram word
@@ -88,12 +89,20 @@ export class PostgresSearchIndex implements SearchIndex {
       const words = r.q.split(/[^\p{L}\p{N}]+/u).filter((w) => w.length >= 3).slice(0, 8);
       const fuzzy = words.length ? words.map(() => '? <% commodity').join(' and ') : 'false';
       const similarity = words.length ? `(${words.map(() => 'word_similarity(?, commodity)').join(' + ')}) / ${words.length}` : '0';
-      const q = trx(t)
+      // Ranking is bounded: at most MAX_CANDIDATES matches (found through the indexes) are
+      // ranked, as Meilisearch caps its hits at 1,000; totals beyond say "at least".
+      const candidates = trx(t)
         .where((w) => w.whereRaw('tsv @@ ?', [tsq]).orWhereRaw(`(${fuzzy})`, words))
-        .select('load_id', trx.raw(`greatest(ts_rank(tsv, ?), ${similarity}) as score`, [tsq, ...words]), trx.raw('count(*) over () as total'));
-      applyFilters(trx, q, r.filters, r.now);
-      visibleTo(q, r.actor);
-      const rows = (await q.orderBy([{ column: 'score', order: 'desc' }, { column: 'load_id' }]).limit(r.limit).offset(r.offset)) as { load_id: string; total: string }[];
+        .select('load_id', 'tsv', 'commodity')
+        .limit(MAX_CANDIDATES);
+      applyFilters(trx, candidates, r.filters, r.now);
+      visibleTo(candidates, r.actor);
+      const rows = (await trx
+        .from(candidates.as('c'))
+        .select('load_id', trx.raw(`greatest(ts_rank(tsv, ?), ${similarity}) as score`, [tsq, ...words]), trx.raw('count(*) over () as total'))
+        .orderBy([{ column: 'score', order: 'desc' }, { column: 'load_id' }])
+        .limit(r.limit)
+        .offset(r.offset)) as { load_id: string; total: string }[];
       return { ids: rows.map((x) => x.load_id), estimatedTotal: rows.length ? Number(rows[0]!.total) : 0 };
     });
   }
