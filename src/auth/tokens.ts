@@ -29,16 +29,16 @@ const ALGORITHMS_BY_KEY = { secret: ['HS256'], jwks: ['RS256', 'PS256', 'ES256',
 
 /** Verifies bearer tokens: signature, expiry, issuer, audience, then our claims (sub, org, roles). */
 export class TokenVerifier {
-  private readonly key: Uint8Array | ReturnType<typeof createRemoteJWKSet>;
-  private readonly algorithms: string[];
+  private readonly verifyJwt: (token: string) => Promise<{ payload: JWTPayload }>;
 
-  constructor(private readonly settings: TokenSettings) {
+  constructor(settings: TokenSettings) {
+    const opts = (algorithms: string[]) => ({ issuer: settings.issuer, audience: settings.audience, algorithms, clockTolerance: 5 });
     if (settings.jwksUrl) {
-      this.key = createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
-      this.algorithms = ALGORITHMS_BY_KEY.jwks;
+      const keys = createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+      this.verifyJwt = (token) => jwtVerify(token, keys, opts(ALGORITHMS_BY_KEY.jwks));
     } else if (settings.secret) {
-      this.key = new TextEncoder().encode(settings.secret);
-      this.algorithms = ALGORITHMS_BY_KEY.secret;
+      const secret = new TextEncoder().encode(settings.secret);
+      this.verifyJwt = (token) => jwtVerify(token, secret, opts(ALGORITHMS_BY_KEY.secret));
     } else {
       throw new Error('TokenVerifier needs a secret or a JWKS URL');
     }
@@ -47,9 +47,7 @@ export class TokenVerifier {
   async verify(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
-      const opts = { issuer: this.settings.issuer, audience: this.settings.audience, algorithms: this.algorithms, clockTolerance: 5 };
-      // jose's overloads differ only in the key's type; both are callable with the same options.
-      ({ payload } = this.key instanceof Uint8Array ? await jwtVerify(token, this.key, opts) : await jwtVerify(token, this.key, opts));
+      ({ payload } = await this.verifyJwt(token));
     } catch (err) {
       if (err instanceof errors.JWTExpired) throw new Unauthorized('The token has expired');
       if (err instanceof errors.JOSEError) throw new Unauthorized(`The token is not valid (${err.code})`);

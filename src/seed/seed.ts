@@ -5,6 +5,7 @@ import type { LoadDetails } from '../domain/load/schemas.js';
 import * as org from '../domain/organisation/decider.js';
 import { organisationEvents } from '../domain/organisation/events.js';
 import type { Actor } from '../domain/shared/actor.js';
+import { estimatedRoadMiles } from '../domain/shared/geo.js';
 import type { EventRegistry } from '../domain/shared/event-schema.js';
 import type { EventStore } from '../eventstore/types.js';
 import { CITIES, EQUIPMENT, random, weighted } from './data.js';
@@ -90,9 +91,8 @@ export async function seed(o: SeedOptions): Promise<{ loads: number; events: num
         requirements: { tarps: eq.type === 'flatbed' && rnd() < 0.4, hazmat: eq.type === 'tanker' && rnd() < 0.5, twic: rnd() < 0.05, teamDrivers: false },
       };
       const metadata = { now: postedAt, actor: { ...ADMIN, orgId: shipperOrgId, roles: ['shipper' as const] } };
-      // The decider derives trip miles; the rate follows from them and the equipment's market.
-      const probe = load.decide({ type: 'PostLoad', data: { ...details, rateCents: 1 }, metadata }, load.initialState)[0]!;
-      const miles = probe.type === 'LoadPosted' ? probe.data.tripMiles : 500;
+      // The rate follows the trip miles the decider will derive, at the equipment's market rate.
+      const miles = estimatedRoadMiles(details.origin, details.destination);
       details.rateCents = Math.max(25_000, Math.round((miles * (eq.centsPerMile[0] + rnd() * (eq.centsPerMile[1] - eq.centsPerMile[0]))) / 100) * 100);
       const posted = load.decide({ type: 'PostLoad', data: details, metadata }, load.initialState);
       const stream = `load-${loadId}`;

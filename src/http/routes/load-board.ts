@@ -241,5 +241,3 @@ export function loadBoardRoutes(deps: ReadDeps): Route[] {
     }),
   ];
 }
-
-

@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
-import { OrganisationRegistered } from '../../domain/organisation/events.js';
-import { organisationEvents } from '../../domain/organisation/events.js';
+import { OrganisationRegistered, organisationEvents } from '../../domain/organisation/events.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
 import { ORGANISATION_STREAM } from '../organisations/projector.js';
 import type { PostgresProjector, TableNames } from '../types.js';

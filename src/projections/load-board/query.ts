@@ -61,7 +61,7 @@ export function deadheadSql(knex: Knex, p: Point): Knex.Raw {
   return knex.raw(`earth_distance(ll_to_earth(?, ?), ll_to_earth(origin_lat, origin_lng)) / ${METERS_PER_MILE}`, [p.lat, p.lng]);
 }
 
-export function applyFilters(knex: Knex, q: Knex.QueryBuilder, f: BoardFilters, now: Date): Knex.QueryBuilder {
+export function applyFilters(q: Knex.QueryBuilder, f: BoardFilters, now: Date): Knex.QueryBuilder {
   q.whereIn('status', f.statuses as string[]);
   for (const [point, prefix] of [
     [f.origin, 'origin'],
@@ -88,7 +88,6 @@ export function applyFilters(knex: Knex, q: Knex.QueryBuilder, f: BoardFilters, 
   if (f.maxAgeHours !== undefined) q.where('posted_at', '>=', new Date(now.getTime() - f.maxAgeHours * 3_600_000));
   if (f.shipperOrgId) q.where('shipper_org_id', f.shipperOrgId);
   if (f.loadIds) q.whereIn('load_id', f.loadIds as string[]);
-  void knex;
   return q;
 }
 
@@ -118,7 +117,7 @@ export function boardQuery(knex: Knex, opts: BoardQueryOptions): Knex.QueryBuild
   // great circle does and lets the GiST index return the nearest loads first (KNN).
   const key: Knex.Raw | string = sort === 'deadhead' ? knex.raw('(ll_to_earth(origin_lat, origin_lng) <-> ll_to_earth(?, ?))', [point!.lat, point!.lng]) : SORTS[sort].column!;
   const q = knex('load_board').select('load_board.*', point ? deadheadSql(knex, point).wrap('(', ') as deadhead_mi') : knex.raw('null::float8 as deadhead_mi'));
-  applyFilters(knex, q, filters, opts.now);
+  applyFilters(q, filters, opts.now);
   visibleTo(q, opts.actor);
   const keySql = typeof key === 'string' ? knex.ref(key).toQuery() : key.toQuery();
   if (opts.after) {

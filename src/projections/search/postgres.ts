@@ -95,7 +95,7 @@ export class PostgresSearchIndex implements SearchIndex {
         .where((w) => w.whereRaw('tsv @@ ?', [tsq]).orWhereRaw(`(${fuzzy})`, words))
         .select('load_id', 'tsv', 'commodity')
         .limit(MAX_CANDIDATES);
-      applyFilters(trx, candidates, r.filters, r.now);
+      applyFilters(candidates, r.filters, r.now);
       visibleTo(candidates, r.actor);
       const rows = (await trx
         .from(candidates.as('c'))
