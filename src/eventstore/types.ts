@@ -72,10 +72,24 @@ export interface SubscribeOptions {
 }
 
 /**
+ * Said by a subscription that moved past events its filter skipped: every matching event at or
+ * before `position` has been delivered. A consumer can checkpoint there, so that after a quiet
+ * spell (for it) it neither reads the skipped events again nor counts them as lag.
+ */
+export interface CheckpointMark {
+  readonly kind: 'checkpoint';
+  readonly position: Position;
+}
+
+export const isCheckpointMark = (x: RecordedEvent | CheckpointMark): x is CheckpointMark => (x as CheckpointMark).kind === 'checkpoint';
+
+/**
  * A catch-up-then-live subscription to `$all`: every matching event exactly once, in global
- * order. Iterate it; `close()` ends the iteration.
+ * order. Iterate it, or `withCheckpoints()` for the same events with marks between them (one
+ * or the other); `close()` ends the iteration.
  */
 export interface Subscription extends AsyncIterable<RecordedEvent> {
+  withCheckpoints(): AsyncIterable<RecordedEvent | CheckpointMark>;
   close(): Promise<void>;
 }
 

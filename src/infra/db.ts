@@ -16,6 +16,10 @@ export function createPgPool(databaseUrl: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl, max });
   // An idle client losing its connection (server restart, pg_terminate_backend) must not crash the process.
   pool.on('error', () => {});
+  // Nor a checked-out one: between two of its queries it has no listener of the pool's, and the
+  // server's "terminating connection" arriving then is emitted as an uncaught 'error'
+  // (brianc/node-postgres#2762). The next query on it fails and the pool drops it.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { comparePositions, formatPosition } from '../eventstore/position.js';
-import type { RecordedEvent } from '../eventstore/types.js';
+import type { Position, RecordedEvent } from '../eventstore/types.js';
 import type { Checkpoints } from './checkpoints.js';
 import { type Projector, tableNames } from './types.js';
 
@@ -33,7 +33,7 @@ export class ProjectorFailed extends Error {
 /**
  * Applies a batch to one generation and moves its checkpoint. Events at or before the stored
  * checkpoint are dropped, so a batch replayed after a crash, or seen by two runner processes,
- * is applied once. For Postgres projectors the rows and the checkpoint share one transaction
+ * is applied once. `skippedTo` moves the checkpoint on past events the projector's filter skipped. For Postgres projectors the rows and the checkpoint share one transaction
  * (`trx` when the caller holds one, else a new one); `live` demands the generation still be live.
  */
 export async function applyBatch(
@@ -42,7 +42,7 @@ export async function applyBatch(
   projector: Projector,
   generation: number,
   events: readonly RecordedEvent[],
-  opts: { live: boolean; trx?: Knex.Transaction },
+  opts: { live: boolean; trx?: Knex.Transaction; skippedTo?: Position },
 ): Promise<number> {
   const run = async (trx: Knex.Transaction) => {
     if (opts.live) {
@@ -55,14 +55,18 @@ export async function applyBatch(
     if (!gen) throw new Error(`${projector.name}: generation ${generation} does not exist`);
     const cp = gen.checkpoint_commit === null ? undefined : { commit: BigInt(gen.checkpoint_commit), prepare: BigInt(gen.checkpoint_prepare!) };
     const fresh = cp ? events.filter((e) => comparePositions(e.position, cp) > 0) : events;
-    if (fresh.length === 0) return 0;
-    try {
-      if (projector.kind === 'postgres') await projector.apply(trx, fresh, tableNames(generation));
-      else await projector.apply(fresh, generation);
-    } catch (err) {
-      throw new ProjectorFailed(projector.name, generation, fresh, err);
+    let to = fresh[fresh.length - 1]?.position;
+    if (opts.skippedTo && (!to || comparePositions(opts.skippedTo, to) > 0)) to = opts.skippedTo;
+    if (!to || (cp && comparePositions(to, cp) <= 0)) return 0;
+    if (fresh.length > 0) {
+      try {
+        if (projector.kind === 'postgres') await projector.apply(trx, fresh, tableNames(generation));
+        else await projector.apply(fresh, generation);
+      } catch (err) {
+        throw new ProjectorFailed(projector.name, generation, fresh, err);
+      }
     }
-    await checkpoints.advance(trx, projector.name, generation, fresh[fresh.length - 1]!.position, fresh.length);
+    await checkpoints.advance(trx, projector.name, generation, to, fresh.length);
     return fresh.length;
   };
   if (opts.trx) return run(opts.trx);

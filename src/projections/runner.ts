@@ -56,6 +56,8 @@ export class ProjectionRunner {
       /** Attempts at one batch before the projector stops. */
       maxAttempts?: number;
       lagCap?: number;
+      /** At most one checkpoint write per this many ms for batches that only skipped events (default 1,000). */
+      skipCheckpointMs?: number;
     },
   ) {
     this.checkpoints = new Checkpoints(deps.knex);
@@ -69,6 +71,10 @@ export class ProjectionRunner {
 
   private get batchSize() {
     return this.deps.batchSize ?? 500;
+  }
+
+  private get skipCheckpointMs() {
+    return this.deps.skipCheckpointMs ?? 1_000;
   }
 
   start(): void {
@@ -129,9 +135,14 @@ export class ProjectionRunner {
         const sub = store.subscribeToAll({ fromPosition: live.checkpoint ?? 'start', filter: projectorFilter(p) });
         w.subscription = sub;
         try {
-          for await (const batch of batches(sub, this.batchSize)) {
+          let lastWrite = 0;
+          for await (const { events, skippedTo } of batches(sub.withCheckpoints(), this.batchSize)) {
             if (this.stopped) break;
-            await applyBatch(knex, this.checkpoints, p, live.generation, batch, { live: true });
+            // Moving the checkpoint past skipped events only matters now and then (it keeps lag
+            // counts and re-reads short); doing it for every quiet page would be a write per wake-up.
+            if (events.length === 0 && Date.now() - lastWrite < this.skipCheckpointMs) continue;
+            await applyBatch(knex, this.checkpoints, p, live.generation, events, { live: true, skippedTo });
+            lastWrite = Date.now();
             attempt = 0;
             w.lastError = null;
           }
@@ -188,7 +199,8 @@ export class ProjectionRunner {
       const p = w.projector;
       const live = await this.checkpoints.liveGeneration(p.name);
       const filter = projectorFilter(p);
-      const head = await this.deps.store.headPosition(filter);
+      // The store's head, not the newest matching event: finding that may mean a long scan back.
+      const head = await this.deps.store.headPosition();
       const behind = await this.deps.store.countEvents({ after: live?.checkpoint, filter, limit: this.deps.lagCap ?? 10_001 });
       out.push({
         name: p.name,

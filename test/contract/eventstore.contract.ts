@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { DuplicateEventId, WrongExpectedVersion } from '../../src/eventstore/errors.js';
 import { comparePositions, formatPosition, parsePosition } from '../../src/eventstore/position.js';
-import type { EventData, EventStore, ExpectedRevision, RecordedEvent } from '../../src/eventstore/types.js';
+import { type EventData, type EventStore, type ExpectedRevision, isCheckpointMark, type Position, type RecordedEvent } from '../../src/eventstore/types.js';
 import { collect, take, until } from '../support/async.js';
 import { uniquePrefix } from '../support/services.js';
 
@@ -308,6 +308,39 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
       const got = await take(sub, 2);
       await sub.close();
       expect(got.map((e) => e.type)).to.deep.equal(['Wanted', 'Wanted']);
+    });
+
+    it('marks checkpoints past skipped events, never ahead of a match it has not delivered', async function () {
+      this.timeout(60_000);
+      const others = async () => {
+        for (let i = 0; i < 15; i++) await store.append(stream(), many(100, 'Other'));
+      };
+      await others();
+      const first = await store.append(stream(), [ev('Wanted')]);
+      await others();
+      const second = await store.append(stream(), [ev('Wanted')]);
+      await others();
+      const sub = store.subscribeToAll({ fromPosition: 'start', filter: { streamPrefixes: [`${cat}-`], eventTypes: ['Wanted'] } });
+      const seen: { mark?: Position; event?: RecordedEvent }[] = [];
+      const deadline = Date.now() + 30_000;
+      for await (const x of sub.withCheckpoints()) {
+        seen.push(isCheckpointMark(x) ? { mark: x.position } : { event: x });
+        if (isCheckpointMark(x) && comparePositions(x.position, second.position) > 0) break;
+        if (Date.now() > deadline) break;
+      }
+      await sub.close();
+      const events = seen.flatMap((s) => (s.event ? [s.event] : []));
+      expect(events.map((e) => e.position)).to.deep.equal([first.position, second.position]);
+      const wanted = [first.position, second.position];
+      seen.forEach((s, i) => {
+        if (!s.mark) return;
+        // Every match at or before a mark came before it.
+        const deliveredBefore = seen.slice(0, i).filter((x) => x.event).length;
+        expect(wanted.filter((p) => comparePositions(p, s.mark!) <= 0).length, `mark ${i}`).to.be.at.most(deliveredBefore);
+      });
+      const marks = seen.flatMap((s) => (s.mark ? [s.mark] : []));
+      expect(marks.some((m) => comparePositions(m, first.position) < 0), 'a mark while skipping before the first match').to.equal(true);
+      expect(comparePositions(marks[marks.length - 1]!, second.position)).to.equal(1);
     });
 
     it('sees every event of 8 concurrent writers exactly once, in strictly increasing position', async function () {

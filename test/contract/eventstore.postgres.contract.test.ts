@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { DuplicateEventId, InvalidEvent } from '../../src/eventstore/errors.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
-import { comparePositions } from '../../src/eventstore/position.js';
+import { comparePositions, START } from '../../src/eventstore/position.js';
 import type { Position } from '../../src/eventstore/types.js';
 import { take, until } from '../support/async.js';
 import { freshDatabase } from '../support/services.js';
@@ -130,18 +130,31 @@ describe('Postgres event store specifics', () => {
     }
   });
 
-  it('reports as scanned the newest stable event, by numeric position', async () => {
+  it('reports as scanned the last event of its window, by numeric position', async () => {
     // An event whose transaction id sorts last as text ("99" > "1234") but is among the oldest.
     await store.pool.query(
       `insert into es_events (tx_id, stream_id, revision, id, type, data, metadata)
        values ('99'::xid8, $1, 0, gen_random_uuid(), 'T', '{}', '{}')`,
       [`old99-${randomUUID()}`],
     );
-    await store.append(`scan-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: {} }]);
+    for (let i = 0; i < 30; i++) await store.append(`scan-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: {} }]);
     const head = (await store.headPosition())!;
-    const page = await store.scanPage(head, 10);
+    // A filter that matches nothing scans a window from the start, which holds the tx-99 event.
+    const page = await store.scanPage(START, 10, { eventTypes: ['NothingIsOfThisType'] });
     expect(page.events).to.deep.equal([]);
-    expect(page.scannedTo).to.deep.equal(head);
+    expect(page.more).to.equal(true);
+    const all = await store.readAll({ maxCount: 10_000 });
+    const at = all.findIndex((e) => comparePositions(e.position, page.scannedTo!) === 0);
+    expect(at, 'scannedTo is a stored event').to.be.greaterThan(0);
+    expect(all.slice(0, at).some((e) => e.position.commit === 99n), 'the tx-99 event lies inside the window').to.equal(true);
+    // Scanning on from there reaches the head, and says history ends there.
+    let from = page.scannedTo!;
+    let last = page;
+    while (last.more) {
+      last = await store.scanPage(from, 10, { eventTypes: ['NothingIsOfThisType'] });
+      from = last.scannedTo ?? from;
+    }
+    expect(from).to.deep.equal(head);
   });
 
   it('orders positions as numbers, not text, across a digit boundary of transaction ids', async () => {

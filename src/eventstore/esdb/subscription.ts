@@ -1,8 +1,11 @@
 import type { AllStreamSubscription } from '@eventstore/db-client';
 import { comparePositions } from '../position.js';
-import type { Position, RecordedEvent, SubscribeOptions, Subscription } from '../types.js';
+import { type CheckpointMark, isCheckpointMark, type Position, type RecordedEvent, type SubscribeOptions, type Subscription } from '../types.js';
 import { backoff, sleep } from '../wakeup.js';
 import { type EsdbEventStore, type EsdbRecorded, matches, toRecorded } from './store.js';
+
+/** Skipped events between two checkpoint marks. */
+const MARK_EVERY = 1_000;
 
 /**
  * A catch-up subscription to $all that outlives dropped connections: after an error it
@@ -11,7 +14,7 @@ import { type EsdbEventStore, type EsdbRecorded, matches, toRecorded } from './s
 export class EsdbSubscription implements Subscription {
   private closed = false;
   private current?: AllStreamSubscription;
-  private iterator?: AsyncGenerator<RecordedEvent>;
+  private iterator?: AsyncGenerator<RecordedEvent | CheckpointMark>;
 
   constructor(
     private readonly store: EsdbEventStore,
@@ -19,15 +22,19 @@ export class EsdbSubscription implements Subscription {
     private readonly onClose: () => void,
   ) {}
 
-  [Symbol.asyncIterator](): AsyncGenerator<RecordedEvent> {
-    this.iterator ??= this.run();
-    return this.iterator;
+  withCheckpoints(): AsyncIterable<RecordedEvent | CheckpointMark> {
+    return { [Symbol.asyncIterator]: () => (this.iterator ??= this.run()) };
   }
 
-  private async *run(): AsyncGenerator<RecordedEvent> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<RecordedEvent> {
+    for await (const x of this.withCheckpoints()) if (!isCheckpointMark(x)) yield x;
+  }
+
+  private async *run(): AsyncGenerator<RecordedEvent | CheckpointMark> {
     const { filter } = this.options;
     let position: Position | 'start' | 'end' = this.options.fromPosition ?? 'start';
     let failures = 0;
+    let skipped = 0;
     try {
       // Resolve 'end' once, so a resubscription after a drop does not skip what came meanwhile.
       if (position === 'end') position = (await this.store.headPosition()) ?? 'start';
@@ -42,7 +49,14 @@ export class EsdbSubscription implements Subscription {
             const e = toRecorded(r.event as EsdbRecorded);
             if (typeof position === 'object' && comparePositions(e.position, position) <= 0) continue;
             position = e.position;
-            if (matches(e, filter)) yield e;
+            if (matches(e, filter)) {
+              yield e;
+              skipped = 0;
+            } else if (++skipped >= MARK_EVERY) {
+              // Events the server's filter let through but ours skips: say how far we got.
+              skipped = 0;
+              yield { kind: 'checkpoint', position };
+            }
           }
           if (this.closed) return;
           throw new Error('EventStoreDB subscription ended');

@@ -14,7 +14,11 @@ export interface EventRow {
 
 // The text form of tx_id is named `tx`: aliased `tx_id`, it would shadow the column in ORDER BY
 // and sort positions as text ("10" < "9") with a full scan.
-export const EVENT_COLUMNS = 'tx_id::text as tx, seq, stream_id, revision, id, type, data, metadata, created_at';
+export const eventColumns = (table = '') => {
+  const t = table ? `${table}.` : '';
+  return `${t}tx_id::text as tx, ${['seq', 'stream_id', 'revision', 'id', 'type', 'data', 'metadata', 'created_at'].map((c) => t + c).join(', ')}`;
+};
+export const EVENT_COLUMNS = eventColumns();
 
 export function toRecorded(row: EventRow): RecordedEvent {
   return {

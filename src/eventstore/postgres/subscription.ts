@@ -1,5 +1,5 @@
 import { comparePositions, START } from '../position.js';
-import type { EventFilter, Position, RecordedEvent, Subscription } from '../types.js';
+import { type CheckpointMark, type EventFilter, isCheckpointMark, type Position, type RecordedEvent, type Subscription } from '../types.js';
 import { backoff, sleep } from '../wakeup.js';
 import type { PostgresEventStore } from './store.js';
 
@@ -7,11 +7,12 @@ import type { PostgresEventStore } from './store.js';
  * Catch-up then live over $all. Reads pages below the snapshot's xmin in (tx_id, seq) order and
  * resumes after the last delivered position, so nothing is skipped or repeated even when
  * transactions commit out of order. Query errors (a lost connection) are retried with backoff
- * from the same position: the subscription resubscribes by itself.
+ * from the same position: the subscription resubscribes by itself. When a filtered page moved past
+ * events it skipped, it says so with a checkpoint mark (see `withCheckpoints`).
  */
 export class PgSubscription implements Subscription {
   private closed = false;
-  private iterator?: AsyncGenerator<RecordedEvent>;
+  private iterator?: AsyncGenerator<RecordedEvent | CheckpointMark>;
 
   constructor(
     private readonly store: PostgresEventStore,
@@ -26,26 +27,31 @@ export class PgSubscription implements Subscription {
   ) {}
 
   /** One iteration per subscription: iterating again continues where it left off. */
-  [Symbol.asyncIterator](): AsyncGenerator<RecordedEvent> {
-    this.iterator ??= this.run();
-    return this.iterator;
+  withCheckpoints(): AsyncIterable<RecordedEvent | CheckpointMark> {
+    return { [Symbol.asyncIterator]: () => (this.iterator ??= this.run()) };
   }
 
-  private async *run(): AsyncGenerator<RecordedEvent> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<RecordedEvent> {
+    for await (const x of this.withCheckpoints()) if (!isCheckpointMark(x)) yield x;
+  }
+
+  private async *run(): AsyncGenerator<RecordedEvent | CheckpointMark> {
     const { store, opts } = this;
     void store.notifier.start();
     let position: Position | undefined = typeof opts.from === 'object' ? opts.from : opts.from === 'start' ? START : undefined;
     let failures = 0;
+    let window: number | undefined;
     // After a wake-up that found nothing, an older transaction may still hold xmin back: look
     // again soon rather than after a whole poll interval.
     let quickRetry = 0;
     try {
       while (!this.closed) {
         const seen = store.notifier.wakeup.seq;
-        let page: { events: RecordedEvent[]; scannedTo?: Position };
+        let page: { events: RecordedEvent[]; scannedTo?: Position; more: boolean; nextWindow?: number };
         try {
           position ??= (await store.headPosition()) ?? START;
-          page = await store.scanPage(position, opts.batch, opts.filter);
+          page = await store.scanPage(position, opts.batch, opts.filter, window);
+          window = page.nextWindow;
           failures = 0;
         } catch (err) {
           if (this.closed) break;
@@ -60,9 +66,12 @@ export class PgSubscription implements Subscription {
           position = event.position;
           yield event;
         }
-        // Skip what the filter passed over, so it is not scanned again.
-        if (page.scannedTo && comparePositions(page.scannedTo, position) > 0) position = page.scannedTo;
-        if (page.events.length === opts.batch) continue;
+        // Skip what the filter passed over, so it is not scanned again, and say so.
+        if (page.scannedTo && comparePositions(page.scannedTo, position) > 0) {
+          position = page.scannedTo;
+          yield { kind: 'checkpoint', position };
+        }
+        if (page.more) continue;
         if (page.events.length > 0) quickRetry = 0;
         const delay = quickRetry > 0 ? Math.min(opts.pollMs, 2 ** quickRetry) : opts.pollMs;
         const why = await store.notifier.wakeup.wait(delay, seen);
