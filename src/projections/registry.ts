@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { ActivePrincipals } from '../auth/principals.js';
+import { carrierPerformanceReactor } from '../application/carrier-performance.js';
 import type { EventStore } from '../eventstore/types.js';
 import type { Config } from '../infra/config.js';
 import { MeiliSearchIndex } from './search/meilisearch.js';
@@ -20,9 +21,17 @@ export interface ProjectorDeps {
   store: EventStore;
 }
 
-/** Every projector the service runs. Later read models register here. */
+/** Every projector (and log-following reactor) the service runs. Later read models register here. */
 export function allProjectors(deps: ProjectorDeps): Projector[] {
-  return [streamIndexProjector, organisationsProjector, principalsProjector(deps.principals), loadBoardProjector, carrierDirectoryProjector, loadSearchProjector(deps.search, deps.store)];
+  return [
+    streamIndexProjector,
+    organisationsProjector,
+    principalsProjector(deps.principals),
+    loadBoardProjector,
+    carrierDirectoryProjector,
+    loadSearchProjector(deps.search, deps.store),
+    carrierPerformanceReactor(deps.store),
+  ];
 }
 
 /** The projectors of a running process, wired to its connections. */

@@ -113,6 +113,32 @@ describe('The load board projection', () => {
     expect((await history()).map((h) => h.status)).to.deep.equal(['posted', 'expired']);
   });
 
+  it('puts a load whose carrier released the booking back on the board, without its carrier', async () => {
+    const carrier = { carrierId: CARRIER_ID, carrierOrgId: CARRIER_ORG };
+    await run(loadBoardProjector, [
+      load(posted),
+      load({ type: 'LoadBooked', data: { ...carrier, rateCents: 100_000, via: 'book_now', bookedAt: hours(1) } }),
+      load({ type: 'DriverAssigned', data: { driverId: DRIVER_ID, truckId: 'T-9', assignedAt: hours(2) } }),
+    ]);
+    await run(loadBoardProjector, [load({ type: 'LoadBookingReleased', data: { ...carrier, reason: 'breakdown', releasedBy: 'u-c', releasedAt: hours(3) } })]);
+    expect(await board()).to.include({
+      status: 'posted',
+      carrier_id: null,
+      carrier_org_id: null,
+      booked_rate_cents: null,
+      booked_at: null,
+      driver_id: null,
+      truck_id: null,
+      revision: '3',
+    });
+    expect((await history()).map((h) => [h.status, h.event_type])).to.deep.equal([
+      ['posted', 'LoadPosted'],
+      ['booked', 'LoadBooked'],
+      ['assigned', 'DriverAssigned'],
+      ['posted', 'LoadBookingReleased'],
+    ]);
+  });
+
   it('changes nothing when the same events are applied twice, or an older one arrives late', async () => {
     const events = [
       load(posted),

@@ -3,12 +3,14 @@ import { Forbidden, IllegalTransition, RuleViolation } from '../shared/errors.js
 import type { CarrierCommand } from './commands.js';
 import type { CarrierStanding } from './eligibility.js';
 import type { CarrierEvent, CarrierProfile, Verification } from './events.js';
+import { outcomeKey } from './performance.js';
 
 interface Performance {
   readonly onTime: number;
   readonly late: number;
   readonly cancelled: number;
-  readonly countedLoads: readonly string[];
+  /** Outcomes already counted (see outcomeKey), so a repeated report changes nothing. */
+  readonly counted: readonly string[];
 }
 
 export type CarrierState =
@@ -82,7 +84,7 @@ export function decide(command: CarrierCommand, state: CarrierState): CarrierEve
     case 'RecordLoadOutcome': {
       if (state.status === 'none') throw new IllegalTransition('Cannot score: the carrier is not registered');
       const { loadId, outcome } = command.data;
-      if (state.performance.countedLoads.includes(loadId)) return [];
+      if (state.performance.counted.includes(outcomeKey(loadId, outcome))) return [];
       const p = state.performance;
       const next = {
         onTime: p.onTime + (outcome === 'on_time' ? 1 : 0),
@@ -102,7 +104,7 @@ export function evolve(state: CarrierState, event: CarrierEvent): CarrierState {
   switch (event.type) {
     case 'CarrierRegistered': {
       const { carrierId, registeredAt: _at, ...profile } = event.data;
-      return { status: 'active', carrierId, profile, insuranceExpired: false, performance: { onTime: 0, late: 0, cancelled: 0, countedLoads: [] } };
+      return { status: 'active', carrierId, profile, insuranceExpired: false, performance: { onTime: 0, late: 0, cancelled: 0, counted: [] } };
     }
     case 'CarrierVerificationRecorded': {
       if (state.status === 'none') return state;
@@ -117,8 +119,8 @@ export function evolve(state: CarrierState, event: CarrierEvent): CarrierState {
       return state.status === 'none' ? state : { ...state, status: 'active' };
     case 'CarrierPerformanceUpdated': {
       if (state.status === 'none') return state;
-      const { onTime, late, cancelled, loadId } = event.data;
-      return { ...state, performance: { onTime, late, cancelled, countedLoads: [...state.performance.countedLoads, loadId] } };
+      const { onTime, late, cancelled, loadId, outcome } = event.data;
+      return { ...state, performance: { onTime, late, cancelled, counted: [...state.performance.counted, outcomeKey(loadId, outcome)] } };
     }
     default: {
       const unknown: never = event;

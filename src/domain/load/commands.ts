@@ -22,6 +22,8 @@ export type ConfirmPickup = Command<'ConfirmPickup', Record<string, never>>;
 export type MarkInTransit = Command<'MarkInTransit', Record<string, never>>;
 export type DeliverLoad = Command<'DeliverLoad', { signedBy: string; documentUrl?: string; notes?: string }>;
 export type CancelLoad = Command<'CancelLoad', { reason: string }>;
+/** The carrier backs out of a booking before pickup (a "fall-off"): the load goes back on the board. */
+export type ReleaseBooking = Command<'ReleaseBooking', { reason: string }>;
 export type ExpireLoad = Command<'ExpireLoad', Record<string, never>>;
 
 export type LoadCommand =
@@ -36,4 +38,5 @@ export type LoadCommand =
   | MarkInTransit
   | DeliverLoad
   | CancelLoad
+  | ReleaseBooking
   | ExpireLoad;

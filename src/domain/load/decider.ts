@@ -221,6 +221,12 @@ export function decide(command: LoadCommand, state: LoadState): LoadEvent[] {
       asShipper(actor, state.posting);
       return [{ type: 'LoadCancelled', data: { reason: command.data.reason, cancelledBy: actor.userId, cancelledAt: now } }];
     }
+    case 'ReleaseBooking': {
+      if (state.status !== 'booked' && state.status !== 'assigned') notIn(state, 'release the booking');
+      asCarrier(actor, state.booking.carrierOrgId);
+      const { carrierId, carrierOrgId } = state.booking;
+      return [{ type: 'LoadBookingReleased', data: { carrierId, carrierOrgId, reason: command.data.reason, releasedBy: actor.userId, releasedAt: now } }];
+    }
     case 'ExpireLoad': {
       // Sent by a job when a posting's time is up: anything but a due, unbooked posting is left as is.
       if (state.status !== 'posted') return [];
@@ -301,6 +307,9 @@ export function evolve(state: LoadState, event: LoadEvent): LoadState {
       return state.status === 'picked_up' || state.status === 'in_transit' ? { ...state, status: 'delivered' } : state;
     case 'LoadCancelled':
       return state.status === 'none' ? state : { status: 'cancelled', posting: state.posting };
+    case 'LoadBookingReleased':
+      // Back on the board as posted; the released carrier's accepted bid stays spent.
+      return state.status === 'booked' || state.status === 'assigned' ? { status: 'posted', posting: state.posting } : state;
     case 'LoadExpired':
       return state.status === 'posted' ? { status: 'expired', posting: state.posting } : state;
     default: {

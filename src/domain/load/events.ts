@@ -69,6 +69,17 @@ export const LoadCancelled = defineEvent({
   type: 'LoadCancelled',
   schema: z.object({ reason: z.string().trim().min(1).max(500), cancelledBy: z.string(), cancelledAt: at }),
 });
+/** The booked carrier backed out before pickup; the load is posted again. Counts against the carrier's score. */
+export const LoadBookingReleased = defineEvent({
+  type: 'LoadBookingReleased',
+  schema: z.object({
+    carrierId: z.uuid(),
+    carrierOrgId: z.uuid(),
+    reason: z.string().trim().min(1).max(500),
+    releasedBy: z.string(),
+    releasedAt: at,
+  }),
+});
 export const LoadExpired = defineEvent({ type: 'LoadExpired', schema: z.object({ expiredAt: at }) });
 
 export const loadEventDefinitions = [
@@ -83,6 +94,7 @@ export const loadEventDefinitions = [
   LoadInTransit,
   LoadDelivered,
   LoadCancelled,
+  LoadBookingReleased,
   LoadExpired,
 ] as const;
 

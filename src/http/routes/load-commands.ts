@@ -24,7 +24,7 @@ async function standing(store: EventStore, carrierId: string): Promise<CarrierSt
   return s;
 }
 
-/** Every load command: post, revise, bid, accept, book, assign, pick up, transit, deliver, cancel, expire. */
+/** Every load command: post, revise, bid, accept, book, assign, pick up, transit, deliver, cancel, release, expire. */
 export function loadCommandRoutes(deps: CommandDeps): Route[] {
   const exec = (loadId: string, command: LoadCommand, input: Parameters<typeof run>[5]) => run(deps, loadEvents, loadStream(loadId), load, command, input);
 
@@ -33,6 +33,7 @@ export function loadCommandRoutes(deps: CommandDeps): Route[] {
     path: string;
     operationId: string;
     summary: string;
+    description?: string;
     roles: RouteDef['roles'];
     body?: B;
     command: (body: B extends z.ZodType ? z.output<B> : undefined) => Pick<LoadCommand, 'type' | 'data'>;
@@ -42,6 +43,7 @@ export function loadCommandRoutes(deps: CommandDeps): Route[] {
       path: `/loads/{loadId}/${def.path}`,
       operationId: def.operationId,
       summary: def.summary,
+      ...(def.description ? { description: def.description } : {}),
       tags: ['Loads'],
       roles: def.roles,
       command: true,
@@ -177,6 +179,15 @@ export function loadCommandRoutes(deps: CommandDeps): Route[] {
       roles: SHIPPER_SIDE,
       body: z.object({ reason: z.string().trim().min(1).max(500) }),
       command: (body) => ({ type: 'CancelLoad', data: body }),
+    }),
+    transition({
+      path: 'booking/release',
+      operationId: 'releaseBooking',
+      summary: 'Back out of a booking before pickup (the booked carrier)',
+      description: "The load goes back on the board as posted. A release counts as a cancellation in the carrier's performance score.",
+      roles: CARRIER_SIDE,
+      body: z.object({ reason: z.string().trim().min(1).max(500) }),
+      command: (body) => ({ type: 'ReleaseBooking', data: body }),
     }),
     transition({
       path: 'expire',

@@ -76,6 +76,7 @@ const STATUS_OF: Partial<Record<LoadEvent['type'], BoardStatus>> = {
   LoadInTransit: 'in_transit',
   LoadDelivered: 'delivered',
   LoadCancelled: 'cancelled',
+  LoadBookingReleased: 'posted',
   LoadExpired: 'expired',
 };
 
@@ -174,6 +175,8 @@ export function evolveRow(row: BoardRow | undefined, e: LoadEvent, revision: big
       return { ...next, status: 'delivered', delivered_at: e.data.deliveredAt };
     case 'LoadCancelled':
       return { ...next, status: 'cancelled' };
+    case 'LoadBookingReleased':
+      return { ...next, status: 'posted', carrier_id: null, carrier_org_id: null, booked_rate_cents: null, booked_at: null, driver_id: null, truck_id: null };
     case 'LoadExpired':
       return { ...next, status: 'expired' };
     default: {

@@ -115,6 +115,9 @@ describe('The carrier decider', () => {
       const last = history[history.length - 1]!;
       expect(last.data).to.include({ onTime: 2, late: 1, cancelled: 1, score: 63 });
       given(history).when(outcome(ids[0]!, 'late')).then([]);
+      given(history).when(outcome(ids[3]!, 'cancelled')).then([]);
+      // A carrier that backed out of a load and later hauled it anyway is scored for both.
+      expect(decide(outcome(ids[3]!, 'on_time'), history.reduce(evolve, initialState))[0]!.data).to.include({ onTime: 3, cancelled: 1 });
       expect(score({ onTime: 0, late: 0, cancelled: 0 })).to.equal(100);
     });
   });

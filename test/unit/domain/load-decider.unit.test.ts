@@ -80,6 +80,10 @@ describe('The load decider', () => {
         outcomes: { none: I, posted: 'events', booked: 'events', assigned: 'events', picked_up: I, in_transit: I, delivered: I, cancelled: 'noop', expired: I },
       },
       {
+        command: cmd('ReleaseBooking', { reason: 'truck broke down' }, carrierUser),
+        outcomes: { none: I, posted: I, booked: 'events', assigned: 'events', picked_up: I, in_transit: I, delivered: I, cancelled: I, expired: I },
+      },
+      {
         command: cmd('ExpireLoad', {}, admin, hours(31)),
         outcomes: { none: 'noop', posted: 'events', booked: 'noop', assigned: 'noop', picked_up: 'noop', in_transit: 'noop', delivered: 'noop', cancelled: 'noop', expired: 'noop' },
       },
@@ -273,6 +277,21 @@ describe('The load decider', () => {
         .then([{ type: 'LoadCancelled', data: { reason: 'plans changed', cancelledBy: 'u-shipper', cancelledAt: NOW } }]);
       given(histories.picked_up).when(cmd('CancelLoad', { reason: 'x' })).thenThrows(IllegalTransition, /picked up/);
       given(histories.posted).when(cmd('CancelLoad', { reason: 'x' }, carrierUser)).thenThrows(DomainError, /shipper that posted/);
+    });
+
+    it('lets the booked carrier back out before pickup, putting the load back on the board', () => {
+      const released: LoadEvent = {
+        type: 'LoadBookingReleased',
+        data: { carrierId: CARRIER_ID, carrierOrgId: CARRIER_ORG, reason: 'truck broke down', releasedBy: 'u-carrier', releasedAt: NOW },
+      };
+      given(histories.assigned).when(cmd('ReleaseBooking', { reason: 'truck broke down' }, carrierUser)).then([released]);
+      const after = [...histories.assigned, released].reduce(evolve, initialState);
+      expect(after.status).to.equal('posted');
+      // Booked again by another carrier, or expired when its time is up, like any posting.
+      given([...histories.assigned, released]).when(cmd('ExpireLoad', {}, admin, hours(30))).then([{ type: 'LoadExpired', data: { expiredAt: hours(30) } }]);
+      given(histories.booked).when(cmd('ReleaseBooking', { reason: 'x' })).thenThrows(DomainError, /carrier's own organisation/);
+      given(histories.picked_up).when(cmd('ReleaseBooking', { reason: 'x' }, carrierUser)).thenThrows(IllegalTransition, /picked up/);
+      given(histories.booked).when(cmd('ReleaseBooking', { reason: 'x' }, stranger)).thenThrows(DomainError, /own organisation/);
     });
 
     it('expires an unbooked posting once its time is up, not before', () => {

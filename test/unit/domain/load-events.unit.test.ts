@@ -15,6 +15,10 @@ describe('Load events through their codec', () => {
     ev.inTransit(),
     ev.delivered(),
     ev.cancelled(),
+    {
+      type: 'LoadBookingReleased',
+      data: { carrierId: '55555555-5555-4555-8555-555555555555', carrierOrgId: '22222222-2222-4222-8222-222222222222', reason: 'x', releasedBy: 'u', releasedAt: new Date() },
+    },
     ev.expired(),
   ];
 
