@@ -25,6 +25,7 @@ import { createRedis } from '../src/infra/redis.js';
 import { startServices } from '../src/infra/services.js';
 import { boardQuery, type SortName } from '../src/projections/load-board/query.js';
 import { allProjectors, searchIndexFor } from '../src/projections/registry.js';
+import { LatestLocations } from '../src/projections/tracking/latest.js';
 import { ProjectionRunner } from '../src/projections/runner.js';
 import { seed } from '../src/seed/seed.js';
 
@@ -43,7 +44,7 @@ const store = new PostgresEventStore({ databaseUrl: url, poolMax: 16 });
 const platformOrgId = config.PLATFORM_ORG_ID;
 const principals = new ActivePrincipals({ redis, knex, platformOrgId });
 const search = searchIndexFor({ knex, config });
-const projectors = allProjectors({ principals, search, store });
+const projectors = allProjectors({ principals, search, store, locations: new LatestLocations(redis) });
 const runner = new ProjectionRunner({ knex, store, projectors, logger, batchSize: 2_000 });
 
 const have = (await knex.raw(`select count(*)::int as n from es_streams where stream_id like 'load-%'`)).rows[0].n as number;

@@ -7,6 +7,7 @@ import type { EventStore } from '../eventstore/types.js';
 import { type Config, jwtSettings } from '../infra/config.js';
 import { searchIndexFor } from '../projections/registry.js';
 import type { SearchIndex } from '../projections/search/types.js';
+import { LatestLocations } from '../projections/tracking/latest.js';
 import type { Projector } from '../projections/types.js';
 import { IdempotencyStore } from './idempotency.js';
 import type { Route } from './route.js';
@@ -16,6 +17,7 @@ import { loadBoardRoutes } from './routes/load-board.js';
 import { searchRoutes } from './routes/search.js';
 import { loadCommandRoutes } from './routes/load-commands.js';
 import { organisationRoutes } from './routes/organisations.js';
+import { trackingRoutes } from './routes/tracking.js';
 
 export interface ApiDeps {
   auth: Authenticator;
@@ -25,7 +27,19 @@ export interface ApiDeps {
 
 export type ApiConfig = Pick<
   Config,
-  'NODE_ENV' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'PLATFORM_ORG_ID' | 'IDEMPOTENCY_TTL_SECONDS' | 'MIN_POSITION_WAIT_MS' | 'MEILI_URL' | 'MEILI_API_KEY'
+  | 'NODE_ENV'
+  | 'JWT_SECRET'
+  | 'JWT_JWKS_URL'
+  | 'JWT_ISSUER'
+  | 'JWT_AUDIENCE'
+  | 'PLATFORM_ORG_ID'
+  | 'IDEMPOTENCY_TTL_SECONDS'
+  | 'MIN_POSITION_WAIT_MS'
+  | 'MEILI_URL'
+  | 'MEILI_API_KEY'
+  | 'TRACKING_MAX_PING_AGE_HOURS'
+  | 'TRACKING_CLOCK_SKEW_SECONDS'
+  | 'TRACKING_MAX_SPEED_MPH'
 >;
 
 /** Wires the API role: token verification, the cached principal check, idempotency, every feature's routes. */
@@ -43,6 +57,16 @@ export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; p
       ...loadCommandRoutes({ store }),
       ...loadBoardRoutes(read),
       ...searchRoutes({ ...read, search: deps.search ?? searchIndexFor({ knex, config }) }),
+      ...trackingRoutes({
+        knex,
+        store,
+        locations: new LatestLocations(redis),
+        limits: {
+          maxAgeMs: config.TRACKING_MAX_PING_AGE_HOURS * 3_600_000,
+          futureSkewMs: config.TRACKING_CLOCK_SKEW_SECONDS * 1_000,
+          maxSpeedMph: config.TRACKING_MAX_SPEED_MPH,
+        },
+      }),
     ],
   };
 }

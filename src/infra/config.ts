@@ -42,6 +42,12 @@ export const configSchema = z.object({
   IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
   /** Longest a query with ?minPosition= waits for the read model to catch up. */
   MIN_POSITION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  /** Pings older than this are refused (a phone that was offline sends what is still useful). */
+  TRACKING_MAX_PING_AGE_HOURS: z.coerce.number().min(1).max(24 * 30).default(72),
+  /** How far ahead of the server's clock a phone's may run. */
+  TRACKING_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(3_600).default(120),
+  /** Faster than this is a bad fix, not a truck. */
+  TRACKING_MAX_SPEED_MPH: z.coerce.number().min(10).max(300).default(110),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -13,12 +13,16 @@ import { loadBoardProjector } from './load-board/projector.js';
 import { organisationsProjector } from './organisations/projector.js';
 import { principalsProjector } from './principals/projector.js';
 import { streamIndexProjector } from './stream-index/projector.js';
+import { trackHistoryProjector } from './tracking/history-projector.js';
+import { LatestLocations } from './tracking/latest.js';
+import { trackingLatestProjector } from './tracking/latest-projector.js';
 import type { Projector } from './types.js';
 
 export interface ProjectorDeps {
   principals: ActivePrincipals;
   search: SearchIndex;
   store: EventStore;
+  locations: LatestLocations;
 }
 
 /** Every projector (and log-following reactor) the service runs. Later read models register here. */
@@ -31,6 +35,8 @@ export function allProjectors(deps: ProjectorDeps): Projector[] {
     carrierDirectoryProjector,
     loadSearchProjector(deps.search, deps.store),
     carrierPerformanceReactor(deps.store),
+    trackingLatestProjector(deps.locations),
+    trackHistoryProjector,
   ];
 }
 
@@ -40,6 +46,7 @@ export function projectorsFor(runtime: { knex: Knex; redis: Redis; store: EventS
     principals: new ActivePrincipals({ redis: runtime.redis, knex: runtime.knex, platformOrgId: runtime.config.PLATFORM_ORG_ID }),
     search: searchIndexFor(runtime),
     store: runtime.store,
+    locations: new LatestLocations(runtime.redis),
   });
 }
 

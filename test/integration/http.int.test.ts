@@ -10,6 +10,7 @@ import { createKnex, type Knex } from '../../src/infra/db.js';
 import { createRedis, type Redis } from '../../src/infra/redis.js';
 import { ActivePrincipals } from '../../src/auth/principals.js';
 import { allProjectors } from '../../src/projections/registry.js';
+import { LatestLocations } from '../../src/projections/tracking/latest.js';
 import { PostgresSearchIndex } from '../../src/projections/search/postgres.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import { freshDatabase, testLogger, testServices } from '../support/services.js';
@@ -27,7 +28,7 @@ describe('The HTTP app', () => {
     knex = createKnex(url, 4);
     redis = createRedis((await testServices()).redisUrl, `t:${randomUUID()}:`);
     store = new PostgresEventStore({ databaseUrl: url });
-    runner = new ProjectionRunner({ knex, store, projectors: allProjectors({ principals: new ActivePrincipals({ redis, knex, platformOrgId: randomUUID() }), search: new PostgresSearchIndex(knex), store }), logger: testLogger });
+    runner = new ProjectionRunner({ knex, store, projectors: allProjectors({ principals: new ActivePrincipals({ redis, knex, platformOrgId: randomUUID() }), search: new PostgresSearchIndex(knex), store, locations: new LatestLocations(redis) }), logger: testLogger });
     app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 5, draining: () => draining });
     // Routes that fail in the ways the error middleware must render.
     app.use(async (ctx, next) => {

@@ -12,6 +12,7 @@ import { DEV_JWT_SECRET, loadConfig } from '../../src/infra/config.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
 import { createRedis, type Redis } from '../../src/infra/redis.js';
 import { allProjectors, searchIndexFor } from '../../src/projections/registry.js';
+import { LatestLocations } from '../../src/projections/tracking/latest.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import type { Projector } from '../../src/projections/types.js';
 import { freshDatabase, testLogger, testServices } from './services.js';
@@ -47,7 +48,8 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const config = loadConfig({ NODE_ENV: 'test', PLATFORM_ORG_ID: platformOrgId, MIN_POSITION_WAIT_MS: '3000', ...env });
   const principals = new ActivePrincipals({ redis, knex, platformOrgId });
   const search = searchIndexFor({ knex, config });
-  const projectors = allProjectors({ principals, search, store });
+  const locations = new LatestLocations(redis);
+  const projectors = allProjectors({ principals, search, store, locations });
   const runner = new ProjectionRunner({ knex, store, projectors, logger: testLogger, batchSize: 200 });
   runner.start();
   // The read models' first generations exist before the first request.

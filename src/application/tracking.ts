@@ -1,0 +1,57 @@
+import { v5 as uuidv5 } from 'uuid';
+import { trackingEvents, trackingStream } from '../domain/tracking/events.js';
+import type { Ping } from '../domain/tracking/pings.js';
+import { DuplicateEventId, WrongExpectedVersion } from '../eventstore/errors.js';
+import type { EventData, EventMetadata, EventStore, Position } from '../eventstore/types.js';
+
+// A fixed namespace for ping event ids (uuid v5 of load and ping id).
+const PING_NAMESPACE = '6f1d2c3b-4a5e-4f60-9b8a-7c6d5e4f3a21';
+/** Recent events of a tracking stream looked through for pings already stored. */
+const DEDUPE_WINDOW = 5_000;
+
+/**
+ * Some of the append's ids are stored already. Appending with expectedRevision 'any', a conflict
+ * can mean nothing else: the store found them in this stream, but not as this very append.
+ */
+const storedBefore = (err: unknown) => err instanceof DuplicateEventId || err instanceof WrongExpectedVersion;
+
+/** The event id of a ping: the phone's id, scoped to the load so no other stream can hold it. */
+export const pingEventId = (loadId: string, pingId: string) => uuidv5(`${loadId}\n${pingId}`, PING_NAMESPACE);
+
+/**
+ * Appends a batch of good pings to the load's tracking stream, each once: a retried batch is an
+ * idempotent re-append, and a batch mixing new pings with ones stored before has the stored ones
+ * dropped (found among the stream's recent events, else one append each, which the store treats
+ * as a retry when the id is already there). Out-of-order pings are stored as they come; readers
+ * order by `recordedAt`.
+ */
+export async function recordPings(
+  store: EventStore,
+  loadId: string,
+  pings: readonly Ping[],
+  opts: { receivedAt: Date; metadata?: Omit<EventMetadata, 'schemaVersion'>; dedupeWindow?: number },
+): Promise<{ position?: Position }> {
+  if (pings.length === 0) return {};
+  const stream = trackingStream(loadId);
+  const events: EventData[] = pings.map((p) => {
+    const { data, schemaVersion } = trackingEvents.encode('PingRecorded', { ...p, receivedAt: opts.receivedAt });
+    return { id: pingEventId(loadId, p.pingId), type: 'PingRecorded', data, metadata: { ...opts.metadata, schemaVersion } };
+  });
+  try {
+    return { position: (await store.append(stream, events, { expectedRevision: 'any' })).position };
+  } catch (err) {
+    if (!storedBefore(err)) throw err;
+  }
+  const stored = new Set((await store.readStream(stream, { direction: 'backwards', maxCount: opts.dedupeWindow ?? DEDUPE_WINDOW })).map((e) => e.id));
+  const fresh = events.filter((e) => !stored.has(e.id));
+  if (fresh.length === 0) return {};
+  try {
+    return { position: (await store.append(stream, fresh, { expectedRevision: 'any' })).position };
+  } catch (err) {
+    if (!storedBefore(err)) throw err;
+  }
+  // Stored longer ago than the window: one at a time, so each is stored or recognised.
+  let position: Position | undefined;
+  for (const e of fresh) position = (await store.append(stream, [e], { expectedRevision: 'any' })).position;
+  return { position };
+}

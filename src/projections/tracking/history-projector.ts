@@ -1,0 +1,95 @@
+import type { Knex } from 'knex';
+import { PingRecorded, TRACKING_STREAM, trackingEvents } from '../../domain/tracking/events.js';
+import type { RecordedEvent } from '../../eventstore/types.js';
+import type { PostgresProjector, TableNames } from '../types.js';
+
+/** Rows per INSERT (10 columns). */
+const CHUNK = 1_000;
+
+/**
+ * Each load's track: one row per ping, keyed by (load, recorded at, ping), so a replayed ping
+ * changes nothing and out-of-order pings land in their place in time.
+ */
+export const trackHistoryProjector: PostgresProjector = {
+  kind: 'postgres',
+  name: 'track_history',
+  version: 1,
+  eventTypes: [PingRecorded.type],
+  streamPrefixes: [TRACKING_STREAM],
+  tables: ['track_points'],
+
+  async setup(trx: Knex.Transaction, t: TableNames) {
+    await trx.schema.createTable(t('track_points'), (table) => {
+      table.uuid('load_id').notNullable();
+      table.timestamp('recorded_at', { useTz: true }).notNullable();
+      table.uuid('ping_id').notNullable();
+      table.double('lat').notNullable();
+      table.double('lng').notNullable();
+      table.double('speed_mph').notNullable();
+      table.double('heading_deg');
+      table.double('accuracy_m');
+      table.timestamp('received_at', { useTz: true }).notNullable();
+      table.text('position').notNullable();
+      table.primary(['load_id', 'recorded_at', 'ping_id']);
+    });
+  },
+
+  async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
+    const rows = events.map((e) => {
+      const p = trackingEvents.decode(e) as ReturnType<typeof PingRecorded.schema.parse>;
+      return {
+        load_id: e.streamId.slice(TRACKING_STREAM.length),
+        recorded_at: p.recordedAt,
+        ping_id: p.pingId,
+        lat: p.lat,
+        lng: p.lng,
+        speed_mph: p.speedMph,
+        heading_deg: p.headingDeg ?? null,
+        accuracy_m: p.accuracyM ?? null,
+        received_at: p.receivedAt,
+        position: `${e.position.commit}/${e.position.prepare}`,
+      };
+    });
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await trx(t('track_points')).insert(rows.slice(i, i + CHUNK)).onConflict(['load_id', 'recorded_at', 'ping_id']).ignore();
+    }
+  },
+};
+
+export interface TrackPoint {
+  pingId: string;
+  lat: number;
+  lng: number;
+  speedMph: number;
+  headingDeg: number | null;
+  accuracyM: number | null;
+  recordedAt: Date;
+}
+
+/**
+ * A load's track between two times, oldest first. Longer than `maxPoints`, it is thinned to every
+ * n-th point, always keeping the first and the last.
+ */
+export async function trackOf(knex: Knex, loadId: string, range: { from?: Date; to?: Date; maxPoints: number }): Promise<{ points: TrackPoint[]; total: number }> {
+  const q = knex('track_points').where('load_id', loadId);
+  if (range.from) q.where('recorded_at', '>=', range.from);
+  if (range.to) q.where('recorded_at', '<=', range.to);
+  const inner = q.select('*', knex.raw('row_number() over (order by recorded_at, ping_id) as rn'), knex.raw('count(*) over () as n'));
+  const rows = (await knex
+    .select('*')
+    .from(inner.as('p'))
+    .whereRaw('(rn - 1) % greatest(1, ceil((n - 1)::numeric / ?))::bigint = 0 or rn = n', [Math.max(1, range.maxPoints - 1)])
+    .orderBy('rn')) as { ping_id: string; lat: number; lng: number; speed_mph: number; heading_deg: number | null; accuracy_m: number | null; recorded_at: Date; n: string }[];
+  return {
+    total: rows.length ? Number(rows[0]!.n) : 0,
+    points: rows.map((r) => ({
+      pingId: r.ping_id,
+      lat: r.lat,
+      lng: r.lng,
+      speedMph: r.speed_mph,
+      headingDeg: r.heading_deg,
+      accuracyM: r.accuracy_m,
+      recordedAt: r.recorded_at,
+    })),
+  };
+}
