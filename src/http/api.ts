@@ -4,7 +4,7 @@ import { Authenticator } from '../auth/authenticate.js';
 import { ActivePrincipals } from '../auth/principals.js';
 import { TokenVerifier } from '../auth/tokens.js';
 import type { EventStore } from '../eventstore/types.js';
-import { type Config, jwtSettings } from '../infra/config.js';
+import { type Config, jwtSettings, locationPolicy } from '../infra/config.js';
 import { searchIndexFor } from '../projections/registry.js';
 import type { SearchIndex } from '../projections/search/types.js';
 import { LatestLocations } from '../projections/tracking/latest.js';
@@ -40,6 +40,8 @@ export type ApiConfig = Pick<
   | 'TRACKING_MAX_PING_AGE_HOURS'
   | 'TRACKING_CLOCK_SKEW_SECONDS'
   | 'TRACKING_MAX_SPEED_MPH'
+  | 'GEOFENCE_RADIUS_MI'
+  | 'PICKUP_FIX_MAX_AGE_MINUTES'
 >;
 
 /** Wires the API role: token verification, the cached principal check, idempotency, every feature's routes. */
@@ -47,6 +49,7 @@ export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; p
   const { knex, redis, store, projectors, config } = deps;
   const principals = deps.principals ?? new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
   const read = { knex, store, projectors, minPositionWaitMs: config.MIN_POSITION_WAIT_MS };
+  const locations = new LatestLocations(redis);
   return {
     auth: new Authenticator(new TokenVerifier(jwtSettings(config as Config)), principals),
     idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
@@ -54,13 +57,13 @@ export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; p
       ...organisationRoutes(read),
       ...carrierCommandRoutes({ store }),
       ...carrierDirectoryRoutes(read),
-      ...loadCommandRoutes({ store }),
+      ...loadCommandRoutes({ store, locations, locationPolicy: locationPolicy(config) }),
       ...loadBoardRoutes(read),
       ...searchRoutes({ ...read, search: deps.search ?? searchIndexFor({ knex, config }) }),
       ...trackingRoutes({
         knex,
         store,
-        locations: new LatestLocations(redis),
+        locations,
         limits: {
           maxAgeMs: config.TRACKING_MAX_PING_AGE_HOURS * 3_600_000,
           futureSkewMs: config.TRACKING_CLOCK_SKEW_SECONDS * 1_000,

@@ -48,7 +48,16 @@ export const configSchema = z.object({
   TRACKING_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(3_600).default(120),
   /** Faster than this is a bad fix, not a truck. */
   TRACKING_MAX_SPEED_MPH: z.coerce.number().min(10).max(300).default(110),
+  /** A truck within this many miles of a pickup or delivery site is there. */
+  GEOFENCE_RADIUS_MI: z.coerce.number().min(0.05).max(50).default(0.5),
+  /** A truck's last fix older than this does not show where it is when pickup is confirmed. */
+  PICKUP_FIX_MAX_AGE_MINUTES: z.coerce.number().min(1).max(24 * 60).default(15),
 });
+
+/** The geofence and freshness rules of the location checks, from the configuration. */
+export function locationPolicy(config: Pick<Config, 'GEOFENCE_RADIUS_MI' | 'PICKUP_FIX_MAX_AGE_MINUTES'>): { geofenceMi: number; maxFixAgeMs: number } {
+  return { geofenceMi: config.GEOFENCE_RADIUS_MI, maxFixAgeMs: config.PICKUP_FIX_MAX_AGE_MINUTES * 60_000 };
+}
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -139,6 +139,30 @@ describe('The load board projection', () => {
     ]);
   });
 
+  it('records arrivals at the sites and a flag for review, and forgets the arrivals of a replaced truck', async () => {
+    const carrier = { carrierId: CARRIER_ID, carrierOrgId: CARRIER_ORG };
+    await run(loadBoardProjector, [
+      load(posted),
+      load({ type: 'LoadBooked', data: { ...carrier, rateCents: 100_000, via: 'book_now', bookedAt: hours(1) } }),
+      load({ type: 'DriverAssigned', data: { driverId: DRIVER_ID, truckId: 'T-9', assignedAt: hours(2) } }),
+      load({ type: 'LoadArrived', data: { site: 'pickup', arrivedAt: hours(3), lat: 32.77, lng: -96.79, distanceMi: 0.1 } }),
+    ]);
+    expect((await board()).arrived_pickup_at.toISOString()).to.equal(hours(3).toISOString());
+    await run(loadBoardProjector, [load({ type: 'DriverAssigned', data: { driverId: DRIVER_ID, truckId: 'T-10', assignedAt: hours(4) } })]);
+    expect(await board()).to.include({ arrived_pickup_at: null, truck_id: 'T-10' });
+    await run(loadBoardProjector, [
+      load({ type: 'LoadPickedUp', data: { pickedUpAt: hours(5) } }),
+      load({ type: 'LoadFlaggedForReview', data: { reason: 'far_from_site', check: 'pickup', distanceMi: 40, fixRecordedAt: hours(5), flaggedAt: hours(5) } }),
+      load({ type: 'LoadArrived', data: { site: 'delivery', arrivedAt: hours(9), lat: 29.76, lng: -95.37, distanceMi: 0.3 } }),
+    ]);
+    const row = await board();
+    expect(row).to.include({ status: 'picked_up', review_reason: 'far_from_site' });
+    expect(row.flagged_at.toISOString()).to.equal(hours(5).toISOString());
+    expect(row.arrived_delivery_at.toISOString()).to.equal(hours(9).toISOString());
+    // Neither is a status change.
+    expect((await history()).map((h) => h.status)).to.deep.equal(['posted', 'booked', 'assigned', 'assigned', 'picked_up']);
+  });
+
   it('changes nothing when the same events are applied twice, or an older one arrives late', async () => {
     const events = [
       load(posted),

@@ -165,6 +165,8 @@ describe('Load and carrier commands over HTTP', () => {
       'LoadBooked',
       'DriverAssigned',
       'LoadPickedUp',
+      // No GPS was ever sent for this load: the pickup is recorded, and flagged for review.
+      'LoadFlaggedForReview',
       'LoadInTransit',
       'LoadDelivered',
     ]);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import type { AtLeastOnceProjector } from '../../src/projections/types.js';
 import { type ApiHarness, apiHarness } from '../support/api.js';
 import { carrierBody, goodVerification, loadBody } from '../support/loads.js';
 
@@ -160,5 +161,79 @@ describe('GPS tracking over HTTP', () => {
     expect(latest.body).to.deep.include({ status: 'delivered', active: false });
     expect(latest.body.location).to.include({ lat: 30.1 });
     await post(carrier.auth, '/tracking/pings', { loadId, pings: [ping()] }).expect(409);
+  });
+
+  describe('Geofences and the pickup check', () => {
+    // loadBody picks up in Houston and delivers in Dallas.
+    const HOUSTON = { lat: 29.7604, lng: -95.3698 };
+    const DALLAS = { lat: 32.7767, lng: -96.797 };
+    const assignedLoad = async () => {
+      const id = (await post(shipper.auth, '/loads', loadBody(shipper.orgId)).expect(201)).body.loadId as string;
+      const carrierId = (await h.knex('carrier_directory').where('org_id', carrier.orgId).first('carrier_id')).carrier_id;
+      await post(carrier.auth, `/loads/${id}/book`, { carrierId }).expect(202);
+      await post(carrier.auth, `/loads/${id}/assignment`, { driverId: carrier.userId, truckId: `TRK-${id.slice(0, 4)}` }).expect(202);
+      return id;
+    };
+    const events = async (id: string) => (await h.store.readStream(`load-${id}`)).map((e) => e.type);
+    const boardRow = async (id: string) => (await get(shipper.auth, `/loads/${id}`).expect(200)).body;
+
+    it('records arriving at pickup and at delivery once each, from the pings, and takes a pickup the GPS confirms', async () => {
+      const id = await assignedLoad();
+      // On the way (10 mi out), then at the dock, then still there.
+      const atDock = ping({ ...HOUSTON, lat: HOUSTON.lat + 0.002, recordedAt: at(3) });
+      await post(carrier.auth, '/tracking/pings', { loadId: id, pings: [ping({ ...HOUSTON, lat: HOUSTON.lat + 0.15, recordedAt: at(6) }), atDock, ping({ ...HOUSTON, recordedAt: at(2) })] }).expect(202);
+      await h.settle();
+      const afterPings = await h.store.readStream(`load-${id}`);
+      const arrived = afterPings.filter((e) => e.type === 'LoadArrived');
+      expect(arrived).to.have.length(1);
+      expect(arrived[0]!.data).to.include({ site: 'pickup', arrivedAt: atDock.recordedAt });
+      expect(arrived[0]!.metadata).to.include({ actor: 'system:geofence' });
+      expect((await boardRow(id)).assignment.arrivedAtPickup).to.equal(atDock.recordedAt);
+
+      const pickup = await post(carrier.auth, `/loads/${id}/pickup`).expect(202);
+      expect(pickup.body.events).to.deep.equal(['LoadPickedUp']);
+      await post(carrier.auth, '/tracking/pings', { loadId: id, pings: [ping({ ...DALLAS, lat: DALLAS.lat - 0.003, recordedAt: at(0.1) })] }).expect(202);
+      await h.settle();
+      expect((await events(id)).filter((t) => t === 'LoadArrived')).to.have.length(2);
+      expect((await boardRow(id)).assignment.arrivedAtDelivery).to.be.a('string');
+      expect((await boardRow(id)).review).to.equal(null);
+    });
+
+    it('flags a pickup confirmed while the truck is far away, and lists it among flagged loads', async () => {
+      const id = await assignedLoad();
+      await post(carrier.auth, '/tracking/pings', { loadId: id, pings: [ping({ ...DALLAS, recordedAt: at(1) })] }).expect(202);
+      await h.settle();
+      const pickup = await post(carrier.auth, `/loads/${id}/pickup`).expect(202);
+      expect(pickup.body.events).to.deep.equal(['LoadPickedUp', 'LoadFlaggedForReview']);
+      const [flag] = (await h.store.readStream(`load-${id}`)).filter((e) => e.type === 'LoadFlaggedForReview');
+      expect(flag!.data).to.include({ reason: 'far_from_site', check: 'pickup' });
+      await h.settle();
+      expect((await boardRow(id)).review).to.include({ reason: 'far_from_site' });
+      const flagged = await get(h.admin, '/loads?status=picked_up&flagged=true').expect(200);
+      expect(flagged.body.items.map((l: { loadId: string }) => l.loadId)).to.include(id);
+      const clean = await get(h.admin, '/loads?status=picked_up&flagged=false').expect(200);
+      expect(clean.body.items.map((l: { loadId: string }) => l.loadId)).to.not.include(id);
+    });
+
+    it('flags a pickup whose last fix is stale, even one taken at the dock', async () => {
+      const id = await assignedLoad();
+      await post(carrier.auth, '/tracking/pings', { loadId: id, pings: [ping({ ...HOUSTON, recordedAt: at(40) })] }).expect(202);
+      await h.settle();
+      const pickup = await post(carrier.auth, `/loads/${id}/pickup`).expect(202);
+      expect(pickup.body.events).to.deep.equal(['LoadPickedUp', 'LoadFlaggedForReview']);
+      await h.settle();
+      expect((await boardRow(id)).review).to.include({ reason: 'stale_location' });
+    });
+
+    it('appends no arrival twice when the reactor sees the same pings again', async () => {
+      const id = await assignedLoad();
+      await post(carrier.auth, '/tracking/pings', { loadId: id, pings: [ping({ ...HOUSTON, recordedAt: at(1) })] }).expect(202);
+      await h.settle();
+      const reactor = h.projectors.find((p) => p.name === 'geofence') as AtLeastOnceProjector;
+      const pings = await h.store.readStream(`tracking-${id}`);
+      await reactor.apply(pings, 1);
+      await reactor.apply(pings, 1);
+      expect((await events(id)).filter((t) => t === 'LoadArrived')).to.have.length(1);
+    });
   });
 });

@@ -1,5 +1,6 @@
 import type { CarrierStanding } from '../carrier/eligibility.js';
 import type { Actor } from '../shared/actor.js';
+import type { LocationPolicy, TruckFix } from './location.js';
 import type { LoadDetails, TimeWindow } from './schemas.js';
 
 /** Every command carries who issues it and the time: deciders read no clock. */
@@ -18,7 +19,10 @@ export type WithdrawBid = Command<'WithdrawBid', { bidId: string }>;
 export type AcceptBid = Command<'AcceptBid', { bidId: string; carrier: CarrierStanding }>;
 export type BookNow = Command<'BookNow', { carrier: CarrierStanding }>;
 export type AssignDriver = Command<'AssignDriver', { driverId: string; truckId: string; trailerId?: string }>;
-export type ConfirmPickup = Command<'ConfirmPickup', Record<string, never>>;
+/** The truck's last fix and the policy come with the command (deciders do no IO). */
+export type ConfirmPickup = Command<'ConfirmPickup', { truckFix?: TruckFix; policy?: LocationPolicy }>;
+/** The geofence reactor saw the truck near a site. */
+export type RecordArrival = Command<'RecordArrival', { site: 'pickup' | 'delivery'; fix: TruckFix; policy?: LocationPolicy }>;
 export type MarkInTransit = Command<'MarkInTransit', Record<string, never>>;
 export type DeliverLoad = Command<'DeliverLoad', { signedBy: string; documentUrl?: string; notes?: string }>;
 export type CancelLoad = Command<'CancelLoad', { reason: string }>;
@@ -39,4 +43,5 @@ export type LoadCommand =
   | DeliverLoad
   | CancelLoad
   | ReleaseBooking
+  | RecordArrival
   | ExpireLoad;

@@ -1,9 +1,10 @@
 import { type CarrierStanding, ineligibility } from '../carrier/eligibility.js';
 import { type Actor, isAdmin } from '../shared/actor.js';
 import { Forbidden, IllegalTransition, RuleViolation } from '../shared/errors.js';
-import { estimatedRoadMiles } from '../shared/geo.js';
+import { estimatedRoadMiles, greatCircleMiles } from '../shared/geo.js';
 import type { LoadCommand } from './commands.js';
 import type { LoadEvent } from './events.js';
+import { DEFAULT_LOCATION_POLICY, locationMismatch, roundMiles, withinGeofence } from './location.js';
 import type { TimeWindow } from './schemas.js';
 
 /** A posting lives at most this long, whatever its pickup window. */
@@ -22,6 +23,8 @@ export interface Bid {
 interface Posting {
   readonly loadId: string;
   readonly shipperOrgId: string;
+  readonly pickupSite: { readonly lat: number; readonly lng: number };
+  readonly deliverySite: { readonly lat: number; readonly lng: number };
   readonly rateCents: number;
   readonly pickupWindow: TimeWindow;
   readonly deliveryWindow: TimeWindow;
@@ -40,6 +43,8 @@ interface Assignment {
   readonly driverId: string;
   readonly truckId: string;
   readonly trailerId?: string;
+  /** When this truck's GPS first came within the geofence of each site. */
+  readonly arrivals: { readonly pickup?: Date; readonly delivery?: Date };
 }
 
 export type LoadState =
@@ -195,7 +200,34 @@ export function decide(command: LoadCommand, state: LoadState): LoadEvent[] {
       if (state.status === 'picked_up' || state.status === 'in_transit') return [];
       if (state.status !== 'assigned') notIn(state, state.status === 'booked' ? 'confirm pickup before a driver is assigned' : 'confirm pickup');
       asCarrier(actor, state.booking.carrierOrgId);
-      return [{ type: 'LoadPickedUp', data: { pickedUpAt: now } }];
+      const picked: LoadEvent = { type: 'LoadPickedUp', data: { pickedUpAt: now } };
+      // Not refused: the freight may really be on the truck. But a pickup the truck's GPS does not
+      // confirm is recorded as such, for a person to look at (double brokering shows up this way).
+      const m = locationMismatch(state.posting.pickupSite, command.data.truckFix, now, command.data.policy ?? DEFAULT_LOCATION_POLICY);
+      if (!m) return [picked];
+      return [
+        picked,
+        {
+          type: 'LoadFlaggedForReview',
+          data: {
+            reason: m.reason,
+            check: 'pickup',
+            ...(m.distanceMi !== undefined ? { distanceMi: m.distanceMi } : {}),
+            ...(m.fixRecordedAt ? { fixRecordedAt: m.fixRecordedAt } : {}),
+            flaggedAt: now,
+          },
+        },
+      ];
+    }
+    case 'RecordArrival': {
+      // An observation of the geofence reactor: where it does not apply (or was seen already), nothing.
+      const { site, fix } = command.data;
+      const due = site === 'pickup' ? state.status === 'assigned' : state.status === 'picked_up' || state.status === 'in_transit';
+      if (!due || !('assignment' in state) || state.assignment.arrivals[site]) return [];
+      const target = site === 'pickup' ? state.posting.pickupSite : state.posting.deliverySite;
+      if (!withinGeofence(target, fix, command.data.policy ?? DEFAULT_LOCATION_POLICY)) return [];
+      const distanceMi = roundMiles(greatCircleMiles(target, fix));
+      return [{ type: 'LoadArrived', data: { site, arrivedAt: fix.recordedAt, lat: fix.lat, lng: fix.lng, distanceMi } }];
     }
     case 'MarkInTransit': {
       if (state.status === 'in_transit') return [];
@@ -251,6 +283,8 @@ export function evolve(state: LoadState, event: LoadEvent): LoadState {
         posting: {
           loadId: d.loadId,
           shipperOrgId: d.shipperOrgId,
+          pickupSite: { lat: d.origin.lat, lng: d.origin.lng },
+          deliverySite: { lat: d.destination.lat, lng: d.destination.lng },
           rateCents: d.rateCents,
           pickupWindow: d.pickupWindow,
           deliveryWindow: d.deliveryWindow,
@@ -297,7 +331,9 @@ export function evolve(state: LoadState, event: LoadEvent): LoadState {
     case 'DriverAssigned': {
       if (state.status !== 'booked' && state.status !== 'assigned') return state;
       const { driverId, truckId, trailerId } = event.data;
-      return { status: 'assigned', posting: state.posting, booking: state.booking, assignment: { driverId, truckId, ...(trailerId ? { trailerId } : {}) } };
+      // A new truck has arrived nowhere yet; the same truck keeps its arrivals.
+      const arrivals = state.status === 'assigned' && state.assignment.truckId === truckId ? state.assignment.arrivals : {};
+      return { status: 'assigned', posting: state.posting, booking: state.booking, assignment: { driverId, truckId, ...(trailerId ? { trailerId } : {}), arrivals } };
     }
     case 'LoadPickedUp':
       return state.status === 'assigned' ? { ...state, status: 'picked_up' } : state;
@@ -307,6 +343,13 @@ export function evolve(state: LoadState, event: LoadEvent): LoadState {
       return state.status === 'picked_up' || state.status === 'in_transit' ? { ...state, status: 'delivered' } : state;
     case 'LoadCancelled':
       return state.status === 'none' ? state : { status: 'cancelled', posting: state.posting };
+    case 'LoadArrived': {
+      if (!('assignment' in state)) return state;
+      return { ...state, assignment: { ...state.assignment, arrivals: { ...state.assignment.arrivals, [event.data.site]: event.data.arrivedAt } } };
+    }
+    case 'LoadFlaggedForReview':
+      // For people and read models; nothing the load decides on.
+      return state;
     case 'LoadBookingReleased':
       // Back on the board as posted; the released carrier's accepted bid stays spent.
       return state.status === 'booked' || state.status === 'assigned' ? { status: 'posted', posting: state.posting } : state;

@@ -80,6 +80,28 @@ export const LoadBookingReleased = defineEvent({
     releasedAt: at,
   }),
 });
+/** The truck's GPS came within the geofence of the pickup or delivery site (recorded by the geofence reactor). */
+export const LoadArrived = defineEvent({
+  type: 'LoadArrived',
+  schema: z.object({
+    site: z.enum(['pickup', 'delivery']),
+    arrivedAt: at,
+    lat: z.number().min(-90).max(90),
+    lng: z.number().min(-180).max(180),
+    distanceMi: z.number().min(0),
+  }),
+});
+/** Pickup was confirmed while the truck's GPS did not put it at the pickup site: for a person to review. */
+export const LoadFlaggedForReview = defineEvent({
+  type: 'LoadFlaggedForReview',
+  schema: z.object({
+    reason: z.enum(['no_location', 'stale_location', 'far_from_site']),
+    check: z.literal('pickup'),
+    distanceMi: z.number().min(0).optional(),
+    fixRecordedAt: at.optional(),
+    flaggedAt: at,
+  }),
+});
 export const LoadExpired = defineEvent({ type: 'LoadExpired', schema: z.object({ expiredAt: at }) });
 
 export const loadEventDefinitions = [
@@ -95,6 +117,8 @@ export const loadEventDefinitions = [
   LoadDelivered,
   LoadCancelled,
   LoadBookingReleased,
+  LoadArrived,
+  LoadFlaggedForReview,
   LoadExpired,
 ] as const;
 

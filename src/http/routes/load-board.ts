@@ -38,6 +38,11 @@ export const boardFilterQuery = z.object({
   minRatePerMileCents: int('Lowest rate per mile, cents', 0, 1_000_000),
   maxAgeHours: num('Posted at most this many hours ago', 0, 24 * 365),
   shipperOrgId: z.uuid().optional(),
+  flagged: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional()
+    .meta({ description: 'Only loads flagged for review (true), or only unflagged ones (false)' }),
 });
 
 const boardQuery = boardFilterQuery.extend({
@@ -77,6 +82,7 @@ export function filtersOf(q: FilterQuery): BoardFilters {
     minRatePerMileCents: q.minRatePerMileCents,
     maxAgeHours: q.maxAgeHours,
     shipperOrgId: q.shipperOrgId,
+    ...(q.flagged !== undefined ? { flagged: q.flagged } : {}),
   };
 }
 
@@ -127,7 +133,18 @@ export const loadSummary = z
     openBids: z.number().int(),
     bidCount: z.number().int(),
     booking: z.object({ carrierId: z.uuid(), carrierOrgId: z.uuid(), rateCents: z.number().int(), bookedAt: z.string().nullable() }).nullable(),
-    assignment: z.object({ driverId: z.uuid().nullable(), truckId: z.string().nullable() }).nullable(),
+    assignment: z
+      .object({
+        driverId: z.uuid().nullable(),
+        truckId: z.string().nullable(),
+        arrivedAtPickup: z.string().nullable().meta({ description: "When the truck's GPS first came within the pickup site's geofence" }),
+        arrivedAtDelivery: z.string().nullable(),
+      })
+      .nullable(),
+    review: z
+      .object({ reason: z.enum(['no_location', 'stale_location', 'far_from_site']), flaggedAt: z.string() })
+      .nullable()
+      .meta({ description: "Set when pickup was confirmed without the truck's GPS at the pickup site: for a person to review" }),
     postedAt: z.string(),
     expiresAt: z.string(),
     ageMinutes: z.number().int(),
@@ -163,7 +180,11 @@ export function toSummary(r: BoardRow & { deadhead_mi?: number | null }, now: Da
     openBids: r.open_bids,
     bidCount: r.bid_count,
     booking: r.carrier_id ? { carrierId: r.carrier_id, carrierOrgId: r.carrier_org_id!, rateCents: r.booked_rate_cents!, bookedAt: iso(r.booked_at) } : null,
-    assignment: r.driver_id || r.truck_id ? { driverId: r.driver_id, truckId: r.truck_id } : null,
+    assignment:
+      r.driver_id || r.truck_id
+        ? { driverId: r.driver_id, truckId: r.truck_id, arrivedAtPickup: iso(r.arrived_pickup_at), arrivedAtDelivery: iso(r.arrived_delivery_at) }
+        : null,
+    review: r.review_reason ? { reason: r.review_reason as 'no_location', flaggedAt: iso(r.flagged_at)! } : null,
     postedAt: iso(r.posted_at)!,
     expiresAt: iso(r.expires_at)!,
     ageMinutes: Math.max(0, Math.floor((now.getTime() - new Date(r.posted_at).getTime()) / 60_000)),

@@ -5,8 +5,10 @@ import type { LoadCommand } from '../../domain/load/commands.js';
 import * as load from '../../domain/load/decider.js';
 import { loadEvents } from '../../domain/load/events.js';
 import { cents, loadDetails, timeWindow } from '../../domain/load/schemas.js';
+import type { LocationPolicy } from '../../domain/load/location.js';
 import { RuleViolation } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../eventstore/types.js';
+import type { LatestLocations } from '../../projections/tracking/latest.js';
 import { answer, type CommandDeps, commandAnswer, metadataOf, newId, run, uuidParam } from '../commands.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { defineRoute, type Route, type RouteDef } from '../route.js';
@@ -25,7 +27,7 @@ async function standing(store: EventStore, carrierId: string): Promise<CarrierSt
 }
 
 /** Every load command: post, revise, bid, accept, book, assign, pick up, transit, deliver, cancel, release, expire. */
-export function loadCommandRoutes(deps: CommandDeps): Route[] {
+export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocations; locationPolicy: LocationPolicy }): Route[] {
   const exec = (loadId: string, command: LoadCommand, input: Parameters<typeof run>[5]) => run(deps, loadEvents, loadStream(loadId), load, command, input);
 
   // The simple transitions share one shape: a load id, maybe a body, one command.
@@ -162,7 +164,26 @@ export function loadCommandRoutes(deps: CommandDeps): Route[] {
       body: z.object({ driverId: z.uuid(), truckId: z.string().trim().min(1).max(64), trailerId: z.string().trim().min(1).max(64).optional() }),
       command: (body) => ({ type: 'AssignDriver', data: body }),
     }),
-    transition({ path: 'pickup', operationId: 'confirmPickup', summary: 'Confirm the load was picked up', roles: HAULING, command: () => ({ type: 'ConfirmPickup', data: {} }) }),
+    defineRoute({
+      method: 'post',
+      path: '/loads/{loadId}/pickup',
+      operationId: 'confirmPickup',
+      summary: 'Confirm the load was picked up',
+      description:
+        "Checked against the assigned truck's last GPS fix: when there is none, it is stale, or it is outside the pickup site's geofence, " +
+        'the pickup is recorded together with LoadFlaggedForReview, for a person to look at.',
+      tags: ['Loads'],
+      roles: HAULING,
+      command: true,
+      params: loadParams,
+      responses: accepted,
+      async handle(input) {
+        const tracked = await deps.locations.get(input.params.loadId);
+        const fix = tracked?.fix;
+        const data = { ...(fix ? { truckFix: { lat: fix.lat, lng: fix.lng, recordedAt: fix.recordedAt } } : {}), policy: deps.locationPolicy };
+        return answer(await exec(input.params.loadId, { type: 'ConfirmPickup', data, metadata: metadataOf(input.actor) }, input));
+      },
+    }),
     transition({ path: 'in-transit', operationId: 'markInTransit', summary: 'Mark the load in transit', roles: HAULING, command: () => ({ type: 'MarkInTransit', data: {} }) }),
     transition({
       path: 'delivery',

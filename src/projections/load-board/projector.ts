@@ -19,7 +19,8 @@ const CHUNK = 500;
 export const loadBoardProjector: PostgresProjector = {
   kind: 'postgres',
   name: 'load_board',
-  version: 1,
+  // 2: arrivals at the sites and the review flag.
+  version: 2,
   eventTypes: [...loadEvents.types(), OrganisationRegistered.type],
   streamPrefixes: [LOAD_STREAM, ORGANISATION_STREAM],
   tables: ['load_board', 'load_status_history', 'lb_shippers'],
@@ -58,7 +59,8 @@ export const loadBoardProjector: PostgresProjector = {
       table.text('truck_id');
       table.timestamp('posted_at', { useTz: true }).notNullable();
       table.timestamp('expires_at', { useTz: true }).notNullable();
-      for (const c of ['booked_at', 'picked_up_at', 'delivered_at']) table.timestamp(c, { useTz: true });
+      for (const c of ['booked_at', 'picked_up_at', 'delivered_at', 'arrived_pickup_at', 'arrived_delivery_at', 'flagged_at']) table.timestamp(c, { useTz: true });
+      table.text('review_reason');
       table.timestamp('updated_at', { useTz: true }).notNullable();
     });
     // The board's queries filter posted loads and page by a sort key; each sort has its own

@@ -25,6 +25,8 @@ export interface BoardFilters {
   minRatePerMileCents?: number;
   maxAgeHours?: number;
   shipperOrgId?: string;
+  /** Only loads flagged for review (true) or only unflagged ones (false). */
+  flagged?: boolean;
   /** Only these loads (search hits). */
   loadIds?: readonly string[];
 }
@@ -87,6 +89,7 @@ export function applyFilters(q: Knex.QueryBuilder, f: BoardFilters, now: Date): 
   if (f.minRatePerMileCents !== undefined) q.where('rate_per_mile_cents', '>=', f.minRatePerMileCents);
   if (f.maxAgeHours !== undefined) q.where('posted_at', '>=', new Date(now.getTime() - f.maxAgeHours * 3_600_000));
   if (f.shipperOrgId) q.where('shipper_org_id', f.shipperOrgId);
+  if (f.flagged !== undefined) q.where((w) => (f.flagged ? w.whereNotNull('review_reason') : w.whereNull('review_reason')));
   if (f.loadIds) q.whereIn('load_id', f.loadIds as string[]);
   return q;
 }

@@ -55,6 +55,12 @@ export interface BoardRow {
   booked_at: Date | null;
   picked_up_at: Date | null;
   delivered_at: Date | null;
+  /** When the assigned truck's GPS first came within the geofence of each site. */
+  arrived_pickup_at: Date | null;
+  arrived_delivery_at: Date | null;
+  /** Set when pickup was confirmed without the GPS to back it: why, and when. */
+  review_reason: string | null;
+  flagged_at: Date | null;
   updated_at: Date;
 }
 
@@ -140,6 +146,10 @@ export function evolveRow(row: BoardRow | undefined, e: LoadEvent, revision: big
       booked_at: null,
       picked_up_at: null,
       delivered_at: null,
+      arrived_pickup_at: null,
+      arrived_delivery_at: null,
+      review_reason: null,
+      flagged_at: null,
       updated_at: at,
     };
   }
@@ -165,8 +175,17 @@ export function evolveRow(row: BoardRow | undefined, e: LoadEvent, revision: big
       return { ...next, open_bids: Math.max(0, row.open_bids - 1) };
     case 'LoadBooked':
       return { ...next, status: 'booked', carrier_id: e.data.carrierId, carrier_org_id: e.data.carrierOrgId, booked_rate_cents: e.data.rateCents, booked_at: e.data.bookedAt };
-    case 'DriverAssigned':
-      return { ...next, status: 'assigned', driver_id: e.data.driverId, truck_id: e.data.truckId };
+    case 'DriverAssigned': {
+      // As the decider: a new truck has arrived nowhere yet.
+      const sameTruck = row.status === 'assigned' && row.truck_id === e.data.truckId;
+      return {
+        ...next,
+        status: 'assigned',
+        driver_id: e.data.driverId,
+        truck_id: e.data.truckId,
+        ...(sameTruck ? {} : { arrived_pickup_at: null, arrived_delivery_at: null }),
+      };
+    }
     case 'LoadPickedUp':
       return { ...next, status: 'picked_up', picked_up_at: e.data.pickedUpAt };
     case 'LoadInTransit':
@@ -176,7 +195,22 @@ export function evolveRow(row: BoardRow | undefined, e: LoadEvent, revision: big
     case 'LoadCancelled':
       return { ...next, status: 'cancelled' };
     case 'LoadBookingReleased':
-      return { ...next, status: 'posted', carrier_id: null, carrier_org_id: null, booked_rate_cents: null, booked_at: null, driver_id: null, truck_id: null };
+      return {
+        ...next,
+        status: 'posted',
+        carrier_id: null,
+        carrier_org_id: null,
+        booked_rate_cents: null,
+        booked_at: null,
+        driver_id: null,
+        truck_id: null,
+        arrived_pickup_at: null,
+        arrived_delivery_at: null,
+      };
+    case 'LoadArrived':
+      return e.data.site === 'pickup' ? { ...next, arrived_pickup_at: e.data.arrivedAt } : { ...next, arrived_delivery_at: e.data.arrivedAt };
+    case 'LoadFlaggedForReview':
+      return { ...next, review_reason: e.data.reason, flagged_at: e.data.flaggedAt };
     case 'LoadExpired':
       return { ...next, status: 'expired' };
     default: {

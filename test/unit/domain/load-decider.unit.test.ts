@@ -26,6 +26,8 @@ import {
 } from './load-fixtures.js';
 
 const given = specification({ decide, evolve, initialState });
+const PICKUP_SITE = { lat: details.origin.lat, lng: details.origin.lng };
+const DELIVERY_SITE = { lat: details.destination.lat, lng: details.destination.lng };
 
 describe('The load decider', () => {
   describe('every command in every state', () => {
@@ -82,6 +84,10 @@ describe('The load decider', () => {
       {
         command: cmd('ReleaseBooking', { reason: 'truck broke down' }, carrierUser),
         outcomes: { none: I, posted: I, booked: 'events', assigned: 'events', picked_up: I, in_transit: I, delivered: I, cancelled: I, expired: I },
+      },
+      {
+        command: cmd('RecordArrival', { site: 'pickup', fix: { ...PICKUP_SITE, recordedAt: NOW } }, admin),
+        outcomes: { none: 'noop', posted: 'noop', booked: 'noop', assigned: 'events', picked_up: 'noop', in_transit: 'noop', delivered: 'noop', cancelled: 'noop', expired: 'noop' },
       },
       {
         command: cmd('ExpireLoad', {}, admin, hours(31)),
@@ -261,12 +267,71 @@ describe('The load decider', () => {
 
     it('needs a driver before pickup, then goes picked up → in transit → delivered with proof', () => {
       given(histories.booked).when(cmd('ConfirmPickup', {}, carrierUser)).thenThrows(IllegalTransition, /before a driver is assigned/);
-      given(histories.assigned).when(cmd('ConfirmPickup', {}, carrierUser)).then([{ type: 'LoadPickedUp', data: { pickedUpAt: NOW } }]);
+      given(histories.assigned)
+        .when(cmd('ConfirmPickup', { truckFix: { ...PICKUP_SITE, recordedAt: NOW } }, carrierUser))
+        .then([{ type: 'LoadPickedUp', data: { pickedUpAt: NOW } }]);
       given(histories.picked_up).when(cmd('MarkInTransit', {}, carrierUser)).then([{ type: 'LoadInTransit', data: { departedAt: NOW } }]);
       given(histories.in_transit)
         .when(cmd('DeliverLoad', { signedBy: 'J. Doe', documentUrl: 'https://pod.example/1.pdf' }, carrierUser))
         .then([{ type: 'LoadDelivered', data: { deliveredAt: NOW, proofOfDelivery: { signedBy: 'J. Doe', documentUrl: 'https://pod.example/1.pdf' } } }]);
       given(histories.in_transit).when(cmd('DeliverLoad', { signedBy: 'X' }, stranger)).thenThrows(DomainError, /own organisation/);
+    });
+  });
+
+  describe("Checking pickup against the truck's GPS", () => {
+    const near = { lat: PICKUP_SITE.lat + 0.003, lng: PICKUP_SITE.lng }; // about 0.2 mi
+    const picked = { type: 'LoadPickedUp', data: { pickedUpAt: NOW } } as const;
+    it('accepts a pickup the last fix puts at the site', () => {
+      given(histories.assigned).when(cmd('ConfirmPickup', { truckFix: { ...near, recordedAt: hours(-0.2) } }, carrierUser)).then([picked]);
+    });
+    it('records the pickup and flags it for review when there is no fix', () => {
+      given(histories.assigned)
+        .when(cmd('ConfirmPickup', {}, carrierUser))
+        .then([picked, { type: 'LoadFlaggedForReview', data: { reason: 'no_location', check: 'pickup', flaggedAt: NOW } }]);
+    });
+    it('flags a fix older than the policy allows, even at the site', () => {
+      const recordedAt = hours(-0.5);
+      given(histories.assigned)
+        .when(cmd('ConfirmPickup', { truckFix: { ...near, recordedAt } }, carrierUser))
+        .then([picked, { type: 'LoadFlaggedForReview', data: { reason: 'stale_location', check: 'pickup', distanceMi: 0.21, fixRecordedAt: recordedAt, flaggedAt: NOW } }]);
+      // A looser policy accepts it.
+      given(histories.assigned)
+        .when(cmd('ConfirmPickup', { truckFix: { ...near, recordedAt }, policy: { geofenceMi: 0.5, maxFixAgeMs: 3_600_000 } }, carrierUser))
+        .then([picked]);
+    });
+    it('flags a truck far from the pickup site', () => {
+      const houston = { lat: 29.7604, lng: -95.3698, recordedAt: NOW };
+      const [, flag] = decide(cmd('ConfirmPickup', { truckFix: houston }, carrierUser), histories.assigned.reduce(evolve, initialState));
+      expect(flag).to.deep.include({ type: 'LoadFlaggedForReview' });
+      expect(flag!.data).to.include({ reason: 'far_from_site', check: 'pickup' });
+      expect((flag!.data as { distanceMi: number }).distanceMi).to.be.within(220, 240);
+    });
+  });
+
+  describe('Arriving at the sites (the geofence reactor)', () => {
+    const fix = (site: { lat: number; lng: number }, h = 0) => ({ lat: site.lat + 0.001, lng: site.lng, recordedAt: hours(h) });
+    const arrive = (site: 'pickup' | 'delivery', f: ReturnType<typeof fix>) => cmd('RecordArrival', { site, fix: f }, admin);
+    it('records the truck arriving at pickup once, while assigned', () => {
+      const f = fix(PICKUP_SITE, 1);
+      const [e] = decide(arrive('pickup', f), histories.assigned.reduce(evolve, initialState));
+      expect(e).to.deep.include({ type: 'LoadArrived' });
+      expect(e!.data).to.include({ site: 'pickup', arrivedAt: f.recordedAt, lat: f.lat, lng: f.lng });
+      given([...histories.assigned, e!]).when(arrive('pickup', fix(PICKUP_SITE, 2))).then([]);
+      // Not near the site, or not due: nothing.
+      given(histories.assigned).when(arrive('pickup', fix(DELIVERY_SITE))).then([]);
+      given(histories.booked).when(arrive('pickup', f)).then([]);
+      given(histories.in_transit).when(arrive('pickup', f)).then([]);
+    });
+    it('records arriving at delivery after pickup', () => {
+      const [e] = decide(arrive('delivery', fix(DELIVERY_SITE, 5)), histories.in_transit.reduce(evolve, initialState));
+      expect(e!.data).to.include({ site: 'delivery' });
+      given(histories.assigned).when(arrive('delivery', fix(DELIVERY_SITE, 5))).then([]);
+      given(histories.delivered).when(arrive('delivery', fix(DELIVERY_SITE, 5))).then([]);
+    });
+    it('forgets the arrivals of a truck that is replaced', () => {
+      const [e] = decide(arrive('pickup', fix(PICKUP_SITE, 1)), histories.assigned.reduce(evolve, initialState));
+      const reassigned: LoadEvent = { type: 'DriverAssigned', data: { driverId: DRIVER_ID, truckId: 'T-other', assignedAt: hours(2) } };
+      expect(decide(arrive('pickup', fix(PICKUP_SITE, 3)), [...histories.assigned, e!, reassigned].reduce(evolve, initialState))).to.have.length(1);
     });
   });
 
