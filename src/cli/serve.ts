@@ -5,6 +5,9 @@ import { bootstrap } from '../infra/bootstrap.js';
 import { createApi } from '../http/api.js';
 import { projectorsFor } from '../projections/registry.js';
 import { ProjectionRunner } from '../projections/runner.js';
+import { LatestLocations } from '../projections/tracking/latest.js';
+import { channelKey } from '../realtime/broadcaster.js';
+import { attachRealtime } from '../realtime/server.js';
 import { fail, startup } from './common.js';
 
 const ROLES = ['api', 'projector', 'worker'] as const;
@@ -36,7 +39,9 @@ async function main() {
   // Worker: background job queues register here (none yet; the jobs issue adds them).
   if (roles.has('worker')) logger.info('worker role started', { queues: [] });
 
-  // Every role serves /health and /ready on PORT, so each can be probed; the api role adds the API.
+  // Every role serves /health and /ready on PORT, so each can be probed; the api role adds the API
+  // and the Socket.IO server on the same port.
+  const api = roles.has('api') ? createApi({ knex: runtime.knex, redis: runtime.redis, store: runtime.store, projectors, config }) : undefined;
   const app = createApp({
     logger,
     knex: runtime.knex,
@@ -46,11 +51,21 @@ async function main() {
     // Readiness fails past 10,000 events behind; the runner counts lag up to just past that.
     maxLagEvents: 10_000,
     draining: () => draining,
-    ...(roles.has('api') ? { api: createApi({ knex: runtime.knex, redis: runtime.redis, store: runtime.store, projectors, config }) } : {}),
+    ...(api ? { api } : {}),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
   });
+  const realtime = api
+    ? attachRealtime(server, {
+        auth: api.auth,
+        redis: runtime.redis,
+        channelKey: channelKey(config.REDIS_KEY_PREFIX),
+        knex: runtime.knex,
+        locations: new LatestLocations(runtime.redis),
+        logger,
+      })
+    : undefined;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   logger.info('listening', { port, roles: [...roles], eventStore: runtime.store.name });
@@ -78,8 +93,12 @@ async function main() {
     await step('closing the HTTP server', () => {
       const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
       server.closeIdleConnections();
+      // Socket.IO connections are not idle HTTP ones: disconnect this process's (not, through the
+      // Redis adapter, every process's), or the server never closes.
+      realtime?.io.local.disconnectSockets(true);
       return closed;
     });
+    await step('closing Socket.IO', () => realtime?.close());
     await step('stopping the projectors', () => runner?.stop());
     await step('closing connections', () => runtime.close());
     logger.info('stopped', { clean: ok });

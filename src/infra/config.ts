@@ -52,6 +52,8 @@ export const configSchema = z.object({
   GEOFENCE_RADIUS_MI: z.coerce.number().min(0.05).max(50).default(0.5),
   /** A truck's last fix older than this does not show where it is when pickup is confirmed. */
   PICKUP_FIX_MAX_AGE_MINUTES: z.coerce.number().min(1).max(24 * 60).default(15),
+  /** Dashboards hear of a truck's location at most once per this many ms (the newest is kept). */
+  REALTIME_LOCATION_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
 });
 
 /** The geofence and freshness rules of the location checks, from the configuration. */

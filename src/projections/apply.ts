@@ -35,6 +35,7 @@ export class ProjectorFailed extends Error {
  * checkpoint are dropped, so a batch replayed after a crash, or seen by two runner processes,
  * is applied once. `skippedTo` moves the checkpoint on past events the projector's filter skipped. For Postgres projectors the rows and the checkpoint share one transaction
  * (`trx` when the caller holds one, else a new one); `live` demands the generation still be live.
+ * Answers the events it applied (none of those at or before the checkpoint).
  */
 export async function applyBatch(
   knex: Knex,
@@ -43,7 +44,7 @@ export async function applyBatch(
   generation: number,
   events: readonly RecordedEvent[],
   opts: { live: boolean; trx?: Knex.Transaction; skippedTo?: Position },
-): Promise<number> {
+): Promise<readonly RecordedEvent[]> {
   const run = async (trx: Knex.Transaction) => {
     if (opts.live) {
       if ((await checkpoints.lockLive(trx, projector.name)) !== generation) throw new GenerationChanged(projector.name);
@@ -57,7 +58,7 @@ export async function applyBatch(
     const fresh = cp ? events.filter((e) => comparePositions(e.position, cp) > 0) : events;
     let to = fresh[fresh.length - 1]?.position;
     if (opts.skippedTo && (!to || comparePositions(opts.skippedTo, to) > 0)) to = opts.skippedTo;
-    if (!to || (cp && comparePositions(to, cp) <= 0)) return 0;
+    if (!to || (cp && comparePositions(to, cp) <= 0)) return [];
     if (fresh.length > 0) {
       try {
         if (projector.kind === 'postgres') await projector.apply(trx, fresh, tableNames(generation));
@@ -67,7 +68,7 @@ export async function applyBatch(
       }
     }
     await checkpoints.advance(trx, projector.name, generation, to, fresh.length);
-    return fresh.length;
+    return fresh;
   };
   if (opts.trx) return run(opts.trx);
   // For at-least-once projectors the side effects of `apply` happen before the checkpoint

@@ -86,7 +86,7 @@ export async function rebuildProjection(deps: {
       if (deps.signal?.aborted) throw new Error('rebuild aborted');
       const page = await store.readAll({ fromPosition: position, maxCount: batchSize, filter });
       if (page.length === 0) break;
-      applied += await applyBatch(knex, checkpoints, projector, gen, page, { live: false });
+      applied += (await applyBatch(knex, checkpoints, projector, gen, page, { live: false })).length;
       position = page[page.length - 1]!.position;
       if (applied > total) total = applied + (await store.countEvents({ after: position, filter, limit: COUNT_LIMIT }));
       report('building');
@@ -99,7 +99,7 @@ export async function rebuildProjection(deps: {
       for (;;) {
         const page = await store.readAll({ fromPosition: position, maxCount: batchSize, filter });
         if (page.length === 0) break;
-        applied += await applyBatch(knex, checkpoints, projector, gen, page, { live: false, trx });
+        applied += (await applyBatch(knex, checkpoints, projector, gen, page, { live: false, trx })).length;
         position = page[page.length - 1]!.position;
       }
       await switchLive(trx, checkpoints, projector, gen, live);

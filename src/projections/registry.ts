@@ -6,6 +6,9 @@ import { geofenceReactor } from '../application/geofence.js';
 import { DEFAULT_LOCATION_POLICY, type LocationPolicy } from '../domain/load/location.js';
 import type { EventStore } from '../eventstore/types.js';
 import { type Config, locationPolicy } from '../infra/config.js';
+import type { Logger } from '../infra/logger.js';
+import { type Broadcaster, channelKey, RedisBroadcaster } from '../realtime/broadcaster.js';
+import { boardNotifications, locationNotifications } from '../realtime/notifications.js';
 import { MeiliSearchIndex } from './search/meilisearch.js';
 import { PostgresSearchIndex } from './search/postgres.js';
 import { loadSearchProjector } from './search/projector.js';
@@ -27,11 +30,27 @@ export interface ProjectorDeps {
   locations: LatestLocations;
   /** The geofence of the arrival reactor (default: DEFAULT_LOCATION_POLICY). */
   locationPolicy?: LocationPolicy;
+  /** Tell dashboards of committed changes (Socket.IO through Redis); absent, nobody is told. */
+  notify?: { knex: Knex; broadcaster: Broadcaster; locationIntervalMs: number };
+}
+
+/** The load board and the latest locations, telling dashboards after they commit. */
+function withNotifications(projectors: Projector[], deps: ProjectorDeps): Projector[] {
+  const n = deps.notify;
+  if (!n) return projectors;
+  return projectors.map((p) => {
+    if (p.name === loadBoardProjector.name) return { ...p, afterCommit: boardNotifications(n.knex, n.broadcaster) };
+    if (p.name === 'tracking_latest') {
+      const locations = locationNotifications(deps.locations, n.broadcaster, n.locationIntervalMs);
+      return { ...p, afterCommit: locations.afterCommit, close: locations.close };
+    }
+    return p;
+  });
 }
 
 /** Every projector (and log-following reactor) the service runs. Later read models register here. */
 export function allProjectors(deps: ProjectorDeps): Projector[] {
-  return [
+  return withNotifications([
     streamIndexProjector,
     organisationsProjector,
     principalsProjector(deps.principals),
@@ -42,7 +61,7 @@ export function allProjectors(deps: ProjectorDeps): Projector[] {
     trackingLatestProjector(deps.locations),
     trackHistoryProjector,
     geofenceReactor(deps.store, deps.locationPolicy ?? DEFAULT_LOCATION_POLICY),
-  ];
+  ], deps);
 }
 
 /** The projectors of a running process, wired to its connections. */
@@ -50,14 +69,22 @@ export function projectorsFor(runtime: {
   knex: Knex;
   redis: Redis;
   store: EventStore;
-  config: Pick<Config, 'PLATFORM_ORG_ID' | 'MEILI_URL' | 'MEILI_API_KEY' | 'GEOFENCE_RADIUS_MI' | 'PICKUP_FIX_MAX_AGE_MINUTES'>;
+  logger: Logger;
+  config: Pick<
+    Config,
+    'PLATFORM_ORG_ID' | 'MEILI_URL' | 'MEILI_API_KEY' | 'GEOFENCE_RADIUS_MI' | 'PICKUP_FIX_MAX_AGE_MINUTES' | 'REDIS_KEY_PREFIX' | 'REALTIME_LOCATION_INTERVAL_MS'
+  >;
 }): Projector[] {
+  const broadcaster = new RedisBroadcaster(runtime.redis, channelKey(runtime.config.REDIS_KEY_PREFIX), (err) =>
+    runtime.logger.warn('a realtime message could not be published', { err }),
+  );
   return allProjectors({
     principals: new ActivePrincipals({ redis: runtime.redis, knex: runtime.knex, platformOrgId: runtime.config.PLATFORM_ORG_ID }),
     search: searchIndexFor(runtime),
     store: runtime.store,
     locations: new LatestLocations(runtime.redis),
     locationPolicy: locationPolicy(runtime.config),
+    notify: { knex: runtime.knex, broadcaster, locationIntervalMs: runtime.config.REALTIME_LOCATION_INTERVAL_MS },
   });
 }
 

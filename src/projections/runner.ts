@@ -141,8 +141,12 @@ export class ProjectionRunner {
             // Moving the checkpoint past skipped events only matters now and then (it keeps lag
             // counts and re-reads short); doing it for every quiet page would be a write per wake-up.
             if (events.length === 0 && Date.now() - lastWrite < this.skipCheckpointMs) continue;
-            await applyBatch(knex, this.checkpoints, p, live.generation, events, { live: true, skippedTo });
+            const applied = await applyBatch(knex, this.checkpoints, p, live.generation, events, { live: true, skippedTo });
             lastWrite = Date.now();
+            // Committed: now dashboards may hear of it (never of data they cannot read yet).
+            if (applied.length && p.afterCommit) {
+              await p.afterCommit(applied).catch((err: unknown) => logger.warn('projector notification failed', { projector: p.name, err }));
+            }
             attempt = 0;
             w.lastError = null;
           }
@@ -234,5 +238,6 @@ export class ProjectionRunner {
     const running = [...this.workers.values()];
     await Promise.all(running.map((w) => w.subscription?.close()));
     await Promise.all(running.map((w) => w.done));
+    for (const w of running) w.projector.close?.();
   }
 }

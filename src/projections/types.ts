@@ -8,6 +8,13 @@ interface ProjectorBase {
   /** The event types it handles; the runner reads only these ('all' for every type). */
   readonly eventTypes: readonly string[] | 'all';
   readonly streamPrefixes?: readonly string[];
+  /**
+   * Called by the live runner once a batch it applied has committed (never while rebuilding), with
+   * the events it applied: for telling dashboards. At most once; a failure is logged, not retried.
+   */
+  afterCommit?(events: readonly RecordedEvent[]): Promise<void>;
+  /** Releases what the projector holds (timers); the runner calls it when it stops. */
+  close?(): void;
 }
 
 /** Maps a logical table name to this generation's physical table. */

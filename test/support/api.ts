@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import request from 'supertest';
 import { ActivePrincipals } from '../../src/auth/principals.js';
@@ -8,13 +10,15 @@ import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import { createApi } from '../../src/http/api.js';
 import { createApp } from '../../src/http/app.js';
 import type { Route } from '../../src/http/route.js';
-import { DEV_JWT_SECRET, loadConfig } from '../../src/infra/config.js';
+import { DEV_JWT_SECRET, loadConfig, locationPolicy } from '../../src/infra/config.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
 import { createRedis, type Redis } from '../../src/infra/redis.js';
 import { allProjectors, searchIndexFor } from '../../src/projections/registry.js';
 import { LatestLocations } from '../../src/projections/tracking/latest.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import type { Projector } from '../../src/projections/types.js';
+import { channelKey, RedisBroadcaster } from '../../src/realtime/broadcaster.js';
+import { attachRealtime } from '../../src/realtime/server.js';
 import { freshDatabase, testLogger, testServices } from './services.js';
 
 /** The real app on its own database and Redis prefix, with the projectors running. */
@@ -34,22 +38,28 @@ export interface ApiHarness {
   admin: string;
   /** Registers an organisation and one user through the API; answers the user's bearer header. */
   member(kind: 'shipper' | 'carrier' | 'broker', roles: Role[]): Promise<{ orgId: string; userId: string; auth: string }>;
+  /** With `listen`: where the app (and Socket.IO) listens. */
+  baseUrl?: string;
+  keyPrefix: string;
   /** Waits until every projector has caught up. */
   settle(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function apiHarness(label: string, env: Record<string, string> = {}): Promise<ApiHarness> {
+export async function apiHarness(label: string, env: Record<string, string> = {}, opts: { listen?: boolean } = {}): Promise<ApiHarness> {
   const url = await freshDatabase(label);
   const knex = createKnex(url, 8);
-  const redis = createRedis((await testServices()).redisUrl, `t:${randomUUID()}:`);
+  const keyPrefix = `t:${randomUUID()}:`;
+  const redis = createRedis((await testServices()).redisUrl, keyPrefix);
   const store = new PostgresEventStore({ databaseUrl: url, pollMs: 100 });
   const platformOrgId = randomUUID();
   const config = loadConfig({ NODE_ENV: 'test', PLATFORM_ORG_ID: platformOrgId, MIN_POSITION_WAIT_MS: '3000', ...env });
   const principals = new ActivePrincipals({ redis, knex, platformOrgId });
   const search = searchIndexFor({ knex, config });
   const locations = new LatestLocations(redis);
-  const projectors = allProjectors({ principals, search, store, locations });
+  const broadcaster = new RedisBroadcaster(redis, channelKey(keyPrefix));
+  const notify = { knex, broadcaster, locationIntervalMs: config.REALTIME_LOCATION_INTERVAL_MS };
+  const projectors = allProjectors({ principals, search, store, locations, locationPolicy: locationPolicy(config), notify });
   const runner = new ProjectionRunner({ knex, store, projectors, logger: testLogger, batchSize: 200 });
   runner.start();
   // The read models' first generations exist before the first request.
@@ -60,6 +70,15 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p, expiresIn);
   const admin = `Bearer ${await token({ userId: randomUUID(), orgId: platformOrgId, roles: ['admin'] })}`;
   const http = () => request(app.callback());
+  // A real port with Socket.IO on it, for the realtime tests.
+  let server: Server | undefined;
+  let realtime: ReturnType<typeof attachRealtime> | undefined;
+  if (opts.listen) {
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    realtime = attachRealtime(server, { auth: api.auth, redis, channelKey: channelKey(keyPrefix), knex, locations, logger: testLogger });
+  }
   const settle = async () => {
     if (!(await runner.idle(15_000))) throw new Error('projections did not catch up');
   };
@@ -88,7 +107,10 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
       const t = await token({ userId: user.body.userId, orgId: org.body.orgId, roles });
       return { orgId: org.body.orgId as string, userId: user.body.userId as string, auth: `Bearer ${t}` };
     },
+    baseUrl: server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : undefined,
+    keyPrefix,
     async close() {
+      await realtime?.close();
       await runner.stop();
       await store.close();
       redis.disconnect();

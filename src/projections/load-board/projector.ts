@@ -19,7 +19,7 @@ const CHUNK = 500;
 export const loadBoardProjector: PostgresProjector = {
   kind: 'postgres',
   name: 'load_board',
-  // 2: arrivals at the sites and the review flag.
+  // 2: arrivals at the sites, the review flag, each row's global position.
   version: 2,
   eventTypes: [...loadEvents.types(), OrganisationRegistered.type],
   streamPrefixes: [LOAD_STREAM, ORGANISATION_STREAM],
@@ -61,6 +61,8 @@ export const loadBoardProjector: PostgresProjector = {
       table.timestamp('expires_at', { useTz: true }).notNullable();
       for (const c of ['booked_at', 'picked_up_at', 'delivered_at', 'arrived_pickup_at', 'arrived_delivery_at', 'flagged_at']) table.timestamp(c, { useTz: true });
       table.text('review_reason');
+      table.decimal('pos_commit', 20, 0).notNullable();
+      table.decimal('pos_prepare', 20, 0).notNullable();
       table.timestamp('updated_at', { useTz: true }).notNullable();
     });
     // The board's queries filter posted loads and page by a sort key; each sort has its own
@@ -75,6 +77,8 @@ export const loadBoardProjector: PostgresProjector = {
     await trx.raw(`create index on ?? (equipment_type, pickup_from, load_id) ${posted}`, [board]);
     await trx.raw(`create index on ?? (shipper_org_id, posted_at)`, [board]);
     await trx.raw(`create index on ?? (carrier_org_id, posted_at) where carrier_org_id is not null`, [board]);
+    // Dashboards that reconnect ask for what changed after the last position they saw.
+    await trx.raw(`create index on ?? (pos_commit, pos_prepare)`, [board]);
 
     await trx.schema.createTable(t('load_status_history'), (table) => {
       table.uuid('load_id').notNullable();
@@ -137,7 +141,7 @@ export const loadBoardProjector: PostgresProjector = {
       for (const { e, event } of list) {
         if (row && e.revision <= BigInt(row.revision)) continue; // applied before
         const shipperName = event.type === 'LoadPosted' ? (shippers.get(event.data.shipperOrgId) ?? null) : null;
-        row = evolveRow(row, event, e.revision, e.createdAt, shipperName);
+        row = evolveRow(row, event, e.revision, e.createdAt, shipperName, e.position);
         const status = statusAfter(event);
         if (row && status) {
           history.push({ load_id: id, revision: e.revision.toString(), event_type: e.type, status, at: e.createdAt, actor: typeof e.metadata.actor === 'string' ? e.metadata.actor : null });

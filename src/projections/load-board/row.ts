@@ -1,5 +1,6 @@
 import { ratePerMileCents } from '../../domain/load/decider.js';
 import type { LoadEvent } from '../../domain/load/events.js';
+import type { Position } from '../../eventstore/types.js';
 
 export type BoardStatus = 'posted' | 'booked' | 'assigned' | 'picked_up' | 'in_transit' | 'delivered' | 'cancelled' | 'expired';
 export const BOARD_STATUSES: readonly BoardStatus[] = ['posted', 'booked', 'assigned', 'picked_up', 'in_transit', 'delivered', 'cancelled', 'expired'];
@@ -62,6 +63,9 @@ export interface BoardRow {
   review_reason: string | null;
   flagged_at: Date | null;
   updated_at: Date;
+  /** Global position of the last event applied to the row (numeric text): dashboards resume from it. */
+  pos_commit: string;
+  pos_prepare: string;
 }
 
 /** A status change, for `GET /loads/:id`'s history. */
@@ -93,7 +97,8 @@ export const statusAfter = (e: LoadEvent): BoardStatus | undefined => STATUS_OF[
  * Folds one load event into its row (pure). `row` is undefined only before LoadPosted; events
  * the decider would never emit in that state leave the row as it is.
  */
-export function evolveRow(row: BoardRow | undefined, e: LoadEvent, revision: bigint, at: Date, shipperName: string | null): BoardRow | undefined {
+export function evolveRow(row: BoardRow | undefined, e: LoadEvent, revision: bigint, at: Date, shipperName: string | null, position: Position): BoardRow | undefined {
+  const pos = { pos_commit: position.commit.toString(), pos_prepare: position.prepare.toString() };
   if (e.type === 'LoadPosted') {
     const d = e.data;
     return {
@@ -151,10 +156,11 @@ export function evolveRow(row: BoardRow | undefined, e: LoadEvent, revision: big
       review_reason: null,
       flagged_at: null,
       updated_at: at,
+      ...pos,
     };
   }
   if (!row) return row;
-  const next: BoardRow = { ...row, revision: revision.toString(), updated_at: at };
+  const next: BoardRow = { ...row, revision: revision.toString(), updated_at: at, ...pos };
   switch (e.type) {
     case 'LoadRevised': {
       const { rateCents, pickupWindow, deliveryWindow, expiresAt } = e.data;

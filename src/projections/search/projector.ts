@@ -7,7 +7,7 @@ import { docOf, type LoadDoc, type SearchIndex } from './types.js';
 
 function fold(events: readonly RecordedEvent[]): BoardRow | undefined {
   let row: BoardRow | undefined;
-  for (const e of events) row = evolveRow(row, { type: e.type, data: loadEvents.decode(e) } as LoadEvent, e.revision, e.createdAt, null);
+  for (const e of events) row = evolveRow(row, { type: e.type, data: loadEvents.decode(e) } as LoadEvent, e.revision, e.createdAt, null, e.position);
   return row;
 }
 

@@ -1,0 +1,72 @@
+import type { Knex } from 'knex';
+import { LoadBooked, LoadCancelled, LoadExpired } from '../domain/load/events.js';
+import { TRACKING_STREAM } from '../domain/tracking/events.js';
+import type { RecordedEvent } from '../eventstore/types.js';
+import { LOAD_STREAM } from '../projections/load-board/projector.js';
+import type { BoardRow } from '../projections/load-board/row.js';
+import { toSummary } from '../projections/load-board/summary.js';
+import type { LatestLocations, TrackedLoad } from '../projections/tracking/latest.js';
+import { type Broadcaster, Throttle } from './broadcaster.js';
+import { boardRoomsOf, loadRoom, orgRoom, trackingRoom } from './rooms.js';
+
+/** Events after which a load is no longer on the open board. */
+const OFF_BOARD = new Set<string>([LoadBooked.type, LoadCancelled.type, LoadExpired.type]);
+const CHUNK = 1_000;
+
+export const rowPosition = (r: Pick<BoardRow, 'pos_commit' | 'pos_prepare'>) => `${r.pos_commit}/${r.pos_prepare}`;
+
+/** The `load` messages of a board row: the whole load to its parties, and what the open board may know. */
+export function loadMessages(row: BoardRow, now: Date, leftBoard: boolean): { rooms: string[]; payload: unknown }[] {
+  const position = rowPosition(row);
+  const parties = [loadRoom(row.load_id), orgRoom(row.shipper_org_id), ...(row.carrier_org_id ? [orgRoom(row.carrier_org_id)] : [])];
+  const full = { position, loadId: row.load_id, status: row.status, load: toSummary(row, now) };
+  const board = boardRoomsOf(row.origin_state, row.equipment_type);
+  if (row.status === 'posted') return [{ rooms: [...parties, ...board], payload: full }];
+  // Off the board: carriers browsing it learn only that it left.
+  const out: { rooms: string[]; payload: unknown }[] = [{ rooms: parties, payload: full }];
+  if (leftBoard) out.push({ rooms: board, payload: { position, loadId: row.load_id, status: row.status, removed: true } });
+  return out;
+}
+
+/**
+ * Tells dashboards of load changes once the load board has committed them: the current row of each
+ * load the batch touched, serialized once per message.
+ */
+export function boardNotifications(knex: Knex, broadcaster: Broadcaster): (events: readonly RecordedEvent[]) => Promise<void> {
+  return async (events) => {
+    const touched = new Map<string, boolean>();
+    for (const e of events) {
+      if (!e.streamId.startsWith(LOAD_STREAM)) continue;
+      const id = e.streamId.slice(LOAD_STREAM.length);
+      touched.set(id, (touched.get(id) ?? false) || OFF_BOARD.has(e.type));
+    }
+    const ids = [...touched.keys()];
+    const now = new Date();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const rows = (await knex('load_board').whereIn('load_id', ids.slice(i, i + CHUNK)).select('*')) as BoardRow[];
+      for (const row of rows) for (const m of loadMessages(row, now, touched.get(row.load_id)!)) broadcaster.emit(m.rooms, 'load', m.payload);
+    }
+  };
+}
+
+/** The `location` message of a tracked load. */
+export function locationMessage(t: TrackedLoad & { fix: NonNullable<TrackedLoad['fix']> }) {
+  const { position, recordedAt, ...fix } = t.fix;
+  return { position, loadId: t.loadId, status: t.status ?? null, truckId: t.truckId ?? null, active: t.active, fix: { ...fix, recordedAt: recordedAt.toISOString() } };
+}
+
+/**
+ * Tells a load's tracking room where its truck is, from the latest-location read model after it was
+ * written (so never a fix older than the stored one), at most once per load per interval.
+ */
+export function locationNotifications(locations: LatestLocations, broadcaster: Broadcaster, intervalMs: number) {
+  const throttle = new Throttle<ReturnType<typeof locationMessage>>(intervalMs, (loadId, payload) => broadcaster.emit([trackingRoom(loadId)], 'location', payload));
+  return {
+    async afterCommit(events: readonly RecordedEvent[]) {
+      const ids = new Set(events.filter((e) => e.streamId.startsWith(TRACKING_STREAM)).map((e) => e.streamId.slice(TRACKING_STREAM.length)));
+      const tracked = await Promise.all([...ids].map((id) => locations.get(id)));
+      for (const t of tracked) if (t?.fix) throttle.push(t.loadId, locationMessage(t as TrackedLoad & { fix: NonNullable<TrackedLoad['fix']> }));
+    },
+    close: () => throttle.close(),
+  };
+}
