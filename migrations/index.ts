@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as m001 from './20261122_001_event_store.js';
 import * as m002 from './20261122_002_projections.js';
 import * as m003 from './20261122_003_search_extensions.js';
+import * as m004 from './20261123_004_tracking_retention.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '20261122_001_event_store': m001,
   '20261122_002_projections': m002,
   '20261122_003_search_extensions': m003,
+  '20261123_004_tracking_retention': m004,
 };

@@ -29,16 +29,21 @@ export async function recordPings(
   store: EventStore,
   loadId: string,
   pings: readonly Ping[],
-  opts: { receivedAt: Date; metadata?: Omit<EventMetadata, 'schemaVersion'>; dedupeWindow?: number },
+  opts: { receivedAt: Date; metadata?: Omit<EventMetadata, 'schemaVersion'>; dedupeWindow?: number; retentionSeconds?: number },
 ): Promise<{ position?: Position }> {
   if (pings.length === 0) return {};
   const stream = trackingStream(loadId);
+  // A new tracking stream gets its retention where the store keeps one per stream (EventStoreDB).
+  const created = (r: { nextExpectedRevision: bigint }, n: number) =>
+    opts.retentionSeconds && r.nextExpectedRevision === BigInt(n - 1) ? store.setMaxAge(stream, opts.retentionSeconds) : undefined;
   const events: EventData[] = pings.map((p) => {
     const { data, schemaVersion } = trackingEvents.encode('PingRecorded', { ...p, receivedAt: opts.receivedAt });
     return { id: pingEventId(loadId, p.pingId), type: 'PingRecorded', data, metadata: { ...opts.metadata, schemaVersion } };
   });
   try {
-    return { position: (await store.append(stream, events, { expectedRevision: 'any' })).position };
+    const r = await store.append(stream, events, { expectedRevision: 'any' });
+    await created(r, events.length);
+    return { position: r.position };
   } catch (err) {
     if (!storedBefore(err)) throw err;
   }

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../http/app.js';
 import { bootstrap } from '../infra/bootstrap.js';
 import { createApi } from '../http/api.js';
+import { startTrackingRetention } from '../jobs/retention.js';
 import { projectorsFor } from '../projections/registry.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { LatestLocations } from '../projections/tracking/latest.js';
@@ -36,8 +37,9 @@ async function main() {
     : undefined;
   runner?.start();
 
-  // Worker: background job queues register here (none yet; the jobs issue adds them).
-  if (roles.has('worker')) logger.info('worker role started', { queues: [] });
+  // Worker: background jobs (the jobs issue adds queues on this base).
+  const retention = roles.has('worker') ? startTrackingRetention({ store: runtime.store, knex: runtime.knex, logger }, config.TRACKING_RETENTION_DAYS) : undefined;
+  if (roles.has('worker')) logger.info('worker role started', { jobs: ['tracking retention'] });
 
   // Every role serves /health and /ready on PORT, so each can be probed; the api role adds the API
   // and the Socket.IO server on the same port.
@@ -100,6 +102,7 @@ async function main() {
     });
     await step('closing Socket.IO', () => realtime?.close());
     await step('stopping the projectors', () => runner?.stop());
+    await step('stopping the jobs', () => retention?.stop());
     await step('closing connections', () => runtime.close());
     logger.info('stopped', { clean: ok });
     process.exit(ok ? 0 : 1);

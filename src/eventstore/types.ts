@@ -104,5 +104,16 @@ export interface EventStore {
   /** Counts matching events after `after` (all when absent), stopping at `limit`. Lag and progress use it. */
   countEvents(options?: { after?: Position; filter?: EventFilter; limit?: number }): Promise<number>;
   subscribeToAll(options?: SubscribeOptions): Subscription;
+  /**
+   * Retention, the EventStoreDB way: the stream's events expire after `maxAgeSeconds` ($maxAge).
+   * The Postgres store keeps no such setting (it does nothing): its retention is `deleteOlderThan`.
+   */
+  setMaxAge(streamId: string, maxAgeSeconds: number): Promise<void>;
+  /**
+   * Retention, the Postgres way: deletes events of streams starting with `streamPrefix` written
+   * before `before`, in short transactions, answering how many. Stream revisions are never reused.
+   * On EventStoreDB it does nothing ($maxAge and scavenging do the work) and answers 0.
+   */
+  deleteOlderThan(options: { streamPrefix: string; before: Date; batchSize?: number }): Promise<number>;
   close(): Promise<void>;
 }

@@ -42,6 +42,7 @@ export type ApiConfig = Pick<
   | 'TRACKING_MAX_SPEED_MPH'
   | 'GEOFENCE_RADIUS_MI'
   | 'PICKUP_FIX_MAX_AGE_MINUTES'
+  | 'TRACKING_RETENTION_DAYS'
 >;
 
 /** Wires the API role: token verification, the cached principal check, idempotency, every feature's routes. */
@@ -64,6 +65,7 @@ export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; p
         knex,
         store,
         locations,
+        retentionDays: config.TRACKING_RETENTION_DAYS,
         limits: {
           maxAgeMs: config.TRACKING_MAX_PING_AGE_HOURS * 3_600_000,
           futureSkewMs: config.TRACKING_CLOCK_SKEW_SECONDS * 1_000,

@@ -269,6 +269,17 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
     });
   });
 
+  describe('retention', () => {
+    it('takes a maximum age for a stream, whose events stay readable meanwhile', async () => {
+      const s = stream();
+      await store.append(s, many(2));
+      await store.setMaxAge(s, 90 * 86_400);
+      expect(await store.readStream(s)).to.have.length(2);
+      await store.append(s, many(1), { expectedRevision: 1n });
+      expect(await store.readStream(s)).to.have.length(3);
+    });
+  });
+
   describe('subscriptions', () => {
     it('catches up on history, then delivers live events', async () => {
       const filter = { streamPrefixes: [`${cat}-`] };

@@ -157,6 +157,26 @@ describe('Postgres event store specifics', () => {
     expect(from).to.deep.equal(head);
   });
 
+  it('deletes old events of one stream category in batches, keeping the rest and the revisions', async () => {
+    const cat = `trk${randomUUID().slice(0, 6)}-`;
+    const old = `${cat}a`;
+    const other = `keep${randomUUID().slice(0, 6)}-a`;
+    await store.append(old, Array.from({ length: 10 }, () => ({ id: randomUUID(), type: 'Ping', data: {} })));
+    await store.append(other, [{ id: randomUUID(), type: 'Ping', data: {} }]);
+    // Age them (created_at is the server's clock at append).
+    await store.pool.query(`update es_events set created_at = now() - interval '40 days' where stream_id in ($1, $2)`, [old, other]);
+    await store.append(old, [{ id: randomUUID(), type: 'Ping', data: {} }]);
+    const deleted = await store.deleteOlderThan({ streamPrefix: cat, before: new Date(Date.now() - 30 * 86_400_000), batchSize: 3 });
+    expect(deleted).to.equal(10);
+    expect((await store.readStream(old)).map((e) => e.revision)).to.deep.equal([10n]);
+    expect(await store.readStream(other)).to.have.length(1);
+    // The stream goes on from its revision; nothing is reused.
+    const r = await store.append(old, [{ id: randomUUID(), type: 'Ping', data: {} }], { expectedRevision: 10n });
+    expect(r.nextExpectedRevision).to.equal(11n);
+    const bad = await store.deleteOlderThan({ streamPrefix: "x'; drop table es_events; --", before: new Date() }).catch((e: unknown) => e);
+    expect(bad).to.be.instanceOf(RangeError);
+  });
+
   it('orders positions as numbers, not text, across a digit boundary of transaction ids', async () => {
     const prefix = `digits${randomUUID().slice(0, 8)}-`;
     for (const tx of ['10', '9', '100', '99']) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { recordPings } from '../../src/application/tracking.js';
+import { pruneTracking } from '../../src/jobs/retention.js';
 import { type LoadEvent, loadEvents } from '../../src/domain/load/events.js';
 import { type TrackingEvent, trackingEvents } from '../../src/domain/tracking/events.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
@@ -125,6 +126,37 @@ describe('The tracking read models', () => {
       const rows = await knex(t('track_points')).where('load_id', id).orderBy('recorded_at').select('recorded_at', 'heading_deg', 'accuracy_m');
       expect(rows.map((r: { recorded_at: Date }) => r.recorded_at.toISOString())).to.deep.equal([hours(1 / 60), hours(3 / 60), hours(5 / 60)].map((d) => d.toISOString()));
       expect(rows[0]).to.include({ heading_deg: 10, accuracy_m: null });
+    });
+  });
+
+  describe('retention', () => {
+    it('deletes pings older than the retention from the log and the track, and nothing newer', async () => {
+      const url = await freshDatabase('retention');
+      const store = new PostgresEventStore({ databaseUrl: url });
+      const rk = createKnex(url, 2);
+      try {
+        await rk.transaction(async (trx) => {
+          await trackHistoryProjector.setup(trx, tableNames(1));
+          await trx.raw('create view track_points as select * from track_points__g1');
+        });
+        const id = randomUUID();
+        const day = 86_400_000;
+        const mk = (daysAgo: number) => ({ pingId: randomUUID(), lat: 30, lng: -95, speedMph: 40, recordedAt: new Date(Date.now() - daysAgo * day) });
+        const pings = [mk(100), mk(95), mk(10), mk(1)];
+        await recordPings(store, id, pings, { receivedAt: new Date() });
+        // Written long ago: the log's own time of the first two.
+        await store.pool.query(`update es_events set created_at = now() - interval '95 days' where stream_id = $1 and revision < 2`, [`tracking-${id}`]);
+        const events = await store.readStream(`tracking-${id}`);
+        await rk.transaction((trx) => trackHistoryProjector.apply(trx, events, tableNames(1)));
+        const r = await pruneTracking({ store, knex: rk }, 90);
+        expect(r).to.deep.equal({ events: 2, points: 2 });
+        expect((await store.readStream(`tracking-${id}`)).map((e) => (e.data as { pingId: string }).pingId)).to.deep.equal(pings.slice(2).map((p) => p.pingId));
+        expect((await rk('track_points').select('ping_id')).map((x: { ping_id: string }) => x.ping_id).sort()).to.deep.equal(pings.slice(2).map((p) => p.pingId).sort());
+        expect(await pruneTracking({ store, knex: rk }, 90)).to.deep.equal({ events: 0, points: 0 });
+      } finally {
+        await rk.destroy();
+        await store.close();
+      }
     });
   });
 

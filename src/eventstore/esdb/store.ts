@@ -116,6 +116,15 @@ export class EsdbEventStore implements EventStore {
     }
   }
 
+  async setMaxAge(streamId: string, maxAgeSeconds: number): Promise<void> {
+    await this.client.setStreamMetadata(streamId, { maxAge: maxAgeSeconds });
+  }
+
+  async deleteOlderThan(): Promise<number> {
+    // Expired events ($maxAge) are unreadable at once and removed by the server's scavenge.
+    return 0;
+  }
+
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const backwards = options.direction === 'backwards';
     const from = options.fromRevision ?? (backwards ? 'end' : 'start');

@@ -275,6 +275,32 @@ export class PostgresEventStore implements EventStore {
     return Number(res.rows[0]!.n);
   }
 
+  async setMaxAge(): Promise<void> {
+    // Retention here is deleteOlderThan, run by a job; there is no per-stream setting to keep.
+  }
+
+  /**
+   * Deletes old events of a stream category in batches of `batchSize`, each its own short
+   * transaction: a long writing transaction would hold back every subscriber (they read below
+   * the snapshot's xmin). The prefix is inlined (checked) so that the partial index on
+   * `created_at` of tracking streams (migration 004) can serve it.
+   */
+  async deleteOlderThan(options: { streamPrefix: string; before: Date; batchSize?: number }): Promise<number> {
+    if (!/^[a-z][a-z0-9_]*-$/i.test(options.streamPrefix)) throw new RangeError(`Not a stream category prefix: "${options.streamPrefix}"`);
+    const batch = options.batchSize ?? 5_000;
+    let total = 0;
+    for (;;) {
+      const res = await this.pool.query(
+        `delete from es_events e using (
+           select tx_id, seq from es_events where stream_id like '${options.streamPrefix}%' and created_at < $1 limit $2
+         ) d where e.tx_id = d.tx_id and e.seq = d.seq`,
+        [options.before, batch],
+      );
+      total += res.rowCount ?? 0;
+      if ((res.rowCount ?? 0) < batch) return total;
+    }
+  }
+
   subscribeToAll(options: SubscribeOptions = {}): Subscription {
     const sub = new PgSubscription(this, {
       from: options.fromPosition ?? 'start',

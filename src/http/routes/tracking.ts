@@ -17,6 +17,7 @@ export interface TrackingDeps {
   store: EventStore;
   locations: LatestLocations;
   limits: PingLimits;
+  retentionDays: number;
 }
 
 /** The statuses in which a load is hauled, and so tracked. */
@@ -114,6 +115,7 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
         const ctx = currentContext();
         const r = await recordPings(deps.store, loadId, good, {
           receivedAt: now,
+          retentionSeconds: deps.retentionDays * 86_400,
           // No actor: who drove lives in the load's assignment, not in pings that retention deletes.
           metadata: { ...(ctx?.correlationId ? { correlationId: ctx.correlationId } : {}), ...(ctx?.requestId ? { causationId: ctx.requestId } : {}) },
         });
