@@ -40,8 +40,8 @@ export function derivedEventId(streamId: string, idempotencyKey: string, index: 
 /**
  * Runs one command against one stream: read, fold, decide, append at the revision read. When
  * another writer appended meanwhile it reads and decides again (unless the client pinned the
- * revision with If-Match). With an idempotency key the event ids are derived from it: a retry
- * of a command already applied finds its first event in the stream and appends nothing.
+ * revision with If-Match), up to `maxAttempts` times with a jittered backoff. With an
+ * idempotency key the event ids are derived from it: a retry of a command already applied finds its first event in the stream and appends nothing.
  */
 export async function handle<C, E extends { type: string; data: unknown }, S>(
   deps: { store: EventStore; registry: EventRegistry },
@@ -51,7 +51,7 @@ export async function handle<C, E extends { type: string; data: unknown }, S>(
   options: HandleOptions = {},
 ): Promise<HandleResult<E>> {
   const { store, registry } = deps;
-  const attempts = options.expectedRevision === undefined ? (options.maxAttempts ?? 5) : 1;
+  const attempts = options.expectedRevision === undefined ? (options.maxAttempts ?? 8) : 1;
   for (let attempt = 1; ; attempt++) {
     const history = await store.readStream(streamId);
     const revision = history.length ? history[history.length - 1]!.revision : -1n;
@@ -91,8 +91,10 @@ export async function handle<C, E extends { type: string; data: unknown }, S>(
       const r = await store.append(streamId, toStore, { expectedRevision: revision === -1n ? 'no_stream' : revision });
       return { streamId, revision: r.nextExpectedRevision, position: r.position, events, replayed: false };
     } catch (err) {
-      if (err instanceof WrongExpectedVersion && attempt < attempts) continue;
-      throw err;
+      if (!(err instanceof WrongExpectedVersion) || attempt >= attempts) throw err;
+      // Many writers on one stream (users added to one organisation at once): a jittered,
+      // growing pause lets them take turns instead of colliding again on the next read.
+      await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt * 4));
     }
   }
 }

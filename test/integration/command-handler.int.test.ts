@@ -3,10 +3,12 @@ import { expect } from 'chai';
 import { handle } from '../../src/application/handle.js';
 import { decide, evolve, initialState } from '../../src/domain/load/decider.js';
 import { loadEvents } from '../../src/domain/load/events.js';
+import * as organisation from '../../src/domain/organisation/decider.js';
+import { organisationEvents } from '../../src/domain/organisation/events.js';
 import { IllegalTransition } from '../../src/domain/shared/errors.js';
 import { WrongExpectedVersion } from '../../src/eventstore/errors.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
-import { carrierUser, cmd, details, goodCarrier, LOAD_ID, OTHER_CARRIER_ID, shipper, bidId } from '../unit/domain/load-fixtures.js';
+import { admin, carrierUser, cmd, details, goodCarrier, LOAD_ID, NOW, OTHER_CARRIER_ID, shipper, bidId } from '../unit/domain/load-fixtures.js';
 import { freshDatabase } from '../support/services.js';
 
 const load = { decide, evolve, initialState };
@@ -98,5 +100,18 @@ describe('Handling a command against its stream', () => {
     );
     const events = await store.readStream(stream);
     expect(events.map((e) => e.type)).to.deep.equal(['LoadPosted', 'BidPlaced', 'BidPlaced', 'BidPlaced', 'BidPlaced']);
+  });
+
+  it('lets many writers on one stream take turns: 24 users added to one organisation at once all land', async () => {
+    const orgId = randomUUID();
+    const stream = `organisation-${orgId}`;
+    const org = { decide: organisation.decide, evolve: organisation.evolve, initialState: organisation.initialState };
+    const deps = { store, registry: organisationEvents };
+    const metadata = { now: NOW, actor: admin };
+    await handle(deps, stream, org, { type: 'RegisterOrganisation', data: { orgId, name: 'Gulf Haulers', kind: 'carrier' }, metadata });
+    const users = Array.from({ length: 24 }, () => randomUUID());
+    await Promise.all(users.map((userId, i) => handle(deps, stream, org, { type: 'AddUser', data: { userId, email: `d${i}@gulf.example`, name: `Driver ${i}`, roles: ['driver'] }, metadata })));
+    const added = (await store.readStream(stream)).filter((e) => e.type === 'UserAdded').map((e) => (e.data as { userId: string }).userId);
+    expect(added).to.have.members(users);
   });
 });
