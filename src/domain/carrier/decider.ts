@@ -30,6 +30,8 @@ export const initialState: CarrierState = { status: 'none' };
 /** Why a verification does not make the carrier eligible (empty when it does). */
 export function verificationGaps(v: Omit<Verification, 'source'>): string[] {
   const gaps: string[] = [];
+  if (v.dotFound === false) gaps.push('USDOT number not in the FMCSA register');
+  if (v.mcMatchesDot === false) gaps.push('USDOT and MC numbers belong to different entities');
   if (!v.allowedToOperate) gaps.push('not allowed to operate');
   if (v.outOfService) gaps.push('out of service');
   if (v.authorityStatus !== 'active') gaps.push(`operating authority ${v.authorityStatus}`);
@@ -37,6 +39,8 @@ export function verificationGaps(v: Omit<Verification, 'source'>): string[] {
   // Without an end date, coverage cannot be shown to be in force: treated as a gap.
   else if (!v.insurance.expiresAt) gaps.push('insurance end date unknown');
   else if (v.insurance.expiresAt.getTime() <= v.checkedAt.getTime()) gaps.push('insurance expired');
+  const { bipdCoverageCents: has, bipdRequiredCents: needs } = v.insurance;
+  if (v.insurance.onFile && has !== undefined && needs !== undefined && has < needs) gaps.push('liability insurance below the required amount');
   return gaps;
 }
 
@@ -58,9 +62,19 @@ export function decide(command: CarrierCommand, state: CarrierState): CarrierEve
     case 'RecordVerification': {
       if (!isAdmin(actor)) throw new Forbidden('only an admin records a verification');
       if (state.status === 'none') throw new IllegalTransition('Cannot record a verification: the carrier is not registered');
+      // A check of numbers the carrier no longer has (its MC number changed meanwhile) is stale.
+      const checked = command.data.checked;
+      if (checked && (checked.usdotNumber !== state.profile.usdotNumber || checked.mcNumber !== state.profile.mcNumber)) return [];
       const v = { ...command.data, checkedAt: command.data.checkedAt ?? now };
       const reasons = verificationGaps(v);
       return [{ type: 'CarrierVerificationRecorded', data: { ...v, verified: reasons.length === 0, reasons } }];
+    }
+    case 'ChangeMcNumber': {
+      if (state.status === 'none') throw new IllegalTransition('Cannot change the MC number: the carrier is not registered');
+      if (!isAdmin(actor) && actor.orgId !== state.profile.orgId) throw new Forbidden("a carrier changes its own organisation's MC number only");
+      const mcNumber = command.data.mcNumber.toUpperCase();
+      if (mcNumber === state.profile.mcNumber?.toUpperCase()) return [];
+      return [{ type: 'CarrierMcNumberChanged', data: { mcNumber, ...(state.profile.mcNumber ? { previous: state.profile.mcNumber } : {}), changedAt: now } }];
     }
     case 'ExpireInsurance': {
       if (state.status === 'none') throw new IllegalTransition('Cannot expire insurance: the carrier is not registered');
@@ -110,6 +124,12 @@ export function evolve(state: CarrierState, event: CarrierEvent): CarrierState {
       if (state.status === 'none') return state;
       const { reasons: _reasons, ...verification } = event.data;
       return { ...state, verification, insuranceExpired: false };
+    }
+    case 'CarrierMcNumberChanged': {
+      // The earlier verification vouched for other numbers: unverified until checked again.
+      if (state.status === 'none') return state;
+      const { verification: _stale, ...rest } = state;
+      return { ...rest, profile: { ...state.profile, mcNumber: event.data.mcNumber } };
     }
     case 'CarrierInsuranceExpired':
       return state.status === 'none' ? state : { ...state, insuranceExpired: true };

@@ -22,9 +22,19 @@ export const verification = z.object({
     bipdCoverageCents: cents.optional(),
     cargoCoverageCents: cents.optional(),
     expiresAt: isoDateTime.optional(),
+    /** The register's minimum for this carrier's operation (FMCSA only). */
+    bipdRequiredCents: cents.optional(),
   }),
   checkedAt: isoDateTime,
   source: z.enum(['admin', 'fmcsa']),
+  /** The numbers the check was made for: a result for numbers the carrier no longer has is stale. */
+  checked: z.object({ usdotNumber: z.string(), mcNumber: z.string().optional() }).optional(),
+  /** False when the USDOT number is not in the register (FMCSA only). */
+  dotFound: z.boolean().optional(),
+  /** False when the register files the MC number under another USDOT number (FMCSA only). */
+  mcMatchesDot: z.boolean().optional(),
+  /** The legal name the register holds for the USDOT number (FMCSA only). */
+  registeredName: z.string().optional(),
 });
 export type Verification = z.output<typeof verification>;
 
@@ -35,6 +45,10 @@ export const CarrierRegistered = defineEvent({
 export const CarrierVerificationRecorded = defineEvent({
   type: 'CarrierVerificationRecorded',
   schema: verification.extend({ verified: z.boolean(), reasons: z.array(z.string()) }),
+});
+export const CarrierMcNumberChanged = defineEvent({
+  type: 'CarrierMcNumberChanged',
+  schema: z.object({ mcNumber: carrierProfile.shape.mcNumber.unwrap(), previous: z.string().optional(), changedAt: isoDateTime }),
 });
 export const CarrierInsuranceExpired = defineEvent({ type: 'CarrierInsuranceExpired', schema: z.object({ expiredAt: isoDateTime }) });
 export const CarrierSuspended = defineEvent({
@@ -58,6 +72,7 @@ export const CarrierPerformanceUpdated = defineEvent({
 export const carrierEventDefinitions = [
   CarrierRegistered,
   CarrierVerificationRecorded,
+  CarrierMcNumberChanged,
   CarrierInsuranceExpired,
   CarrierSuspended,
   CarrierReinstated,
