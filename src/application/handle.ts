@@ -51,7 +51,7 @@ export async function handle<C, E extends { type: string; data: unknown }, S>(
   options: HandleOptions = {},
 ): Promise<HandleResult<E>> {
   const { store, registry } = deps;
-  const attempts = options.expectedRevision === undefined ? (options.maxAttempts ?? 8) : 1;
+  const attempts = options.expectedRevision === undefined ? (options.maxAttempts ?? 10) : 1;
   for (let attempt = 1; ; attempt++) {
     const history = await store.readStream(streamId);
     const revision = history.length ? history[history.length - 1]!.revision : -1n;
@@ -94,7 +94,7 @@ export async function handle<C, E extends { type: string; data: unknown }, S>(
       if (!(err instanceof WrongExpectedVersion) || attempt >= attempts) throw err;
       // Many writers on one stream (users added to one organisation at once): a jittered,
       // growing pause lets them take turns instead of colliding again on the next read.
-      await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt * 4));
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 2 ** attempt * 4)));
     }
   }
 }
