@@ -3,7 +3,11 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../http/app.js';
 import { bootstrap } from '../infra/bootstrap.js';
 import { createApi } from '../http/api.js';
+import { Metrics } from '../infra/metrics.js';
+import { FmcsaClient } from '../integrations/fmcsa/client.js';
+import { LogTransport } from '../jobs/notifications/transport.js';
 import { startTrackingRetention } from '../jobs/retention.js';
+import { queueCounts, startWorkers } from '../jobs/workers.js';
 import { projectorsFor } from '../projections/registry.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { LatestLocations } from '../projections/tracking/latest.js';
@@ -37,13 +41,50 @@ async function main() {
     : undefined;
   runner?.start();
 
-  // Worker: background jobs (the jobs issue adds queues on this base).
+  const metrics = new Metrics();
+  metrics.onScrape(async () => {
+    for (const [queue, byState] of Object.entries(await queueCounts(runtime.queues))) {
+      for (const [state, n] of Object.entries(byState)) metrics.queueDepth.set({ queue, state }, n);
+    }
+  });
+
+  // Worker: the job queues (FMCSA checks, re-checks, scores, expiry, notifications) and retention.
   const retention = roles.has('worker') ? startTrackingRetention({ store: runtime.store, knex: runtime.knex, logger }, config.TRACKING_RETENTION_DAYS) : undefined;
-  if (roles.has('worker')) logger.info('worker role started', { jobs: ['tracking retention'] });
+  const fmcsa =
+    roles.has('worker') && config.FMCSA_WEB_KEY
+      ? new FmcsaClient({
+          baseUrl: config.FMCSA_BASE_URL,
+          webKey: config.FMCSA_WEB_KEY,
+          timeoutMs: config.FMCSA_TIMEOUT_MS,
+          attempts: config.FMCSA_ATTEMPTS,
+          breakerFailures: config.FMCSA_BREAKER_FAILURES,
+          breakerOpenMs: config.FMCSA_BREAKER_OPEN_MS,
+          cache: { redis: runtime.redis, seconds: config.FMCSA_CACHE_SECONDS },
+          observe: (resource, outcome, ms) => metrics.fmcsaRequests.observe({ resource, outcome }, ms / 1000),
+        })
+      : undefined;
+  if (fmcsa) metrics.onScrape(async () => void metrics.fmcsaCircuit.set(fmcsa.circuit === 'closed' ? 0 : 1));
+  const workers = roles.has('worker')
+    ? await startWorkers({
+        queues: runtime.queues,
+        store: runtime.store,
+        knex: runtime.knex,
+        logger,
+        metrics,
+        ...(fmcsa ? { fmcsa } : {}),
+        fmcsaPerSecond: config.FMCSA_PER_SECOND,
+        insuranceTrustMs: config.FMCSA_INSURANCE_TRUST_HOURS * 3_600_000,
+        transport: new LogTransport(logger),
+        platformOrgId: config.PLATFORM_ORG_ID,
+        notificationMaxAgeMs: config.NOTIFICATION_MAX_AGE_HOURS * 3_600_000,
+        ...(config.CARRIER_RECHECK_CRON !== 'off' ? { recheckPattern: config.CARRIER_RECHECK_CRON } : {}),
+        expirySweepMs: config.LOAD_EXPIRY_SWEEP_SECONDS * 1_000,
+      })
+    : undefined;
 
   // Every role serves /health and /ready on PORT, so each can be probed; the api role adds the API
   // and the Socket.IO server on the same port.
-  const api = roles.has('api') ? createApi({ knex: runtime.knex, redis: runtime.redis, store: runtime.store, projectors, config }) : undefined;
+  const api = roles.has('api') ? createApi({ knex: runtime.knex, redis: runtime.redis, store: runtime.store, projectors, queues: runtime.queues, config }) : undefined;
   const app = createApp({
     logger,
     knex: runtime.knex,
@@ -53,6 +94,7 @@ async function main() {
     // Readiness fails past 10,000 events behind; the runner counts lag up to just past that.
     maxLagEvents: 10_000,
     draining: () => draining,
+    metrics,
     ...(api ? { api } : {}),
   });
   const server: Server = await new Promise((resolve) => {
@@ -102,7 +144,10 @@ async function main() {
     });
     await step('closing Socket.IO', () => realtime?.close());
     await step('stopping the projectors', () => runner?.stop());
-    await step('stopping the jobs', () => retention?.stop());
+    await step('stopping the jobs', async () => {
+      await retention?.stop();
+      await workers?.close();
+    });
     await step('closing connections', () => runtime.close());
     logger.info('stopped', { clean: ok });
     process.exit(ok ? 0 : 1);

@@ -18,11 +18,17 @@ import { searchRoutes } from './routes/search.js';
 import { loadCommandRoutes } from './routes/load-commands.js';
 import { organisationRoutes } from './routes/organisations.js';
 import { trackingRoutes } from './routes/tracking.js';
+import { jobRoutes } from './routes/jobs.js';
+import type { JobQueues } from '../jobs/queues.js';
+import type { Middleware } from 'koa';
+import { queueBoard } from './queue-board.js';
 
 export interface ApiDeps {
   auth: Authenticator;
   idempotency: IdempotencyStore;
   routes: Route[];
+  /** Extra middleware the API mounts before its routes (the admin queue board). */
+  middleware?: Middleware[];
 }
 
 export type ApiConfig = Pick<
@@ -46,13 +52,25 @@ export type ApiConfig = Pick<
 >;
 
 /** Wires the API role: token verification, the cached principal check, idempotency, every feature's routes. */
-export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; projectors: readonly Projector[]; principals?: ActivePrincipals; search?: SearchIndex; config: ApiConfig }): ApiDeps {
+export function createApi(deps: {
+  knex: Knex;
+  redis: Redis;
+  store: EventStore;
+  projectors: readonly Projector[];
+  principals?: ActivePrincipals;
+  search?: SearchIndex;
+  /** The job queues: adds the admin job routes and the queue board. */
+  queues?: JobQueues;
+  config: ApiConfig;
+}): ApiDeps {
   const { knex, redis, store, projectors, config } = deps;
   const principals = deps.principals ?? new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
   const read = { knex, store, projectors, minPositionWaitMs: config.MIN_POSITION_WAIT_MS };
   const locations = new LatestLocations(redis);
+  const auth = new Authenticator(new TokenVerifier(jwtSettings(config as Config)), principals);
   return {
-    auth: new Authenticator(new TokenVerifier(jwtSettings(config as Config)), principals),
+    auth,
+    ...(deps.queues ? { middleware: [queueBoard(deps.queues, auth)] } : {}),
     idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
     routes: [
       ...organisationRoutes(read),
@@ -72,6 +90,7 @@ export function createApi(deps: { knex: Knex; redis: Redis; store: EventStore; p
           maxSpeedMph: config.TRACKING_MAX_SPEED_MPH,
         },
       }),
+      ...(deps.queues ? jobRoutes({ queues: deps.queues, store }) : []),
     ],
   };
 }

@@ -29,6 +29,7 @@ export function createApp(deps: AppDeps): Koa {
   if (deps.api) {
     const docs = docsRouter(deps.api.routes, API_VERSION);
     app.use(docs.routes());
+    for (const m of deps.api.middleware ?? []) app.use(m);
     app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_LIMIT, encoding: 'utf-8' }));
     const api = new Router();
     mountRoutes(api, deps.api.routes, deps.api);

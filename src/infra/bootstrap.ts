@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { EsdbEventStore } from '../eventstore/esdb/store.js';
 import { PostgresEventStore } from '../eventstore/postgres/store.js';
 import type { EventStore } from '../eventstore/types.js';
+import { JobQueues } from '../jobs/queues.js';
 import type { Config } from './config.js';
 import { createKnex, ensureDatabase } from './db.js';
 import type { Logger } from './logger.js';
@@ -19,6 +20,8 @@ export interface Runtime {
   knex: Knex;
   redis: Redis;
   store: EventStore;
+  /** The job queues (any role may add jobs; the worker role runs them). */
+  queues: JobQueues;
   close(): Promise<void>;
 }
 
@@ -44,6 +47,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Runtime
           onError,
         });
     logger.info('event store ready', { adapter: store.name });
+    const queues = new JobQueues(endpoints.redisUrl, config.REDIS_KEY_PREFIX, { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
     return {
       config,
       logger,
@@ -52,7 +56,9 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Runtime
       knex,
       redis,
       store,
+      queues,
       close: async () => {
+        await queues.close().catch((err: unknown) => logger.warn('closing the job queues failed', { err }));
         await store.close().catch((err: unknown) => logger.warn('closing the event store failed', { err }));
         redis.disconnect();
         await knex.destroy();

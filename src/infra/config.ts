@@ -56,6 +56,30 @@ export const configSchema = z.object({
   REALTIME_LOCATION_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** GPS pings are deleted this many days after they were recorded (the loads keep who hauled them). */
   TRACKING_RETENTION_DAYS: z.coerce.number().min(1).max(3_650).default(90),
+  /** The FMCSA QCMobile API; without a webKey no verification runs and requests wait in their queue. */
+  FMCSA_BASE_URL: url(['http', 'https']).default('https://mobile.fmcsa.dot.gov/qc/services'),
+  FMCSA_WEB_KEY: z.string().min(1).optional(),
+  /** Carrier checks per second across all workers (FMCSA publishes no limit: be gentle). Each makes up to 4 calls. */
+  FMCSA_PER_SECOND: z.coerce.number().min(0.1).max(1_000).default(2),
+  FMCSA_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** Attempts per call, with exponential backoff and jitter, before the job itself is retried. */
+  FMCSA_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** Consecutive failed calls that open the circuit, and how long it stays open. */
+  FMCSA_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1_000).default(5),
+  FMCSA_BREAKER_OPEN_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /** Answers are reused for this long (0: never). */
+  FMCSA_CACHE_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(3_600),
+  /** The register gives no insurance end date: coverage seen is trusted this long (beyond the daily re-check). */
+  FMCSA_INSURANCE_TRUST_HOURS: z.coerce.number().min(1).max(24 * 30).default(48),
+  /** When the daily re-check of every carrier runs (cron, UTC); "off" to not schedule it. */
+  CARRIER_RECHECK_CRON: z.string().min(1).default('0 3 * * *'),
+  /** Attempts of a job before it goes to the dead-letter (failed) state; the first retry waits JOB_BACKOFF_MS, doubling. */
+  JOB_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  JOB_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
+  /** How often postings past their end are expired. */
+  LOAD_EXPIRY_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
+  /** Notifications of events older than this are dropped (a reactor replaying history must not mail everyone). */
+  NOTIFICATION_MAX_AGE_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(24),
 });
 
 /** The geofence and freshness rules of the location checks, from the configuration. */

@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { ActivePrincipals } from '../auth/principals.js';
-import { carrierPerformanceReactor } from '../application/carrier-performance.js';
 import { geofenceReactor } from '../application/geofence.js';
 import { DEFAULT_LOCATION_POLICY, type LocationPolicy } from '../domain/load/location.js';
 import type { EventStore } from '../eventstore/types.js';
+import type { JobQueues } from '../jobs/queues.js';
+import { jobReactors } from '../jobs/reactors.js';
 import { type Config, locationPolicy } from '../infra/config.js';
 import type { Logger } from '../infra/logger.js';
 import { type Broadcaster, channelKey, RedisBroadcaster } from '../realtime/broadcaster.js';
@@ -28,6 +29,8 @@ export interface ProjectorDeps {
   search: SearchIndex;
   store: EventStore;
   locations: LatestLocations;
+  /** Where the reactors queue jobs (FMCSA checks, scores, notifications); absent, those reactors do not run (read-model benchmarks). */
+  queues?: JobQueues;
   /** The geofence of the arrival reactor (default: DEFAULT_LOCATION_POLICY). */
   locationPolicy?: LocationPolicy;
   /** Tell dashboards of committed changes (Socket.IO through Redis); absent, nobody is told. */
@@ -57,7 +60,7 @@ export function allProjectors(deps: ProjectorDeps): Projector[] {
     loadBoardProjector,
     carrierDirectoryProjector,
     loadSearchProjector(deps.search, deps.store),
-    carrierPerformanceReactor(deps.store),
+    ...(deps.queues ? jobReactors(deps.queues) : []),
     trackingLatestProjector(deps.locations),
     trackHistoryProjector,
     geofenceReactor(deps.store, deps.locationPolicy ?? DEFAULT_LOCATION_POLICY),
@@ -68,6 +71,7 @@ export function allProjectors(deps: ProjectorDeps): Projector[] {
 export function projectorsFor(runtime: {
   knex: Knex;
   redis: Redis;
+  queues: JobQueues;
   store: EventStore;
   logger: Logger;
   config: Pick<
@@ -83,6 +87,7 @@ export function projectorsFor(runtime: {
     search: searchIndexFor(runtime),
     store: runtime.store,
     locations: new LatestLocations(runtime.redis),
+    queues: runtime.queues,
     locationPolicy: locationPolicy(runtime.config),
     notify: { knex: runtime.knex, broadcaster, locationIntervalMs: runtime.config.REALTIME_LOCATION_INTERVAL_MS },
   });

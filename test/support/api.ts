@@ -19,6 +19,12 @@ import { ProjectionRunner } from '../../src/projections/runner.js';
 import type { Projector } from '../../src/projections/types.js';
 import { channelKey, RedisBroadcaster } from '../../src/realtime/broadcaster.js';
 import { attachRealtime } from '../../src/realtime/server.js';
+import { FmcsaClient } from '../../src/integrations/fmcsa/client.js';
+import { Metrics } from '../../src/infra/metrics.js';
+import type { Notification } from '../../src/jobs/notifications/messages.js';
+import type { NotificationTransport } from '../../src/jobs/notifications/transport.js';
+import { JobQueues, QUEUES } from '../../src/jobs/queues.js';
+import { startWorkers } from '../../src/jobs/workers.js';
 import { freshDatabase, testLogger, testServices } from './services.js';
 
 /** The real app on its own database and Redis prefix, with the projectors running. */
@@ -41,12 +47,31 @@ export interface ApiHarness {
   /** With `listen`: where the app (and Socket.IO) listens. */
   baseUrl?: string;
   keyPrefix: string;
-  /** Waits until every projector has caught up. */
+  queues: JobQueues;
+  metrics: Metrics;
+  /** What the notification jobs sent. */
+  sent: { message: Notification; key: string }[];
+  /** Waits until every projector has caught up and the job queues this harness works are empty. */
   settle(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function apiHarness(label: string, env: Record<string, string> = {}, opts: { listen?: boolean } = {}): Promise<ApiHarness> {
+/** Records what would be sent: the transport is the boundary where email and SMS leave the platform. */
+export class RecordingTransport implements NotificationTransport {
+  readonly name = 'recording';
+  readonly sent: { message: Notification; key: string }[] = [];
+  async send(message: Notification, key: string) {
+    this.sent.push({ message, key });
+  }
+}
+
+export interface HarnessOptions {
+  listen?: boolean;
+  /** Run the verification worker against this (fake) FMCSA server. */
+  fmcsaUrl?: string;
+}
+
+export async function apiHarness(label: string, env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<ApiHarness> {
   const url = await freshDatabase(label);
   const knex = createKnex(url, 8);
   const keyPrefix = `t:${randomUUID()}:`;
@@ -59,13 +84,42 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const locations = new LatestLocations(redis);
   const broadcaster = new RedisBroadcaster(redis, channelKey(keyPrefix));
   const notify = { knex, broadcaster, locationIntervalMs: config.REALTIME_LOCATION_INTERVAL_MS };
-  const projectors = allProjectors({ principals, search, store, locations, locationPolicy: locationPolicy(config), notify });
+  const queues = new JobQueues((await testServices()).redisUrl, keyPrefix, { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
+  const projectors = allProjectors({ principals, search, store, locations, locationPolicy: locationPolicy(config), notify, queues });
   const runner = new ProjectionRunner({ knex, store, projectors, logger: testLogger, batchSize: 200 });
   runner.start();
+  const metrics = new Metrics();
+  const transport = new RecordingTransport();
+  const fmcsa = opts.fmcsaUrl
+    ? new FmcsaClient({
+        baseUrl: opts.fmcsaUrl,
+        webKey: config.FMCSA_WEB_KEY ?? 'test-web-key',
+        timeoutMs: config.FMCSA_TIMEOUT_MS,
+        attempts: config.FMCSA_ATTEMPTS,
+        retryInitialDelayMs: 10,
+        breakerFailures: config.FMCSA_BREAKER_FAILURES,
+        breakerOpenMs: config.FMCSA_BREAKER_OPEN_MS,
+        cache: { redis, seconds: config.FMCSA_CACHE_SECONDS },
+      })
+    : undefined;
+  const workers = await startWorkers({
+    queues,
+    store,
+    knex,
+    logger: testLogger,
+    metrics,
+    ...(fmcsa ? { fmcsa } : {}),
+    fmcsaPerSecond: config.FMCSA_PER_SECOND,
+    insuranceTrustMs: config.FMCSA_INSURANCE_TRUST_HOURS * 3_600_000,
+    transport,
+    platformOrgId,
+    notificationMaxAgeMs: config.NOTIFICATION_MAX_AGE_HOURS * 3_600_000,
+  });
+  const worked = [QUEUES.performance, QUEUES.notifications, QUEUES.recheck, QUEUES.expiry, ...(fmcsa ? [QUEUES.verification] : [])];
   // The read models' first generations exist before the first request.
   if (!(await runner.idle(15_000))) throw new Error('projections did not start');
-  const api = createApi({ knex, redis, store, projectors, principals, search, config });
-  const app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api });
+  const api = createApi({ knex, redis, store, projectors, principals, search, config, queues });
+  const app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api, metrics });
   const token = (p: Principal, expiresIn: string | number = '1h') =>
     mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p, expiresIn);
   const admin = `Bearer ${await token({ userId: randomUUID(), orgId: platformOrgId, roles: ['admin'] })}`;
@@ -79,8 +133,20 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     });
     realtime = attachRealtime(server, { auth: api.auth, redis, channelKey: channelKey(keyPrefix), knex, locations, logger: testLogger });
   }
+  // Jobs append events that projectors read, and projectors queue jobs: settled when a pass finds both idle.
   const settle = async () => {
-    if (!(await runner.idle(15_000))) throw new Error('projections did not catch up');
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (!(await runner.idle(15_000))) throw new Error('projections did not catch up');
+      const counts = await Promise.all(worked.map((q) => queues.queue(q).getJobCounts('waiting', 'prioritized', 'active', 'delayed')));
+      const busy = counts.some((c) => Object.values(c).some((n) => n > 0));
+      if (!busy && (await runner.idle(1_000))) {
+        const again = await Promise.all(worked.map((q) => queues.queue(q).getJobCounts('waiting', 'prioritized', 'active', 'delayed')));
+        if (again.every((c) => Object.values(c).every((n) => n === 0))) return;
+      }
+      if (Date.now() > deadline) throw new Error(`jobs did not finish: ${JSON.stringify(counts)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   };
   return {
     app,
@@ -109,9 +175,14 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     },
     baseUrl: server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : undefined,
     keyPrefix,
+    queues,
+    metrics,
+    sent: transport.sent,
     async close() {
       await realtime?.close();
       await runner.stop();
+      await workers.close();
+      await queues.close();
       await store.close();
       redis.disconnect();
       await knex.destroy();

@@ -36,16 +36,33 @@ export function carrierCommandRoutes(deps: CommandDeps): Route[] {
       method: 'post',
       path: '/carriers/{carrierId}/verifications',
       operationId: 'recordVerification',
-      summary: 'Record a verification result (admin, until the FMCSA check exists)',
+      summary: 'Record a verification result by hand (admin override; the FMCSA job records them otherwise)',
       tags: ['Carriers'],
       roles: ['admin'],
       command: true,
       params: carrierParams,
-      body: verification.omit({ source: true, checkedAt: true }).extend({ checkedAt: verification.shape.checkedAt.optional() }),
+      body: verification
+        .omit({ source: true, checkedAt: true, checked: true, dotFound: true, mcMatchesDot: true, registeredName: true })
+        .extend({ checkedAt: verification.shape.checkedAt.optional() }),
       responses: accepted,
       async handle(input) {
         const data = { ...input.body, source: 'admin' as const };
         return answer(await exec(input.params.carrierId, { type: 'RecordVerification', data, metadata: metadataOf(input.actor) }, input));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/carriers/{carrierId}/mc-number',
+      operationId: 'changeMcNumber',
+      summary: "Change the carrier's MC number: it is unverified until the FMCSA check of the new number",
+      tags: ['Carriers'],
+      roles: ['carrier', 'dispatcher', 'admin'],
+      command: true,
+      params: carrierParams,
+      body: z.object({ mcNumber: carrierProfile.shape.mcNumber.unwrap() }),
+      responses: accepted,
+      async handle(input) {
+        return answer(await exec(input.params.carrierId, { type: 'ChangeMcNumber', data: { mcNumber: input.body.mcNumber }, metadata: metadataOf(input.actor) }, input));
       },
     }),
     defineRoute({

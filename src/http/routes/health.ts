@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import type { EventStore } from '../../eventstore/types.js';
+import type { Metrics } from '../../infra/metrics.js';
 import type { ProjectionRunner } from '../../projections/runner.js';
 
 export interface HealthDeps {
@@ -14,6 +15,8 @@ export interface HealthDeps {
   maxLagEvents: number;
   /** True once shutdown began: stop taking traffic. */
   draining: () => boolean;
+  /** This process's Prometheus metrics, at /metrics. */
+  metrics?: Metrics;
 }
 
 async function check(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<{ ok: boolean; ms: number; error?: string }> {
@@ -51,5 +54,12 @@ export function healthRouter(deps: HealthDeps): Router {
       projections,
     };
   });
+  const metrics = deps.metrics;
+  if (metrics) {
+    router.get('/metrics', async (ctx) => {
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.text();
+    });
+  }
   return router;
 }

@@ -101,9 +101,12 @@ export class FmcsaClient implements FmcsaApi {
     this.policy = wrap(retrying, this.breaker, timeout(options.timeoutMs, TimeoutStrategy.Aggressive));
   }
 
+  /** 'half-open' once the open period is over: the next call is the trial (cockatiel moves state lazily, on a call). */
   get circuit(): 'closed' | 'open' | 'half-open' {
     const s = this.breaker.state;
-    return s === CircuitState.Closed ? 'closed' : s === CircuitState.HalfOpen ? 'half-open' : 'open';
+    if (s === CircuitState.Closed) return 'closed';
+    if (s === CircuitState.HalfOpen) return 'half-open';
+    return this.retryInMs > 0 ? 'open' : 'half-open';
   }
 
   /** How long until the open circuit lets a trial call through (0 when closed). */

@@ -20,7 +20,7 @@ export const loadBoardProjector: PostgresProjector = {
   kind: 'postgres',
   name: 'load_board',
   // 2: arrivals at the sites, the review flag, each row's global position.
-  version: 2,
+  version: 3,
   eventTypes: [...loadEvents.types(), OrganisationRegistered.type],
   streamPrefixes: [LOAD_STREAM, ORGANISATION_STREAM],
   tables: ['load_board', 'load_status_history', 'lb_shippers'],
@@ -74,6 +74,8 @@ export const loadBoardProjector: PostgresProjector = {
     await trx.raw(`create index on ?? using gist (ll_to_earth(origin_lat, origin_lng)) ${posted}`, [board]);
     await trx.raw(`create index on ?? using gist (ll_to_earth(dest_lat, dest_lng)) ${posted}`, [board]);
     await trx.raw(`create index on ?? (origin_state, pickup_from, load_id) ${posted}`, [board]);
+    // The load-expiry job asks which postings are due.
+    await trx.raw(`create index on ?? (expires_at) ${posted}`, [board]);
     await trx.raw(`create index on ?? (equipment_type, pickup_from, load_id) ${posted}`, [board]);
     await trx.raw(`create index on ?? (shipper_org_id, posted_at)`, [board]);
     await trx.raw(`create index on ?? (carrier_org_id, posted_at) where carrier_org_id is not null`, [board]);

@@ -1,0 +1,44 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The process's Prometheus metrics, served at GET /metrics. One registry per process; tests make
+ * their own. The operations issue adds HTTP, event store and Socket.IO metrics here.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly jobsCompleted = new Counter({ name: 'jobs_completed_total', help: 'Jobs completed, by queue', labelNames: ['queue'], registers: [this.registry] });
+  readonly jobsFailed = new Counter({
+    name: 'jobs_failed_total',
+    help: 'Job attempts that failed, by queue and whether the job will be retried or went to the dead-letter (failed) state',
+    labelNames: ['queue', 'final'],
+    registers: [this.registry],
+  });
+  readonly jobDuration = new Histogram({
+    name: 'job_duration_seconds',
+    help: 'Time a job took to process, by queue',
+    labelNames: ['queue'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({ name: 'job_queue_depth', help: 'Jobs in a queue, by state', labelNames: ['queue', 'state'], registers: [this.registry] });
+  readonly fmcsaRequests = new Histogram({
+    name: 'fmcsa_request_duration_seconds',
+    help: 'FMCSA QCMobile calls, by resource and outcome',
+    labelNames: ['resource', 'outcome'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly fmcsaCircuit = new Gauge({ name: 'fmcsa_circuit_open', help: '1 while the FMCSA circuit breaker is open (or half-open), else 0', registers: [this.registry] });
+
+  /** Collectors that read state at scrape time (queue depths from Redis). */
+  private readonly collectors: (() => Promise<void>)[] = [];
+  onScrape(collect: () => Promise<void>): void {
+    this.collectors.push(collect);
+  }
+
+  async text(): Promise<string> {
+    await Promise.all(this.collectors.map((c) => c().catch(() => undefined)));
+    return this.registry.metrics();
+  }
+}

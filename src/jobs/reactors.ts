@@ -1,0 +1,99 @@
+import type { JobsOptions } from 'bullmq';
+import { CARRIER_STREAM } from '../projections/carrier-directory/projector.js';
+import type { RecordedEvent } from '../eventstore/types.js';
+import type { AtLeastOnceProjector } from '../projections/types.js';
+import { NOTIFIED_EVENTS } from './notifications/messages.js';
+import type { VerificationJob } from './processors/verification.js';
+import { jobIdFor, type JobQueues, PRIORITY, type QueueName, QUEUES } from './queues.js';
+
+/**
+ * Reactors start jobs: each follows the log with a checkpoint, like a projector (the log is the
+ * outbox), and adds one job per event it reacts to. The job id derives from the event id, so a
+ * batch replayed after a crash adds nothing twice (BullMQ ignores an id it already holds).
+ */
+
+/** What every job of a reactor carries: the event that caused it, for tracing and idempotency. */
+export interface CausedBy {
+  eventId: string;
+  streamId: string;
+  /** Decimal text (bigint). */
+  revision: string;
+  correlationId?: string;
+}
+
+export const causedBy = (e: RecordedEvent): CausedBy => ({
+  eventId: e.id,
+  streamId: e.streamId,
+  revision: e.revision.toString(),
+  ...(typeof e.metadata.correlationId === 'string' ? { correlationId: e.metadata.correlationId } : {}),
+});
+
+interface Planned {
+  name: string;
+  data: object;
+  opts?: JobsOptions;
+}
+
+function reactor(
+  name: string,
+  queues: JobQueues,
+  queue: QueueName,
+  spec: { eventTypes: string[]; streamPrefixes: string[]; plan: (e: RecordedEvent) => Promise<Planned | undefined> | Planned | undefined },
+): AtLeastOnceProjector {
+  return {
+    kind: 'at-least-once',
+    name,
+    version: 1,
+    eventTypes: spec.eventTypes,
+    streamPrefixes: spec.streamPrefixes,
+    async apply(events) {
+      const jobs: (Planned & { opts: JobsOptions })[] = [];
+      for (const e of events) {
+        const p = await spec.plan(e);
+        if (p) jobs.push({ ...p, opts: { ...p.opts, jobId: jobIdFor(name.replace(/_/g, '-'), e.id) } });
+      }
+      if (jobs.length) await queues.queue(queue).addBulk(jobs);
+    },
+  };
+}
+
+/** Registering a carrier, and its MC number changing, queue an FMCSA check. */
+export function verificationRequests(queues: JobQueues): AtLeastOnceProjector {
+  return reactor('verification_requests', queues, QUEUES.verification, {
+    eventTypes: ['CarrierRegistered', 'CarrierMcNumberChanged'],
+    streamPrefixes: [CARRIER_STREAM],
+    plan: (e) => ({
+      name: e.type === 'CarrierRegistered' ? 'registered' : 'mc-number-changed',
+      data: {
+        carrierId: e.streamId.slice(CARRIER_STREAM.length),
+        reason: e.type === 'CarrierRegistered' ? 'registered' : 'mc-number-changed',
+        causationId: e.id,
+        ...(typeof e.metadata.correlationId === 'string' ? { correlationId: e.metadata.correlationId } : {}),
+      } satisfies VerificationJob,
+      opts: { priority: PRIORITY.request },
+    }),
+  });
+}
+
+/** A delivery or a released booking scores the carrier (the job records the outcome). */
+export function performanceRequests(queues: JobQueues): AtLeastOnceProjector {
+  // Named as the reactor that recorded outcomes inline before the jobs existed: it keeps its checkpoint.
+  return reactor('carrier_performance', queues, QUEUES.performance, {
+    eventTypes: ['LoadDelivered', 'LoadBookingReleased'],
+    streamPrefixes: ['load-'],
+    plan: (e) => ({ name: e.type, data: causedBy(e) }),
+  });
+}
+
+/** Events people are told of: the notification job works out who and how. */
+export function notificationRequests(queues: JobQueues): AtLeastOnceProjector {
+  return reactor('notification_requests', queues, QUEUES.notifications, {
+    eventTypes: [...NOTIFIED_EVENTS],
+    streamPrefixes: ['load-', CARRIER_STREAM],
+    plan: (e) => (e.type === 'CarrierVerificationRecorded' && (e.data as { verified: boolean }).verified ? undefined : { name: e.type, data: { ...causedBy(e), type: e.type } }),
+  });
+}
+
+export function jobReactors(queues: JobQueues): AtLeastOnceProjector[] {
+  return [verificationRequests(queues), performanceRequests(queues), notificationRequests(queues)];
+}
