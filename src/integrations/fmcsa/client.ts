@@ -144,7 +144,8 @@ export class FmcsaClient implements FmcsaApi {
     }
     let body: unknown;
     try {
-      body = await this.policy.execute(({ signal }) => this.fetch(resource, signal));
+      // A signal of its own per call: cockatiel would otherwise hang every call's listener on one shared signal.
+      body = await this.policy.execute(({ signal }) => this.fetch(resource, signal), new AbortController().signal);
     } catch (err) {
       if (err instanceof BrokenCircuitError) throw new FmcsaCircuitOpen(this.retryInMs);
       if (err instanceof TaskCancelledError) throw new FmcsaUnavailable(`FMCSA did not answer ${resource} within ${this.options.timeoutMs} ms`, { cause: err });
