@@ -6,3 +6,6 @@ export async function eventAt(store: EventStore, streamId: string, revision: str
   if (!e || e.revision !== BigInt(revision)) throw new Error(`${streamId}@${revision} is not in the event store`);
   return e;
 }
+
+/** Postgres "undefined table": a read model a job reads has not been built yet (a fresh deployment). */
+export const readModelMissing = (err: unknown) => (err as { code?: string }).code === '42P01';

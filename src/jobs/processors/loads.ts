@@ -8,7 +8,7 @@ import { loadEvents } from '../../domain/load/events.js';
 import { RuleViolation } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../eventstore/types.js';
 import type { CausedBy } from '../reactors.js';
-import { eventAt } from './events.js';
+import { eventAt, readModelMissing } from './events.js';
 
 export const EXPIRY_ACTOR = 'system:load-expiry';
 const SYSTEM = { userId: EXPIRY_ACTOR, orgId: EXPIRY_ACTOR, roles: [] } as const;
@@ -27,12 +27,18 @@ export function performanceProcessor(store: EventStore) {
  */
 export function expirySweeper(deps: { store: EventStore; knex: Knex; page?: number }) {
   return async (job: Job) => {
-    const due = await deps.knex('load_board')
-      .where({ status: 'posted' })
-      .where('expires_at', '<=', new Date())
-      .orderBy('expires_at')
-      .limit(deps.page ?? 2_000)
-      .select<{ load_id: string; expires_at: Date }[]>('load_id', 'expires_at');
+    let due: { load_id: string; expires_at: Date }[];
+    try {
+      due = await deps.knex('load_board')
+        .where({ status: 'posted' })
+        .where('expires_at', '<=', new Date())
+        .orderBy('expires_at')
+        .limit(deps.page ?? 2_000)
+        .select<{ load_id: string; expires_at: Date }[]>('load_id', 'expires_at');
+    } catch (err) {
+      if (readModelMissing(err)) return { due: 0, expired: 0, note: 'the load board is not built yet' };
+      throw err;
+    }
     let expired = 0;
     const queue = [...due];
     await Promise.all(

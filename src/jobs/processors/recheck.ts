@@ -1,6 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { Knex } from 'knex';
 import { PRIORITY } from '../queues.js';
+import { readModelMissing } from './events.js';
 import type { VerificationJob } from './verification.js';
 
 const PAGE = 1_000;
@@ -16,7 +17,14 @@ export function recheckProcessor(deps: { knex: Knex; verification: Queue }) {
     let after = '00000000-0000-0000-0000-000000000000';
     let queued = 0;
     for (;;) {
-      const rows = await deps.knex('carrier_directory').where('carrier_id', '>', after).orderBy('carrier_id').limit(PAGE).pluck<string[]>('carrier_id');
+      let rows: string[];
+      try {
+        rows = await deps.knex('carrier_directory').where('carrier_id', '>', after).orderBy('carrier_id').limit(PAGE).pluck<string[]>('carrier_id');
+      } catch (err) {
+        // A fresh deployment whose directory is not built yet has no carriers to re-check.
+        if (readModelMissing(err)) break;
+        throw err;
+      }
       if (!rows.length) break;
       await deps.verification.addBulk(
         rows.map((carrierId) => ({
