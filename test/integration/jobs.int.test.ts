@@ -40,8 +40,9 @@ describe('Background jobs: notifications, load expiry, the queue board', () => {
       expect(booked[0]!.message.body).to.include('$1,800.00');
     });
 
-    it('tells the driver of an assignment, and a deactivated user nothing', async () => {
-      const driver = (await post(h.admin, `/orgs/${carrierOrg.orgId}/users`, { email: `d-${randomUUID().slice(0, 6)}@example.com`, name: 'Dee', roles: ['driver'] }).expect(201)).body.userId;
+    it('tells the driver of an assignment by email and text, and a deactivated user nothing', async () => {
+      await post(h.admin, `/orgs/${carrierOrg.orgId}/users`, { email: 'x@example.com', name: 'X', roles: ['driver'], phone: '555-0100' }).expect(400);
+      const driver = (await post(h.admin, `/orgs/${carrierOrg.orgId}/users`, { email: `d-${randomUUID().slice(0, 6)}@example.com`, name: 'Dee', roles: ['driver'], phone: '+15125550100' }).expect(201)).body.userId;
       const colleague = (await post(h.admin, `/orgs/${shipper.orgId}/users`, { email: `gone-${randomUUID().slice(0, 6)}@example.com`, name: 'Gone', roles: ['shipper'] }).expect(201)).body.userId;
       await post(h.admin, `/orgs/${shipper.orgId}/users/${colleague}/deactivate`).expect(202);
       await h.settle();
@@ -52,8 +53,11 @@ describe('Background jobs: notifications, load expiry, the queue board', () => {
       await post(carrierOrg.auth, `/loads/${loadId}/assignment`, { driverId: driver, truckId: 'T-9' }).expect(202);
       await h.settle();
       const toDriver = h.sent.filter((s) => s.message.subject === `You are hauling load ${body.reference}`);
-      expect(toDriver.map((s) => s.message.to)).to.deep.equal([await emailOf(driver)]);
-      expect(toDriver[0]!.message.body).to.include('truck T-9');
+      expect(toDriver.map((s) => [s.message.channel, s.message.to])).to.deep.equal([
+        ['email', await emailOf(driver)],
+        ['sms', '+15125550100'],
+      ]);
+      expect(toDriver[1]!.message.body).to.include('truck T-9');
       expect(h.sent.map((s) => s.message.to)).to.not.include(await emailOf(colleague));
     });
 

@@ -5,7 +5,7 @@ import type { OrganisationEvent } from './events.js';
 
 export type OrganisationCommand =
   | Command<'RegisterOrganisation', { orgId: string; name: string; kind: 'shipper' | 'carrier' | 'broker' }>
-  | Command<'AddUser', { userId: string; email: string; name: string; roles: Role[] }>
+  | Command<'AddUser', { userId: string; email: string; name: string; roles: Role[]; phone?: string }>
   | Command<'ChangeUserRoles', { userId: string; roles: Role[] }>
   | Command<'DeactivateUser', { userId: string }>
   | Command<'SuspendOrganisation', { reason: string }>
@@ -50,7 +50,7 @@ export function decide(command: OrganisationCommand, state: OrganisationState): 
   switch (command.type) {
     case 'AddUser': {
       if (!manages) throw new Forbidden("only an admin or the organisation's dispatcher manages its users");
-      const { userId, email, name, roles } = command.data;
+      const { userId, email, name, roles, phone } = command.data;
       const existing = state.users[userId];
       if (existing) {
         if (existing.email === email && sameRoles(existing.roles, roles)) return [];
@@ -60,7 +60,7 @@ export function decide(command: OrganisationCommand, state: OrganisationState): 
         throw new RuleViolation('duplicate-email', `A user with ${email} already belongs to the organisation`);
       }
       allowedRoles(state.kind, roles, isAdmin(actor));
-      return [{ type: 'UserAdded', data: { userId, email, name, roles, addedAt: now } }];
+      return [{ type: 'UserAdded', data: { userId, email, name, roles, ...(phone ? { phone } : {}), addedAt: now } }];
     }
     case 'ChangeUserRoles': {
       if (!manages) throw new Forbidden("only an admin or the organisation's dispatcher manages its users");

@@ -4,6 +4,7 @@ import { defineEvent, EventRegistry, type EventsOf } from '../shared/event-schem
 import { ROLES } from '../shared/actor.js';
 
 export const role = z.enum(ROLES);
+export const phoneNumber = z.string().regex(/^\+[1-9]\d{6,14}$/, 'a phone number in E.164 form, e.g. +15125550100');
 export const orgKind = z.enum(['shipper', 'carrier', 'broker']);
 
 export const OrganisationRegistered = defineEvent({
@@ -12,7 +13,15 @@ export const OrganisationRegistered = defineEvent({
 });
 export const UserAdded = defineEvent({
   type: 'UserAdded',
-  schema: z.object({ userId: z.uuid(), email: z.email().max(254), name: z.string().trim().min(1).max(200), roles: z.array(role).min(1), addedAt: isoDateTime }),
+  schema: z.object({
+    userId: z.uuid(),
+    email: z.email().max(254),
+    name: z.string().trim().min(1).max(200),
+    roles: z.array(role).min(1),
+    /** For text messages (a driver's phone), E.164. */
+    phone: phoneNumber.optional(),
+    addedAt: isoDateTime,
+  }),
 });
 export const UserRolesChanged = defineEvent({
   type: 'UserRolesChanged',

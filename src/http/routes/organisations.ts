@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import * as org from '../../domain/organisation/decider.js';
-import { organisationEvents, orgKind, role } from '../../domain/organisation/events.js';
+import { organisationEvents, orgKind, phoneNumber, role } from '../../domain/organisation/events.js';
 import { isAdmin } from '../../domain/shared/actor.js';
 import { organisationStream } from '../../projections/organisations/projector.js';
 import type { Knex } from 'knex';
@@ -23,7 +23,7 @@ const organisationView = z
     status: z.enum(['active', 'suspended']),
     revision: z.string(),
     registeredAt: z.string(),
-    users: z.array(z.object({ userId: z.uuid(), email: z.string(), name: z.string(), roles: z.array(role), active: z.boolean() })),
+    users: z.array(z.object({ userId: z.uuid(), email: z.string(), phone: z.string().nullable(), name: z.string(), roles: z.array(role), active: z.boolean() })),
   })
   .meta({ id: 'Organisation' });
 
@@ -76,9 +76,10 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex }
             status: o.status,
             revision: String(o.revision),
             registeredAt: new Date(o.registered_at).toISOString(),
-            users: users.map((u: { user_id: string; email: string; name: string; roles: string[]; active: boolean }) => ({
+            users: users.map((u: { user_id: string; email: string; phone: string | null; name: string; roles: string[]; active: boolean }) => ({
               userId: u.user_id,
               email: u.email,
+              phone: u.phone,
               name: u.name,
               roles: u.roles,
               active: u.active,
@@ -96,12 +97,18 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex }
       roles: ['admin', 'dispatcher'],
       command: true,
       params: orgParams,
-      body: z.object({ userId: z.uuid().optional(), email: z.email().max(254), name: z.string().trim().min(1).max(200), roles: z.array(role).min(1).max(6) }),
+      body: z.object({
+        userId: z.uuid().optional(),
+        email: z.email().max(254),
+        name: z.string().trim().min(1).max(200),
+        roles: z.array(role).min(1).max(6),
+        phone: phoneNumber.optional().meta({ description: 'For text messages (drivers), E.164, e.g. +15125550100' }),
+      }),
       responses: created,
       async handle(input) {
         const userId = newId(input, input.body.userId);
-        const { email, name, roles } = input.body;
-        const r = await exec(input.params.orgId, { type: 'AddUser', data: { userId, email, name, roles }, metadata: metadataOf(input.actor) }, input);
+        const { email, name, roles, phone } = input.body;
+        const r = await exec(input.params.orgId, { type: 'AddUser', data: { userId, email, name, roles, ...(phone ? { phone } : {}) }, metadata: metadataOf(input.actor) }, input);
         return answer(r, 201, { userId });
       },
     }),

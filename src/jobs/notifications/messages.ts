@@ -44,7 +44,7 @@ async function loadAt(store: EventStore, e: RecordedEvent) {
 }
 
 /** What to say about an event, and to whom (before the audience becomes addresses). */
-export async function messagesFor(store: EventStore, e: RecordedEvent, platformOrgId: string): Promise<{ audience: Audience; subject: string; body: string }[]> {
+export async function messagesFor(store: EventStore, e: RecordedEvent, platformOrgId: string): Promise<{ audience: Audience; subject: string; body: string; sms?: boolean }[]> {
   if (e.type === 'CarrierVerificationRecorded') {
     const history = await store.readStream(e.streamId, { maxCount: Number(e.revision) + 1 });
     const state = history.map((h) => ({ type: h.type, data: carrierEvents.decode(h) }) as CarrierEvent).reduce(carrier.evolve, carrier.initialState);
@@ -76,6 +76,8 @@ export async function messagesFor(store: EventStore, e: RecordedEvent, platformO
       return [
         {
           audience: { userId: event.data.driverId },
+          // A driver on the road reads texts: to the phone as well, when there is one.
+          sms: true,
           subject: `You are hauling load ${reference}`,
           body: `Load ${reference}, truck ${event.data.truckId}: pickup between ${state.posting.pickupWindow.from.toISOString()} and ${state.posting.pickupWindow.to.toISOString()}.`,
         },
@@ -100,10 +102,10 @@ export async function messagesFor(store: EventStore, e: RecordedEvent, platformO
   }
 }
 
-/** The email addresses of the active users an audience names. */
-export async function addressesOf(knex: Knex, audience: Audience): Promise<string[]> {
-  const q = knex('org_users').where({ active: true }).select<{ email: string }[]>('email');
+/** The active users an audience names: their email, and their phone where they gave one. */
+export async function addressesOf(knex: Knex, audience: Audience): Promise<{ email: string; phone: string | null }[]> {
+  const q = knex('org_users').where({ active: true }).select<{ email: string; phone: string | null }[]>('email', 'phone');
   if ('userId' in audience) q.where({ user_id: audience.userId });
   else q.where({ org_id: audience.orgId }).whereRaw('roles && ?::text[]', [audience.roles]);
-  return (await q).map((r) => r.email);
+  return q;
 }

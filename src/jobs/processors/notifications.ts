@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import type { Knex } from 'knex';
 import type { EventStore } from '../../eventstore/types.js';
-import { addressesOf, messagesFor } from '../notifications/messages.js';
+import { addressesOf, messagesFor, type Notification } from '../notifications/messages.js';
 import type { NotificationTransport } from '../notifications/transport.js';
 import type { CausedBy } from '../reactors.js';
 import { eventAt } from './events.js';
@@ -16,10 +16,14 @@ export function notificationProcessor(deps: { store: EventStore; knex: Knex; tra
     if (Date.now() - e.createdAt.getTime() > deps.maxAgeMs) return { sent: 0, stale: true };
     let sent = 0;
     for (const [i, m] of (await messagesFor(deps.store, e, deps.platformOrgId)).entries()) {
-      for (const to of await addressesOf(deps.knex, m.audience)) {
-        // The same key on every retry of this job: the provider sends each message once.
-        await deps.transport.send({ channel: 'email', to, subject: m.subject, body: m.body }, `${job.id}-${i}-${to}`);
-        sent++;
+      for (const { email, phone } of await addressesOf(deps.knex, m.audience)) {
+        const messages: Notification[] = [{ channel: 'email', to: email, subject: m.subject, body: m.body }];
+        if (m.sms && phone) messages.push({ channel: 'sms', to: phone, subject: m.subject, body: `${m.subject}. ${m.body}`.slice(0, 320) });
+        for (const message of messages) {
+          // The same key on every retry of this job: the provider sends each message once.
+          await deps.transport.send(message, `${job.id}-${i}-${message.channel}-${message.to}`);
+          sent++;
+        }
       }
     }
     return { sent };

@@ -36,7 +36,7 @@ export interface OrgUserRow {
 export const organisationsProjector: PostgresProjector = {
   kind: 'postgres',
   name: 'organisations',
-  version: 1,
+  version: 2,
   eventTypes: organisationEvents.types(),
   streamPrefixes: [ORGANISATION_STREAM],
   tables: ['organisations', 'org_users'],
@@ -55,6 +55,7 @@ export const organisationsProjector: PostgresProjector = {
       table.uuid('user_id').primary();
       table.uuid('org_id').notNullable().index();
       table.text('email').notNullable();
+      table.text('phone');
       table.text('name').notNullable();
       table.specificType('roles', 'text[]').notNullable();
       table.boolean('active').notNullable();
@@ -87,8 +88,8 @@ export const organisationsProjector: PostgresProjector = {
           break;
         }
         case 'UserAdded': {
-          const { userId, email, name, roles, addedAt } = event.data;
-          const row = { user_id: userId, org_id: orgId, email, name, roles, active: true, revision, added_at: addedAt, updated_at: addedAt };
+          const { userId, email, name, roles, phone, addedAt } = event.data;
+          const row = { user_id: userId, org_id: orgId, email, phone: phone ?? null, name, roles, active: true, revision, added_at: addedAt, updated_at: addedAt };
           await trx(users).insert(row).onConflict('user_id').merge().where(`${users}.revision`, '<', revision);
           break;
         }
