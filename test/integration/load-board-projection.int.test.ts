@@ -187,7 +187,7 @@ describe('The load board projection', () => {
       crev = 0;
     });
 
-    it('follows registration, verification, insurance expiry, suspension, reinstatement and score, once', async () => {
+    it('follows registration, verification, insurance expiry, suspension, reinstatement, score and an MC number change, once', async () => {
       const registered = carrier({
         type: 'CarrierRegistered',
         data: { carrierId: CARRIER_ID, orgId: CARRIER_ORG, usdotNumber: '1234567', mcNumber: 'MC-1', legalName: 'Lone Star', equipment: ['flatbed'], homeBase: { city: 'Houston', state: 'TX', lat: 29.7, lng: -95.3 }, registeredAt: hours(0) },
@@ -209,9 +209,12 @@ describe('The load board projection', () => {
       expect(await row()).to.include({ status: 'active' });
       const scored = carrier({ type: 'CarrierPerformanceUpdated', data: { loadId: LOAD_ID, outcome: 'late', onTime: 0, late: 1, cancelled: 0, score: 50, at: hours(104) } });
       await run(carrierDirectoryProjector, [scored]);
+      const changed = carrier({ type: 'CarrierMcNumberChanged', data: { mcNumber: 'MC-2', previous: 'MC-1', changedAt: hours(105) } });
+      await run(carrierDirectoryProjector, [changed]);
       const final = await row();
-      expect(final).to.include({ late: 1, score: 50, revision: '5' });
-      await run(carrierDirectoryProjector, [registered, verified, scored]);
+      expect(final).to.include({ late: 1, score: 50, revision: '6', mc_number: 'MC-2', verified: false });
+      expect(final.verification_gaps).to.deep.equal(['MC number changed: not verified yet']);
+      await run(carrierDirectoryProjector, [registered, verified, scored, changed]);
       expect(await row()).to.deep.equal(final);
     });
   });
