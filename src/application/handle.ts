@@ -1,4 +1,5 @@
 import { v5 as uuidv5 } from 'uuid';
+import { chainHash, HASH_FIELD, PREVIOUS_FIELD } from '../domain/payment/chain.js';
 import type { EventRegistry } from '../domain/shared/event-schema.js';
 import { WrongExpectedVersion } from '../eventstore/errors.js';
 import type { EventMetadata, EventStore, Position } from '../eventstore/types.js';
@@ -17,6 +18,8 @@ export interface HandleOptions {
   metadata?: Omit<EventMetadata, 'schemaVersion'>;
   /** Attempts when another writer got there first (re-read, decide again). */
   maxAttempts?: number;
+  /** Chain each event's hash to the previous event's (tamper evidence; payment streams). */
+  chained?: boolean;
 }
 
 export interface HandleResult<E> {
@@ -78,14 +81,18 @@ export async function handle<C, E extends { type: string; data: unknown }, S>(
     const state = history.reduce((s, e) => decider.evolve(s, { type: e.type, data: registry.decode(e) } as E), decider.initialState);
     const events = decider.decide(command, state);
     if (events.length === 0) return { streamId, revision, events, replayed: false };
+    let previous = options.chained && history.length ? (history[history.length - 1]!.metadata[HASH_FIELD] as string | undefined) ?? null : null;
     const toStore = events.map((e, i) => {
       const { data, schemaVersion } = registry.encode(e.type, e.data);
-      return {
-        id: options.idempotencyKey ? derivedEventId(streamId, options.idempotencyKey, i) : crypto.randomUUID(),
-        type: e.type,
-        data,
-        metadata: { ...options.metadata, schemaVersion },
-      };
+      const id = options.idempotencyKey ? derivedEventId(streamId, options.idempotencyKey, i) : crypto.randomUUID();
+      const metadata: EventMetadata = { ...options.metadata, schemaVersion };
+      if (options.chained) {
+        // The revision is part of what is hashed: a lost race re-reads and hashes again.
+        metadata[PREVIOUS_FIELD] = previous;
+        previous = chainHash(previous, { streamId, revision: revision + 1n + BigInt(i), id, type: e.type, data, metadata });
+        metadata[HASH_FIELD] = previous;
+      }
+      return { id, type: e.type, data, metadata };
     });
     try {
       const r = await store.append(streamId, toStore, { expectedRevision: revision === -1n ? 'no_stream' : revision });

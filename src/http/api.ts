@@ -19,6 +19,7 @@ import { loadCommandRoutes } from './routes/load-commands.js';
 import { organisationRoutes } from './routes/organisations.js';
 import { trackingRoutes } from './routes/tracking.js';
 import { jobRoutes } from './routes/jobs.js';
+import { paymentRoutes } from './routes/payments.js';
 import type { JobQueues } from '../jobs/queues.js';
 import type { Middleware } from 'koa';
 import { queueBoard } from './queue-board.js';
@@ -49,6 +50,8 @@ export type ApiConfig = Pick<
   | 'GEOFENCE_RADIUS_MI'
   | 'PICKUP_FIX_MAX_AGE_MINUTES'
   | 'TRACKING_RETENTION_DAYS'
+  | 'QUICKPAY_FEE_BPS'
+  | 'QUICKPAY_MIN_FEE_CENTS'
 >;
 
 /** Wires the API role: token verification, the cached principal check, idempotency, every feature's routes. */
@@ -90,6 +93,7 @@ export function createApi(deps: {
           maxSpeedMph: config.TRACKING_MAX_SPEED_MPH,
         },
       }),
+      ...paymentRoutes({ store, quickPay: { feeBps: config.QUICKPAY_FEE_BPS, minFeeCents: config.QUICKPAY_MIN_FEE_CENTS } }),
       ...(deps.queues ? jobRoutes({ queues: deps.queues, store }) : []),
     ],
   };

@@ -78,6 +78,13 @@ export const configSchema = z.object({
   JOB_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
   /** How often postings past their end are expired. */
   LOAD_EXPIRY_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
+  /** The platform's fee on a load, in basis points of its rate (500 = 5%). */
+  PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(5_000).default(500),
+  /** Standard carrier payout terms: days after delivery. */
+  CARRIER_PAYOUT_TERMS_DAYS: z.coerce.number().int().min(0).max(120).default(30),
+  /** QuickPay (paid within a day): a fee in basis points of the carrier's payable, with a minimum in cents. */
+  QUICKPAY_FEE_BPS: z.coerce.number().int().min(0).max(5_000).default(300),
+  QUICKPAY_MIN_FEE_CENTS: z.coerce.number().int().min(0).max(1_000_000).default(2_500),
   /** Notifications of events older than this are dropped (a reactor replaying history must not mail everyone). */
   NOTIFICATION_MAX_AGE_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(24),
 });

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { ActivePrincipals } from '../auth/principals.js';
 import { geofenceReactor } from '../application/geofence.js';
+import { invoicingReactor, type PaymentTerms } from '../application/payments.js';
 import { DEFAULT_LOCATION_POLICY, type LocationPolicy } from '../domain/load/location.js';
 import type { EventStore } from '../eventstore/types.js';
 import type { JobQueues } from '../jobs/queues.js';
@@ -31,6 +32,8 @@ export interface ProjectorDeps {
   locations: LatestLocations;
   /** Where the reactors queue jobs (FMCSA checks, scores, notifications); absent, those reactors do not run (read-model benchmarks). */
   queues?: JobQueues;
+  /** The platform fee and payout terms of new invoices (default: 5%, 30 days). */
+  paymentTerms?: PaymentTerms;
   /** The geofence of the arrival reactor (default: DEFAULT_LOCATION_POLICY). */
   locationPolicy?: LocationPolicy;
   /** Tell dashboards of committed changes (Socket.IO through Redis); absent, nobody is told. */
@@ -64,6 +67,7 @@ export function allProjectors(deps: ProjectorDeps): Projector[] {
     trackingLatestProjector(deps.locations),
     trackHistoryProjector,
     geofenceReactor(deps.store, deps.locationPolicy ?? DEFAULT_LOCATION_POLICY),
+    invoicingReactor(deps.store, deps.paymentTerms ?? { feeBps: 500, termsDays: 30 }),
   ], deps);
 }
 
@@ -76,7 +80,15 @@ export function projectorsFor(runtime: {
   logger: Logger;
   config: Pick<
     Config,
-    'PLATFORM_ORG_ID' | 'MEILI_URL' | 'MEILI_API_KEY' | 'GEOFENCE_RADIUS_MI' | 'PICKUP_FIX_MAX_AGE_MINUTES' | 'REDIS_KEY_PREFIX' | 'REALTIME_LOCATION_INTERVAL_MS'
+    | 'PLATFORM_ORG_ID'
+    | 'MEILI_URL'
+    | 'MEILI_API_KEY'
+    | 'GEOFENCE_RADIUS_MI'
+    | 'PICKUP_FIX_MAX_AGE_MINUTES'
+    | 'REDIS_KEY_PREFIX'
+    | 'REALTIME_LOCATION_INTERVAL_MS'
+    | 'PLATFORM_FEE_BPS'
+    | 'CARRIER_PAYOUT_TERMS_DAYS'
   >;
 }): Projector[] {
   const broadcaster = new RedisBroadcaster(runtime.redis, channelKey(runtime.config.REDIS_KEY_PREFIX), (err) =>
@@ -88,6 +100,7 @@ export function projectorsFor(runtime: {
     store: runtime.store,
     locations: new LatestLocations(runtime.redis),
     queues: runtime.queues,
+    paymentTerms: { feeBps: runtime.config.PLATFORM_FEE_BPS, termsDays: runtime.config.CARRIER_PAYOUT_TERMS_DAYS },
     locationPolicy: locationPolicy(runtime.config),
     notify: { knex: runtime.knex, broadcaster, locationIntervalMs: runtime.config.REALTIME_LOCATION_INTERVAL_MS },
   });

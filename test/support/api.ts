@@ -47,6 +47,7 @@ export interface ApiHarness {
   /** With `listen`: where the app (and Socket.IO) listens. */
   baseUrl?: string;
   keyPrefix: string;
+  databaseUrl: string;
   queues: JobQueues;
   metrics: Metrics;
   /** What the notification jobs sent. */
@@ -175,6 +176,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     },
     baseUrl: server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : undefined,
     keyPrefix,
+    databaseUrl: url,
     queues,
     metrics,
     sent: transport.sent,
