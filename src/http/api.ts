@@ -20,6 +20,7 @@ import { organisationRoutes } from './routes/organisations.js';
 import { trackingRoutes } from './routes/tracking.js';
 import { jobRoutes } from './routes/jobs.js';
 import { paymentRoutes } from './routes/payments.js';
+import { ledgerRoutes } from './routes/ledger.js';
 import type { JobQueues } from '../jobs/queues.js';
 import type { Middleware } from 'koa';
 import { queueBoard } from './queue-board.js';
@@ -93,6 +94,7 @@ export function createApi(deps: {
           maxSpeedMph: config.TRACKING_MAX_SPEED_MPH,
         },
       }),
+      ...ledgerRoutes(read),
       ...paymentRoutes({ store, quickPay: { feeBps: config.QUICKPAY_FEE_BPS, minFeeCents: config.QUICKPAY_MIN_FEE_CENTS } }),
       ...(deps.queues ? jobRoutes({ queues: deps.queues, store }) : []),
     ],

@@ -17,6 +17,7 @@ import { loadSearchProjector } from './search/projector.js';
 import type { SearchIndex } from './search/types.js';
 import { carrierDirectoryProjector } from './carrier-directory/projector.js';
 import { loadBoardProjector } from './load-board/projector.js';
+import { ledgerProjector } from './ledger/projector.js';
 import { organisationsProjector } from './organisations/projector.js';
 import { principalsProjector } from './principals/projector.js';
 import { streamIndexProjector } from './stream-index/projector.js';
@@ -68,6 +69,7 @@ export function allProjectors(deps: ProjectorDeps): Projector[] {
     trackHistoryProjector,
     geofenceReactor(deps.store, deps.locationPolicy ?? DEFAULT_LOCATION_POLICY),
     invoicingReactor(deps.store, deps.paymentTerms ?? { feeBps: 500, termsDays: 30 }),
+    ledgerProjector,
   ], deps);
 }
 

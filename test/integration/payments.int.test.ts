@@ -105,6 +105,27 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
     await audit(paymentId, auditor, '?at=yesterday').expect(400);
   });
 
+  it('keeps a ledger whose balances sum to zero, each organisation seeing its own side', async () => {
+    const { paymentId } = await delivered(150_000);
+    await charge(paymentId);
+    await h.settle();
+    const all = await h.http().get('/ledger/balances').set('Authorization', auditor).expect(200);
+    expect(all.body.totalCents).to.equal(0);
+    const entries = (await h.http().get(`/ledger/payments/${paymentId}`).set('Authorization', h.admin).expect(200)).body.entries;
+    expect(entries.map((e: { eventType: string; account: string }) => `${e.eventType}:${e.account}`)).to.deep.equal([
+      'InvoiceIssued:shipper_receivable',
+      'InvoiceIssued:carrier_payable',
+      'InvoiceIssued:platform_fee_revenue',
+      'ChargeSucceeded:cash',
+      'ChargeSucceeded:shipper_receivable',
+    ]);
+    const mine = (await h.http().get(`/ledger/orgs/${carrierOrg.orgId}`).set('Authorization', carrierOrg.auth).expect(200)).body;
+    expect(mine.accounts.map((a: { account: string }) => a.account)).to.deep.equal(['carrier_payable']);
+    expect(mine.accounts[0].balanceCents).to.be.below(0);
+    await h.http().get(`/ledger/orgs/${shipper.orgId}`).set('Authorization', carrierOrg.auth).expect(403);
+    await h.http().get('/ledger/balances').set('Authorization', shipper.auth).expect(403);
+  });
+
   it('catches a stored event altered in Postgres, over HTTP and with npm run audit', async () => {
     const { paymentId } = await delivered(100_000);
     await charge(paymentId);

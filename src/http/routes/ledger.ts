@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { AccessDenied } from '../../auth/errors.js';
+import { isAdmin } from '../../domain/shared/actor.js';
+import { ACCOUNTS } from '../../projections/ledger/projector.js';
+import { uuidParam } from '../commands.js';
+import { defineRoute, type Route } from '../route.js';
+import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
+
+const balance = z.object({ account: z.enum(ACCOUNTS), debitCents: z.number().int(), creditCents: z.number().int(), balanceCents: z.number().int() });
+const entry = z
+  .object({
+    eventId: z.uuid(),
+    line: z.number().int(),
+    paymentId: z.uuid(),
+    eventType: z.string(),
+    position: z.string(),
+    account: z.enum(ACCOUNTS),
+    orgId: z.uuid().nullable(),
+    debitCents: z.number().int(),
+    creditCents: z.number().int(),
+    currency: z.string(),
+    at: z.string(),
+  })
+  .meta({ id: 'LedgerEntry' });
+const balances = z
+  .object({ currency: z.string(), accounts: z.array(balance), totalCents: z.number().int().meta({ description: 'Debits less credits over every account: always 0' }) })
+  .meta({ id: 'LedgerBalances' });
+
+type Row = { event_id: string; line: number; payment_id: string; event_type: string; position: string; account: (typeof ACCOUNTS)[number]; org_id: string | null; debit_cents: string; credit_cents: string; currency: string; at: Date };
+const toEntry = (r: Row) => ({
+  eventId: r.event_id,
+  line: r.line,
+  paymentId: r.payment_id,
+  eventType: r.event_type,
+  position: r.position,
+  account: r.account,
+  orgId: r.org_id,
+  debitCents: Number(r.debit_cents),
+  creditCents: Number(r.credit_cents),
+  currency: r.currency,
+  at: new Date(r.at).toISOString(),
+});
+const finance = (roles: readonly string[]) => roles.includes('admin') || roles.includes('auditor');
+
+/** Finance dashboards: balances by account, and the entries of a payment or an organisation. */
+export function ledgerRoutes(deps: ReadDeps): Route[] {
+  async function balancesOf(where: { org_id?: string }) {
+    const q = deps.knex('ledger_entries').select('account').sum({ debit: 'debit_cents', credit: 'credit_cents' }).groupBy('account').orderBy('account');
+    if (where.org_id) q.where({ org_id: where.org_id });
+    const rows = (await q) as unknown as { account: (typeof ACCOUNTS)[number]; debit: string; credit: string }[];
+    const accounts = rows.map((r) => ({ account: r.account, debitCents: Number(r.debit), creditCents: Number(r.credit), balanceCents: Number(r.debit) - Number(r.credit) }));
+    return { currency: 'usd', accounts, totalCents: accounts.reduce((s, a) => s + a.balanceCents, 0) };
+  }
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/ledger/balances',
+      operationId: 'ledgerBalances',
+      summary: 'Balances of every ledger account (debits less credits); they sum to zero',
+      tags: ['Ledger'],
+      roles: ['admin', 'auditor'],
+      query: z.object({ minPosition: minPositionQuery }),
+      responses: { 200: { description: 'Balances', schema: balances } },
+      async handle({ query }) {
+        await readAfter(deps, 'ledger', query.minPosition);
+        return { status: 200, body: await balancesOf({}) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/ledger/payments/{paymentId}',
+      operationId: 'ledgerOfPayment',
+      summary: "A payment's ledger entries, in order",
+      tags: ['Ledger'],
+      roles: ['admin', 'auditor'],
+      params: z.object({ paymentId: uuidParam('The payment') }),
+      query: z.object({ minPosition: minPositionQuery }),
+      responses: { 200: { description: 'Entries', schema: z.object({ entries: z.array(entry) }) } },
+      async handle({ params, query }) {
+        await readAfter(deps, 'ledger', query.minPosition);
+        const rows = await deps.knex('ledger_entries').where({ payment_id: params.paymentId }).orderBy([{ column: 'at' }, { column: 'event_id' }, { column: 'line' }]).select<Row[]>('*');
+        return { status: 200, body: { entries: rows.map(toEntry) } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/ledger/orgs/{orgId}',
+      operationId: 'ledgerOfOrganisation',
+      summary: "An organisation's side of the ledger: what a shipper owes, what a carrier is owed, and the entries (newest first)",
+      tags: ['Ledger'],
+      roles: 'any',
+      params: z.object({ orgId: uuidParam('The shipper or carrier organisation') }),
+      query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), minPosition: minPositionQuery }),
+      responses: { 200: { description: 'Balances and entries', schema: balances.extend({ entries: z.array(entry) }) } },
+      async handle({ params, query, actor }) {
+        if (actor.orgId !== params.orgId && !isAdmin(actor) && !finance(actor.roles)) throw new AccessDenied("Only the organisation's members see its ledger");
+        await readAfter(deps, 'ledger', query.minPosition);
+        const rows = await deps.knex('ledger_entries').where({ org_id: params.orgId }).orderBy([{ column: 'at', order: 'desc' }, { column: 'event_id' }, { column: 'line' }]).limit(query.limit).select<Row[]>('*');
+        return { status: 200, body: { ...(await balancesOf({ org_id: params.orgId })), entries: rows.map(toEntry) } };
+      },
+    }),
+  ];
+}

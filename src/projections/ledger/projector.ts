@@ -1,0 +1,160 @@
+import type { Knex } from 'knex';
+import { type PaymentEvent, paymentEvents } from '../../domain/payment/events.js';
+import { formatPosition } from '../../eventstore/position.js';
+import type { RecordedEvent } from '../../eventstore/types.js';
+import type { PostgresProjector, TableNames } from '../types.js';
+
+/**
+ * The ledger: double entry for every money movement of the payment streams. Accounts:
+ * shipper_receivable (what shippers owe, per shipper org), cash (the platform's balance at the
+ * provider), carrier_payable (what carriers are owed, per carrier org) and platform_fee_revenue.
+ * Each event posts lines whose debits equal their credits, so every balance sums to zero.
+ */
+export const ACCOUNTS = ['shipper_receivable', 'cash', 'carrier_payable', 'platform_fee_revenue'] as const;
+export type Account = (typeof ACCOUNTS)[number];
+
+export interface LedgerLine {
+  account: Account;
+  orgId: string | null;
+  debitCents: number;
+  creditCents: number;
+}
+
+interface Parties {
+  shipperOrgId: string;
+  carrierOrgId: string;
+  /** The carrier's payable and the platform's fee as posted so far (what a write-off reverses). */
+  payableCents: number;
+  feeCents: number;
+}
+
+const dr = (account: Account, orgId: string | null, cents: number): LedgerLine => ({ account, orgId, debitCents: cents, creditCents: 0 });
+const cr = (account: Account, orgId: string | null, cents: number): LedgerLine => ({ account, orgId, debitCents: 0, creditCents: cents });
+
+/** The lines one payment event posts (pure). */
+export function linesOf(e: PaymentEvent, p: Parties | undefined): LedgerLine[] {
+  if (e.type === 'InvoiceIssued') {
+    const d = e.data;
+    return [dr('shipper_receivable', d.shipperOrgId, d.amountCents), cr('carrier_payable', d.carrierOrgId, d.carrierPayableCents), cr('platform_fee_revenue', null, d.platformFeeCents)];
+  }
+  if (!p) return [];
+  switch (e.type) {
+    case 'ChargeSucceeded':
+      return [dr('cash', null, e.data.amountCents), cr('shipper_receivable', p.shipperOrgId, e.data.amountCents)];
+    case 'QuickPayRequested':
+      return [dr('carrier_payable', p.carrierOrgId, e.data.feeCents), cr('platform_fee_revenue', null, e.data.feeCents)];
+    case 'PayoutSent':
+      return [dr('carrier_payable', p.carrierOrgId, e.data.amountCents), cr('cash', null, e.data.amountCents)];
+    case 'RefundIssued':
+      return [dr('carrier_payable', p.carrierOrgId, e.data.fromCarrierCents), dr('platform_fee_revenue', null, e.data.fromPlatformCents), cr('cash', null, e.data.amountCents)];
+    case 'DisputeResolved': {
+      if (e.data.outcome === 'won') return [];
+      const amount = e.data.fromCarrierCents + e.data.fromPlatformCents;
+      return [dr('carrier_payable', p.carrierOrgId, e.data.fromCarrierCents), dr('platform_fee_revenue', null, e.data.fromPlatformCents), cr('cash', null, amount)];
+    }
+    case 'PaymentWrittenOff':
+      // Never charged: the invoice is reversed (the carrier is not paid for a load the shipper never paid).
+      return [dr('carrier_payable', p.carrierOrgId, p.payableCents), dr('platform_fee_revenue', null, p.feeCents), cr('shipper_receivable', p.shipperOrgId, e.data.amountCents)];
+    case 'ChargeRequested':
+    case 'ChargeFailed':
+    case 'PayoutRequested':
+    case 'PayoutFailed':
+    case 'DisputeOpened':
+    case 'PaymentFlaggedForReview':
+    case 'PaymentClosed':
+      return [];
+    default: {
+      const unknown: never = e;
+      throw new Error(`Unhandled event ${(unknown as { type: string }).type}`);
+    }
+  }
+}
+
+const applyLines = (p: Parties, lines: LedgerLine[]): Parties => ({
+  ...p,
+  payableCents: p.payableCents + lines.filter((l) => l.account === 'carrier_payable').reduce((s, l) => s + l.creditCents - l.debitCents, 0),
+  feeCents: p.feeCents + lines.filter((l) => l.account === 'platform_fee_revenue').reduce((s, l) => s + l.creditCents - l.debitCents, 0),
+});
+
+export const ledgerProjector: PostgresProjector = {
+  kind: 'postgres',
+  name: 'ledger',
+  version: 1,
+  eventTypes: paymentEvents.types(),
+  streamPrefixes: ['payment-'],
+  tables: ['ledger_entries', 'ledger_payments'],
+
+  async setup(trx: Knex.Transaction, t: TableNames) {
+    await trx.schema.createTable(t('ledger_entries'), (table) => {
+      table.uuid('event_id').notNullable();
+      table.smallint('line').notNullable();
+      table.uuid('payment_id').notNullable();
+      table.text('event_type').notNullable();
+      table.text('position').notNullable();
+      table.text('account').notNullable();
+      table.uuid('org_id');
+      table.bigInteger('debit_cents').notNullable();
+      table.bigInteger('credit_cents').notNullable();
+      table.text('currency').notNullable();
+      table.timestamp('at', { useTz: true }).notNullable();
+      table.primary(['event_id', 'line']);
+    });
+    await trx.raw('create index on ?? (payment_id, at)', [t('ledger_entries')]);
+    await trx.raw('create index on ?? (org_id, account, at) where org_id is not null', [t('ledger_entries')]);
+    await trx.raw('create index on ?? (account)', [t('ledger_entries')]);
+    // Per payment: the parties and running amounts later events post against.
+    await trx.schema.createTable(t('ledger_payments'), (table) => {
+      table.uuid('payment_id').primary();
+      table.uuid('shipper_org_id').notNullable();
+      table.uuid('carrier_org_id').notNullable();
+      table.bigInteger('payable_cents').notNullable();
+      table.bigInteger('fee_cents').notNullable();
+      table.bigInteger('revision').notNullable();
+    });
+  },
+
+  async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
+    const payments = t('ledger_payments');
+    const ids = [...new Set(events.map((e) => e.streamId.slice('payment-'.length)))];
+    const parties = new Map<string, Parties & { revision: bigint }>();
+    for (const r of await trx(payments).whereIn('payment_id', ids).select('*')) {
+      parties.set(r.payment_id, { shipperOrgId: r.shipper_org_id, carrierOrgId: r.carrier_org_id, payableCents: Number(r.payable_cents), feeCents: Number(r.fee_cents), revision: BigInt(r.revision) });
+    }
+    const rows: Record<string, unknown>[] = [];
+    for (const e of events) {
+      const paymentId = e.streamId.slice('payment-'.length);
+      const p = parties.get(paymentId);
+      if (p && e.revision <= p.revision) continue;
+      const event = { type: e.type, data: paymentEvents.decode(e) } as PaymentEvent;
+      const lines = linesOf(event, p);
+      lines.forEach((l, i) => {
+        if (l.debitCents === 0 && l.creditCents === 0) return;
+        rows.push({
+          event_id: e.id,
+          line: i,
+          payment_id: paymentId,
+          event_type: e.type,
+          position: formatPosition(e.position),
+          account: l.account,
+          org_id: l.orgId,
+          debit_cents: l.debitCents,
+          credit_cents: l.creditCents,
+          currency: 'usd',
+          at: e.createdAt,
+        });
+      });
+      const base = event.type === 'InvoiceIssued' ? { shipperOrgId: event.data.shipperOrgId, carrierOrgId: event.data.carrierOrgId, payableCents: 0, feeCents: 0 } : p;
+      if (base) parties.set(paymentId, { ...applyLines(base, lines), revision: e.revision });
+    }
+    if (rows.length) await trx(t('ledger_entries')).insert(rows).onConflict(['event_id', 'line']).ignore();
+    const changed = [...parties].map(([paymentId, p]) => ({
+      payment_id: paymentId,
+      shipper_org_id: p.shipperOrgId,
+      carrier_org_id: p.carrierOrgId,
+      payable_cents: p.payableCents,
+      fee_cents: p.feeCents,
+      revision: p.revision.toString(),
+    }));
+    if (changed.length) await trx(payments).insert(changed).onConflict('payment_id').merge();
+  },
+};
