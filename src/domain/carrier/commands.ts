@@ -6,9 +6,10 @@ export type RegisterCarrier = Command<'RegisterCarrier', CarrierProfile & { carr
 /** What the FMCSA register says (the verification job), or an admin's manual record. */
 export type RecordVerification = Command<'RecordVerification', Omit<Verification, 'checkedAt'> & { checkedAt?: Date }>;
 export type ChangeMcNumber = Command<'ChangeMcNumber', { mcNumber: string }>;
+export type LinkPayoutAccount = Command<'LinkPayoutAccount', { stripeAccountId: string }>;
 export type ExpireInsurance = Command<'ExpireInsurance', Record<string, never>>;
 export type SuspendCarrier = Command<'SuspendCarrier', { reason: string }>;
 export type ReinstateCarrier = Command<'ReinstateCarrier', Record<string, never>>;
 export type RecordLoadOutcome = Command<'RecordLoadOutcome', { loadId: string; outcome: 'on_time' | 'late' | 'cancelled' }>;
 
-export type CarrierCommand = RegisterCarrier | RecordVerification | ChangeMcNumber | ExpireInsurance | SuspendCarrier | ReinstateCarrier | RecordLoadOutcome;
+export type CarrierCommand = RegisterCarrier | RecordVerification | ChangeMcNumber | LinkPayoutAccount | ExpireInsurance | SuspendCarrier | ReinstateCarrier | RecordLoadOutcome;

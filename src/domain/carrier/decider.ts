@@ -22,6 +22,8 @@ export type CarrierState =
       readonly verification?: Verification & { readonly verified: boolean };
       readonly insuranceExpired: boolean;
       readonly performance: Performance;
+      /** The Stripe Connect account payouts go to, once linked. */
+      readonly payoutAccount?: string;
     };
 
 export const initialState: CarrierState = { status: 'none' };
@@ -75,6 +77,12 @@ export function decide(command: CarrierCommand, state: CarrierState): CarrierEve
       const mcNumber = command.data.mcNumber.toUpperCase();
       if (mcNumber === state.profile.mcNumber?.toUpperCase()) return [];
       return [{ type: 'CarrierMcNumberChanged', data: { mcNumber, ...(state.profile.mcNumber ? { previous: state.profile.mcNumber } : {}), changedAt: now } }];
+    }
+    case 'LinkPayoutAccount': {
+      if (state.status === 'none') throw new IllegalTransition('Cannot link a payout account: the carrier is not registered');
+      if (!isAdmin(actor) && actor.orgId !== state.profile.orgId) throw new Forbidden("a carrier links its own organisation's payout account only");
+      if (state.payoutAccount === command.data.stripeAccountId) return [];
+      return [{ type: 'CarrierPayoutAccountLinked', data: { stripeAccountId: command.data.stripeAccountId, linkedAt: now } }];
     }
     case 'ExpireInsurance': {
       if (state.status === 'none') throw new IllegalTransition('Cannot expire insurance: the carrier is not registered');
@@ -133,6 +141,8 @@ export function evolve(state: CarrierState, event: CarrierEvent): CarrierState {
     }
     case 'CarrierInsuranceExpired':
       return state.status === 'none' ? state : { ...state, insuranceExpired: true };
+    case 'CarrierPayoutAccountLinked':
+      return state.status === 'none' ? state : { ...state, payoutAccount: event.data.stripeAccountId };
     case 'CarrierSuspended':
       return state.status === 'none' ? state : { ...state, status: 'suspended' };
     case 'CarrierReinstated':

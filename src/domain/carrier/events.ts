@@ -50,6 +50,11 @@ export const CarrierMcNumberChanged = defineEvent({
   type: 'CarrierMcNumberChanged',
   schema: z.object({ mcNumber: carrierProfile.shape.mcNumber.unwrap(), previous: z.string().optional(), changedAt: isoDateTime }),
 });
+/** The carrier's Stripe Connect account, where payouts are transferred. */
+export const CarrierPayoutAccountLinked = defineEvent({
+  type: 'CarrierPayoutAccountLinked',
+  schema: z.object({ stripeAccountId: z.string().regex(/^acct_[A-Za-z0-9]+$/, 'a Stripe Connect account id (acct_…)'), linkedAt: isoDateTime }),
+});
 export const CarrierInsuranceExpired = defineEvent({ type: 'CarrierInsuranceExpired', schema: z.object({ expiredAt: isoDateTime }) });
 export const CarrierSuspended = defineEvent({
   type: 'CarrierSuspended',
@@ -73,6 +78,7 @@ export const carrierEventDefinitions = [
   CarrierRegistered,
   CarrierVerificationRecorded,
   CarrierMcNumberChanged,
+  CarrierPayoutAccountLinked,
   CarrierInsuranceExpired,
   CarrierSuspended,
   CarrierReinstated,

@@ -9,7 +9,8 @@ export type OrganisationCommand =
   | Command<'ChangeUserRoles', { userId: string; roles: Role[] }>
   | Command<'DeactivateUser', { userId: string }>
   | Command<'SuspendOrganisation', { reason: string }>
-  | Command<'ReinstateOrganisation', Record<string, never>>;
+  | Command<'ReinstateOrganisation', Record<string, never>>
+  | Command<'SetBillingAccount', { stripeCustomerId: string; paymentMethodId: string }>;
 
 interface User {
   readonly email: string;
@@ -24,6 +25,8 @@ export type OrganisationState =
       readonly orgId: string;
       readonly kind: 'shipper' | 'carrier' | 'broker';
       readonly users: Readonly<Record<string, User>>;
+      /** Where a shipper is charged (Stripe), once set. */
+      readonly billing?: { readonly stripeCustomerId: string; readonly paymentMethodId: string };
     };
 
 export const initialState: OrganisationState = { status: 'none' };
@@ -83,6 +86,14 @@ export function decide(command: OrganisationCommand, state: OrganisationState): 
       if (state.status === 'suspended') return [];
       return [{ type: 'OrganisationSuspended', data: { reason: command.data.reason, suspendedAt: now } }];
     }
+    case 'SetBillingAccount': {
+      const own = actor.orgId === state.orgId && (actor.roles.includes('dispatcher') || actor.roles.includes('shipper'));
+      if (!isAdmin(actor) && !own) throw new Forbidden("only an admin or the organisation's own staff set its billing account");
+      if (state.kind === 'carrier') throw new RuleViolation('not-a-shipper', 'Only shippers and brokers are charged; carriers link a payout account');
+      const { stripeCustomerId, paymentMethodId } = command.data;
+      if (state.billing?.stripeCustomerId === stripeCustomerId && state.billing.paymentMethodId === paymentMethodId) return [];
+      return [{ type: 'BillingAccountSet', data: { stripeCustomerId, paymentMethodId, setAt: now } }];
+    }
     case 'ReinstateOrganisation': {
       if (!isAdmin(actor)) throw new Forbidden('only an admin reinstates an organisation');
       if (state.status === 'active') return [];
@@ -122,6 +133,8 @@ export function evolve(state: OrganisationState, event: OrganisationEvent): Orga
       return state.status === 'none' ? state : { ...state, status: 'suspended' };
     case 'OrganisationReinstated':
       return state.status === 'none' ? state : { ...state, status: 'active' };
+    case 'BillingAccountSet':
+      return state.status === 'none' ? state : { ...state, billing: { stripeCustomerId: event.data.stripeCustomerId, paymentMethodId: event.data.paymentMethodId } };
     default: {
       const unknown: never = event;
       throw new Error(`Unknown event ${(unknown as { type: string }).type}`);

@@ -34,7 +34,18 @@ export const OrganisationSuspended = defineEvent({
 });
 export const OrganisationReinstated = defineEvent({ type: 'OrganisationReinstated', schema: z.object({ reinstatedAt: isoDateTime }) });
 
+/** The shipper's Stripe customer and the payment method it is charged with. */
+export const BillingAccountSet = defineEvent({
+  type: 'BillingAccountSet',
+  schema: z.object({
+    stripeCustomerId: z.string().regex(/^cus_[A-Za-z0-9]+$/, 'a Stripe customer id (cus_…)'),
+    paymentMethodId: z.string().regex(/^pm_[A-Za-z0-9_]+$/, 'a Stripe payment method id (pm_…)'),
+    setAt: isoDateTime,
+  }),
+});
+
 export const organisationEventDefinitions = [
+  BillingAccountSet,
   OrganisationRegistered,
   UserAdded,
   UserRolesChanged,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { carrierStream } from '../../application/lookups.js';
 import * as carrier from '../../domain/carrier/decider.js';
 import type { CarrierCommand } from '../../domain/carrier/commands.js';
-import { carrierEvents, carrierProfile, verification } from '../../domain/carrier/events.js';
+import { CarrierPayoutAccountLinked, carrierEvents, carrierProfile, verification } from '../../domain/carrier/events.js';
 import { answer, type CommandDeps, commandAnswer, metadataOf, newId, run, uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
 
@@ -63,6 +63,21 @@ export function carrierCommandRoutes(deps: CommandDeps): Route[] {
       responses: accepted,
       async handle(input) {
         return answer(await exec(input.params.carrierId, { type: 'ChangeMcNumber', data: { mcNumber: input.body.mcNumber }, metadata: metadataOf(input.actor) }, input));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/carriers/{carrierId}/payout-account',
+      operationId: 'linkPayoutAccount',
+      summary: "Link the carrier's Stripe Connect account, where its payouts are transferred",
+      tags: ['Carriers', 'Payments'],
+      roles: ['carrier', 'dispatcher', 'admin'],
+      command: true,
+      params: carrierParams,
+      body: CarrierPayoutAccountLinked.schema.pick({ stripeAccountId: true }),
+      responses: accepted,
+      async handle(input) {
+        return answer(await exec(input.params.carrierId, { type: 'LinkPayoutAccount', data: input.body, metadata: metadataOf(input.actor) }, input));
       },
     }),
     defineRoute({

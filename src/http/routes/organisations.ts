@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import * as org from '../../domain/organisation/decider.js';
-import { organisationEvents, orgKind, phoneNumber, role } from '../../domain/organisation/events.js';
+import { BillingAccountSet, organisationEvents, orgKind, phoneNumber, role } from '../../domain/organisation/events.js';
 import { isAdmin } from '../../domain/shared/actor.js';
 import { organisationStream } from '../../projections/organisations/projector.js';
 import type { Knex } from 'knex';
@@ -110,6 +110,21 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex }
         const { email, name, roles, phone } = input.body;
         const r = await exec(input.params.orgId, { type: 'AddUser', data: { userId, email, name, roles, ...(phone ? { phone } : {}) }, metadata: metadataOf(input.actor) }, input);
         return answer(r, 201, { userId });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/orgs/{orgId}/billing-account',
+      operationId: 'setBillingAccount',
+      summary: "Set the shipper's Stripe customer and payment method, charged for delivered loads",
+      tags: ['Organisations', 'Payments'],
+      roles: ['admin', 'dispatcher', 'shipper'],
+      command: true,
+      params: orgParams,
+      body: BillingAccountSet.schema.pick({ stripeCustomerId: true, paymentMethodId: true }),
+      responses: accepted,
+      async handle(input) {
+        return answer(await exec(input.params.orgId, { type: 'SetBillingAccount', data: input.body, metadata: metadataOf(input.actor) }, input));
       },
     }),
     defineRoute({

@@ -90,6 +90,8 @@ export function evolveCarrierRow(row: CarrierRow | undefined, e: CarrierEvent, r
     }
     case 'CarrierMcNumberChanged':
       return { ...next, mc_number: e.data.mcNumber, verified: false, verification_gaps: ['MC number changed: not verified yet'] };
+    case 'CarrierPayoutAccountLinked':
+      return next;
     case 'CarrierInsuranceExpired':
       return { ...next, insurance_expired: true, verification_gaps: [...row.verification_gaps.filter((g) => g !== 'insurance expired'), 'insurance expired'] };
     case 'CarrierSuspended':

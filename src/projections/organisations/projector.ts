@@ -47,6 +47,7 @@ export const organisationsProjector: PostgresProjector = {
       table.text('name').notNullable();
       table.text('kind').notNullable();
       table.text('status').notNullable();
+      table.text('stripe_customer_id');
       table.bigInteger('revision').notNullable();
       table.timestamp('registered_at', { useTz: true }).notNullable();
       table.timestamp('updated_at', { useTz: true }).notNullable();
@@ -104,6 +105,9 @@ export const organisationsProjector: PostgresProjector = {
             .where({ user_id: event.data.userId })
             .modify(newer(users))
             .update({ active: false, revision, updated_at: event.data.deactivatedAt });
+          break;
+        case 'BillingAccountSet':
+          await trx(orgs).where({ org_id: orgId }).modify(newer(orgs)).update({ stripe_customer_id: event.data.stripeCustomerId, revision, updated_at: event.data.setAt });
           break;
         default: {
           const unknown: never = event;

@@ -38,6 +38,8 @@ export function principalsProjector(principals: ActivePrincipals): AtLeastOncePr
         return principals.recordUser(event.data.userId, { orgId, active: true, roles: event.data.roles }, e.revision);
       case 'UserDeactivated':
         return principals.recordUser(event.data.userId, { orgId, active: false, roles: [] }, e.revision);
+      case 'BillingAccountSet':
+        return; // who may act is unchanged
       default: {
         const unknown: never = event;
         throw new Error(`Unhandled event ${(unknown as { type: string }).type}`);

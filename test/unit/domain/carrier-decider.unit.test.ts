@@ -38,6 +38,7 @@ describe('The carrier decider', () => {
     const matrix: { command: CarrierCommand; outcomes: Record<keyof typeof states, Outcome> }[] = [
       { command: cmd('RegisterCarrier', { ...profile, carrierId: CARRIER_ID }, carrierUser), outcomes: { none: 'events', registered: 'refused', verified: 'refused', suspended: 'refused' } },
       { command: cmd('RecordVerification', clean), outcomes: { none: 'refused', registered: 'events', verified: 'events', suspended: 'events' } },
+      { command: cmd('LinkPayoutAccount', { stripeAccountId: 'acct_1Lonestar' }, carrierUser), outcomes: { none: 'refused', registered: 'events', verified: 'events', suspended: 'events' } },
       { command: cmd('ChangeMcNumber', { mcNumber: 'MC-777777' }, carrierUser), outcomes: { none: 'refused', registered: 'events', verified: 'events', suspended: 'events' } },
       { command: cmd('ExpireInsurance', {}, admin, hours(24 * 181)), outcomes: { none: 'refused', registered: 'noop', verified: 'events', suspended: 'events' } },
       { command: cmd('SuspendCarrier', { reason: 'fraud report' }), outcomes: { none: 'refused', registered: 'events', verified: 'events', suspended: 'noop' } },
@@ -154,6 +155,7 @@ describe('The carrier decider', () => {
       suspended,
       { type: 'CarrierInsuranceExpired', data: { expiredAt: NOW } },
       { type: 'CarrierMcNumberChanged', data: { mcNumber: 'MC-777777', previous: 'MC-654321', changedAt: NOW } },
+      { type: 'CarrierPayoutAccountLinked', data: { stripeAccountId: 'acct_1Lonestar', linkedAt: NOW } },
       {
         type: 'CarrierVerificationRecorded',
         data: {

@@ -19,6 +19,23 @@ const deactivated: OrganisationEvent = { type: 'UserDeactivated', data: { userId
 const suspended: OrganisationEvent = { type: 'OrganisationSuspended', data: { reason: 'unpaid fees', suspendedAt: NOW } };
 
 describe('The organisation decider', () => {
+  describe('the billing account', () => {
+    const shipperOrg: OrganisationEvent = { type: 'OrganisationRegistered', data: { orgId: CARRIER_ORG, name: 'Gulf Steel', kind: 'shipper', registeredAt: NOW } };
+    const set = (actor: Actor) => cmd('SetBillingAccount', { stripeCustomerId: 'cus_Gulf1', paymentMethodId: 'pm_card_visa' }, actor);
+    const billed: OrganisationEvent = { type: 'BillingAccountSet', data: { stripeCustomerId: 'cus_Gulf1', paymentMethodId: 'pm_card_visa', setAt: NOW } };
+
+    it("is set by an admin or the shipper's own staff, once", () => {
+      given([shipperOrg]).when(set(admin)).then([billed]);
+      given([shipperOrg]).when(set({ userId: USER, orgId: CARRIER_ORG, roles: ['shipper'] })).then([billed]);
+      given([shipperOrg, billed]).when(set(admin)).then([]);
+      given([shipperOrg]).when(set(stranger)).thenThrows(DomainError, /own staff/);
+    });
+
+    it('is for shippers: carriers link a payout account instead', () => {
+      given([registered]).when(set(admin)).thenThrows(RuleViolation, /carriers link a payout account/);
+    });
+  });
+
   describe('every command in every state', () => {
     const states = { none: [], active: [registered, added], suspended: [registered, added, suspended] };
     type Outcome = 'events' | 'noop' | 'refused';
@@ -80,6 +97,7 @@ describe('The organisation decider', () => {
       deactivated,
       suspended,
       { type: 'OrganisationReinstated', data: { reinstatedAt: NOW } },
+      { type: 'BillingAccountSet', data: { stripeCustomerId: 'cus_Gulf1', paymentMethodId: 'pm_card_visa', setAt: NOW } },
     ];
     it('has a sample for every event type', () => {
       expect(samples.map((s) => s.type).sort()).to.deep.equal(organisationEventDefinitions.map((d) => d.type).sort());
