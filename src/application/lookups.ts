@@ -4,6 +4,8 @@ import { type CarrierEvent, carrierEvents } from '../domain/carrier/events.js';
 import * as load from '../domain/load/decider.js';
 import { type LoadEvent, loadEvents } from '../domain/load/events.js';
 import type { EventRegistry } from '../domain/shared/event-schema.js';
+import * as organisation from '../domain/organisation/decider.js';
+import { type OrganisationEvent, organisationEvents } from '../domain/organisation/events.js';
 import type { EventStore } from '../eventstore/types.js';
 
 export const carrierStream = (carrierId: string) => `carrier-${carrierId}`;
@@ -22,4 +24,16 @@ export async function carrierStanding(store: EventStore, carrierId: string): Pro
 
 export function loadState(store: EventStore, loadId: string): Promise<load.LoadState> {
   return fold<LoadEvent, load.LoadState>(store, loadEvents, loadStream(loadId), load.evolve, load.initialState);
+}
+
+/** A shipper's Stripe billing account, as its organisation's stream says now. */
+export async function billingAccountOf(store: EventStore, orgId: string): Promise<{ stripeCustomerId: string; paymentMethodId: string } | undefined> {
+  const state = await fold<OrganisationEvent, organisation.OrganisationState>(store, organisationEvents, `organisation-${orgId}`, organisation.evolve, organisation.initialState);
+  return state.status === 'none' ? undefined : state.billing;
+}
+
+/** A carrier's Stripe Connect account, as its stream says now. */
+export async function payoutAccountOf(store: EventStore, carrierId: string): Promise<string | undefined> {
+  const state = await fold<CarrierEvent, carrier.CarrierState>(store, carrierEvents, carrierStream(carrierId), carrier.evolve, carrier.initialState);
+  return state.status === 'none' ? undefined : state.payoutAccount;
 }

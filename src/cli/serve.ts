@@ -5,6 +5,7 @@ import { bootstrap } from '../infra/bootstrap.js';
 import { createApi } from '../http/api.js';
 import { Metrics } from '../infra/metrics.js';
 import { FmcsaClient } from '../integrations/fmcsa/client.js';
+import { StripeProvider } from '../integrations/stripe/provider.js';
 import { LogTransport } from '../jobs/notifications/transport.js';
 import { startTrackingRetention } from '../jobs/retention.js';
 import { queueCounts, startWorkers } from '../jobs/workers.js';
@@ -64,6 +65,19 @@ async function main() {
         })
       : undefined;
   if (fmcsa) metrics.onScrape(async () => void metrics.fmcsaCircuit.set(fmcsa.circuit === 'closed' ? 0 : 1));
+  const stripe =
+    roles.has('worker') && config.STRIPE_SECRET_KEY
+      ? new StripeProvider({
+          secretKey: config.STRIPE_SECRET_KEY,
+          ...(config.STRIPE_API_HOST ? { host: config.STRIPE_API_HOST } : {}),
+          ...(config.STRIPE_API_PORT ? { port: config.STRIPE_API_PORT } : {}),
+          ...(config.STRIPE_API_PROTOCOL ? { protocol: config.STRIPE_API_PROTOCOL } : {}),
+          timeoutMs: config.STRIPE_TIMEOUT_MS,
+          networkRetries: config.STRIPE_NETWORK_RETRIES,
+          breakerFailures: config.STRIPE_BREAKER_FAILURES,
+          breakerOpenMs: config.STRIPE_BREAKER_OPEN_MS,
+        })
+      : undefined;
   const workers = roles.has('worker')
     ? await startWorkers({
         queues: runtime.queues,
@@ -72,6 +86,9 @@ async function main() {
         logger,
         metrics,
         ...(fmcsa ? { fmcsa } : {}),
+        ...(stripe
+          ? { payments: { provider: stripe, chargeAttempts: config.PAYMENT_CHARGE_ATTEMPTS, payoutAttempts: config.PAYMENT_PAYOUT_ATTEMPTS, retryMs: config.PAYMENT_RETRY_MS } }
+          : {}),
         fmcsaPerSecond: config.FMCSA_PER_SECOND,
         insuranceTrustMs: config.FMCSA_INSURANCE_TRUST_HOURS * 3_600_000,
         transport: new LogTransport(logger),

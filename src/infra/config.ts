@@ -85,6 +85,21 @@ export const configSchema = z.object({
   /** QuickPay (paid within a day): a fee in basis points of the carrier's payable, with a minimum in cents. */
   QUICKPAY_FEE_BPS: z.coerce.number().int().min(0).max(5_000).default(300),
   QUICKPAY_MIN_FEE_CENTS: z.coerce.number().int().min(0).max(1_000_000).default(2_500),
+  /** Stripe: without a secret key no payments worker runs (charges and payouts wait in their queue). */
+  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_/, 'a Stripe secret key (sk_test_… or sk_live_…)').optional(),
+  /** Where the Stripe client sends requests, for a local stand-in; unset: api.stripe.com. */
+  STRIPE_API_HOST: z.string().min(1).optional(),
+  STRIPE_API_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(20_000),
+  /** The Stripe client's own retries of a failed request (same idempotency key, backoff with jitter). */
+  STRIPE_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  STRIPE_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1_000).default(5),
+  STRIPE_BREAKER_OPEN_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** Declined charges and refused transfers are tried this many times, the first retry after PAYMENT_RETRY_MS (doubling), then flagged for review. */
+  PAYMENT_CHARGE_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
+  PAYMENT_PAYOUT_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
+  PAYMENT_RETRY_MS: z.coerce.number().int().min(10).max(7 * 24 * 3_600_000).default(3_600_000),
   /** Notifications of events older than this are dropped (a reactor replaying history must not mail everyone). */
   NOTIFICATION_MAX_AGE_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(24),
 });

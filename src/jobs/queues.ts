@@ -13,6 +13,8 @@ export const QUEUES = {
   expiry: 'load-expiry',
   /** Tell people (email, SMS) of what happened to their loads and carriers. */
   notifications: 'notifications',
+  /** Charge shippers and pay carriers through Stripe. */
+  payments: 'payments',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const QUEUE_NAMES = Object.values(QUEUES) as QueueName[];

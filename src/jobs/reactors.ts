@@ -3,6 +3,7 @@ import { CARRIER_STREAM } from '../projections/carrier-directory/projector.js';
 import type { RecordedEvent } from '../eventstore/types.js';
 import type { AtLeastOnceProjector } from '../projections/types.js';
 import { NOTIFIED_EVENTS } from './notifications/messages.js';
+import type { PaymentJob } from './processors/payments.js';
 import type { VerificationJob } from './processors/verification.js';
 import { jobIdFor, type JobQueues, PRIORITY, type QueueName, QUEUES } from './queues.js';
 
@@ -94,6 +95,23 @@ export function notificationRequests(queues: JobQueues): AtLeastOnceProjector {
   });
 }
 
+/** An invoice is charged; a succeeded charge (or QuickPay) pays the carrier when due. */
+export function paymentRequests(queues: JobQueues): AtLeastOnceProjector {
+  return reactor('payment_requests', queues, QUEUES.payments, {
+    eventTypes: ['InvoiceIssued', 'ChargeSucceeded', 'QuickPayRequested'],
+    streamPrefixes: ['payment-'],
+    plan: (e) => ({
+      name: e.type === 'InvoiceIssued' ? 'charge' : 'payout',
+      data: {
+        paymentId: e.streamId.slice('payment-'.length),
+        ...(e.type === 'InvoiceIssued' ? { attempt: 1 } : {}),
+        causationId: e.id,
+        ...(typeof e.metadata.correlationId === 'string' ? { correlationId: e.metadata.correlationId } : {}),
+      } satisfies PaymentJob,
+    }),
+  });
+}
+
 export function jobReactors(queues: JobQueues): AtLeastOnceProjector[] {
-  return [verificationRequests(queues), performanceRequests(queues), notificationRequests(queues)];
+  return [verificationRequests(queues), performanceRequests(queues), notificationRequests(queues), paymentRequests(queues)];
 }

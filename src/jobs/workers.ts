@@ -4,6 +4,8 @@ import type { EventStore } from '../eventstore/types.js';
 import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
 import type { FmcsaClient } from '../integrations/fmcsa/client.js';
+import type { PaymentProvider } from '../integrations/stripe/provider.js';
+import { paymentProcessor } from './processors/payments.js';
 import type { NotificationTransport } from './notifications/transport.js';
 import { expirySweeper, performanceProcessor } from './processors/loads.js';
 import { notificationProcessor } from './processors/notifications.js';
@@ -25,6 +27,8 @@ export interface WorkerDeps {
   transport: NotificationTransport;
   platformOrgId: string;
   notificationMaxAgeMs: number;
+  /** Absent (no STRIPE_SECRET_KEY): no payments worker runs, and charges and payouts wait in their queue. */
+  payments?: { provider: PaymentProvider; chargeAttempts: number; payoutAttempts: number; retryMs: number };
   /** Cron pattern of the daily re-check (UTC); absent: not scheduled. */
   recheckPattern?: string;
   /** How often due postings are expired; absent: not scheduled. */
@@ -80,6 +84,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
     });
   } else {
     logger.warn('FMCSA_WEB_KEY is not set: carrier verifications wait in their queue until a worker with a key runs');
+  }
+  if (deps.payments) {
+    start(QUEUES.payments, paymentProcessor({ store, queue: queues.queue(QUEUES.payments), ...deps.payments }), { concurrency: 8 });
+  } else {
+    logger.warn('STRIPE_SECRET_KEY is not set: charges and payouts wait in their queue until a worker with a key runs');
   }
   start(QUEUES.recheck, recheckProcessor({ knex, verification: queues.queue(QUEUES.verification) }), { concurrency: 1 });
   start(QUEUES.performance, performanceProcessor(store), { concurrency: 1 });

@@ -20,6 +20,7 @@ import type { Projector } from '../../src/projections/types.js';
 import { channelKey, RedisBroadcaster } from '../../src/realtime/broadcaster.js';
 import { attachRealtime } from '../../src/realtime/server.js';
 import { FmcsaClient } from '../../src/integrations/fmcsa/client.js';
+import { StripeProvider } from '../../src/integrations/stripe/provider.js';
 import { Metrics } from '../../src/infra/metrics.js';
 import type { Notification } from '../../src/jobs/notifications/messages.js';
 import type { NotificationTransport } from '../../src/jobs/notifications/transport.js';
@@ -70,6 +71,8 @@ export interface HarnessOptions {
   listen?: boolean;
   /** Run the verification worker against this (fake) FMCSA server. */
   fmcsaUrl?: string;
+  /** Run the payments worker against this (fake) Stripe server. */
+  stripe?: { host: string; port: number; protocol: 'http' };
 }
 
 export async function apiHarness(label: string, env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<ApiHarness> {
@@ -103,6 +106,16 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
         cache: { redis, seconds: config.FMCSA_CACHE_SECONDS },
       })
     : undefined;
+  const stripe = opts.stripe
+    ? new StripeProvider({
+        secretKey: config.STRIPE_SECRET_KEY ?? 'sk_test_harness',
+        ...opts.stripe,
+        timeoutMs: config.STRIPE_TIMEOUT_MS,
+        networkRetries: config.STRIPE_NETWORK_RETRIES,
+        breakerFailures: config.STRIPE_BREAKER_FAILURES,
+        breakerOpenMs: config.STRIPE_BREAKER_OPEN_MS,
+      })
+    : undefined;
   const workers = await startWorkers({
     queues,
     store,
@@ -110,13 +123,14 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     logger: testLogger,
     metrics,
     ...(fmcsa ? { fmcsa } : {}),
+    ...(stripe ? { payments: { provider: stripe, chargeAttempts: config.PAYMENT_CHARGE_ATTEMPTS, payoutAttempts: config.PAYMENT_PAYOUT_ATTEMPTS, retryMs: config.PAYMENT_RETRY_MS } } : {}),
     fmcsaPerSecond: config.FMCSA_PER_SECOND,
     insuranceTrustMs: config.FMCSA_INSURANCE_TRUST_HOURS * 3_600_000,
     transport,
     platformOrgId,
     notificationMaxAgeMs: config.NOTIFICATION_MAX_AGE_HOURS * 3_600_000,
   });
-  const worked = [QUEUES.performance, QUEUES.notifications, QUEUES.recheck, QUEUES.expiry, ...(fmcsa ? [QUEUES.verification] : [])];
+  const worked = [QUEUES.performance, QUEUES.notifications, QUEUES.recheck, QUEUES.expiry, ...(fmcsa ? [QUEUES.verification] : []), ...(stripe ? [QUEUES.payments] : [])];
   // The read models' first generations exist before the first request.
   if (!(await runner.idle(15_000))) throw new Error('projections did not start');
   const api = createApi({ knex, redis, store, projectors, principals, search, config, queues });
@@ -139,10 +153,11 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (!(await runner.idle(15_000))) throw new Error('projections did not catch up');
-      const counts = await Promise.all(worked.map((q) => queues.queue(q).getJobCounts('waiting', 'prioritized', 'active', 'delayed')));
+      // Payouts wait (delayed) until due: the payments queue is idle when nothing is running or ready.
+      const counts = await Promise.all(worked.map((q) => queues.queue(q).getJobCounts('waiting', 'prioritized', 'active', ...(q === QUEUES.payments ? [] : (['delayed'] as const)))));
       const busy = counts.some((c) => Object.values(c).some((n) => n > 0));
       if (!busy && (await runner.idle(1_000))) {
-        const again = await Promise.all(worked.map((q) => queues.queue(q).getJobCounts('waiting', 'prioritized', 'active', 'delayed')));
+        const again = await Promise.all(worked.map((q) => queues.queue(q).getJobCounts('waiting', 'prioritized', 'active', ...(q === QUEUES.payments ? [] : (['delayed'] as const)))));
         if (again.every((c) => Object.values(c).every((n) => n === 0))) return;
       }
       if (Date.now() > deadline) throw new Error(`jobs did not finish: ${JSON.stringify(counts)}`);

@@ -1,0 +1,155 @@
+import { DelayedError, type Job, type Queue } from 'bullmq';
+import { v5 as uuidv5 } from 'uuid';
+import { billingAccountOf, payoutAccountOf } from '../../application/lookups.js';
+import { PAYMENTS_ACTOR, PAYMENTS_SYSTEM, paymentStream, runPayment } from '../../application/payments.js';
+import * as payment from '../../domain/payment/decider.js';
+import { type PaymentEvent, paymentEvents } from '../../domain/payment/events.js';
+import type { EventStore } from '../../eventstore/types.js';
+import { type PaymentProvider, ProviderRejected, ProviderUnavailable } from '../../integrations/stripe/provider.js';
+
+const NS = '0e7c3b1a-9d8f-4e6a-b5c4-3d2e1f0a9b8c';
+
+export interface PaymentJob {
+  paymentId: string;
+  /** Charge jobs: which attempt (1, 2, …); each has its own charge id and so its own idempotency key. */
+  attempt?: number;
+  causationId?: string;
+  correlationId?: string;
+}
+
+export interface PaymentJobDeps {
+  store: EventStore;
+  provider: PaymentProvider;
+  /** The payments queue, for the next attempt after a decline or a failed transfer. */
+  queue: Queue;
+  chargeAttempts: number;
+  payoutAttempts: number;
+  /** Delay before the second attempt; doubles after each. */
+  retryMs: number;
+}
+
+async function stateOf(store: EventStore, paymentId: string): Promise<payment.PaymentState> {
+  const history = await store.readStream(paymentStream(paymentId));
+  return history.map((h) => ({ type: h.type, data: paymentEvents.decode(h) }) as PaymentEvent).reduce(payment.evolve, payment.initialState);
+}
+
+/**
+ * Charges and payouts: Stripe is called only here, in jobs, never in a request. Each call's
+ * idempotency key derives from the charge or payout id, itself derived from the payment and the
+ * attempt, so a job retried after a crash or a timeout repeats the same request and Stripe
+ * answers it once. A decline or a refused transfer is recorded and tried again later, up to a
+ * bound; then the payment is flagged for review, so nothing is left half done without an event
+ * saying so.
+ */
+export function paymentProcessor(deps: PaymentJobDeps) {
+  const { store, provider, queue } = deps;
+  const system = (job: Job<PaymentJob>, key: string) => ({
+    idempotencyKey: key,
+    metadata: {
+      actor: PAYMENTS_ACTOR,
+      ...(job.data.causationId ? { causationId: job.data.causationId } : {}),
+      ...(job.data.correlationId ? { correlationId: job.data.correlationId } : {}),
+    },
+  });
+  const cmd = <T extends payment.PaymentCommand['type']>(type: T, data: Extract<payment.PaymentCommand, { type: T }>['data']) =>
+    ({ type, data, metadata: { now: new Date(), actor: PAYMENTS_SYSTEM } }) as payment.PaymentCommand;
+  const flag = (job: Job<PaymentJob>, stage: 'charge' | 'payout', attempts: number, reason: string) =>
+    runPayment(store, job.data.paymentId, cmd('FlagForReview', { stage, attempts, reason }), system(job, `flag-${stage}-${job.id}`));
+  const lastTry = (job: Job<PaymentJob>) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const later = (job: Job<PaymentJob>, name: 'charge' | 'payout', attempt: number) =>
+    queue.add(name, { ...job.data, attempt }, { jobId: `${name}-${job.data.paymentId}-${attempt}`, delay: Math.round(deps.retryMs * 2 ** (attempt - 2) * (0.8 + Math.random() * 0.4)) });
+
+  async function charge(job: Job<PaymentJob>) {
+    const { paymentId } = job.data;
+    const attempt = job.data.attempt ?? 1;
+    const state = await stateOf(store, paymentId);
+    if (state.status !== 'open') return { skipped: state.status };
+    const s = state.settlement;
+    if (s.chargedCents > 0) return { skipped: 'already charged' };
+    const chargeId = uuidv5(`${paymentId}:charge:${attempt}`, NS);
+    if (s.charge.pending && s.charge.pending !== chargeId) return { skipped: 'another charge is under way' };
+    if (!s.charge.pending && s.charge.attempts >= attempt) return { skipped: `attempt ${attempt} already ended` };
+    const billing = await billingAccountOf(store, s.shipperOrgId);
+    if (!billing) {
+      await flag(job, 'charge', attempt, 'the shipper has no billing account');
+      return { flagged: 'no billing account' };
+    }
+    await runPayment(store, paymentId, cmd('RequestCharge', { chargeId }), system(job, `charge-request-${chargeId}`));
+    let result: Awaited<ReturnType<PaymentProvider['charge']>>;
+    try {
+      result = await provider.charge({
+        paymentId,
+        amountCents: s.amountCents,
+        currency: s.currency,
+        customer: billing.stripeCustomerId,
+        paymentMethod: billing.paymentMethodId,
+        transferGroup: `load-${s.loadId}`,
+        idempotencyKey: `charge-${chargeId}`,
+      });
+    } catch (err) {
+      if (err instanceof ProviderRejected) result = { outcome: 'declined', reason: err.message };
+      else {
+        if (lastTry(job)) await flag(job, 'charge', attempt, `Stripe did not answer: ${(err as Error).message}`);
+        throw err;
+      }
+    }
+    if (result.outcome === 'succeeded') {
+      await runPayment(store, paymentId, cmd('RecordChargeSucceeded', { chargeId, providerRef: result.ref }), system(job, `charge-result-${chargeId}`));
+      return { charged: result.ref };
+    }
+    await runPayment(store, paymentId, cmd('RecordChargeFailed', { chargeId, reason: result.reason }), system(job, `charge-result-${chargeId}`));
+    if (attempt >= deps.chargeAttempts) await flag(job, 'charge', attempt, `the charge failed ${attempt} times: ${result.reason}`);
+    else await later(job, 'charge', attempt + 1);
+    return { declined: result.reason };
+  }
+
+  async function payout(job: Job<PaymentJob>, token?: string) {
+    const { paymentId } = job.data;
+    const state = await stateOf(store, paymentId);
+    if (state.status !== 'open') return { skipped: state.status };
+    const s = state.settlement;
+    if (s.payout.sentAt) return { skipped: 'already paid' };
+    if (s.chargedCents === 0) return { skipped: 'not charged' };
+    const wait = async (until: number): Promise<never> => {
+      await job.moveToDelayed(until, token);
+      throw new DelayedError();
+    };
+    const due = payment.payoutDueAt(s).getTime();
+    if (Date.now() < due) return wait(due);
+    if (Object.values(s.disputes).some((d) => d.open)) return wait(Date.now() + Math.max(deps.retryMs, 60_000));
+    const destination = await payoutAccountOf(store, s.carrierId);
+    const attempts = s.payout.attempts + (s.payout.pending ? 0 : 1);
+    if (!destination) {
+      await flag(job, 'payout', attempts, 'charge succeeded, but the carrier has linked no payout account');
+      return { flagged: 'no payout account' };
+    }
+    const payoutId = s.payout.pending?.payoutId ?? uuidv5(`${paymentId}:payout:${attempts}`, NS);
+    if (!s.payout.pending) await runPayment(store, paymentId, cmd('RequestPayout', { payoutId }), system(job, `payout-request-${payoutId}`));
+    const now = await stateOf(store, paymentId);
+    const pending = now.status === 'open' ? now.settlement.payout.pending : undefined;
+    if (!pending) return { skipped: 'no payout under way' };
+    try {
+      const { ref } = await provider.transfer({
+        paymentId,
+        amountCents: pending.amountCents,
+        currency: s.currency,
+        destination,
+        transferGroup: `load-${s.loadId}`,
+        idempotencyKey: `payout-${pending.payoutId}`,
+      });
+      await runPayment(store, paymentId, cmd('RecordPayoutSent', { payoutId: pending.payoutId, providerRef: ref }), system(job, `payout-result-${pending.payoutId}`));
+      return { paid: ref };
+    } catch (err) {
+      if (err instanceof ProviderRejected) {
+        await runPayment(store, paymentId, cmd('RecordPayoutFailed', { payoutId: pending.payoutId, reason: err.message }), system(job, `payout-result-${pending.payoutId}`));
+        if (attempts >= deps.payoutAttempts) await flag(job, 'payout', attempts, `charge succeeded, transfer failed ${attempts} times: ${err.message}`);
+        else await later(job, 'payout', attempts + 1);
+        return { failed: err.message };
+      }
+      if (err instanceof ProviderUnavailable && lastTry(job)) await flag(job, 'payout', attempts, `charge succeeded, Stripe did not answer the transfer: ${err.message}`);
+      throw err;
+    }
+  }
+
+  return (job: Job<PaymentJob>, token?: string) => (job.name === 'payout' ? payout(job, token) : charge(job));
+}
