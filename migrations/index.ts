@@ -3,6 +3,7 @@ import * as m001 from './20261122_001_event_store.js';
 import * as m002 from './20261122_002_projections.js';
 import * as m003 from './20261122_003_search_extensions.js';
 import * as m004 from './20261123_004_tracking_retention.js';
+import * as m005 from './20261123_005_stripe_webhooks.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '20261122_002_projections': m002,
   '20261122_003_search_extensions': m003,
   '20261123_004_tracking_retention': m004,
+  '20261123_005_stripe_webhooks': m005,
 };

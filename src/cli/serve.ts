@@ -101,7 +101,7 @@ async function main() {
 
   // Every role serves /health and /ready on PORT, so each can be probed; the api role adds the API
   // and the Socket.IO server on the same port.
-  const api = roles.has('api') ? createApi({ knex: runtime.knex, redis: runtime.redis, store: runtime.store, projectors, queues: runtime.queues, config }) : undefined;
+  const api = roles.has('api') ? createApi({ knex: runtime.knex, redis: runtime.redis, store: runtime.store, projectors, queues: runtime.queues, logger, config }) : undefined;
   const app = createApp({
     logger,
     knex: runtime.knex,

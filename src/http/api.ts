@@ -24,6 +24,8 @@ import { ledgerRoutes } from './routes/ledger.js';
 import type { JobQueues } from '../jobs/queues.js';
 import type { Middleware } from 'koa';
 import { queueBoard } from './queue-board.js';
+import { stripeWebhook } from './webhooks/stripe.js';
+import type { Logger } from '../infra/logger.js';
 
 export interface ApiDeps {
   auth: Authenticator;
@@ -53,6 +55,8 @@ export type ApiConfig = Pick<
   | 'TRACKING_RETENTION_DAYS'
   | 'QUICKPAY_FEE_BPS'
   | 'QUICKPAY_MIN_FEE_CENTS'
+  | 'STRIPE_WEBHOOK_SECRET'
+  | 'STRIPE_WEBHOOK_TOLERANCE_SECONDS'
 >;
 
 /** Wires the API role: token verification, the cached principal check, idempotency, every feature's routes. */
@@ -65,6 +69,8 @@ export function createApi(deps: {
   search?: SearchIndex;
   /** The job queues: adds the admin job routes and the queue board. */
   queues?: JobQueues;
+  /** For what the webhook endpoint refuses. */
+  logger?: Logger;
   config: ApiConfig;
 }): ApiDeps {
   const { knex, redis, store, projectors, config } = deps;
@@ -74,7 +80,12 @@ export function createApi(deps: {
   const auth = new Authenticator(new TokenVerifier(jwtSettings(config as Config)), principals);
   return {
     auth,
-    ...(deps.queues ? { middleware: [queueBoard(deps.queues, auth)] } : {}),
+    middleware: [
+      ...(config.STRIPE_WEBHOOK_SECRET && deps.logger
+        ? [stripeWebhook({ knex, store, logger: deps.logger, secret: config.STRIPE_WEBHOOK_SECRET, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS })]
+        : []),
+      ...(deps.queues ? [queueBoard(deps.queues, auth)] : []),
+    ],
     idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
     routes: [
       ...organisationRoutes(read),

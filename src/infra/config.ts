@@ -91,6 +91,10 @@ export const configSchema = z.object({
   STRIPE_API_HOST: z.string().min(1).optional(),
   STRIPE_API_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   STRIPE_API_PROTOCOL: z.enum(['http', 'https']).optional(),
+  /** The signing secret of the Stripe webhook endpoint; unset: POST /webhooks/stripe is not served. */
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** How old a webhook signature's timestamp may be (replay protection). */
+  STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(300),
   STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(20_000),
   /** The Stripe client's own retries of a failed request (same idempotency key, backoff with jitter). */
   STRIPE_NETWORK_RETRIES: z.coerce.number().int().min(0).max(10).default(2),

@@ -99,7 +99,7 @@ export class FakeStripe {
         customer: p.get('customer'),
         payment_method: p.get('payment_method'),
         transfer_group: p.get('transfer_group'),
-        metadata: { paymentId: p.get('metadata[paymentId]') },
+        metadata: { paymentId: p.get('metadata[paymentId]'), chargeId: p.get('metadata[chargeId]') },
         status: 'succeeded',
       };
       this.paymentIntents.set(intent.id, intent);

@@ -1,10 +1,14 @@
 import { expect } from 'chai';
+import Stripe from 'stripe';
 import { paymentIdForLoad } from '../../src/application/payments.js';
 import { QUEUES } from '../../src/jobs/queues.js';
 import { FakeStripe } from '../fakes/stripe.js';
 import { type ApiHarness, apiHarness } from '../support/api.js';
 import { until } from '../support/async.js';
 import { carrierBody, goodVerification, loadBody } from '../support/loads.js';
+
+const WEBHOOK_SECRET = 'whsec_test_freight';
+const signer = new Stripe('sk_test_signer');
 
 describe('Charging shippers and paying carriers through Stripe (fake Stripe server, real client)', () => {
   const fake = new FakeStripe();
@@ -26,6 +30,8 @@ describe('Charging shippers and paying carriers through Stripe (fake Stripe serv
         PAYMENT_PAYOUT_ATTEMPTS: '2',
         JOB_ATTEMPTS: '4',
         JOB_BACKOFF_MS: '400',
+        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        STRIPE_WEBHOOK_TOLERANCE_SECONDS: '300',
       },
       { stripe },
     );
@@ -136,5 +142,74 @@ describe('Charging shippers and paying carriers through Stripe (fake Stripe serv
     expect(transfersOf(paymentId)).to.have.length(0);
     const failed = await h.queues.queue(QUEUES.payments).getJobCounts('failed');
     expect(failed.failed).to.equal(0);
+  });
+
+  describe('webhooks', () => {
+    let n = 0;
+    const stripeEvent = (type: string, object: Record<string, unknown>, id = `evt_${Date.now()}_${++n}`) =>
+      JSON.stringify({ id, object: 'event', type, created: Math.floor(Date.now() / 1000), livemode: false, api_version: '2024-06-20', data: { object }, pending_webhooks: 1, request: null });
+    const deliver = (payload: string, opts: { secret?: string; timestamp?: number; header?: string | null } = {}) => {
+      const r = h.http().post('/webhooks/stripe').set('Content-Type', 'application/json');
+      const header = opts.header === undefined ? signer.webhooks.generateTestHeaderString({ payload, secret: opts.secret ?? WEBHOOK_SECRET, ...(opts.timestamp ? { timestamp: opts.timestamp } : {}) }) : opts.header;
+      if (header !== null) r.set('Stripe-Signature', header);
+      return r.send(payload);
+    };
+    async function chargedPayment() {
+      const { paymentId } = await delivered(90_000);
+      await eventually(paymentId, 'ChargeSucceeded');
+      await h.settle();
+      const [intent] = intentsOf(paymentId);
+      return { paymentId, intent: intent! };
+    }
+
+    it('refuses unsigned, wrongly signed and stale deliveries, appending nothing', async () => {
+      const { paymentId, intent } = await chargedPayment();
+      const before = (await types(paymentId)).length;
+      const payload = stripeEvent('charge.dispute.created', { id: 'dp_forged', object: 'dispute', amount: 90_000, payment_intent: intent.id, reason: 'fraudulent', status: 'needs_response' });
+      expect((await deliver(payload, { header: null }).expect(400)).body.type).to.equal('urn:freight:problem:bad-signature');
+      await deliver(payload, { secret: 'whsec_someone_else' }).expect(400);
+      await deliver(payload, { timestamp: Math.floor(Date.now() / 1000) - 3_600 }).expect(400);
+      // A body altered after signing.
+      const signed = signer.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET });
+      await deliver(payload.replace('90000', '1'), { header: signed }).expect(400);
+      expect((await types(paymentId)).length).to.equal(before);
+      expect(await h.knex('stripe_webhook_events').where({ type: 'charge.dispute.created' })).to.have.length(0);
+    });
+
+    it('opens and closes a dispute, once however often Stripe delivers, in whatever order', async () => {
+      const { paymentId, intent } = await chargedPayment();
+      const dispute = { id: `dp_${n}`, object: 'dispute', amount: 20_000, payment_intent: intent.id, reason: 'product_not_received' };
+      const created = stripeEvent('charge.dispute.created', { ...dispute, status: 'needs_response' });
+      const closed = stripeEvent('charge.dispute.closed', { ...dispute, status: 'lost' });
+      // The closing arrives first: not applied yet, so Stripe will deliver it again.
+      await deliver(closed).expect(503);
+      expect((await deliver(created).expect(200)).body.outcome).to.equal('applied');
+      expect((await deliver(created).expect(200)).body).to.include({ duplicate: true });
+      expect((await deliver(closed).expect(200)).body.outcome).to.equal('applied');
+      await deliver(closed).expect(200);
+      const t = await types(paymentId);
+      expect(t.filter((x) => x === 'DisputeOpened')).to.have.length(1);
+      expect(t.filter((x) => x === 'DisputeResolved')).to.have.length(1);
+      const audit = (await h.http().get(`/audit/payments/${paymentId}`).set('Authorization', h.admin).expect(200)).body;
+      expect(audit.ok).to.equal(true);
+      expect(audit.state).to.include({ refundedCents: 20_000, reconciles: true });
+      const opened = audit.events.find((e: { type: string }) => e.type === 'DisputeOpened');
+      expect(opened.causationId).to.equal(JSON.parse(created).id);
+    });
+
+    it('ignores a success it already recorded, and a failure that arrives after the success', async () => {
+      const { paymentId, intent } = await chargedPayment();
+      const before = (await types(paymentId)).length;
+      const chargeId = (intent.metadata as { chargeId: string }).chargeId;
+      const ok = await deliver(stripeEvent('payment_intent.succeeded', { ...intent, metadata: { paymentId, chargeId } })).expect(200);
+      expect(ok.body.outcome).to.equal('ignored');
+      const late = await deliver(stripeEvent('payment_intent.payment_failed', { ...intent, status: 'requires_payment_method', metadata: { paymentId, chargeId }, last_payment_error: { code: 'card_declined' } })).expect(200);
+      expect(late.body.outcome).to.equal('ignored');
+      expect((await types(paymentId)).length).to.equal(before);
+    });
+
+    it('asks Stripe to deliver again a dispute about a charge not known yet', async () => {
+      await deliver(stripeEvent('charge.dispute.created', { id: 'dp_unknown', object: 'dispute', amount: 1, payment_intent: 'pi_never_seen', reason: 'fraudulent', status: 'needs_response' })).expect(503);
+    });
   });
 });

@@ -133,7 +133,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const worked = [QUEUES.performance, QUEUES.notifications, QUEUES.recheck, QUEUES.expiry, ...(fmcsa ? [QUEUES.verification] : []), ...(stripe ? [QUEUES.payments] : [])];
   // The read models' first generations exist before the first request.
   if (!(await runner.idle(15_000))) throw new Error('projections did not start');
-  const api = createApi({ knex, redis, store, projectors, principals, search, config, queues });
+  const api = createApi({ knex, redis, store, projectors, principals, search, config, queues, logger: testLogger });
   const app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api, metrics });
   const token = (p: Principal, expiresIn: string | number = '1h') =>
     mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p, expiresIn);

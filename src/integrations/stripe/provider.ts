@@ -11,6 +11,8 @@ export interface PaymentProvider {
 
 export interface ChargeRequest {
   paymentId: string;
+  /** Ours: webhooks about the PaymentIntent carry it back in its metadata. */
+  chargeId: string;
   amountCents: number;
   currency: string;
   customer: string;
@@ -108,7 +110,7 @@ export class StripeProvider implements PaymentProvider {
             confirm: true,
             off_session: true,
             transfer_group: p.transferGroup,
-            metadata: { paymentId: p.paymentId },
+            metadata: { paymentId: p.paymentId, chargeId: p.chargeId },
           },
           { idempotencyKey: p.idempotencyKey },
         ),

@@ -79,6 +79,7 @@ export function paymentProcessor(deps: PaymentJobDeps) {
     try {
       result = await provider.charge({
         paymentId,
+        chargeId,
         amountCents: s.amountCents,
         currency: s.currency,
         customer: billing.stripeCustomerId,

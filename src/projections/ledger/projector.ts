@@ -110,15 +110,24 @@ export const ledgerProjector: PostgresProjector = {
       table.bigInteger('payable_cents').notNullable();
       table.bigInteger('fee_cents').notNullable();
       table.bigInteger('revision').notNullable();
+      // The provider's charge reference: Stripe webhooks about disputes name the charge, not the payment.
+      table.text('charge_ref').unique();
     });
   },
 
   async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
     const payments = t('ledger_payments');
     const ids = [...new Set(events.map((e) => e.streamId.slice('payment-'.length)))];
-    const parties = new Map<string, Parties & { revision: bigint }>();
+    const parties = new Map<string, Parties & { revision: bigint; chargeRef: string | null }>();
     for (const r of await trx(payments).whereIn('payment_id', ids).select('*')) {
-      parties.set(r.payment_id, { shipperOrgId: r.shipper_org_id, carrierOrgId: r.carrier_org_id, payableCents: Number(r.payable_cents), feeCents: Number(r.fee_cents), revision: BigInt(r.revision) });
+      parties.set(r.payment_id, {
+        shipperOrgId: r.shipper_org_id,
+        carrierOrgId: r.carrier_org_id,
+        payableCents: Number(r.payable_cents),
+        feeCents: Number(r.fee_cents),
+        revision: BigInt(r.revision),
+        chargeRef: r.charge_ref,
+      });
     }
     const rows: Record<string, unknown>[] = [];
     for (const e of events) {
@@ -143,8 +152,9 @@ export const ledgerProjector: PostgresProjector = {
           at: e.createdAt,
         });
       });
-      const base = event.type === 'InvoiceIssued' ? { shipperOrgId: event.data.shipperOrgId, carrierOrgId: event.data.carrierOrgId, payableCents: 0, feeCents: 0 } : p;
-      if (base) parties.set(paymentId, { ...applyLines(base, lines), revision: e.revision });
+      const base = event.type === 'InvoiceIssued' ? { shipperOrgId: event.data.shipperOrgId, carrierOrgId: event.data.carrierOrgId, payableCents: 0, feeCents: 0, chargeRef: null } : p;
+      const chargeRef = event.type === 'ChargeSucceeded' ? event.data.providerRef : (base?.chargeRef ?? null);
+      if (base) parties.set(paymentId, { ...applyLines(base, lines), revision: e.revision, chargeRef });
     }
     if (rows.length) await trx(t('ledger_entries')).insert(rows).onConflict(['event_id', 'line']).ignore();
     const changed = [...parties].map(([paymentId, p]) => ({
@@ -154,6 +164,7 @@ export const ledgerProjector: PostgresProjector = {
       payable_cents: p.payableCents,
       fee_cents: p.feeCents,
       revision: p.revision.toString(),
+      charge_ref: p.chargeRef,
     }));
     if (changed.length) await trx(payments).insert(changed).onConflict('payment_id').merge();
   },
