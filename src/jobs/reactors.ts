@@ -95,16 +95,17 @@ export function notificationRequests(queues: JobQueues): AtLeastOnceProjector {
   });
 }
 
-/** An invoice is charged; a succeeded charge (or QuickPay) pays the carrier when due. */
+/** An invoice is charged; a succeeded charge (or QuickPay) pays the carrier when due; a refund is sent back. */
 export function paymentRequests(queues: JobQueues): AtLeastOnceProjector {
   return reactor('payment_requests', queues, QUEUES.payments, {
-    eventTypes: ['InvoiceIssued', 'ChargeSucceeded', 'QuickPayRequested'],
+    eventTypes: ['InvoiceIssued', 'ChargeSucceeded', 'QuickPayRequested', 'RefundIssued'],
     streamPrefixes: ['payment-'],
     plan: (e) => ({
-      name: e.type === 'InvoiceIssued' ? 'charge' : 'payout',
+      name: e.type === 'InvoiceIssued' ? 'charge' : e.type === 'RefundIssued' ? 'refund' : 'payout',
       data: {
         paymentId: e.streamId.slice('payment-'.length),
         ...(e.type === 'InvoiceIssued' ? { attempt: 1 } : {}),
+        ...(e.type === 'RefundIssued' ? { refundId: (e.data as { refundId: string }).refundId } : {}),
         causationId: e.id,
         ...(typeof e.metadata.correlationId === 'string' ? { correlationId: e.metadata.correlationId } : {}),
       } satisfies PaymentJob,

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 export class FakeStripe {
   readonly paymentIntents = new Map<string, Record<string, unknown>>();
   readonly transfers = new Map<string, Record<string, unknown>>();
+  readonly refunds = new Map<string, Record<string, unknown>>();
   /** Every request as it arrived. */
   readonly requests: { method: string; path: string; idempotencyKey?: string; at: number }[] = [];
   /** Decline the next n charges (card_declined / insufficient_funds). */
@@ -111,6 +112,16 @@ export class FakeStripe {
       const transfer = { id: id('tr'), object: 'transfer', amount: Number(p.get('amount')), currency: p.get('currency'), destination, transfer_group: p.get('transfer_group'), metadata: { paymentId: p.get('metadata[paymentId]') } };
       this.transfers.set(transfer.id, transfer);
       return [200, transfer];
+    }
+    if (method === 'POST' && path === '/v1/refunds') {
+      const intent = this.paymentIntents.get(p.get('payment_intent') ?? '');
+      if (!intent) return [400, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${p.get('payment_intent')}'` } }];
+      const refunded = [...this.refunds.values()].filter((r) => r.payment_intent === intent.id).reduce((sum, r) => sum + Number(r.amount), 0);
+      const amount = Number(p.get('amount') ?? Number(intent.amount) - refunded);
+      if (amount + refunded > Number(intent.amount)) return [400, { error: { type: 'invalid_request_error', code: 'charge_already_refunded', message: 'Refund amount exceeds the charge' } }];
+      const refund = { id: id('re'), object: 'refund', amount, payment_intent: intent.id, status: 'succeeded', metadata: { paymentId: p.get('metadata[paymentId]'), refundId: p.get('metadata[refundId]') } };
+      this.refunds.set(refund.id, refund);
+      return [200, refund];
     }
     return [404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path})` } }];
   }

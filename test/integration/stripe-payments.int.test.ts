@@ -144,6 +144,20 @@ describe('Charging shippers and paying carriers through Stripe (fake Stripe serv
     expect(failed.failed).to.equal(0);
   });
 
+  it('sends an admin refund back to the shipper through Stripe, once', async () => {
+    const { paymentId } = await delivered(80_000);
+    await eventually(paymentId, 'ChargeSucceeded');
+    await post(h.admin, `/payments/${paymentId}/refunds`, { amountCents: 12_000, reason: 'late delivery' }).set('Idempotency-Key', `refund-${paymentId}`).expect(202);
+    await post(h.admin, `/payments/${paymentId}/refunds`, { amountCents: 12_000, reason: 'late delivery' }).set('Idempotency-Key', `refund-${paymentId}`).expect(202);
+    await eventually(paymentId, 'RefundSent');
+    const [intent] = intentsOf(paymentId);
+    const refunds = [...fake.refunds.values()].filter((r) => r.payment_intent === intent!.id);
+    expect(refunds.map((r) => r.amount)).to.deep.equal([12_000]);
+    await h.settle();
+    const ledger = (await h.http().get(`/ledger/payments/${paymentId}`).set('Authorization', h.admin).expect(200)).body.entries;
+    expect(ledger.filter((e: { eventType: string }) => e.eventType === 'RefundSent').map((e: { account: string }) => e.account)).to.deep.equal(['refund_payable', 'cash']);
+  });
+
   describe('webhooks', () => {
     let n = 0;
     const stripeEvent = (type: string, object: Record<string, unknown>, id = `evt_${Date.now()}_${++n}`) =>

@@ -16,9 +16,11 @@ export type PaymentCommand =
   | Command<'RecordPayoutSent', { payoutId: string; providerRef: string }>
   | Command<'RecordPayoutFailed', { payoutId: string; reason: string }>
   | Command<'IssueRefund', { refundId: string; amountCents: number; fromCarrierCents?: number; reason: string }>
+  | Command<'RecordRefundSent', { refundId: string; providerRef: string }>
+  | Command<'RecordRefundFailed', { refundId: string; reason: string }>
   | Command<'OpenDispute', { disputeId: string; amountCents: number; reason: string }>
   | Command<'ResolveDispute', { disputeId: string; outcome: 'won' | 'lost' }>
-  | Command<'FlagForReview', { stage: 'charge' | 'payout'; attempts: number; reason: string }>
+  | Command<'FlagForReview', { stage: 'charge' | 'payout' | 'refund'; attempts: number; reason: string }>
   | Command<'WriteOff', { reason: string }>
   | Command<'ClosePayment', Record<string, never>>;
 
@@ -37,11 +39,13 @@ export interface Settlement {
   readonly feeCents: number;
   readonly refundedCents: number;
   readonly chargedCents: number;
-  readonly charge: { readonly attempts: number; readonly pending?: string; readonly succeededAt?: Date };
+  readonly charge: { readonly attempts: number; readonly pending?: string; readonly succeededAt?: Date; readonly ref?: string };
+  /** Refunds issued, and whether the provider has sent each back yet (failures counted). */
+  readonly refunds: Readonly<Record<string, { readonly amountCents: number; readonly sent: boolean; readonly failures: number }>>;
   readonly quickPayAt?: Date;
   readonly payout: { readonly attempts: number; readonly pending?: { readonly payoutId: string; readonly amountCents: number }; readonly sentCents: number; readonly sentAt?: Date };
   readonly disputes: Readonly<Record<string, { readonly amountCents: number; readonly open: boolean }>>;
-  readonly flagged?: { readonly stage: 'charge' | 'payout'; readonly reason: string };
+  readonly flagged?: { readonly stage: 'charge' | 'payout' | 'refund'; readonly reason: string };
 }
 
 export type PaymentState = { readonly status: 'none' } | { readonly status: 'open' | 'written_off' | 'closed'; readonly settlement: Settlement };
@@ -184,6 +188,7 @@ function decideOnly(command: PaymentCommand, state: PaymentState, now: Date, act
       if (!isAdmin(actor)) throw new Forbidden('only an admin issues a refund');
       const s = open(state, 'refund');
       const { amountCents, refundId, reason } = command.data;
+      if (s.refunds[refundId]) return [];
       if (s.chargedCents === 0) throw new RuleViolation('not-charged', 'Nothing was charged, so nothing can be refunded');
       const disputed = Object.values(s.disputes).reduce((sum, d) => sum + (d.open ? d.amountCents : 0), 0);
       const refundable = s.chargedCents - s.refundedCents - disputed;
@@ -194,6 +199,17 @@ function decideOnly(command: PaymentCommand, state: PaymentState, now: Date, act
       if (split.fromCarrierCents > s.payableCents) throw new RuleViolation('invalid-split', `The carrier is owed only ${s.payableCents} cents`);
       if (split.fromPlatformCents > Math.max(0, s.feeCents)) throw new RuleViolation('invalid-split', `The platform kept only ${s.feeCents} cents`);
       return [{ type: 'RefundIssued', data: { refundId, amountCents, ...split, reason, issuedBy: actor.userId, issuedAt: now } }];
+    }
+    case 'RecordRefundSent':
+    case 'RecordRefundFailed': {
+      if (!system(actor)) throw new Forbidden('refund results come from the payment provider');
+      if (state.status === 'none') throw new IllegalTransition('Cannot record a refund: there is no invoice');
+      const r = state.settlement.refunds[command.data.refundId];
+      if (!r) throw new IllegalTransition(`No refund ${command.data.refundId}`);
+      if (r.sent) return [];
+      return command.type === 'RecordRefundSent'
+        ? [{ type: 'RefundSent', data: { refundId: command.data.refundId, providerRef: command.data.providerRef, amountCents: r.amountCents, sentAt: now } }]
+        : [{ type: 'RefundFailed', data: { refundId: command.data.refundId, reason: command.data.reason, failedAt: now } }];
     }
     case 'OpenDispute': {
       if (!system(actor)) throw new Forbidden('disputes come from the payment provider');
@@ -262,6 +278,7 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
         refundedCents: 0,
         chargedCents: 0,
         charge: { attempts: 0 },
+        refunds: {},
         payout: { attempts: 0, sentCents: 0 },
         disputes: {},
       },
@@ -276,7 +293,7 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
     case 'ChargeSucceeded': {
       const { pending: _done, ...charge } = s.charge;
       const { flagged: _cleared, ...rest } = s;
-      return { ...state, settlement: { ...rest, chargedCents: event.data.amountCents, charge: { ...charge, succeededAt: event.data.succeededAt } } };
+      return { ...state, settlement: { ...rest, chargedCents: event.data.amountCents, charge: { ...charge, succeededAt: event.data.succeededAt, ref: event.data.providerRef } } };
     }
     case 'ChargeFailed': {
       const { pending: _failed, ...charge } = s.charge;
@@ -295,8 +312,15 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
       const { pending: _failed, ...payout } = s.payout;
       return with_({ payout });
     }
+    case 'RefundSent':
+    case 'RefundFailed': {
+      const r = s.refunds[event.data.refundId]!;
+      const next = event.type === 'RefundSent' ? { ...r, sent: true } : { ...r, failures: r.failures + 1 };
+      return with_({ refunds: { ...s.refunds, [event.data.refundId]: next } });
+    }
     case 'RefundIssued':
       return with_({
+        refunds: { ...s.refunds, [event.data.refundId]: { amountCents: event.data.amountCents, sent: false, failures: 0 } },
         refundedCents: s.refundedCents + event.data.amountCents,
         payableCents: s.payableCents - event.data.fromCarrierCents,
         feeCents: s.feeCents - event.data.fromPlatformCents,

@@ -73,6 +73,15 @@ export const RefundIssued = defineEvent({
     issuedAt: at,
   }),
 });
+/** The provider returned a refund's money to the shipper. */
+export const RefundSent = defineEvent({
+  type: 'RefundSent',
+  schema: z.object({ refundId: z.uuid(), providerRef: z.string().min(1).max(255), amountCents: amount, sentAt: at }),
+});
+export const RefundFailed = defineEvent({
+  type: 'RefundFailed',
+  schema: z.object({ refundId: z.uuid(), reason: z.string().min(1).max(500), failedAt: at }),
+});
 export const DisputeOpened = defineEvent({
   type: 'DisputeOpened',
   schema: z.object({ disputeId: z.string().min(1).max(255), amountCents: amount, reason: z.string().min(1).max(500), openedAt: at }),
@@ -91,7 +100,7 @@ export const DisputeResolved = defineEvent({
 /** Half done after the bounded attempts (a charge that keeps failing, a payout that will not go): for a person. */
 export const PaymentFlaggedForReview = defineEvent({
   type: 'PaymentFlaggedForReview',
-  schema: z.object({ stage: z.enum(['charge', 'payout']), attempts: z.number().int().min(1), reason: z.string().min(1).max(500), flaggedAt: at }),
+  schema: z.object({ stage: z.enum(['charge', 'payout', 'refund']), attempts: z.number().int().min(1), reason: z.string().min(1).max(500), flaggedAt: at }),
 });
 export const PaymentWrittenOff = defineEvent({
   type: 'PaymentWrittenOff',
@@ -109,6 +118,8 @@ export const paymentEventDefinitions = [
   PayoutSent,
   PayoutFailed,
   RefundIssued,
+  RefundSent,
+  RefundFailed,
   DisputeOpened,
   DisputeResolved,
   PaymentFlaggedForReview,

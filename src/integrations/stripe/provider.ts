@@ -7,6 +7,8 @@ export interface PaymentProvider {
   charge(p: ChargeRequest): Promise<{ outcome: 'succeeded'; ref: string } | { outcome: 'declined'; reason: string }>;
   /** Transfers the carrier's payout to its Connect account. */
   transfer(p: TransferRequest): Promise<{ ref: string }>;
+  /** Returns part or all of a charge to the shipper. */
+  refund(p: { paymentId: string; refundId: string; chargeRef: string; amountCents: number; idempotencyKey: string }): Promise<{ ref: string }>;
 }
 
 export interface ChargeRequest {
@@ -131,6 +133,13 @@ export class StripeProvider implements PaymentProvider {
       ),
     );
     return { ref: t.id };
+  }
+
+  async refund(p: { paymentId: string; refundId: string; chargeRef: string; amountCents: number; idempotencyKey: string }) {
+    const r = await this.call(() =>
+      this.stripe.refunds.create({ payment_intent: p.chargeRef, amount: p.amountCents, metadata: { paymentId: p.paymentId, refundId: p.refundId } }, { idempotencyKey: p.idempotencyKey }),
+    );
+    return { ref: r.id };
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {

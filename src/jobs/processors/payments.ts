@@ -13,6 +13,8 @@ export interface PaymentJob {
   paymentId: string;
   /** Charge jobs: which attempt (1, 2, …); each has its own charge id and so its own idempotency key. */
   attempt?: number;
+  /** Refund jobs: which refund. */
+  refundId?: string;
   causationId?: string;
   correlationId?: string;
 }
@@ -53,11 +55,11 @@ export function paymentProcessor(deps: PaymentJobDeps) {
   });
   const cmd = <T extends payment.PaymentCommand['type']>(type: T, data: Extract<payment.PaymentCommand, { type: T }>['data']) =>
     ({ type, data, metadata: { now: new Date(), actor: PAYMENTS_SYSTEM } }) as payment.PaymentCommand;
-  const flag = (job: Job<PaymentJob>, stage: 'charge' | 'payout', attempts: number, reason: string) =>
+  const flag = (job: Job<PaymentJob>, stage: 'charge' | 'payout' | 'refund', attempts: number, reason: string) =>
     runPayment(store, job.data.paymentId, cmd('FlagForReview', { stage, attempts, reason }), system(job, `flag-${stage}-${job.id}`));
   const lastTry = (job: Job<PaymentJob>) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  const later = (job: Job<PaymentJob>, name: 'charge' | 'payout', attempt: number) =>
-    queue.add(name, { ...job.data, attempt }, { jobId: `${name}-${job.data.paymentId}-${attempt}`, delay: Math.round(deps.retryMs * 2 ** (attempt - 2) * (0.8 + Math.random() * 0.4)) });
+  const later = (job: Job<PaymentJob>, name: 'charge' | 'payout' | 'refund', attempt: number) =>
+    queue.add(name, { ...job.data, attempt }, { jobId: `${name}-${job.data.paymentId}-${job.data.refundId ? `${job.data.refundId}-` : ''}${attempt}`, delay: Math.round(deps.retryMs * 2 ** (attempt - 2) * (0.8 + Math.random() * 0.4)) });
 
   async function charge(job: Job<PaymentJob>) {
     const { paymentId } = job.data;
@@ -152,5 +154,30 @@ export function paymentProcessor(deps: PaymentJobDeps) {
     }
   }
 
-  return (job: Job<PaymentJob>, token?: string) => (job.name === 'payout' ? payout(job, token) : charge(job));
+  async function refund(job: Job<PaymentJob>) {
+    const { paymentId, refundId } = job.data;
+    const state = await stateOf(store, paymentId);
+    if (state.status === 'none' || !refundId) return { skipped: 'no such payment' };
+    const s = state.settlement;
+    const r = s.refunds[refundId];
+    if (!r || r.sent) return { skipped: r ? 'already sent' : 'no such refund' };
+    if (!s.charge.ref) return { skipped: 'no charge to refund' };
+    try {
+      const { ref } = await provider.refund({ paymentId, refundId, chargeRef: s.charge.ref, amountCents: r.amountCents, idempotencyKey: `refund-${refundId}` });
+      await runPayment(store, paymentId, cmd('RecordRefundSent', { refundId, providerRef: ref }), system(job, `refund-result-${refundId}`));
+      return { refunded: ref };
+    } catch (err) {
+      if (err instanceof ProviderRejected) {
+        const attempt = r.failures + 1;
+        await runPayment(store, paymentId, cmd('RecordRefundFailed', { refundId, reason: err.message }), system(job, `refund-result-${refundId}-${attempt}`));
+        if (attempt >= deps.payoutAttempts) await flag(job, 'refund', attempt, `the refund was refused ${attempt} times: ${err.message}`);
+        else await later(job, 'refund', attempt + 1);
+        return { failed: err.message };
+      }
+      if (lastTry(job)) await flag(job, 'refund', r.failures + 1, `Stripe did not answer the refund: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  return (job: Job<PaymentJob>, token?: string) => (job.name === 'payout' ? payout(job, token) : job.name === 'refund' ? refund(job) : charge(job));
 }

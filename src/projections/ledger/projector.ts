@@ -7,10 +7,11 @@ import type { PostgresProjector, TableNames } from '../types.js';
 /**
  * The ledger: double entry for every money movement of the payment streams. Accounts:
  * shipper_receivable (what shippers owe, per shipper org), cash (the platform's balance at the
- * provider), carrier_payable (what carriers are owed, per carrier org) and platform_fee_revenue.
+ * provider), carrier_payable (what carriers are owed, per carrier org), refund_payable (refunds
+ * issued to a shipper and not yet sent back, per shipper org) and platform_fee_revenue.
  * Each event posts lines whose debits equal their credits, so every balance sums to zero.
  */
-export const ACCOUNTS = ['shipper_receivable', 'cash', 'carrier_payable', 'platform_fee_revenue'] as const;
+export const ACCOUNTS = ['shipper_receivable', 'cash', 'carrier_payable', 'refund_payable', 'platform_fee_revenue'] as const;
 export type Account = (typeof ACCOUNTS)[number];
 
 export interface LedgerLine {
@@ -46,7 +47,9 @@ export function linesOf(e: PaymentEvent, p: Parties | undefined): LedgerLine[] {
     case 'PayoutSent':
       return [dr('carrier_payable', p.carrierOrgId, e.data.amountCents), cr('cash', null, e.data.amountCents)];
     case 'RefundIssued':
-      return [dr('carrier_payable', p.carrierOrgId, e.data.fromCarrierCents), dr('platform_fee_revenue', null, e.data.fromPlatformCents), cr('cash', null, e.data.amountCents)];
+      return [dr('carrier_payable', p.carrierOrgId, e.data.fromCarrierCents), dr('platform_fee_revenue', null, e.data.fromPlatformCents), cr('refund_payable', p.shipperOrgId, e.data.amountCents)];
+    case 'RefundSent':
+      return [dr('refund_payable', p.shipperOrgId, e.data.amountCents), cr('cash', null, e.data.amountCents)];
     case 'DisputeResolved': {
       if (e.data.outcome === 'won') return [];
       const amount = e.data.fromCarrierCents + e.data.fromPlatformCents;
@@ -57,6 +60,7 @@ export function linesOf(e: PaymentEvent, p: Parties | undefined): LedgerLine[] {
       return [dr('carrier_payable', p.carrierOrgId, p.payableCents), dr('platform_fee_revenue', null, p.feeCents), cr('shipper_receivable', p.shipperOrgId, e.data.amountCents)];
     case 'ChargeRequested':
     case 'ChargeFailed':
+    case 'RefundFailed':
     case 'PayoutRequested':
     case 'PayoutFailed':
     case 'DisputeOpened':
@@ -111,7 +115,7 @@ export const ledgerProjector: PostgresProjector = {
       table.bigInteger('fee_cents').notNullable();
       table.bigInteger('revision').notNullable();
       // The provider's charge reference: Stripe webhooks about disputes name the charge, not the payment.
-      table.text('charge_ref').unique();
+      table.text('charge_ref').index();
     });
   },
 

@@ -108,7 +108,11 @@ describe('The payment decider', () => {
       given([issued, requested, charged]).when(cmd('IssueRefund', { refundId: REFUND, amountCents: 200_001, reason: 'x' })).thenThrows(RuleViolation, /At most 200000/);
       const refund: PaymentEvent = { type: 'RefundIssued', data: { refundId: REFUND, amountCents: 150_000, fromCarrierCents: 140_000, fromPlatformCents: 10_000, reason: 'damaged', issuedBy: 'u-admin', issuedAt: NOW } };
       given([issued, requested, charged]).when(cmd('IssueRefund', { refundId: REFUND, amountCents: 150_000, reason: 'damaged' })).then([refund]);
-      given([issued, requested, charged, refund]).when(cmd('IssueRefund', { refundId: REFUND, amountCents: 50_001, reason: 'x' })).thenThrows(RuleViolation, /At most 50000/);
+      given([issued, requested, charged, refund]).when(cmd('IssueRefund', { refundId: REFUND, amountCents: 150_000, reason: 'damaged' })).then([]);
+      given([issued, requested, charged, refund]).when(cmd('IssueRefund', { refundId: CHARGE2, amountCents: 50_001, reason: 'x' })).thenThrows(RuleViolation, /At most 50000/);
+      const sent: PaymentEvent = { type: 'RefundSent', data: { refundId: REFUND, providerRef: 're_1', amountCents: 150_000, sentAt: NOW } };
+      given([issued, requested, charged, refund]).when(cmd('RecordRefundSent', { refundId: REFUND, providerRef: 're_1' })).then([sent]);
+      given([issued, requested, charged, refund, sent]).when(cmd('RecordRefundSent', { refundId: REFUND, providerRef: 're_1' })).then([]);
     });
 
     it('does not take a refund out of a carrier already paid', () => {
@@ -205,6 +209,8 @@ describe('The payment decider', () => {
       paid,
       { type: 'PayoutFailed', data: { payoutId: PAYOUT, reason: 'closed', failedAt: NOW } },
       { type: 'RefundIssued', data: { refundId: REFUND, amountCents: 5, fromCarrierCents: 0, fromPlatformCents: 5, reason: 'r', issuedBy: 'u', issuedAt: NOW } },
+      { type: 'RefundSent', data: { refundId: REFUND, providerRef: 're_1', amountCents: 5, sentAt: NOW } },
+      { type: 'RefundFailed', data: { refundId: REFUND, reason: 'charge_already_refunded', failedAt: NOW } },
       { type: 'DisputeOpened', data: { disputeId: 'dp_1', amountCents: 5, reason: 'r', openedAt: NOW } },
       { type: 'DisputeResolved', data: { disputeId: 'dp_1', outcome: 'won', fromCarrierCents: 0, fromPlatformCents: 0, resolvedAt: NOW } },
       { type: 'PaymentFlaggedForReview', data: { stage: 'payout', attempts: 3, reason: 'r', flaggedAt: NOW } },
