@@ -91,6 +91,16 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
     expect(state).to.include({ refundedCents: 8_000, platformFeeCents: 0, carrierPayableCents: 95_000 - 3_000, reconciles: true });
   });
 
+  it('writes off an unpaid payment and closes it; nothing moves after', async () => {
+    const { paymentId } = await delivered(60_000);
+    await post(shipper.auth, `/payments/${paymentId}/write-off`, { reason: 'x' }).expect(403);
+    await post(h.admin, `/payments/${paymentId}/close`).expect(409);
+    await post(h.admin, `/payments/${paymentId}/write-off`, { reason: 'shipper bankrupt' }).expect(202);
+    await post(h.admin, `/payments/${paymentId}/close`).expect(202);
+    await post(carrierOrg.auth, `/payments/${paymentId}/quickpay`).expect(409);
+    expect((await audit(paymentId).expect(200)).body.state).to.include({ status: 'closed', reconciles: true });
+  });
+
   it('shows the state at a past moment, and only to auditors and admins', async () => {
     const { paymentId } = await delivered(100_000);
     const invoicedAt = new Date().toISOString();

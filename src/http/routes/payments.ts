@@ -137,5 +137,19 @@ export function paymentRoutes(deps: { store: EventStore; quickPay: { feeBps: num
         return answer(await exec(input.params.paymentId, { type: 'WriteOff', data: { reason: input.body.reason }, metadata: metadataOf(input.actor) }, input));
       },
     }),
+    defineRoute({
+      method: 'post',
+      path: '/payments/{paymentId}/close',
+      operationId: 'closePayment',
+      summary: 'Close a settled payment (admin): charged and paid out with no open dispute, or written off; nothing moves after',
+      tags: ['Payments'],
+      roles: ['admin'],
+      command: true,
+      params: paymentParams,
+      responses: accepted,
+      async handle(input) {
+        return answer(await exec(input.params.paymentId, { type: 'ClosePayment', data: {}, metadata: metadataOf(input.actor) }, input));
+      },
+    }),
   ];
 }
