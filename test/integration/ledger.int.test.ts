@@ -86,7 +86,7 @@ describe('The ledger projection (double entry over the payment streams)', () => 
       // A: 5,000 + 2,850 − 4,000; B: 2,500 − 2,500; C: reversed.
       platform_fee_revenue: -3_850,
     });
-    const cEntries = await knex('ledger_entries').where({ payment_id: c }).orderBy([{ column: 'at' }, { column: 'line' }]);
+    const cEntries = await knex('ledger_entries').where({ payment_id: c }).orderBy([{ column: 'revision' }, { column: 'line' }]);
     expect(cEntries.map((e: { event_type: string }) => e.event_type)).to.deep.equal([
       'InvoiceIssued', 'InvoiceIssued', 'InvoiceIssued', 'QuickPayRequested', 'QuickPayRequested', 'PaymentWrittenOff', 'PaymentWrittenOff', 'PaymentWrittenOff',
     ]);

@@ -78,7 +78,7 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
       responses: { 200: { description: 'Entries', schema: z.object({ entries: z.array(entry) }) } },
       async handle({ params, query }) {
         await readAfter(deps, 'ledger', query.minPosition);
-        const rows = await deps.knex('ledger_entries').where({ payment_id: params.paymentId }).orderBy([{ column: 'at' }, { column: 'event_id' }, { column: 'line' }]).select<Row[]>('*');
+        const rows = await deps.knex('ledger_entries').where({ payment_id: params.paymentId }).orderBy([{ column: 'revision' }, { column: 'line' }]).select<Row[]>('*');
         return { status: 200, body: { entries: rows.map(toEntry) } };
       },
     }),
@@ -95,7 +95,7 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
       async handle({ params, query, actor }) {
         if (actor.orgId !== params.orgId && !isAdmin(actor) && !finance(actor.roles)) throw new AccessDenied("Only the organisation's members see its ledger");
         await readAfter(deps, 'ledger', query.minPosition);
-        const rows = await deps.knex('ledger_entries').where({ org_id: params.orgId }).orderBy([{ column: 'at', order: 'desc' }, { column: 'event_id' }, { column: 'line' }]).limit(query.limit).select<Row[]>('*');
+        const rows = await deps.knex('ledger_entries').where({ org_id: params.orgId }).orderBy([{ column: 'at', order: 'desc' }, { column: 'payment_id' }, { column: 'revision', order: 'desc' }, { column: 'line' }]).limit(query.limit).select<Row[]>('*');
         return { status: 200, body: { ...(await balancesOf({ org_id: params.orgId })), entries: rows.map(toEntry) } };
       },
     }),

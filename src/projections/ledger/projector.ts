@@ -93,6 +93,8 @@ export const ledgerProjector: PostgresProjector = {
       table.uuid('event_id').notNullable();
       table.smallint('line').notNullable();
       table.uuid('payment_id').notNullable();
+      // The event's revision in its payment stream: the order of a payment's entries.
+      table.bigInteger('revision').notNullable();
       table.text('event_type').notNullable();
       table.text('position').notNullable();
       table.text('account').notNullable();
@@ -103,7 +105,7 @@ export const ledgerProjector: PostgresProjector = {
       table.timestamp('at', { useTz: true }).notNullable();
       table.primary(['event_id', 'line']);
     });
-    await trx.raw('create index on ?? (payment_id, at)', [t('ledger_entries')]);
+    await trx.raw('create index on ?? (payment_id, revision, line)', [t('ledger_entries')]);
     await trx.raw('create index on ?? (org_id, account, at) where org_id is not null', [t('ledger_entries')]);
     await trx.raw('create index on ?? (account)', [t('ledger_entries')]);
     // Per payment: the parties and running amounts later events post against.
@@ -146,6 +148,7 @@ export const ledgerProjector: PostgresProjector = {
           event_id: e.id,
           line: i,
           payment_id: paymentId,
+          revision: e.revision.toString(),
           event_type: e.type,
           position: formatPosition(e.position),
           account: l.account,
