@@ -34,7 +34,8 @@ const LOADS = Number(values.loads);
 const REQUESTS = Number(values.requests);
 const logger = createLogger({ LOG_LEVEL: 'warn', LOG_FORMAT: 'pretty', NODE_ENV: 'development' });
 
-const config = loadConfig({ ...process.env, NODE_ENV: 'development' });
+// One load generator on one address and user: the rate limits would measure themselves.
+const config = loadConfig({ ...process.env, NODE_ENV: 'development', RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_LOADBOARD: '0' });
 const services = await startServices(config, logger);
 const url = await ensureDatabase(services.databaseUrl, values.fresh ? `bench_loadboard_${Date.now()}` : 'bench_loadboard');
 const knex = createKnex(url, 16);

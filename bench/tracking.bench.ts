@@ -55,7 +55,7 @@ const prefix = `bench:tracking:${randomUUID().slice(0, 8)}:`;
 const root = path.resolve(import.meta.dirname, '..');
 const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/serve.ts')], {
   cwd: root,
-  env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, REDIS_KEY_PREFIX: prefix, PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'info', NODE_ENV: 'development' },
+  env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_GPS: '0', PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'info', NODE_ENV: 'development' },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 // A failing run must not leave the service behind.

@@ -24,6 +24,7 @@ import { ledgerRoutes } from './routes/ledger.js';
 import type { JobQueues } from '../jobs/queues.js';
 import type { Middleware } from 'koa';
 import { queueBoard } from './queue-board.js';
+import { RateLimits } from './middleware/rate-limits.js';
 import { stripeWebhook } from './webhooks/stripe.js';
 import type { Logger } from '../infra/logger.js';
 
@@ -31,6 +32,9 @@ export interface ApiDeps {
   auth: Authenticator;
   idempotency: IdempotencyStore;
   routes: Route[];
+  limits?: RateLimits;
+  /** Origins allowed to call from a browser; empty: no CORS. */
+  corsOrigins?: string[];
   /** Extra middleware the API mounts before its routes (the admin queue board). */
   middleware?: Middleware[];
 }
@@ -57,6 +61,12 @@ export type ApiConfig = Pick<
   | 'QUICKPAY_MIN_FEE_CENTS'
   | 'STRIPE_WEBHOOK_SECRET'
   | 'STRIPE_WEBHOOK_TOLERANCE_SECONDS'
+  | 'RATE_LIMIT_PER_IP'
+  | 'RATE_LIMIT_PER_USER'
+  | 'RATE_LIMIT_GPS'
+  | 'RATE_LIMIT_PAYMENTS'
+  | 'RATE_LIMIT_LOADBOARD'
+  | 'CORS_ORIGINS'
 >;
 
 /** Wires the API role: token verification, the cached principal check, idempotency, every feature's routes. */
@@ -80,6 +90,11 @@ export function createApi(deps: {
   const auth = new Authenticator(new TokenVerifier(jwtSettings(config as Config)), principals);
   return {
     auth,
+    limits: new RateLimits(redis, {
+      perIp: config.RATE_LIMIT_PER_IP,
+      perUser: { default: config.RATE_LIMIT_PER_USER, gps: config.RATE_LIMIT_GPS, payments: config.RATE_LIMIT_PAYMENTS, loadboard: config.RATE_LIMIT_LOADBOARD },
+    }),
+    corsOrigins: (config.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     middleware: [
       ...(config.STRIPE_WEBHOOK_SECRET && deps.logger
         ? [stripeWebhook({ knex, store, logger: deps.logger, secret: config.STRIPE_WEBHOOK_SECRET, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS })]

@@ -1,4 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
+import cors from '@koa/cors';
+import compress from 'koa-compress';
+import helmet from 'koa-helmet';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../infra/logger.js';
@@ -16,17 +19,36 @@ export interface AppDeps extends HealthDeps {
 }
 
 export const API_VERSION = '0.2.0';
-/** Commands are small; a larger body is refused with 413 before it is parsed. */
-const JSON_LIMIT = '256kb';
+/** No body is larger (routes set their own, smaller limits); a larger one is refused with 413 before it is parsed. */
+const JSON_LIMIT = '1mb';
 
 /** The Koa app: request context, problem+json errors, then one router per feature. */
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: true });
   app.use(requestContext({ logger: deps.logger }));
   app.use(problemJson({ logger: deps.logger }));
+  // Security headers; the API answers JSON, and /docs and the queue board serve their own scripts, so no CSP here.
+  app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
+  app.use(compress({ threshold: 1024 }));
   const health = healthRouter(deps);
   app.use(health.routes()).use(health.allowedMethods({ throw: true }));
   if (deps.api) {
+    const allowed = new Set(deps.api.corsOrigins ?? []);
+    if (allowed.size) {
+      app.use(
+        cors({
+          origin: (ctx) => (allowed.has(ctx.get('origin')) ? ctx.get('origin') : ''),
+          allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'If-None-Match', 'X-Correlation-Id'],
+          exposeHeaders: ['ETag', 'Retry-After', 'Idempotent-Replayed', 'Location', 'X-Request-Id'],
+          maxAge: 600,
+        }),
+      );
+    }
+    const limits = deps.api.limits;
+    if (limits) app.use(async function ipRateLimit(ctx, next) {
+      await limits.byIp(ctx);
+      await next();
+    });
     const docs = docsRouter(deps.api.routes, API_VERSION);
     app.use(docs.routes());
     for (const m of deps.api.middleware ?? []) app.use(m);

@@ -6,6 +6,8 @@ import type { Authenticator } from '../auth/authenticate.js';
 import type { Actor, Role } from '../domain/shared/actor.js';
 import { HttpProblem, PROBLEM_BASE } from './errors.js';
 import { fingerprint, IdempotencyStore } from './idempotency.js';
+import { budgetOf, type RateLimits } from './middleware/rate-limits.js';
+import { createHash } from 'node:crypto';
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -42,6 +44,8 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   body?: B;
   /** A command: takes Idempotency-Key and If-Match. */
   command?: boolean;
+  /** Largest JSON body accepted, in KiB (default 64): a larger one is a 413. */
+  maxBodyKb?: number;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   handle(input: RouteInput<Out<P>, Out<Q>, Out<B>>): Promise<Answer>;
 }
@@ -64,7 +68,11 @@ export function defineRoute<P extends z.ZodType | undefined = undefined, Q exten
 export interface MountDeps {
   auth: Authenticator;
   idempotency: IdempotencyStore;
+  /** Per-user budgets (by kind of request); absent: no limits. */
+  limits?: RateLimits;
 }
+
+const DEFAULT_MAX_BODY_KB = 64;
 
 const REVISION = /^(?:W\/)?"?(\d{1,20})"?$/;
 
@@ -87,6 +95,10 @@ export function mountRoutes(router: Router, routes: readonly Route[], deps: Moun
       if (def.roles !== 'any' && !def.roles.some((r) => actor.roles.includes(r))) {
         throw new AccessDenied(`This needs the role ${def.roles.join(' or ')}`);
       }
+      await deps.limits?.byUser(ctx, actor, budgetOf(def.path));
+      const bodyBytes = Buffer.byteLength((ctx.request as { rawBody?: string }).rawBody ?? '');
+      const maxKb = def.maxBodyKb ?? DEFAULT_MAX_BODY_KB;
+      if (bodyBytes > maxKb * 1024) throw new HttpProblem(413, `${PROBLEM_BASE}payload-too-large`, `This request's body may be at most ${maxKb} KiB`);
       if (schemas.body && ctx.request.length && !ctx.is('application/json')) {
         throw new HttpProblem(415, `${PROBLEM_BASE}unsupported-media-type`, 'Send the body as application/json');
       }
@@ -124,5 +136,21 @@ export function mountRoutes(router: Router, routes: readonly Route[], deps: Moun
 function respond(ctx: Context, answer: Answer) {
   ctx.status = answer.status;
   for (const [k, v] of Object.entries(answer.headers ?? {})) ctx.set(k, v);
-  if (answer.body !== undefined && answer.body !== null) ctx.body = answer.body;
+  if (answer.body === undefined || answer.body === null) return;
+  if (ctx.method !== 'GET' || answer.status !== 200) {
+    ctx.body = answer.body;
+    return;
+  }
+  // Queries: a weak ETag over the answer, and 304 when the client already has it.
+  const json = JSON.stringify(answer.body);
+  const etag = answer.headers?.ETag ?? `W/"${createHash('sha1').update(json).digest('base64url')}"`;
+  ctx.set('ETag', etag);
+  ctx.set('Cache-Control', 'private, no-cache');
+  const match = ctx.get('if-none-match');
+  if (match && match.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+    ctx.status = 304;
+    return;
+  }
+  ctx.type = 'application/json';
+  ctx.body = json;
 }

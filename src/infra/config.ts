@@ -104,6 +104,14 @@ export const configSchema = z.object({
   PAYMENT_CHARGE_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
   PAYMENT_PAYOUT_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
   PAYMENT_RETRY_MS: z.coerce.number().int().min(10).max(7 * 24 * 3_600_000).default(3_600_000),
+  /** Requests per minute: per IP address (all), and per user by kind (the rest, GPS pings, payments, the load board). 0: no limit. */
+  RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).max(1_000_000).default(1_200),
+  RATE_LIMIT_PER_USER: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  RATE_LIMIT_GPS: z.coerce.number().int().min(0).max(1_000_000).default(240),
+  RATE_LIMIT_PAYMENTS: z.coerce.number().int().min(0).max(1_000_000).default(120),
+  RATE_LIMIT_LOADBOARD: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  /** Origins allowed to call the API from a browser (comma-separated); unset: no CORS headers. */
+  CORS_ORIGINS: z.string().min(1).optional(),
   /** Notifications of events older than this are dropped (a reactor replaying history must not mail everyone). */
   NOTIFICATION_MAX_AGE_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(24),
 });

@@ -82,7 +82,9 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const redis = createRedis((await testServices()).redisUrl, keyPrefix);
   const store = new PostgresEventStore({ databaseUrl: url, pollMs: 100 });
   const platformOrgId = randomUUID();
-  const config = loadConfig({ NODE_ENV: 'test', PLATFORM_ORG_ID: platformOrgId, MIN_POSITION_WAIT_MS: '3000', ...env });
+  // Suites drive many requests from one address and user: limits are off unless a suite sets them.
+  const unlimited = { RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_GPS: '0', RATE_LIMIT_PAYMENTS: '0', RATE_LIMIT_LOADBOARD: '0' };
+  const config = loadConfig({ NODE_ENV: 'test', PLATFORM_ORG_ID: platformOrgId, MIN_POSITION_WAIT_MS: '3000', ...unlimited, ...env });
   const principals = new ActivePrincipals({ redis, knex, platformOrgId });
   const search = searchIndexFor({ knex, config });
   const locations = new LatestLocations(redis);

@@ -89,6 +89,8 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
       tags: ['Tracking'],
       roles: ['driver'],
       command: true,
+      // Up to 500 pings.
+      maxBodyKb: 512,
       body: z.object({
         loadId: z.uuid().optional().meta({ description: 'The load; needed only when the driver hauls several at once' }),
         pings: z.array(z.unknown()).min(1).max(MAX_BATCH).meta({ description: `Pings (see Ping), at most ${MAX_BATCH}` }),
