@@ -25,7 +25,7 @@ const JSON_LIMIT = '1mb';
 /** The Koa app: request context, problem+json errors, then one router per feature. */
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: true });
-  app.use(requestContext({ logger: deps.logger }));
+  app.use(requestContext({ logger: deps.logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
   app.use(problemJson({ logger: deps.logger }));
   // Security headers; the API answers JSON, and /docs and the queue board serve their own scripts, so no CSP here.
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));

@@ -91,7 +91,9 @@ export function mountRoutes(router: Router, routes: readonly Route[], deps: Moun
   for (const def of routes) {
     const schemas = { params: def.params, query: def.query, body: def.body };
     router[def.method](def.operationId, koaPath(def.path), async function routeHandler(ctx) {
+      ctx.state.route = def.path;
       const actor = await deps.auth.fromAuthorizationHeader(ctx.get('authorization') || undefined);
+      ctx.state.actor = actor;
       if (def.roles !== 'any' && !def.roles.some((r) => actor.roles.includes(r))) {
         throw new AccessDenied(`This needs the role ${def.roles.join(' or ')}`);
       }

@@ -7,6 +7,13 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export class Metrics {
   readonly registry = new Registry();
 
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP requests by method, route template and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly jobsCompleted = new Counter({ name: 'jobs_completed_total', help: 'Jobs completed, by queue', labelNames: ['queue'], registers: [this.registry] });
   readonly jobsFailed = new Counter({
     name: 'jobs_failed_total',

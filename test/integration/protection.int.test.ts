@@ -58,6 +58,12 @@ describe('Protection: rate limits, headers, CORS, body limits, compression, ETag
     });
   });
 
+  it('measures HTTP latency by route template and status at /metrics', async () => {
+    await get(h.admin, `/orgs/${shipper.orgId}`).expect(200);
+    const text = (await h.http().get('/metrics').expect(200)).text;
+    expect(text).to.match(/http_request_duration_seconds_count\{method="GET",route="\/orgs\/\{orgId\}",status="200"\} [1-9]/);
+  });
+
   it('sends security headers', async () => {
     const res = await h.http().get('/health').expect(200);
     expect(res.headers).to.include({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'SAMEORIGIN' });

@@ -48,4 +48,29 @@ describe('The logger', () => {
     logger.info('listening', { port: 3000 });
     expect(lines[0]).to.match(/listening \{"port":3000\}/);
   });
+
+  it('never writes secrets, tokens or card numbers, whatever the key or the nesting', () => {
+    const { logger, lines } = capture('json');
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLWJ5dGVz';
+    logger.warn('stripe webhook refused', {
+      authorization: `Bearer ${jwt}`,
+      headers: { Authorization: `Bearer ${jwt}`, cookie: 'queue_board_token=abc' },
+      detail: `called with Bearer ${jwt} and sk_live_51HxYzABCdef and whsec_abc123 at https://mobile.fmcsa.dot.gov/qc/services/carriers/1?webKey=k3y-value&x=1`,
+      card: { number: '4242 4242 4242 4242', cvc: '123', exp_month: 12 },
+      note: 'customer said their card is 4000-0566-5566-5556',
+      password: 'hunter2',
+      err: new Error(`token ${jwt} rejected`),
+      // Not secrets: a USDOT number, a timestamp in ms, a position.
+      usdotNumber: '1234567',
+      at: '1795427446307',
+      position: '1234/0',
+    });
+    const line = lines[0]!;
+    for (const secret of [jwt, 'sk_live_51HxYzABCdef', 'whsec_abc123', 'k3y-value', '4242 4242 4242 4242', '4000-0566-5566-5556', 'hunter2', 'queue_board_token=abc', '"123"']) {
+      expect(line, secret).to.not.include(secret);
+    }
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    expect(parsed).to.include({ usdotNumber: '1234567', at: '1795427446307', position: '1234/0', password: '[REDACTED]' });
+    expect(parsed.note).to.equal('customer said their card is [REDACTED CARD]');
+  });
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { runWithContext } from '../../infra/context.js';
 import type { Logger } from '../../infra/logger.js';
+import type { Metrics } from '../../infra/metrics.js';
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -10,7 +11,7 @@ const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * correlation id (X-Correlation-Id, defaulting to the request id), carried by AsyncLocalStorage
  * into logs and, later, event metadata. Logs one line per request with status and duration.
  */
-export function requestContext(opts: { logger: Logger }): Middleware {
+export function requestContext(opts: { logger: Logger; metrics?: Metrics }): Middleware {
   return async function requestContextMiddleware(ctx, next) {
     const given = ctx.get('x-request-id');
     const requestId = SAFE_ID.test(given) ? given : randomUUID();
@@ -25,7 +26,18 @@ export function requestContext(opts: { logger: Logger }): Middleware {
         await next();
       } finally {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        opts.logger.http('request', { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 });
+        // The route's template (not the path: ids would make a label per load), who asked, and how it went.
+        const route = (ctx.state.route as string | undefined) ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+        const actor = ctx.state.actor as { userId: string; orgId: string } | undefined;
+        opts.logger.http('request', {
+          method: ctx.method,
+          path: ctx.path,
+          route,
+          status: ctx.status,
+          ms: Math.round(ms * 10) / 10,
+          ...(actor ? { user: actor.userId, org: actor.orgId } : {}),
+        });
+        opts.metrics?.httpDuration.observe({ method: ctx.method, route, status: String(ctx.status) }, ms / 1000);
       }
     });
   };
