@@ -10,6 +10,7 @@ import { LogTransport } from '../jobs/notifications/transport.js';
 import { startTrackingRetention } from '../jobs/retention.js';
 import { queueCounts, startWorkers } from '../jobs/workers.js';
 import { projectorsFor } from '../projections/registry.js';
+import { ProjectorLeases } from '../projections/lease.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { LatestLocations } from '../projections/tracking/latest.js';
 import { channelKey } from '../realtime/broadcaster.js';
@@ -37,9 +38,20 @@ async function main() {
 
   // Projector: follows the log into the read models.
   const projectors = projectorsFor(runtime);
+  // One process runs each projector; the others stand by (leases), and take over when it dies.
+  let onLeasesLost: (names: string[]) => void = () => {};
+  const leases = roles.has('projector') && config.PROJECTOR_LEASES ? new ProjectorLeases(runtime.databaseUrl, logger, (names) => onLeasesLost(names)) : undefined;
   const runner = roles.has('projector')
-    ? new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors, logger, batchSize: config.PROJECTION_BATCH_SIZE })
+    ? new ProjectionRunner({
+        knex: runtime.knex,
+        store: runtime.store,
+        projectors,
+        logger,
+        batchSize: config.PROJECTION_BATCH_SIZE,
+        ...(leases ? { leases, leaseRetryMs: config.PROJECTOR_LEASE_RETRY_MS } : {}),
+      })
     : undefined;
+  onLeasesLost = (names) => runner?.leasesLost(names);
   runner?.start();
 
   const metrics = new Metrics();
@@ -160,7 +172,10 @@ async function main() {
       return closed;
     });
     await step('closing Socket.IO', () => realtime?.close());
-    await step('stopping the projectors', () => runner?.stop());
+    await step('stopping the projectors', async () => {
+      await runner?.stop();
+      await leases?.close();
+    });
     await step('stopping the jobs', async () => {
       await retention?.stop();
       await workers?.close();

@@ -27,6 +27,9 @@ export const configSchema = z.object({
   ESDB_URL: url(['esdb', 'esdb+discover', 'kurrentdb', 'kurrentdb+discover', 'kdb', 'kdb+discover']).optional(),
   MEILI_URL: url(['http', 'https']).optional(),
   MEILI_API_KEY: z.string().min(1).optional(),
+  /** Run each projector in one process at a time (a Postgres advisory-lock lease); others stand by and take over. */
+  PROJECTOR_LEASES: bool.default(true),
+  PROJECTOR_LEASE_RETRY_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
   PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   SUBSCRIPTION_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),

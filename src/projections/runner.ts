@@ -8,9 +8,11 @@ import { batches } from './batches.js';
 import { Checkpoints } from './checkpoints.js';
 import { setupGeneration, switchLive } from './generations.js';
 import { rebuildProjection, RebuildInProgress } from './rebuild.js';
+import type { ProjectorLeases } from './lease.js';
 import { type Projector, projectorFilter } from './types.js';
 
-export type ProjectorState = 'starting' | 'running' | 'rebuilding' | 'failed' | 'stopped';
+/** `standby`: another process holds this projector's lease; this one takes over if that one dies. */
+export type ProjectorState = 'starting' | 'running' | 'standby' | 'rebuilding' | 'failed' | 'stopped';
 
 export interface ProjectionStatus {
   name: string;
@@ -58,6 +60,10 @@ export class ProjectionRunner {
       lagCap?: number;
       /** At most one checkpoint write per this many ms for batches that only skipped events (default 1,000). */
       skipCheckpointMs?: number;
+      /** Run each projector in one process at a time (a lease per projector); absent: run them all here. */
+      leases?: ProjectorLeases;
+      /** How often a standby asks for a lease (default 2,000 ms). */
+      leaseRetryMs?: number;
     },
   ) {
     this.checkpoints = new Checkpoints(deps.knex);
@@ -106,9 +112,15 @@ export class ProjectionRunner {
   private async run(w: Worker): Promise<void> {
     const { projector: p } = w;
     const { knex, store, logger } = this.deps;
+    const leases = this.deps.leases;
     let attempt = 0;
     while (!this.stopped) {
       try {
+        if (leases && !(await leases.tryAcquire(p.name))) {
+          w.state = 'standby';
+          await this.pause(this.deps.leaseRetryMs ?? 2_000);
+          continue;
+        }
         await this.checkpoints.ensure(p.name);
         const live = await this.checkpoints.liveGeneration(p.name);
         if (!live) {
@@ -138,6 +150,8 @@ export class ProjectionRunner {
           let lastWrite = 0;
           for await (const { events, skippedTo } of batches(sub.withCheckpoints(), this.batchSize)) {
             if (this.stopped) break;
+            // The lease went with its connection: another process may run this projector now.
+            if (leases && !leases.holds(p.name)) break;
             // Moving the checkpoint past skipped events only matters now and then (it keeps lag
             // counts and re-reads short); doing it for every quiet page would be a write per wake-up.
             if (events.length === 0 && Date.now() - lastWrite < this.skipCheckpointMs) continue;
@@ -180,6 +194,25 @@ export class ProjectionRunner {
       }
     }
     w.state = 'stopped';
+  }
+
+  /** Sleeps, but wakes at once when the runner stops. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const signal = this.abort.signal;
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  /** Stops the projectors whose leases were lost (their loops go back to asking for the lease). */
+  leasesLost(names: string[]): void {
+    for (const name of names) void this.workers.get(name)?.subscription?.close();
   }
 
   /** The first generation of a projector: live from the start, filled from history as it goes. */
@@ -239,5 +272,6 @@ export class ProjectionRunner {
     await Promise.all(running.map((w) => w.subscription?.close()));
     await Promise.all(running.map((w) => w.done));
     for (const w of running) w.projector.close?.();
+    if (this.deps.leases) for (const w of running) await this.deps.leases.release(w.projector.name);
   }
 }
