@@ -124,6 +124,14 @@ async function main() {
     maxLagEvents: 10_000,
     draining: () => draining,
     metrics,
+    ...(config.MEILI_URL
+      ? {
+          searchPing: async () => {
+            const res = await fetch(new URL('/health', config.MEILI_URL), { signal: AbortSignal.timeout(2_000) });
+            if (!res.ok) throw new Error(`Meilisearch answered ${res.status}`);
+          },
+        }
+      : {}),
     ...(api ? { api } : {}),
   });
   const server: Server = await new Promise((resolve) => {

@@ -65,6 +65,18 @@ describe('The HTTP app', () => {
     expect(lagging.body.projections[0].eventsBehind).to.equal(6);
   });
 
+  it('is not ready while the search engine does not answer', async () => {
+    let up = false;
+    const withSearch = createApp({ logger: testLogger, knex, redis, store, maxLagEvents: 5, draining: () => false, searchPing: async () => {
+      if (!up) throw new Error('connect ECONNREFUSED 127.0.0.1:7700');
+    } });
+    const down = await request(withSearch.callback()).get('/ready').expect(503);
+    expect(down.body.checks.search).to.include({ ok: false, engine: 'meilisearch' });
+    expect(down.body.checks.search.error).to.match(/ECONNREFUSED/);
+    up = true;
+    expect((await request(withSearch.callback()).get('/ready').expect(200)).body.checks.search).to.include({ ok: true });
+  });
+
   it('is not ready while draining', async () => {
     draining = true;
     const res = await request(app.callback()).get('/ready').expect(503);

@@ -17,6 +17,8 @@ export interface HealthDeps {
   draining: () => boolean;
   /** This process's Prometheus metrics, at /metrics. */
   metrics?: Metrics;
+  /** Reaches the search engine (Meilisearch); absent when search is Postgres itself. */
+  searchPing?: () => Promise<unknown>;
 }
 
 async function check(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<{ ok: boolean; ms: number; error?: string }> {
@@ -39,18 +41,19 @@ export function healthRouter(deps: HealthDeps): Router {
     ctx.body = { status: 'ok' };
   });
   router.get('/ready', async (ctx) => {
-    const [postgres, redis, eventStore] = await Promise.all([
+    const [postgres, redis, eventStore, search] = await Promise.all([
       check(() => deps.knex.raw('select 1')),
       check(() => deps.redis.ping()),
       check(() => deps.store.headPosition()),
+      deps.searchPing ? check(deps.searchPing) : Promise.resolve(undefined),
     ]);
     const projections = deps.projections ? await deps.projections.status().catch(() => null) : undefined;
     const lagging = projections?.filter((p) => p.eventsBehind > deps.maxLagEvents || p.state === 'failed') ?? [];
-    const ready = !deps.draining() && postgres.ok && redis.ok && eventStore.ok && projections !== null && lagging.length === 0;
+    const ready = !deps.draining() && postgres.ok && redis.ok && eventStore.ok && (search?.ok ?? true) && projections !== null && lagging.length === 0;
     ctx.status = ready ? 200 : 503;
     ctx.body = {
       status: ready ? 'ready' : deps.draining() ? 'draining' : 'not ready',
-      checks: { postgres, redis, eventStore: { ...eventStore, adapter: deps.store.name } },
+      checks: { postgres, redis, eventStore: { ...eventStore, adapter: deps.store.name }, ...(search ? { search: { ...search, engine: 'meilisearch' } } : {}) },
       projections,
     };
   });
