@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../infra/logger.js';
 import type { ApiDeps } from './api.js';
+import { HttpProblem, PROBLEM_BASE } from './errors.js';
 import { problemJson } from './middleware/problem.js';
 import { requestContext } from './middleware/request-context.js';
 import { docsRouter } from './openapi.js';
@@ -27,6 +28,14 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: true });
   app.use(requestContext({ logger: deps.logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
   app.use(problemJson({ logger: deps.logger }));
+  // Shutting down: requests already under way finish; a new one (on a kept-alive connection) is told
+  // to come back, and every answer closes its connection, so the server can close.
+  app.use(async function drainingGate(ctx, next) {
+    if (!deps.draining()) return next();
+    ctx.set('Connection', 'close');
+    if (ctx.path === '/health' || ctx.path === '/ready' || ctx.path === '/metrics') return next();
+    throw new HttpProblem(503, `${PROBLEM_BASE}shutting-down`, 'This process is shutting down; retry');
+  });
   // Security headers; the API answers JSON, and /docs and the queue board serve their own scripts, so no CSP here.
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
   app.use(compress({ threshold: 1024 }));
