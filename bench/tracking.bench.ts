@@ -10,19 +10,13 @@
  *      (sampled by polling Redis) and to the dashboard's `location` message.
  * Prints a table and writes bench/reports/tracking.md. A benchmark, not a test: it asserts nothing.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { io as connect, type Socket } from 'socket.io-client';
-import { mintToken } from '../src/auth/tokens.js';
-import { DEV_JWT_SECRET, loadConfig } from '../src/infra/config.js';
-import { dropDatabase, ensureDatabase } from '../src/infra/db.js';
-import { createLogger } from '../src/infra/logger.js';
-import { startServices } from '../src/infra/services.js';
+import { inParallel, pct, setupFleet, startService } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,119 +37,11 @@ const SENDERS = Number(values.senders);
 const PACE_MS = Number(values['pace-ms']);
 const PACED_BATCH = Number(values['paced-batch']);
 
-const logger = createLogger({ LOG_LEVEL: 'warn', LOG_FORMAT: 'pretty', NODE_ENV: 'development' });
-const config = loadConfig({ ...process.env, NODE_ENV: 'development' });
-const services = await startServices(config, logger);
-const dbName = 'bench_tracking';
-await dropDatabase(services.databaseUrl, dbName);
-const databaseUrl = await ensureDatabase(services.databaseUrl, dbName);
-const prefix = `bench:tracking:${randomUUID().slice(0, 8)}:`;
-
-// The service under test, in its own process.
-const root = path.resolve(import.meta.dirname, '..');
-const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/serve.ts')], {
-  cwd: root,
-  env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_GPS: '0', PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'info', NODE_ENV: 'development' },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-// A failing run must not leave the service behind.
-process.on('exit', () => child.kill('SIGKILL'));
-process.on('unhandledRejection', (err) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
-const port = await new Promise<number>((resolve, reject) => {
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c.toString();
-    for (const line of out.split('\n')) {
-      if (line.includes('"message":"listening"')) resolve((JSON.parse(line) as { port: number }).port);
-    }
-  });
-  child.once('exit', (code) => reject(new Error(`the service exited (${code}) before listening`)));
-});
-const base = `http://127.0.0.1:${port}`;
-const sign = (userId: string, orgId: string, roles: ('admin' | 'shipper' | 'carrier' | 'driver')[]) =>
-  mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, { userId, orgId, roles });
-async function call(tok: string, p: string, body: object): Promise<Record<string, string>> {
-  for (;;) {
-    const res = await fetch(`${base}${p}`, { method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json = (await res.json()) as Record<string, string>;
-    // 503: not ready yet; 409: lost a race on a busy stream more often than the server retries.
-    if (res.status === 503 || res.status === 409) {
-      await new Promise((r) => setTimeout(r, 200));
-      continue;
-    }
-    if (res.status >= 300) throw new Error(`${p}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  }
-}
-async function settle() {
-  for (;;) {
-    const r = (await (await fetch(`${base}/ready`)).json()) as { projections?: { eventsBehind: number }[] };
-    if (r.projections?.every((x) => x.eventsBehind === 0)) return;
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
-async function inParallel<T>(items: T[], n: number, fn: (item: T, i: number) => Promise<void>) {
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  }));
-}
-
-// Set-up through the API: a shipper, a carrier with one driver per truck, one hauled load per truck.
 const t0 = Date.now();
+const svc = await startService('bench_tracking');
+const { base, services, prefix } = svc;
 process.stdout.write(`setting up ${TRUCKS} trucks…\n`);
-const admin = await sign(randomUUID(), config.PLATFORM_ORG_ID, ['admin']);
-await settle();
-const shipperOrg = (await call(admin, '/orgs', { name: 'Bench Aggregates', kind: 'shipper' })).orgId!;
-const carrierOrg = (await call(admin, '/orgs', { name: 'Bench Haulers', kind: 'carrier' })).orgId!;
-const shipperUser = (await call(admin, `/orgs/${shipperOrg}/users`, { email: 'ship@bench.example', name: 'Ship', roles: ['shipper'] })).userId!;
-const carrierUser = (await call(admin, `/orgs/${carrierOrg}/users`, { email: 'disp@bench.example', name: 'Disp', roles: ['carrier'] })).userId!;
-const drivers: string[] = new Array(TRUCKS);
-// Users of one organisation share its stream (which grows with each): two writers at a time.
-await inParallel([...Array(TRUCKS).keys()], 2, async (i) => {
-  drivers[i] = (await call(admin, `/orgs/${carrierOrg}/users`, { email: `driver${i}@bench.example`, name: `Driver ${i}`, roles: ['driver'] })).userId!;
-});
-await settle();
-const shipper = await sign(shipperUser, shipperOrg, ['shipper']);
-const carrier = await sign(carrierUser, carrierOrg, ['carrier']);
-const carrierId = (
-  await call(carrier, '/carriers', { orgId: carrierOrg, usdotNumber: '1234567', legalName: 'Bench Haulers LLC', equipment: ['flatbed'], homeBase: { city: 'Houston', state: 'TX', lat: 29.76, lng: -95.37 } })
-).carrierId!;
-const day = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString();
-await call(admin, `/carriers/${carrierId}/verifications`, { allowedToOperate: true, outOfService: false, authorityStatus: 'active', insurance: { onFile: true, expiresAt: day(365) } });
-const loads: string[] = new Array(TRUCKS);
-await inParallel([...Array(TRUCKS).keys()], 16, async (i) => {
-  const lat = 29 + (i % 100) * 0.05;
-  const lng = -98 + Math.floor(i / 100) * 0.05;
-  const loadId = (
-    await call(shipper, '/loads', {
-      shipperOrgId: shipperOrg,
-      reference: `B-${i}`,
-      commodity: 'Crushed stone',
-      description: 'Bench load',
-      weightLb: 40_000,
-      lengthFt: 40,
-      equipmentType: 'flatbed',
-      loadSize: 'full',
-      origin: { address: '1 Quarry Rd', city: 'Somewhere', state: 'TX', zip: '75001', lat, lng },
-      destination: { address: '2 Site Rd', city: 'Elsewhere', state: 'TX', zip: '75002', lat: lat + 1, lng: lng + 1 },
-      pickupWindow: { from: day(1), to: day(2) },
-      deliveryWindow: { from: day(2), to: day(3) },
-      rateCents: 150_000,
-    })
-  ).loadId!;
-  await call(carrier, `/loads/${loadId}/book`, { carrierId });
-  await call(carrier, `/loads/${loadId}/assignment`, { driverId: drivers[i], truckId: `T-${i}` });
-  loads[i] = loadId;
-});
-await settle();
-const driverTokens = await Promise.all(drivers.map((d) => sign(d, carrierOrg, ['driver'])));
+const { shipper, loads, driverTokens } = await setupFleet(svc, TRUCKS);
 process.stdout.write(`set up in ${((Date.now() - t0) / 1000).toFixed(0)} s; connecting ${DASHBOARDS} dashboards…\n`);
 
 // Dashboards: each follows one truck. Acks of appended batches, keyed by load and last fix time.
@@ -202,10 +88,6 @@ async function send(i: number, size = BATCH): Promise<{ ms: number; last: string
   const ackAt = performance.now();
   return { ms: ackAt - t, last: pings[size - 1]!.recordedAt, ackAt };
 }
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
-};
 
 // 1. Saturation.
 process.stdout.write(`saturation: ${SENDERS} senders, ${BATCH} pings a request, ${SECONDS} s…\n`);
@@ -223,7 +105,7 @@ await Promise.all(
   }),
 );
 const satSeconds = (performance.now() - satStart) / 1_000;
-await settle();
+await svc.settle();
 
 // 2. Paced, with latencies. A separate Redis client polls the latest fix of sampled batches.
 process.stdout.write(`paced: ${TRUCKS} trucks, ${PACED_BATCH} pings each every ${PACE_MS} ms, ${SECONDS} s…\n`);
@@ -281,7 +163,5 @@ await writeFile(new URL('./reports/tracking.md', import.meta.url), report);
 
 for (const s of sockets) s.disconnect();
 redis.disconnect();
-child.kill('SIGTERM');
-await new Promise((r) => child.once('exit', r));
-await services.stop();
+await svc.stop();
 process.exit(0);
