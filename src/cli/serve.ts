@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../http/app.js';
 import { bootstrap } from '../infra/bootstrap.js';
 import { createApi } from '../http/api.js';
+import { instrumentStore } from '../infra/instrumented-store.js';
 import { Metrics } from '../infra/metrics.js';
 import { FmcsaClient } from '../integrations/fmcsa/client.js';
 import { StripeProvider } from '../integrations/stripe/provider.js';
@@ -34,6 +35,9 @@ const { config, logger } = startup();
 
 async function main() {
   const runtime = await bootstrap(config, logger);
+  // Every append of this process (commands, reactors, jobs) is measured.
+  const metrics = new Metrics();
+  runtime.store = instrumentStore(runtime.store, metrics);
   let draining = false;
 
   // Projector: follows the log into the read models.
@@ -54,7 +58,6 @@ async function main() {
   onLeasesLost = (names) => runner?.leasesLost(names);
   runner?.start();
 
-  const metrics = new Metrics();
   metrics.onScrape(async () => {
     for (const [queue, byState] of Object.entries(await queueCounts(runtime.queues))) {
       for (const [state, n] of Object.entries(byState)) metrics.queueDepth.set({ queue, state }, n);
@@ -147,6 +150,13 @@ async function main() {
         logger,
       })
     : undefined;
+  if (realtime) metrics.onScrape(async () => void metrics.socketConnections.set(realtime.io.engine.clientsCount));
+  if (runner) {
+    metrics.onScrape(async () => {
+      metrics.projectionLag.reset();
+      for (const p of await runner.status()) metrics.projectionLag.set({ projector: p.name, state: p.state }, p.eventsBehind);
+    });
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   logger.info('listening', { port, roles: [...roles], eventStore: runtime.store.name });

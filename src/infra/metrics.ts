@@ -14,6 +14,22 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly appendDuration = new Histogram({
+    name: 'eventstore_append_duration_seconds',
+    help: 'Event store appends, by outcome (ok, conflict, error)',
+    labelNames: ['outcome'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly appendConflicts = new Counter({ name: 'eventstore_append_conflicts_total', help: 'Appends refused for a wrong expected revision', registers: [this.registry] });
+  readonly eventsAppended = new Counter({
+    name: 'events_appended_total',
+    help: 'Events appended by this process, by type (LoadPosted, LoadBooked, LoadDelivered, ChargeSucceeded, ChargeFailed…)',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
+  readonly projectionLag = new Gauge({ name: 'projection_lag_events', help: 'Events a projector has yet to apply (counted up to a cap)', labelNames: ['projector', 'state'], registers: [this.registry] });
+  readonly socketConnections = new Gauge({ name: 'socketio_connections', help: 'Socket.IO clients connected to this process', registers: [this.registry] });
   readonly jobsCompleted = new Counter({ name: 'jobs_completed_total', help: 'Jobs completed, by queue', labelNames: ['queue'], registers: [this.registry] });
   readonly jobsFailed = new Counter({
     name: 'jobs_failed_total',

@@ -80,6 +80,11 @@ describe('The service as a process', function () {
     expect(body.checks.postgres!.ok).to.equal(true);
     expect(body.checks.redis!.ok).to.equal(true);
     expect(body.projections.map((x) => x.name)).to.include('stream_index');
+    // Prometheus: projection lag per projector, sockets, queue depths, and appends once a command ran.
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).to.match(/projection_lag_events\{projector="stream_index",state="running"\} 0/);
+    expect(metrics).to.match(/socketio_connections 0/);
+    expect(metrics).to.match(/job_queue_depth\{queue="carrier-verification",state="waiting"\}/);
     p.child.kill('SIGTERM');
     expect(await p.exited, p.output()).to.deep.equal({ code: 0, signal: null });
     expect(p.output()).to.include('"message":"stopped"');
