@@ -91,8 +91,10 @@ async function main() {
           networkRetries: config.STRIPE_NETWORK_RETRIES,
           breakerFailures: config.STRIPE_BREAKER_FAILURES,
           breakerOpenMs: config.STRIPE_BREAKER_OPEN_MS,
+          observe: (operation, outcome, ms) => metrics.stripeRequests.observe({ operation, outcome }, ms / 1000),
         })
       : undefined;
+  if (stripe) metrics.onScrape(async () => void metrics.stripeCircuit.set(stripe.circuit === 'closed' ? 0 : 1));
   const workers = roles.has('worker')
     ? await startWorkers({
         queues: runtime.queues,

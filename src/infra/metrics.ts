@@ -52,6 +52,14 @@ export class Metrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly stripeRequests = new Histogram({
+    name: 'stripe_request_duration_seconds',
+    help: 'Stripe calls, by operation (charge, transfer, refund) and outcome',
+    labelNames: ['operation', 'outcome'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
+    registers: [this.registry],
+  });
+  readonly stripeCircuit = new Gauge({ name: 'stripe_circuit_open', help: '1 while the Stripe circuit breaker is open (or half-open), else 0', registers: [this.registry] });
   readonly fmcsaCircuit = new Gauge({ name: 'fmcsa_circuit_open', help: '1 while the FMCSA circuit breaker is open (or half-open), else 0', registers: [this.registry] });
 
   /** Collectors that read state at scrape time (queue depths from Redis). */

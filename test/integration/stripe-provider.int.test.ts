@@ -37,9 +37,11 @@ describe('The Stripe client (real stripe package, fake Stripe server)', () => {
     expect(Date.now() - started).to.be.below(1_000);
   });
 
-  it('answers a declined card as a decline, and a refused transfer as rejected', async () => {
+  it('answers a declined card as a decline, and a refused transfer as rejected, telling metrics of each', async () => {
+    const seen: string[] = [];
     fake.declines = 1;
-    expect(await charge(provider(), 'k-decline')).to.deep.equal({ outcome: 'declined', reason: 'insufficient_funds' });
+    expect(await charge(provider({ observe: (op, outcome) => seen.push(`${op}:${outcome}`) }), 'k-decline')).to.deep.equal({ outcome: 'declined', reason: 'insufficient_funds' });
+    expect(seen).to.deep.equal(['charge:declined']);
     fake.closedAccounts.add('acct_closed');
     const err = await provider()
       .transfer({ paymentId: 'x', amountCents: 10, currency: 'usd', destination: 'acct_closed', transferGroup: 'load-1', idempotencyKey: 'k-tr' })

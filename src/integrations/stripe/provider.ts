@@ -58,6 +58,8 @@ export interface StripeOptions {
   networkRetries: number;
   breakerFailures: number;
   breakerOpenMs: number;
+  /** Told of every call's outcome (metrics). */
+  observe?: (operation: string, outcome: 'ok' | 'declined' | 'unavailable' | 'rejected', ms: number) => void;
 }
 
 // 409: another request with the same idempotency key is still in flight (a retry that overtook a slow first try).
@@ -116,6 +118,7 @@ export class StripeProvider implements PaymentProvider {
           },
           { idempotencyKey: p.idempotencyKey },
         ),
+        'charge',
       );
       if (intent.status === 'succeeded') return { outcome: 'succeeded' as const, ref: intent.id };
       return { outcome: 'declined' as const, reason: `payment intent ${intent.status}` };
@@ -131,6 +134,7 @@ export class StripeProvider implements PaymentProvider {
         { amount: p.amountCents, currency: p.currency, destination: p.destination, transfer_group: p.transferGroup, metadata: { paymentId: p.paymentId } },
         { idempotencyKey: p.idempotencyKey },
       ),
+      'transfer',
     );
     return { ref: t.id };
   }
@@ -138,14 +142,22 @@ export class StripeProvider implements PaymentProvider {
   async refund(p: { paymentId: string; refundId: string; chargeRef: string; amountCents: number; idempotencyKey: string }) {
     const r = await this.call(() =>
       this.stripe.refunds.create({ payment_intent: p.chargeRef, amount: p.amountCents, metadata: { paymentId: p.paymentId, refundId: p.refundId } }, { idempotencyKey: p.idempotencyKey }),
+      'refund',
     );
     return { ref: r.id };
   }
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  private async call<T>(fn: () => Promise<T>, operation = 'call'): Promise<T> {
+    const started = performance.now();
+    const observe = (outcome: 'ok' | 'declined' | 'unavailable' | 'rejected') => this.options.observe?.(operation, outcome, performance.now() - started);
     try {
-      return await this.breaker.execute(fn);
+      const r = await this.breaker.execute(fn);
+      observe('ok');
+      return r;
     } catch (err) {
+      if (err instanceof Stripe.errors.StripeCardError) observe('declined');
+      else if (err instanceof BrokenCircuitError || (err instanceof Error && transient(err))) observe('unavailable');
+      else observe('rejected');
       if (err instanceof BrokenCircuitError) throw new ProviderUnavailable('Stripe circuit open', Math.max(0, this.openedAt + this.options.breakerOpenMs - Date.now()));
       if (err instanceof Stripe.errors.StripeCardError) throw err;
       if (err instanceof Error && transient(err)) throw new ProviderUnavailable(`Stripe unavailable: ${err.message}`);
