@@ -15,16 +15,20 @@ const CHUNK = 1_000;
 
 export const rowPosition = (r: Pick<BoardRow, 'pos_commit' | 'pos_prepare'>) => `${r.pos_commit}/${r.pos_prepare}`;
 
-/** The `load` messages of a board row: the whole load to its parties, and what the open board may know. */
-export function loadMessages(row: BoardRow, now: Date, leftBoard: boolean): { rooms: string[]; payload: unknown }[] {
+/**
+ * The `load` messages of a board row: the whole load to its parties, and what the open board may
+ * know. Live messages carry the correlation id of the command that caused the change (one id finds
+ * a command's whole story); a resume, rebuilt from the read model, has none.
+ */
+export function loadMessages(row: BoardRow, now: Date, leftBoard: boolean, correlationId?: string): { rooms: string[]; payload: unknown }[] {
   const position = rowPosition(row);
   const parties = [loadRoom(row.load_id), orgRoom(row.shipper_org_id), ...(row.carrier_org_id ? [orgRoom(row.carrier_org_id)] : [])];
-  const full = { position, loadId: row.load_id, status: row.status, load: toSummary(row, now) };
+  const full = { position, loadId: row.load_id, status: row.status, load: toSummary(row, now), ...(correlationId ? { correlationId } : {}) };
   const board = boardRoomsOf(row.origin_state, row.equipment_type);
   if (row.status === 'posted') return [{ rooms: [...parties, ...board], payload: full }];
   // Off the board: carriers browsing it learn only that it left.
   const out: { rooms: string[]; payload: unknown }[] = [{ rooms: parties, payload: full }];
-  if (leftBoard) out.push({ rooms: board, payload: { position, loadId: row.load_id, status: row.status, removed: true } });
+  if (leftBoard) out.push({ rooms: board, payload: { position, loadId: row.load_id, status: row.status, removed: true, ...(correlationId ? { correlationId } : {}) } });
   return out;
 }
 
@@ -34,17 +38,21 @@ export function loadMessages(row: BoardRow, now: Date, leftBoard: boolean): { ro
  */
 export function boardNotifications(knex: Knex, broadcaster: Broadcaster): (events: readonly RecordedEvent[]) => Promise<void> {
   return async (events) => {
-    const touched = new Map<string, boolean>();
+    const touched = new Map<string, { left: boolean; correlationId?: string }>();
     for (const e of events) {
       if (!e.streamId.startsWith(LOAD_STREAM)) continue;
       const id = e.streamId.slice(LOAD_STREAM.length);
-      touched.set(id, (touched.get(id) ?? false) || OFF_BOARD.has(e.type));
+      const correlationId = typeof e.metadata.correlationId === 'string' ? e.metadata.correlationId : undefined;
+      touched.set(id, { left: (touched.get(id)?.left ?? false) || OFF_BOARD.has(e.type), ...(correlationId ? { correlationId } : {}) });
     }
     const ids = [...touched.keys()];
     const now = new Date();
     for (let i = 0; i < ids.length; i += CHUNK) {
       const rows = (await knex('load_board').whereIn('load_id', ids.slice(i, i + CHUNK)).select('*')) as BoardRow[];
-      for (const row of rows) for (const m of loadMessages(row, now, touched.get(row.load_id)!)) broadcaster.emit(m.rooms, 'load', m.payload);
+      for (const row of rows) {
+        const t = touched.get(row.load_id)!;
+        for (const m of loadMessages(row, now, t.left, t.correlationId)) broadcaster.emit(m.rooms, 'load', m.payload);
+      }
     }
   };
 }

@@ -7,7 +7,7 @@ import { until } from '../support/async.js';
 import { carrierBody, goodVerification, loadBody } from '../support/loads.js';
 
 type Member = { orgId: string; userId: string; auth: string };
-type Msg = { position: string; loadId: string; status: string; load?: { rateCents: number; booking: unknown }; removed?: boolean; fix?: { lat: number } };
+type Msg = { position: string; loadId: string; status: string; correlationId?: string; load?: { rateCents: number; booking: unknown }; removed?: boolean; fix?: { lat: number } };
 
 describe('Socket.IO dashboards', () => {
   let h: ApiHarness;
@@ -89,14 +89,14 @@ describe('Socket.IO dashboards', () => {
     const narrow = await dashboard({ token: token(carrier) });
     expect(await subscribe(all, { room: 'loadboard' })).to.include({ ok: true });
     expect(await subscribe(narrow, { room: 'loadboard', states: ['TX'], equipment: ['flatbed'] })).to.deep.include({ ok: true, rooms: ['lb:TX:flatbed'] });
-    const tx = (await post(shipper.auth, '/loads', loadBody(shipper.orgId)).expect(201)).body.loadId;
+    const tx = (await post(shipper.auth, '/loads', loadBody(shipper.orgId)).set('X-Correlation-Id', 'corr-board-1').expect(201)).body.loadId;
     const van = (await post(shipper.auth, '/loads', loadBody(shipper.orgId, { equipmentType: 'dry_van' })).expect(201)).body.loadId;
     expect(await until(() => heardOf(all, tx).length > 0 && heardOf(all, van).length > 0, 10_000)).to.equal(true);
     expect(await until(() => heardOf(narrow, tx).length > 0, 5_000)).to.equal(true);
     // Heard means readable: when the message arrived, the read model already had the load.
     expect(readableWhenHeard.get(tx)).to.equal(true);
     const [msg] = heardOf(all, tx);
-    expect(msg).to.include({ status: 'posted', loadId: tx });
+    expect(msg).to.include({ status: 'posted', loadId: tx, correlationId: 'corr-board-1' });
     expect(msg!.position).to.match(/^\d+\/\d+$/);
     expect(msg!.load).to.include({ rateCents: 180_000 });
     await h.http().get(`/loads/${tx}`).set('Authorization', carrier.auth).expect(200);
