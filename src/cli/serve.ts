@@ -128,6 +128,7 @@ async function main() {
     // Readiness fails past 10,000 events behind; the runner counts lag up to just past that.
     maxLagEvents: 10_000,
     draining: () => draining,
+    trustedProxyHops: config.TRUSTED_PROXY_HOPS,
     metrics,
     ...(config.MEILI_URL
       ? {

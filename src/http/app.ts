@@ -15,6 +15,11 @@ import { type HealthDeps, healthRouter } from './routes/health.js';
 
 export interface AppDeps extends HealthDeps {
   logger: Logger;
+  /**
+   * Proxies in front whose X-Forwarded-For is trusted (nginx in docker-compose: 1). 0: none, the
+   * client's address is the socket's, so a client cannot choose its rate-limit key by sending the header.
+   */
+  trustedProxyHops?: number;
   /** The API (commands, queries, docs); absent in processes that only serve health checks. */
   api?: ApiDeps;
 }
@@ -25,7 +30,8 @@ const JSON_LIMIT = '1mb';
 
 /** The Koa app: request context, problem+json errors, then one router per feature. */
 export function createApp(deps: AppDeps): Koa {
-  const app = new Koa({ proxy: true });
+  const hops = deps.trustedProxyHops ?? 0;
+  const app = new Koa(hops > 0 ? { proxy: true, maxIpsCount: hops } : { proxy: false });
   app.use(requestContext({ logger: deps.logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
   app.use(problemJson({ logger: deps.logger }));
   // Shutting down: requests already under way finish; a new one (on a kept-alive connection) is told

@@ -113,6 +113,8 @@ export const configSchema = z.object({
   RATE_LIMIT_GPS: z.coerce.number().int().min(0).max(1_000_000).default(240),
   RATE_LIMIT_PAYMENTS: z.coerce.number().int().min(0).max(1_000_000).default(120),
   RATE_LIMIT_LOADBOARD: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  /** How many proxies in front are trusted to set X-Forwarded-For (the client address for rate limits and logs); 0: none. */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(5).default(0),
   /** Origins allowed to call the API from a browser (comma-separated); unset: no CORS headers. */
   CORS_ORIGINS: z.string().min(1).optional(),
   /** Notifications of events older than this are dropped (a reactor replaying history must not mail everyone). */

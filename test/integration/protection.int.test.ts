@@ -52,6 +52,8 @@ describe('Protection: rate limits, headers, CORS, body limits, compression, ETag
         await h2.http().get('/openapi.json').expect(429);
         await h2.http().get('/loads').set('Authorization', h2.admin).expect(429);
         await h2.http().get('/health').expect(200);
+        // No proxy is trusted: a client cannot pick another address to be counted against.
+        await h2.http().get('/openapi.json').set('X-Forwarded-For', '203.0.113.9').expect(429);
       } finally {
         await h2.close();
       }
