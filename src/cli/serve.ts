@@ -41,7 +41,7 @@ async function main() {
   let draining = false;
 
   // Projector: follows the log into the read models.
-  const projectors = projectorsFor(runtime);
+  const projectors = projectorsFor({ ...runtime, metrics });
   // One process runs each projector; the others stand by (leases), and take over when it dies.
   let onLeasesLost: (names: string[]) => void = () => {};
   const leases = roles.has('projector') && config.PROJECTOR_LEASES ? new ProjectorLeases(runtime.databaseUrl, logger, (names) => onLeasesLost(names)) : undefined;

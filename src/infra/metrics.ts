@@ -29,6 +29,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly projectionLag = new Gauge({ name: 'projection_lag_events', help: 'Events a projector has yet to apply (counted up to a cap)', labelNames: ['projector', 'state'], registers: [this.registry] });
+  readonly socketMessages = new Counter({ name: 'socketio_messages_total', help: 'Messages broadcast to dashboard rooms (once per message, whatever the number of clients), by event', labelNames: ['event'], registers: [this.registry] });
   readonly socketConnections = new Gauge({ name: 'socketio_connections', help: 'Socket.IO clients connected to this process', registers: [this.registry] });
   readonly jobsCompleted = new Counter({ name: 'jobs_completed_total', help: 'Jobs completed, by queue', labelNames: ['queue'], registers: [this.registry] });
   readonly jobsFailed = new Counter({

@@ -9,6 +9,7 @@ import type { JobQueues } from '../jobs/queues.js';
 import { jobReactors } from '../jobs/reactors.js';
 import { type Config, locationPolicy } from '../infra/config.js';
 import type { Logger } from '../infra/logger.js';
+import type { Metrics } from '../infra/metrics.js';
 import { type Broadcaster, channelKey, RedisBroadcaster } from '../realtime/broadcaster.js';
 import { boardNotifications, locationNotifications } from '../realtime/notifications.js';
 import { MeiliSearchIndex } from './search/meilisearch.js';
@@ -80,6 +81,8 @@ export function projectorsFor(runtime: {
   queues: JobQueues;
   store: EventStore;
   logger: Logger;
+  /** Counts the messages the projectors broadcast. */
+  metrics?: Metrics;
   config: Pick<
     Config,
     | 'PLATFORM_ORG_ID'
@@ -93,8 +96,11 @@ export function projectorsFor(runtime: {
     | 'CARRIER_PAYOUT_TERMS_DAYS'
   >;
 }): Projector[] {
-  const broadcaster = new RedisBroadcaster(runtime.redis, channelKey(runtime.config.REDIS_KEY_PREFIX), (err) =>
-    runtime.logger.warn('a realtime message could not be published', { err }),
+  const broadcaster = new RedisBroadcaster(
+    runtime.redis,
+    channelKey(runtime.config.REDIS_KEY_PREFIX),
+    (err) => runtime.logger.warn('a realtime message could not be published', { err }),
+    (event) => runtime.metrics?.socketMessages.inc({ event }),
   );
   return allProjectors({
     principals: new ActivePrincipals({ redis: runtime.redis, knex: runtime.knex, platformOrgId: runtime.config.PLATFORM_ORG_ID }),

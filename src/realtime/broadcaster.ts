@@ -14,7 +14,13 @@ export interface Broadcaster {
 export class RedisBroadcaster implements Broadcaster {
   private readonly emitter: Emitter;
 
-  constructor(redis: Redis, channelKey: string, onError: (err: unknown) => void = () => {}) {
+  constructor(
+    redis: Redis,
+    channelKey: string,
+    onError: (err: unknown) => void = () => {},
+    /** Told of every message sent (metrics). */
+    private readonly onEmit: (event: string) => void = () => {},
+  ) {
     // The emitter publishes without awaiting: a failed publish (Redis away) must be reported, not
     // left as an unhandled rejection. Dashboards that miss a message catch up when they resume.
     const client = { publish: (channel: string, message: string | Buffer) => redis.publish(channel, message).catch(onError) };
@@ -24,6 +30,7 @@ export class RedisBroadcaster implements Broadcaster {
   emit(rooms: readonly string[], event: string, payload: unknown): void {
     if (rooms.length === 0) return;
     this.emitter.to([...rooms]).emit(event, payload);
+    this.onEmit(event);
   }
 }
 
