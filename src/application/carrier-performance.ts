@@ -1,12 +1,11 @@
 import * as carrier from '../domain/carrier/decider.js';
 import { carrierEvents } from '../domain/carrier/events.js';
 import { outcomeOf } from '../domain/carrier/performance.js';
-import * as load from '../domain/load/decider.js';
 import { type LoadEvent, loadEvents } from '../domain/load/events.js';
 import { IllegalTransition } from '../domain/shared/errors.js';
 import type { EventStore, RecordedEvent } from '../eventstore/types.js';
 import { handle } from './handle.js';
-import { carrierStream } from './lookups.js';
+import { carrierStream, loadState } from './lookups.js';
 
 /** Who the carrier stream's events say recorded an outcome. */
 export const PERFORMANCE_ACTOR = 'system:carrier-performance';
@@ -19,8 +18,7 @@ const SYSTEM = { userId: PERFORMANCE_ACTOR, orgId: PERFORMANCE_ACTOR, roles: [] 
  */
 export async function recordOutcome(store: EventStore, e: RecordedEvent): Promise<'recorded' | 'nothing to score'> {
   // The load as it stood just before the event: its booking and delivery window.
-  const history = e.revision === 0n ? [] : await store.readStream(e.streamId, { maxCount: Number(e.revision) });
-  const before = history.reduce((s, h) => load.evolve(s, { type: h.type, data: loadEvents.decode(h) } as LoadEvent), load.initialState);
+  const before = await loadState(store, e.streamId.slice('load-'.length), e.revision - 1n);
   const outcome = outcomeOf(before, { type: e.type, data: loadEvents.decode(e) } as LoadEvent);
   if (!outcome) return 'nothing to score';
   try {

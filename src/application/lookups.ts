@@ -11,19 +11,31 @@ import type { EventStore } from '../eventstore/types.js';
 export const carrierStream = (carrierId: string) => `carrier-${carrierId}`;
 export const loadStream = (loadId: string) => `load-${loadId}`;
 
-async function fold<E extends { type: string }, S>(store: EventStore, registry: EventRegistry, streamId: string, evolve: (s: S, e: E) => S, initial: S): Promise<S> {
-  const history = await store.readStream(streamId);
+/** A stream's state: its events decoded and folded; with `upTo`, only those up to that revision (inclusive). */
+export async function fold<E extends { type: string }, S>(
+  store: EventStore,
+  registry: EventRegistry,
+  streamId: string,
+  evolve: (s: S, e: E) => S,
+  initial: S,
+  upTo?: bigint,
+): Promise<S> {
+  if (upTo !== undefined && upTo < 0n) return initial;
+  const history = await store.readStream(streamId, upTo === undefined ? {} : { maxCount: Number(upTo) + 1 });
   return history.reduce((s, e) => evolve(s, { type: e.type, data: registry.decode(e) } as unknown as E), initial);
+}
+
+export function carrierState(store: EventStore, carrierId: string, upTo?: bigint): Promise<carrier.CarrierState> {
+  return fold<CarrierEvent, carrier.CarrierState>(store, carrierEvents, carrierStream(carrierId), carrier.evolve, carrier.initialState, upTo);
 }
 
 /** A carrier's standing as its own stream says now (not a read model: eligibility must not lag). */
 export async function carrierStanding(store: EventStore, carrierId: string): Promise<CarrierStanding | undefined> {
-  const state = await fold<CarrierEvent, carrier.CarrierState>(store, carrierEvents, carrierStream(carrierId), carrier.evolve, carrier.initialState);
-  return carrier.standingOf(state);
+  return carrier.standingOf(await carrierState(store, carrierId));
 }
 
-export function loadState(store: EventStore, loadId: string): Promise<load.LoadState> {
-  return fold<LoadEvent, load.LoadState>(store, loadEvents, loadStream(loadId), load.evolve, load.initialState);
+export function loadState(store: EventStore, loadId: string, upTo?: bigint): Promise<load.LoadState> {
+  return fold<LoadEvent, load.LoadState>(store, loadEvents, loadStream(loadId), load.evolve, load.initialState, upTo);
 }
 
 /** A shipper's Stripe billing account, as its organisation's stream says now. */
@@ -34,6 +46,6 @@ export async function billingAccountOf(store: EventStore, orgId: string): Promis
 
 /** A carrier's Stripe Connect account, as its stream says now. */
 export async function payoutAccountOf(store: EventStore, carrierId: string): Promise<string | undefined> {
-  const state = await fold<CarrierEvent, carrier.CarrierState>(store, carrierEvents, carrierStream(carrierId), carrier.evolve, carrier.initialState);
+  const state = await carrierState(store, carrierId);
   return state.status === 'none' ? undefined : state.payoutAccount;
 }

@@ -1,11 +1,11 @@
 import { v5 as uuidv5 } from 'uuid';
-import * as load from '../domain/load/decider.js';
-import { type LoadEvent, LoadDelivered, loadEvents } from '../domain/load/events.js';
+import { LoadDelivered, loadEvents } from '../domain/load/events.js';
 import * as payment from '../domain/payment/decider.js';
-import { paymentEvents } from '../domain/payment/events.js';
+import { type PaymentEvent, paymentEvents } from '../domain/payment/events.js';
 import type { EventMetadata, EventStore, RecordedEvent } from '../eventstore/types.js';
 import type { AtLeastOnceProjector } from '../projections/types.js';
 import { handle, type HandleOptions } from './handle.js';
+import { fold, loadState } from './lookups.js';
 
 export const PAYMENT_STREAM = 'payment-';
 export const paymentStream = (paymentId: string) => `${PAYMENT_STREAM}${paymentId}`;
@@ -22,6 +22,11 @@ export interface PaymentTerms {
   feeBps: number;
   /** Standard payout terms, days after delivery. */
   termsDays: number;
+}
+
+/** A payment as its stream says now (or up to a revision). */
+export function paymentState(store: EventStore, paymentId: string, upTo?: bigint): Promise<payment.PaymentState> {
+  return fold<PaymentEvent, payment.PaymentState>(store, paymentEvents, paymentStream(paymentId), payment.evolve, payment.initialState, upTo);
 }
 
 /** Runs a payment command; every event is hash-chained to the one before it. */
@@ -48,8 +53,7 @@ export function invoicingReactor(store: EventStore, terms: PaymentTerms): AtLeas
     streamPrefixes: ['load-'],
     async apply(events) {
       for (const e of events) {
-        const history = await store.readStream(e.streamId, { maxCount: Number(e.revision) + 1 });
-        const state = history.reduce((s, h) => load.evolve(s, { type: h.type, data: loadEvents.decode(h) } as LoadEvent), load.initialState);
+        const state = await loadState(store, e.streamId.slice('load-'.length), e.revision);
         if (state.status !== 'delivered') continue;
         const loadId = state.posting.loadId;
         const paymentId = paymentIdForLoad(loadId);

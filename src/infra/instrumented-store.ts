@@ -13,7 +13,10 @@ export function instrumentStore(store: EventStore, metrics: Metrics): EventStore
     try {
       const r = await store.append(streamId, events, options);
       end({ outcome: 'ok' });
-      for (const e of events) metrics.eventsAppended.inc({ type: e.type });
+      // A batch of 500 pings is one counter update, not 500.
+      const byType = new Map<string, number>();
+      for (const e of events) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
+      for (const [type, n] of byType) metrics.eventsAppended.inc({ type }, n);
       return r;
     } catch (err) {
       const conflict = err instanceof WrongExpectedVersion;
@@ -22,11 +25,15 @@ export function instrumentStore(store: EventStore, metrics: Metrics): EventStore
       throw err;
     }
   };
+  // Methods are bound once, not on every call.
+  const bound = new Map<PropertyKey, unknown>();
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop === 'append') return append;
       const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      if (typeof v !== 'function') return v;
+      if (!bound.has(prop)) bound.set(prop, (v as (...a: unknown[]) => unknown).bind(target));
+      return bound.get(prop);
     },
   });
 }

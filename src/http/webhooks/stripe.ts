@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import Stripe from 'stripe';
-import { PAYMENTS_ACTOR, PAYMENTS_SYSTEM, paymentStream, runPayment } from '../../application/payments.js';
+import { PAYMENTS_ACTOR, PAYMENTS_SYSTEM, paymentState, runPayment } from '../../application/payments.js';
 import type { PaymentCommand } from '../../domain/payment/decider.js';
 import { DomainError } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../eventstore/types.js';
@@ -119,8 +119,8 @@ export function stripeWebhook(deps: StripeWebhookDeps): Middleware {
           return send(paymentId, { type: 'OpenDispute', data: { disputeId: dispute.id, amountCents: dispute.amount, reason: dispute.reason } }, event);
         }
         // Closed before we heard it opened (deliveries are not ordered): wait for the opening.
-        const history = await deps.store.readStream(paymentStream(paymentId));
-        if (!history.some((e) => e.type === 'DisputeOpened' && (e.data as { disputeId: string }).disputeId === dispute.id)) return 'not yet known';
+        const state = await paymentState(deps.store, paymentId);
+        if (state.status === 'none' || !state.settlement.disputes[dispute.id]) return 'not yet known';
         return send(paymentId, { type: 'ResolveDispute', data: { disputeId: dispute.id, outcome: dispute.status === 'won' ? 'won' : 'lost' } }, event);
       }
       default:

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import * as carrier from '../../domain/carrier/decider.js';
-import { type CarrierEvent, carrierEvents } from '../../domain/carrier/events.js';
+import { carrierState } from '../../application/lookups.js';
+import { carrierEvents } from '../../domain/carrier/events.js';
 import * as load from '../../domain/load/decider.js';
 import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
 import type { Role } from '../../domain/shared/actor.js';
@@ -46,8 +46,7 @@ async function loadAt(store: EventStore, e: RecordedEvent) {
 /** What to say about an event, and to whom (before the audience becomes addresses). */
 export async function messagesFor(store: EventStore, e: RecordedEvent, platformOrgId: string): Promise<{ audience: Audience; subject: string; body: string; sms?: boolean }[]> {
   if (e.type === 'CarrierVerificationRecorded') {
-    const history = await store.readStream(e.streamId, { maxCount: Number(e.revision) + 1 });
-    const state = history.map((h) => ({ type: h.type, data: carrierEvents.decode(h) }) as CarrierEvent).reduce(carrier.evolve, carrier.initialState);
+    const state = await carrierState(store, e.streamId.slice('carrier-'.length), e.revision);
     const v = carrierEvents.decode(e) as { verified: boolean; reasons: string[] };
     if (v.verified || state.status === 'none') return [];
     return [

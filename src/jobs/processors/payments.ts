@@ -1,9 +1,8 @@
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import { v5 as uuidv5 } from 'uuid';
 import { billingAccountOf, payoutAccountOf } from '../../application/lookups.js';
-import { PAYMENTS_ACTOR, PAYMENTS_SYSTEM, paymentStream, runPayment } from '../../application/payments.js';
+import { PAYMENTS_ACTOR, PAYMENTS_SYSTEM, paymentState, runPayment } from '../../application/payments.js';
 import * as payment from '../../domain/payment/decider.js';
-import { type PaymentEvent, paymentEvents } from '../../domain/payment/events.js';
 import type { EventStore } from '../../eventstore/types.js';
 import { type PaymentProvider, ProviderRejected, ProviderUnavailable } from '../../integrations/stripe/provider.js';
 
@@ -30,10 +29,7 @@ export interface PaymentJobDeps {
   retryMs: number;
 }
 
-async function stateOf(store: EventStore, paymentId: string): Promise<payment.PaymentState> {
-  const history = await store.readStream(paymentStream(paymentId));
-  return history.map((h) => ({ type: h.type, data: paymentEvents.decode(h) }) as PaymentEvent).reduce(payment.evolve, payment.initialState);
-}
+const stateOf = paymentState;
 
 /**
  * Charges and payouts: Stripe is called only here, in jobs, never in a request. Each call's

@@ -1,8 +1,8 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { handle } from '../../application/handle.js';
-import { carrierStream } from '../../application/lookups.js';
+import { carrierState, carrierStream } from '../../application/lookups.js';
 import * as carrier from '../../domain/carrier/decider.js';
-import { type CarrierEvent, carrierEvents } from '../../domain/carrier/events.js';
+import { carrierEvents } from '../../domain/carrier/events.js';
 import type { EventStore } from '../../eventstore/types.js';
 import { FmcsaCircuitOpen, type FmcsaClient, FmcsaRejected } from '../../integrations/fmcsa/client.js';
 import { checkCarrier } from '../../integrations/fmcsa/verify.js';
@@ -31,8 +31,7 @@ export function verificationProcessor(deps: { store: EventStore; fmcsa: FmcsaCli
       throw new DelayedError();
     };
     const streamId = carrierStream(job.data.carrierId);
-    const history = await deps.store.readStream(streamId);
-    const state = history.map((h) => ({ type: h.type, data: carrierEvents.decode(h) }) as CarrierEvent).reduce(carrier.evolve, carrier.initialState);
+    const state = await carrierState(deps.store, job.data.carrierId);
     if (state.status === 'none') throw new UnrecoverableError(`carrier ${job.data.carrierId} is not registered`);
     if (deps.fmcsa.circuit === 'open') return wait(deps.fmcsa.retryInMs);
     const { usdotNumber, mcNumber } = state.profile;
