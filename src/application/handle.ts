@@ -3,6 +3,7 @@ import { chainHash, HASH_FIELD, PREVIOUS_FIELD } from '../domain/payment/chain.j
 import type { EventRegistry } from '../domain/shared/event-schema.js';
 import { WrongExpectedVersion } from '../eventstore/errors.js';
 import type { EventMetadata, EventStore, Position } from '../eventstore/types.js';
+import { traceCarrier, withSpan } from '../infra/tracing.js';
 
 export interface Decider<C, E, S> {
   decide(command: C, state: S): E[];
@@ -53,7 +54,26 @@ export async function handle<C, E extends { type: string; data: unknown }, S>(
   command: C,
   options: HandleOptions = {},
 ): Promise<HandleResult<E>> {
+  const named = (command as { type?: unknown } | null)?.type;
+  const commandType = typeof named === 'string' ? named : 'command';
+  // When tracing, the command is a span and its events carry its traceparent (inside the hashed
+  // metadata of payment events: it is part of what happened), so projections and jobs join the trace.
+  return withSpan(`handle ${commandType}`, { attributes: { 'freight.stream': streamId, 'freight.command': commandType } }, async (span) => {
+    const r = await handleOnce(deps, streamId, decider, command, options);
+    span?.setAttributes({ 'freight.events': r.events.map((e) => e.type).join(','), 'freight.revision': r.revision.toString(), 'freight.replayed': r.replayed });
+    return r;
+  });
+}
+
+async function handleOnce<C, E extends { type: string; data: unknown }, S>(
+  deps: { store: EventStore; registry: EventRegistry },
+  streamId: string,
+  decider: Decider<C, E, S>,
+  command: C,
+  options: HandleOptions,
+): Promise<HandleResult<E>> {
   const { store, registry } = deps;
+  const trace = traceCarrier();
   const attempts = options.expectedRevision === undefined ? (options.maxAttempts ?? 10) : 1;
   for (let attempt = 1; ; attempt++) {
     const history = await store.readStream(streamId);
@@ -85,7 +105,7 @@ export async function handle<C, E extends { type: string; data: unknown }, S>(
     const toStore = events.map((e, i) => {
       const { data, schemaVersion } = registry.encode(e.type, e.data);
       const id = options.idempotencyKey ? derivedEventId(streamId, options.idempotencyKey, i) : crypto.randomUUID();
-      const metadata: EventMetadata = { ...options.metadata, schemaVersion };
+      const metadata: EventMetadata = { ...trace, ...options.metadata, schemaVersion };
       if (options.chained) {
         // The revision is part of what is hashed: a lost race re-reads and hashes again.
         metadata[PREVIOUS_FIELD] = previous;

@@ -3,8 +3,10 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../http/app.js';
 import { bootstrap } from '../infra/bootstrap.js';
 import { createApi } from '../http/api.js';
+import { otlpHeaders, otlpTracesUrl } from '../infra/config.js';
 import { instrumentStore } from '../infra/instrumented-store.js';
 import { Metrics } from '../infra/metrics.js';
+import { startTracing } from '../infra/tracing.js';
 import { FmcsaClient } from '../integrations/fmcsa/client.js';
 import { StripeProvider } from '../integrations/stripe/provider.js';
 import { LogTransport } from '../jobs/notifications/transport.js';
@@ -34,6 +36,17 @@ for (const r of (values.role ?? ROLES.slice()).flatMap((v) => v.split(','))) {
 const { config, logger } = startup();
 
 async function main() {
+  // Tracing first, so everything this process does can be traced (off unless a collector is named).
+  const otlpUrl = otlpTracesUrl(config);
+  const tracing = otlpUrl
+    ? startTracing({
+        serviceName: config.OTEL_SERVICE_NAME ?? `freight-${[...roles].join('-')}`,
+        otlpUrl,
+        ...(config.OTEL_EXPORTER_OTLP_HEADERS ? { otlpHeaders: otlpHeaders(config.OTEL_EXPORTER_OTLP_HEADERS) } : {}),
+        sampleRatio: config.OTEL_TRACES_SAMPLER_ARG,
+      })
+    : undefined;
+  if (tracing) logger.info('tracing on', { otlpUrl: new URL(otlpUrl!).origin, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG });
   const runtime = await bootstrap(config, logger);
   // Every append of this process (commands, reactors, jobs) is measured.
   const metrics = new Metrics();
@@ -118,10 +131,11 @@ async function main() {
 
   // Every role serves /health and /ready on PORT, so each can be probed; the api role adds the API
   // and the Socket.IO server on the same port.
-  const api = roles.has('api') ? createApi({ knex: runtime.knex, redis: runtime.redis, store: runtime.store, projectors, queues: runtime.queues, logger, config }) : undefined;
+  const api = roles.has('api') ? createApi({ knex: runtime.knex, readKnex: runtime.readKnex, redis: runtime.redis, store: runtime.store, projectors, queues: runtime.queues, logger, config }) : undefined;
   const app = createApp({
     logger,
     knex: runtime.knex,
+    readKnex: runtime.readKnex,
     redis: runtime.redis,
     store: runtime.store,
     projections: runner,
@@ -202,6 +216,8 @@ async function main() {
       await workers?.close();
     });
     await step('closing connections', () => runtime.close());
+    // Spans still buffered go to the collector (bounded by the exporter's own timeout).
+    await step('flushing traces', () => tracing?.shutdown());
     logger.info('stopped', { clean: ok });
     process.exit(ok ? 0 : 1);
   };

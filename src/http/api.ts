@@ -72,6 +72,8 @@ export type ApiConfig = Pick<
 /** Wires the API role: token verification, the cached principal check, idempotency, every feature's routes. */
 export function createApi(deps: {
   knex: Knex;
+  /** Where queries go (a read replica); default `knex`. Commands never use it. */
+  readKnex?: Knex;
   redis: Redis;
   store: EventStore;
   projectors: readonly Projector[];
@@ -85,7 +87,9 @@ export function createApi(deps: {
 }): ApiDeps {
   const { knex, redis, store, projectors, config } = deps;
   const principals = deps.principals ?? new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
-  const read = { knex, store, projectors, minPositionWaitMs: config.MIN_POSITION_WAIT_MS };
+  // Queries (and their read-your-writes waits, which read the checkpoints beside the rows) use the
+  // read pool: on a replica both arrive together, in commit order.
+  const read = { knex: deps.readKnex ?? knex, store, projectors, minPositionWaitMs: config.MIN_POSITION_WAIT_MS };
   const locations = new LatestLocations(redis);
   const auth = new Authenticator(new TokenVerifier(jwtSettings(config as Config)), principals);
   return {
@@ -108,7 +112,7 @@ export function createApi(deps: {
       ...carrierDirectoryRoutes(read),
       ...loadCommandRoutes({ store, locations, locationPolicy: locationPolicy(config) }),
       ...loadBoardRoutes(read),
-      ...searchRoutes({ ...read, search: deps.search ?? searchIndexFor({ knex, config }) }),
+      ...searchRoutes({ ...read, search: deps.search ?? searchIndexFor({ knex: read.knex, config }) }),
       ...trackingRoutes({
         knex,
         store,

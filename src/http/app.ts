@@ -53,8 +53,8 @@ export function createApp(deps: AppDeps): Koa {
       app.use(
         cors({
           origin: (ctx) => (allowed.has(ctx.get('origin')) ? ctx.get('origin') : ''),
-          allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'If-None-Match', 'X-Correlation-Id'],
-          exposeHeaders: ['ETag', 'Retry-After', 'Idempotent-Replayed', 'Location', 'X-Request-Id'],
+          allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'If-None-Match', 'X-Correlation-Id', 'X-Request-Id', 'traceparent', 'tracestate'],
+          exposeHeaders: ['ETag', 'Retry-After', 'Idempotent-Replayed', 'Location', 'X-Request-Id', 'X-Correlation-Id', 'X-Trace-Id'],
           maxAge: 600,
         }),
       );

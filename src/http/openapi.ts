@@ -70,7 +70,9 @@ export function openApiDocument(routes: readonly Route[], version: string) {
       version,
       description:
         'Commands are POSTs answering with the stream, its revision and the global position of the events appended. ' +
-        'Queries read projections; pass a command answer\'s position as ?minPosition= to read your own write. Errors are application/problem+json.',
+        'Queries read projections; pass a command answer\'s position as ?minPosition= to read your own write. Errors are application/problem+json. ' +
+        'Every answer carries X-Request-Id and X-Correlation-Id (send your own to join a story); when the service traces, a W3C traceparent header is continued and the trace id is answered as X-Trace-Id. ' +
+        'Too many requests answer 429 with Retry-After.',
     },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     paths,

@@ -18,6 +18,8 @@ export interface Runtime {
   endpoints: ServiceEndpoints;
   databaseUrl: string;
   knex: Knex;
+  /** The API's queries: a read-only pool on DATABASE_READ_URL (a replica), else `knex`. */
+  readKnex: Knex;
   redis: Redis;
   store: EventStore;
   /** The job queues (any role may add jobs; the worker role runs them). */
@@ -33,6 +35,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Runtime
   try {
     const databaseUrl = config.DATABASE_URL ?? (await ensureDatabase(endpoints.databaseUrl, EMBEDDED_DATABASE));
     const knex = createKnex(databaseUrl, config.DATABASE_POOL_MAX);
+    const readKnex = config.DATABASE_READ_URL ? createKnex(config.DATABASE_READ_URL, config.DATABASE_POOL_MAX, { readOnly: true }) : knex;
     const applied = await migrateLatest(knex);
     if (applied.length) logger.info('migrations applied', { applied });
     const redis = createRedis(endpoints.redisUrl, config.REDIS_KEY_PREFIX);
@@ -54,6 +57,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Runtime
       endpoints,
       databaseUrl,
       knex,
+      readKnex,
       redis,
       store,
       queues,
@@ -61,6 +65,7 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Runtime
         await queues.close().catch((err: unknown) => logger.warn('closing the job queues failed', { err }));
         await store.close().catch((err: unknown) => logger.warn('closing the event store failed', { err }));
         redis.disconnect();
+        if (readKnex !== knex) await readKnex.destroy();
         await knex.destroy();
         await endpoints.stop();
       },

@@ -21,6 +21,8 @@ export const configSchema = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(200).default(10),
+  /** A read replica (or a pooler in front of several) for the API's queries; unset: the primary. */
+  DATABASE_READ_URL: url(['postgres', 'postgresql']).optional(),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
   REDIS_URL: url(['redis', 'rediss']).optional(),
   REDIS_KEY_PREFIX: z.string().default('freight:'),
@@ -117,6 +119,18 @@ export const configSchema = z.object({
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(5).default(0),
   /** Origins allowed to call the API from a browser (comma-separated); unset: no CORS headers. */
   CORS_ORIGINS: z.string().min(1).optional(),
+  /** Tracing (OpenTelemetry) is on when one of these names an OTLP/HTTP collector: the traces URL itself, or the base URL (`/v1/traces` is added). */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http', 'https']).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http', 'https']).optional(),
+  /** Headers for the collector, `key=value` pairs separated by commas (e.g. an API key). */
+  OTEL_EXPORTER_OTLP_HEADERS: z
+    .string()
+    .regex(/^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$/, 'must be key=value pairs separated by commas')
+    .optional(),
+  /** The service name on spans (default: freight- and the roles this process runs). */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  /** Share of new traces recorded, 0 to 1 (a caller's sampled traceparent is always followed). */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   /** Notifications of events older than this are dropped (a reactor replaying history must not mail everyone). */
   NOTIFICATION_MAX_AGE_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(24),
 });
@@ -163,4 +177,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   jwtSettings(parsed.data);
   return parsed.data;
+}
+
+/** The OTLP traces URL when tracing is configured. */
+export function otlpTracesUrl(config: Pick<Config, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_EXPORTER_OTLP_ENDPOINT'>): string | undefined {
+  if (config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (config.OTEL_EXPORTER_OTLP_ENDPOINT) return `${config.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
+  return undefined;
+}
+
+/** `a=1,b=2` as a header object. */
+export function otlpHeaders(value: string | undefined): Record<string, string> | undefined {
+  if (!value) return undefined;
+  return Object.fromEntries(
+    value.split(',').map((pair) => {
+      const at = pair.indexOf('=');
+      return [decodeURIComponent(pair.slice(0, at).trim()), decodeURIComponent(pair.slice(at + 1).trim())];
+    }),
+  );
 }

@@ -4,11 +4,28 @@ import pg from 'pg';
 export type { Knex };
 
 /** A knex instance (migrations, read models) over its own pg pool. */
-export function createKnex(databaseUrl: string, poolMax = 10): Knex {
+/**
+ * A knex pool. `readOnly` makes every session read-only (for the query pool, which may point at a
+ * replica): a write sent to it by mistake fails here as it would on a replica.
+ */
+export function createKnex(databaseUrl: string, poolMax = 10, opts: { readOnly?: boolean } = {}): Knex {
   return knexFactory({
     client: 'pg',
     connection: databaseUrl,
-    pool: { min: 0, max: poolMax },
+    pool: {
+      min: 0,
+      max: poolMax,
+      ...(opts.readOnly
+        ? {
+            afterCreate: (conn: pg.Client, done: (err: Error | null, conn: pg.Client) => void) => {
+              conn.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY').then(
+                () => done(null, conn),
+                (err: Error) => done(err, conn),
+              );
+            },
+          }
+        : {}),
+    },
   });
 }
 

@@ -1,14 +1,18 @@
 import { WrongExpectedVersion } from '../eventstore/errors.js';
 import type { EventStore } from '../eventstore/types.js';
 import type { Metrics } from './metrics.js';
+import { SpanKind, withSpan } from './tracing.js';
 
 /**
  * The event store with its appends measured: latency, conflicts, and events appended by type
  * (the business counters: loads posted, booked, delivered, payments succeeded or failed… are
- * `events_appended_total{type=…}`). Everything else passes through untouched.
+ * `events_appended_total{type=…}`). When tracing, each append is a client span. Everything else
+ * passes through untouched.
  */
 export function instrumentStore(store: EventStore, metrics: Metrics): EventStore {
-  const append: EventStore['append'] = async (streamId, events, options) => {
+  const append: EventStore['append'] = (streamId, events, options) =>
+    withSpan('eventstore.append', { kind: SpanKind.CLIENT, attributes: { 'freight.stream': streamId, 'freight.events': events.length } }, () => measured(streamId, events, options));
+  const measured: EventStore['append'] = async (streamId, events, options) => {
     const end = metrics.appendDuration.startTimer();
     try {
       const r = await store.append(streamId, events, options);

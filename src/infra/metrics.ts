@@ -2,7 +2,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The process's Prometheus metrics, served at GET /metrics. One registry per process; tests make
- * their own. The operations issue adds HTTP, event store and Socket.IO metrics here.
+ * their own. ops/grafana/dashboards/freight.json charts them (a unit test keeps its queries to
+ * names defined here).
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -58,6 +59,14 @@ export class Metrics {
     help: 'Stripe calls, by operation (charge, transfer, refund) and outcome',
     labelNames: ['operation', 'outcome'],
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
+    registers: [this.registry],
+  });
+  /** How long after delivery the shipper's money came in (charge) and the carrier was paid (payout): the business's cash cycle. */
+  readonly paymentStage = new Histogram({
+    name: 'payment_stage_seconds',
+    help: 'Time from delivery to a charge or payout outcome, by stage (charge, payout, refund) and outcome (succeeded, failed)',
+    labelNames: ['stage', 'outcome'],
+    buckets: [1, 10, 60, 600, 3_600, 6 * 3_600, 86_400, 3 * 86_400, 7 * 86_400, 15 * 86_400, 30 * 86_400, 45 * 86_400, 60 * 86_400],
     registers: [this.registry],
   });
   readonly stripeCircuit = new Gauge({ name: 'stripe_circuit_open', help: '1 while the Stripe circuit breaker is open (or half-open), else 0', registers: [this.registry] });

@@ -51,7 +51,9 @@ function reactor(
       const jobs: (Planned & { opts: JobsOptions })[] = [];
       for (const e of events) {
         const p = await spec.plan(e);
-        if (p) jobs.push({ ...p, opts: { ...p.opts, jobId: jobIdFor(name.replace(/_/g, '-'), e.id) } });
+        // The event's traceparent makes the job's span part of the command's trace.
+        const traced = typeof e.metadata.traceparent === 'string' ? { traceparent: e.metadata.traceparent } : {};
+        if (p) jobs.push({ ...p, data: { ...p.data, ...traced }, opts: { ...p.opts, jobId: jobIdFor(name.replace(/_/g, '-'), e.id) } });
       }
       if (jobs.length) await queues.queue(queue).addBulk(jobs);
     },

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { EventStore } from '../eventstore/types.js';
 import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
+import { contextFrom, SpanKind, withSpan } from '../infra/tracing.js';
 import type { FmcsaClient } from '../integrations/fmcsa/client.js';
 import type { PaymentProvider } from '../integrations/stripe/provider.js';
 import { paymentProcessor } from './processors/payments.js';
@@ -54,8 +55,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
       name,
       async (job: Job<T>, token?: string) => {
         const end = metrics?.jobDuration.startTimer({ queue: name });
+        // A job caused by an event continues that event's trace (its data carries the traceparent).
+        const parent = contextFrom(job.data as Record<string, unknown> | undefined);
         try {
-          return await processor(job, token);
+          return await withSpan(
+            `job ${name} ${job.name}`,
+            { kind: SpanKind.CONSUMER, ...(parent ? { parent } : {}), attributes: { 'freight.queue': name, 'freight.job_id': job.id ?? '', 'freight.attempt': job.attemptsMade + 1 } },
+            () => processor(job, token),
+          );
         } finally {
           end?.();
         }
@@ -86,7 +93,16 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
     logger.warn('FMCSA_WEB_KEY is not set: carrier verifications wait in their queue until a worker with a key runs');
   }
   if (deps.payments) {
-    start(QUEUES.payments, paymentProcessor({ store, queue: queues.queue(QUEUES.payments), ...deps.payments }), { concurrency: 8 });
+    start(
+      QUEUES.payments,
+      paymentProcessor({
+        store,
+        queue: queues.queue(QUEUES.payments),
+        ...deps.payments,
+        ...(metrics ? { observe: (stage, outcome, seconds) => metrics.paymentStage.observe({ stage, outcome }, seconds) } : {}),
+      }),
+      { concurrency: 8 },
+    );
   } else {
     logger.warn('STRIPE_SECRET_KEY is not set: charges and payouts wait in their queue until a worker with a key runs');
   }

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import { formatPosition } from '../eventstore/position.js';
-import type { EventStore, Subscription } from '../eventstore/types.js';
+import type { EventStore, RecordedEvent, Subscription } from '../eventstore/types.js';
 import { backoff, sleep } from '../eventstore/wakeup.js';
 import type { Logger } from '../infra/logger.js';
+import { contextFrom, recordSpan, tracingEnabled } from '../infra/tracing.js';
 import { applyBatch, GenerationChanged } from './apply.js';
 import { batches } from './batches.js';
 import { Checkpoints } from './checkpoints.js';
@@ -155,12 +156,20 @@ export class ProjectionRunner {
             // Moving the checkpoint past skipped events only matters now and then (it keeps lag
             // counts and re-reads short); doing it for every quiet page would be a write per wake-up.
             if (events.length === 0 && Date.now() - lastWrite < this.skipCheckpointMs) continue;
-            const applied = await applyBatch(knex, this.checkpoints, p, live.generation, events, { live: true, skippedTo });
+            const started = tracingEnabled() ? Date.now() : 0;
+            let applied: readonly RecordedEvent[];
+            try {
+              applied = await applyBatch(knex, this.checkpoints, p, live.generation, events, { live: true, skippedTo });
+            } catch (err) {
+              traceBatch(p.name, events, started, err);
+              throw err;
+            }
             lastWrite = Date.now();
             // Committed: now dashboards may hear of it (never of data they cannot read yet).
             if (applied.length && p.afterCommit) {
               await p.afterCommit(applied).catch((err: unknown) => logger.warn('projector notification failed', { projector: p.name, err }));
             }
+            traceBatch(p.name, applied, started);
             attempt = 0;
             w.lastError = null;
           }
@@ -273,5 +282,39 @@ export class ProjectionRunner {
     await Promise.all(running.map((w) => w.done));
     for (const w of running) w.projector.close?.();
     if (this.deps.leases) for (const w of running) await this.deps.leases.release(w.projector.name);
+  }
+}
+
+/**
+ * When tracing: a span in each command's trace for the part of this batch that came from it
+ * (events carry their command's traceparent), from the batch's start to its commit.
+ */
+function traceBatch(projector: string, events: readonly RecordedEvent[], startTime: number, err?: unknown): void {
+  if (!tracingEnabled() || events.length === 0) return;
+  const byParent = new Map<string, RecordedEvent[]>();
+  for (const e of events) {
+    const tp = e.metadata.traceparent;
+    if (typeof tp !== 'string') continue;
+    const list = byParent.get(tp);
+    if (list) list.push(e);
+    else byParent.set(tp, [e]);
+  }
+  const endTime = Date.now();
+  for (const [traceparent, mine] of byParent) {
+    const parent = contextFrom({ traceparent });
+    if (!parent) continue;
+    recordSpan(`project ${projector}`, {
+      parent,
+      startTime,
+      endTime,
+      attributes: {
+        'freight.projector': projector,
+        'freight.events': mine.length,
+        'freight.event_types': [...new Set(mine.map((e) => e.type))].join(','),
+        'freight.batch_size': events.length,
+        'freight.position': formatPosition(mine[mine.length - 1]!.position),
+      },
+      ...(err ? { error: err instanceof Error ? err.message : String(err) } : {}),
+    });
   }
 }

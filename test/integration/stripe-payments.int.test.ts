@@ -102,6 +102,21 @@ describe('Charging shippers and paying carriers through Stripe (fake Stripe serv
     expect(intentsOf(paymentId)).to.have.length(1);
   });
 
+  it('measures each charge outcome’s time since delivery (payment_stage_seconds)', async () => {
+    const count = async (stage: string, outcome: string) => {
+      const m = new RegExp(`^payment_stage_seconds_count\\{stage="${stage}",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(await h.metrics.text());
+      return m ? Number(m[1]) : 0;
+    };
+    const before = { ok: await count('charge', 'succeeded'), failed: await count('charge', 'failed') };
+    fake.declines = 1;
+    const { paymentId } = await delivered(30_000);
+    await eventually(paymentId, 'ChargeSucceeded');
+    expect(await count('charge', 'failed')).to.equal(before.failed + 1);
+    expect(await count('charge', 'succeeded')).to.equal(before.ok + 1);
+    // Delivered a moment ago: the charge came within the first bucket of 10 s.
+    expect(await h.metrics.text()).to.match(/^payment_stage_seconds_bucket\{le="10",stage="charge",outcome="succeeded"\} [1-9]/m);
+  });
+
   it('flags the payment for review when the card keeps being declined', async () => {
     fake.declines = 3;
     const { paymentId } = await delivered(40_000);

@@ -7,6 +7,7 @@ import { ActivePrincipals } from '../../src/auth/principals.js';
 import { mintToken, type Principal } from '../../src/auth/tokens.js';
 import type { Role } from '../../src/domain/shared/actor.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
+import type { EventStore } from '../../src/eventstore/types.js';
 import { createApi } from '../../src/http/api.js';
 import { createApp } from '../../src/http/app.js';
 import type { Route } from '../../src/http/route.js';
@@ -21,6 +22,7 @@ import { channelKey, RedisBroadcaster } from '../../src/realtime/broadcaster.js'
 import { attachRealtime } from '../../src/realtime/server.js';
 import { FmcsaClient } from '../../src/integrations/fmcsa/client.js';
 import { StripeProvider } from '../../src/integrations/stripe/provider.js';
+import { instrumentStore } from '../../src/infra/instrumented-store.js';
 import { Metrics } from '../../src/infra/metrics.js';
 import type { Notification } from '../../src/jobs/notifications/messages.js';
 import type { NotificationTransport } from '../../src/jobs/notifications/transport.js';
@@ -33,8 +35,10 @@ export interface ApiHarness {
   app: Koa;
   http: () => ReturnType<typeof request>;
   knex: Knex;
+  /** The API's query pool (`knex` unless `readReplica`). */
+  readKnex: Knex;
   redis: Redis;
-  store: PostgresEventStore;
+  store: EventStore;
   runner: ProjectionRunner;
   projectors: Projector[];
   routes: Route[];
@@ -73,6 +77,8 @@ export interface HarnessOptions {
   fmcsaUrl?: string;
   /** Run the payments worker against this (fake) Stripe server. */
   stripe?: { host: string; port: number; protocol: 'http' };
+  /** Send the API's queries through a separate read-only pool, as to a replica (`readKnex`). */
+  readReplica?: boolean;
 }
 
 export async function apiHarness(label: string, env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<ApiHarness> {
@@ -80,7 +86,9 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const knex = createKnex(url, 8);
   const keyPrefix = `t:${randomUUID()}:`;
   const redis = createRedis((await testServices()).redisUrl, keyPrefix);
-  const store = new PostgresEventStore({ databaseUrl: url, pollMs: 100 });
+  const metrics = new Metrics();
+  // Measured (and traced, when a suite turns tracing on) as the service's store is.
+  const store = instrumentStore(new PostgresEventStore({ databaseUrl: url, pollMs: 100 }), metrics);
   const platformOrgId = randomUUID();
   // Suites drive many requests from one address and user: limits are off unless a suite sets them.
   const unlimited = { RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_GPS: '0', RATE_LIMIT_PAYMENTS: '0', RATE_LIMIT_LOADBOARD: '0' };
@@ -94,7 +102,6 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const projectors = allProjectors({ principals, search, store, locations, locationPolicy: locationPolicy(config), notify, queues });
   const runner = new ProjectionRunner({ knex, store, projectors, logger: testLogger, batchSize: 200 });
   runner.start();
-  const metrics = new Metrics();
   const transport = new RecordingTransport();
   const fmcsa = opts.fmcsaUrl
     ? new FmcsaClient({
@@ -135,8 +142,10 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const worked = [QUEUES.performance, QUEUES.notifications, QUEUES.recheck, QUEUES.expiry, ...(fmcsa ? [QUEUES.verification] : []), ...(stripe ? [QUEUES.payments] : [])];
   // The read models' first generations exist before the first request.
   if (!(await runner.idle(15_000))) throw new Error('projections did not start');
-  const api = createApi({ knex, redis, store, projectors, principals, search, config, queues, logger: testLogger });
-  const app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api, metrics });
+  // A read-only query pool stands in for a replica: a write routed to it fails.
+  const readKnex = opts.readReplica ? createKnex(url, 4, { readOnly: true }) : knex;
+  const api = createApi({ knex, readKnex, redis, store, projectors, principals, search, config, queues, logger: testLogger });
+  const app = createApp({ logger: testLogger, knex, readKnex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api, metrics });
   const token = (p: Principal, expiresIn: string | number = '1h') =>
     mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p, expiresIn);
   const admin = `Bearer ${await token({ userId: randomUUID(), orgId: platformOrgId, roles: ['admin'] })}`;
@@ -170,6 +179,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     app,
     http,
     knex,
+    readKnex,
     redis,
     store,
     runner,
@@ -204,6 +214,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
       await queues.close();
       await store.close();
       redis.disconnect();
+      if (readKnex !== knex) await readKnex.destroy();
       await knex.destroy();
     },
   };

@@ -7,6 +7,8 @@ import type { ProjectionRunner } from '../../projections/runner.js';
 
 export interface HealthDeps {
   knex: Knex;
+  /** The query pool when it is not `knex` (a read replica): checked too. */
+  readKnex?: Knex;
   redis: Redis;
   store: EventStore;
   /** Present in processes that run projectors. */
@@ -41,19 +43,21 @@ export function healthRouter(deps: HealthDeps): Router {
     ctx.body = { status: 'ok' };
   });
   router.get('/ready', async (ctx) => {
-    const [postgres, redis, eventStore, search] = await Promise.all([
+    const replica = deps.readKnex && deps.readKnex !== deps.knex ? deps.readKnex : undefined;
+    const [postgres, readReplica, redis, eventStore, search] = await Promise.all([
       check(() => deps.knex.raw('select 1')),
+      replica ? check(() => replica.raw('select 1')) : Promise.resolve(undefined),
       check(() => deps.redis.ping()),
       check(() => deps.store.headPosition()),
       deps.searchPing ? check(deps.searchPing) : Promise.resolve(undefined),
     ]);
     const projections = deps.projections ? await deps.projections.status().catch(() => null) : undefined;
     const lagging = projections?.filter((p) => p.eventsBehind > deps.maxLagEvents || p.state === 'failed') ?? [];
-    const ready = !deps.draining() && postgres.ok && redis.ok && eventStore.ok && (search?.ok ?? true) && projections !== null && lagging.length === 0;
+    const ready = !deps.draining() && postgres.ok && (readReplica?.ok ?? true) && redis.ok && eventStore.ok && (search?.ok ?? true) && projections !== null && lagging.length === 0;
     ctx.status = ready ? 200 : 503;
     ctx.body = {
       status: ready ? 'ready' : deps.draining() ? 'draining' : 'not ready',
-      checks: { postgres, redis, eventStore: { ...eventStore, adapter: deps.store.name }, ...(search ? { search: { ...search, engine: 'meilisearch' } } : {}) },
+      checks: { postgres, ...(readReplica ? { readReplica } : {}), redis, eventStore: { ...eventStore, adapter: deps.store.name }, ...(search ? { search: { ...search, engine: 'meilisearch' } } : {}) },
       projections,
     };
   });

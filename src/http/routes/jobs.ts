@@ -5,6 +5,7 @@ import type { VerificationJob } from '../../jobs/processors/verification.js';
 import { type JobQueues, PRIORITY, QUEUE_NAMES, type QueueName, QUEUES } from '../../jobs/queues.js';
 import { queueCounts } from '../../jobs/workers.js';
 import { currentContext } from '../../infra/context.js';
+import { traceCarrier } from '../../infra/tracing.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
@@ -117,7 +118,7 @@ export function jobRoutes(deps: { queues: JobQueues; store: EventStore }): Route
         if (!registered) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No carrier ${params.carrierId}`);
         const ctx = currentContext();
         const data: VerificationJob = { carrierId: params.carrierId, reason: 'requested', ...(ctx?.correlationId ? { correlationId: ctx.correlationId } : {}) };
-        const job = await queues.queue(QUEUES.verification).add('requested', data, { priority: PRIORITY.request });
+        const job = await queues.queue(QUEUES.verification).add('requested', { ...data, ...traceCarrier() }, { priority: PRIORITY.request });
         return { status: 202, body: { jobId: String(job.id), queue: QUEUES.verification } };
       },
     }),

@@ -6,6 +6,7 @@ import { checkPings, pingInput, type PingLimits } from '../../domain/tracking/pi
 import { formatPosition } from '../../eventstore/position.js';
 import type { EventStore } from '../../eventstore/types.js';
 import { currentContext } from '../../infra/context.js';
+import { traceCarrier } from '../../infra/tracing.js';
 import { trackOf } from '../../projections/tracking/history-projector.js';
 import { type LatestLocations, maySee, type TrackedLoad } from '../../projections/tracking/latest.js';
 import { uuidParam } from '../commands.js';
@@ -119,7 +120,7 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
           receivedAt: now,
           retentionSeconds: deps.retentionDays * 86_400,
           // No actor: who drove lives in the load's assignment, not in pings that retention deletes.
-          metadata: { ...(ctx?.correlationId ? { correlationId: ctx.correlationId } : {}), ...(ctx?.requestId ? { causationId: ctx.requestId } : {}) },
+          metadata: { ...traceCarrier(), ...(ctx?.correlationId ? { correlationId: ctx.correlationId } : {}), ...(ctx?.requestId ? { causationId: ctx.requestId } : {}) },
         });
         return { status: 202, body: { loadId, accepted: good.length, rejected, position: r.position ? formatPosition(r.position) : null } };
       },

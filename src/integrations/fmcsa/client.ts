@@ -12,6 +12,7 @@ import {
   wrap,
 } from 'cockatiel';
 import type { Redis } from 'ioredis';
+import { SpanKind, withSpan } from '../../infra/tracing.js';
 import {
   authorityOf,
   carrierOf,
@@ -155,12 +156,22 @@ export class FmcsaClient implements FmcsaApi {
     return body;
   }
 
-  private async fetch(resource: string, signal: AbortSignal): Promise<unknown> {
+  /** One request to the register (a client span when tracing; the web key is never in it). */
+  private fetch(resource: string, signal: AbortSignal): Promise<unknown> {
+    const name = resource.replace(/\d+/g, ':n');
+    return withSpan(`fmcsa GET ${name}`, { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'GET', 'server.address': new URL(this.options.baseUrl).host, 'freight.resource': name } }, (span) =>
+      this.fetchOnce(resource, name, signal, (o) => span?.setAttribute('freight.outcome', o)),
+    );
+  }
+
+  private async fetchOnce(resource: string, name: string, signal: AbortSignal, traced: (o: string) => void): Promise<unknown> {
     const url = new URL(resource, this.options.baseUrl.endsWith('/') ? this.options.baseUrl : `${this.options.baseUrl}/`);
     url.searchParams.set('webKey', this.options.webKey);
     const started = performance.now();
-    const name = resource.replace(/\d+/g, ':n');
-    const outcome = (o: 'ok' | 'not_found' | 'unavailable' | 'rejected') => this.options.observe?.(name, o, performance.now() - started);
+    const outcome = (o: 'ok' | 'not_found' | 'unavailable' | 'rejected') => {
+      traced(o);
+      this.options.observe?.(name, o, performance.now() - started);
+    };
     let res: Response;
     let text: string;
     try {

@@ -1,5 +1,6 @@
 import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen } from 'cockatiel';
 import Stripe from 'stripe';
+import { SpanKind, withSpan } from '../../infra/tracing.js';
 
 /** The payment provider as payments need it: charge a shipper, pay a carrier. Stripe implements it. */
 export interface PaymentProvider {
@@ -147,9 +148,19 @@ export class StripeProvider implements PaymentProvider {
     return { ref: r.id };
   }
 
-  private async call<T>(fn: () => Promise<T>, operation = 'call'): Promise<T> {
+  /** One Stripe operation through the breaker (a client span when tracing). */
+  private call<T>(fn: () => Promise<T>, operation = 'call'): Promise<T> {
+    return withSpan(`stripe ${operation}`, { kind: SpanKind.CLIENT, attributes: { 'freight.operation': operation } }, (span) =>
+      this.callOnce(fn, operation, (o) => span?.setAttribute('freight.outcome', o)),
+    );
+  }
+
+  private async callOnce<T>(fn: () => Promise<T>, operation: string, traced: (o: string) => void): Promise<T> {
     const started = performance.now();
-    const observe = (outcome: 'ok' | 'declined' | 'unavailable' | 'rejected') => this.options.observe?.(operation, outcome, performance.now() - started);
+    const observe = (outcome: 'ok' | 'declined' | 'unavailable' | 'rejected') => {
+      traced(outcome);
+      this.options.observe?.(operation, outcome, performance.now() - started);
+    };
     try {
       const r = await this.breaker.execute(fn);
       observe('ok');

@@ -27,6 +27,8 @@ export interface PaymentJobDeps {
   payoutAttempts: number;
   /** Delay before the second attempt; doubles after each. */
   retryMs: number;
+  /** Records each charge, payout and refund outcome with its time since delivery. */
+  observe?: (stage: 'charge' | 'payout' | 'refund', outcome: 'succeeded' | 'failed', secondsSinceDelivery: number) => void;
 }
 
 const stateOf = paymentState;
@@ -54,6 +56,8 @@ export function paymentProcessor(deps: PaymentJobDeps) {
   const flag = (job: Job<PaymentJob>, stage: 'charge' | 'payout' | 'refund', attempts: number, reason: string) =>
     runPayment(store, job.data.paymentId, cmd('FlagForReview', { stage, attempts, reason }), system(job, `flag-${stage}-${job.id}`));
   const lastTry = (job: Job<PaymentJob>) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const observe = (s: payment.Settlement, stage: 'charge' | 'payout' | 'refund', outcome: 'succeeded' | 'failed') =>
+    deps.observe?.(stage, outcome, Math.max(0, (Date.now() - s.deliveredAt.getTime()) / 1000));
   const later = (job: Job<PaymentJob>, name: 'charge' | 'payout' | 'refund', attempt: number) =>
     queue.add(name, { ...job.data, attempt }, { jobId: `${name}-${job.data.paymentId}-${job.data.refundId ? `${job.data.refundId}-` : ''}${attempt}`, delay: Math.round(deps.retryMs * 2 ** (attempt - 2) * (0.8 + Math.random() * 0.4)) });
 
@@ -94,9 +98,11 @@ export function paymentProcessor(deps: PaymentJobDeps) {
     }
     if (result.outcome === 'succeeded') {
       await runPayment(store, paymentId, cmd('RecordChargeSucceeded', { chargeId, providerRef: result.ref }), system(job, `charge-result-${chargeId}`));
+      observe(s, 'charge', 'succeeded');
       return { charged: result.ref };
     }
     await runPayment(store, paymentId, cmd('RecordChargeFailed', { chargeId, reason: result.reason }), system(job, `charge-result-${chargeId}`));
+    observe(s, 'charge', 'failed');
     if (attempt >= deps.chargeAttempts) await flag(job, 'charge', attempt, `the charge failed ${attempt} times: ${result.reason}`);
     else await later(job, 'charge', attempt + 1);
     return { declined: result.reason };
@@ -137,10 +143,12 @@ export function paymentProcessor(deps: PaymentJobDeps) {
         idempotencyKey: `payout-${pending.payoutId}`,
       });
       await runPayment(store, paymentId, cmd('RecordPayoutSent', { payoutId: pending.payoutId, providerRef: ref }), system(job, `payout-result-${pending.payoutId}`));
+      observe(s, 'payout', 'succeeded');
       return { paid: ref };
     } catch (err) {
       if (err instanceof ProviderRejected) {
         await runPayment(store, paymentId, cmd('RecordPayoutFailed', { payoutId: pending.payoutId, reason: err.message }), system(job, `payout-result-${pending.payoutId}`));
+        observe(s, 'payout', 'failed');
         if (attempts >= deps.payoutAttempts) await flag(job, 'payout', attempts, `charge succeeded, transfer failed ${attempts} times: ${err.message}`);
         else await later(job, 'payout', attempts + 1);
         return { failed: err.message };
@@ -161,11 +169,13 @@ export function paymentProcessor(deps: PaymentJobDeps) {
     try {
       const { ref } = await provider.refund({ paymentId, refundId, chargeRef: s.charge.ref, amountCents: r.amountCents, idempotencyKey: `refund-${refundId}` });
       await runPayment(store, paymentId, cmd('RecordRefundSent', { refundId, providerRef: ref }), system(job, `refund-result-${refundId}`));
+      observe(s, 'refund', 'succeeded');
       return { refunded: ref };
     } catch (err) {
       if (err instanceof ProviderRejected) {
         const attempt = r.failures + 1;
         await runPayment(store, paymentId, cmd('RecordRefundFailed', { refundId, reason: err.message }), system(job, `refund-result-${refundId}-${attempt}`));
+        observe(s, 'refund', 'failed');
         if (attempt >= deps.payoutAttempts) await flag(job, 'refund', attempt, `the refund was refused ${attempt} times: ${err.message}`);
         else await later(job, 'refund', attempt + 1);
         return { failed: err.message };
