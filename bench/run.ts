@@ -1,0 +1,84 @@
+/**
+ * `npm run bench [-- --quick] [--only eventstore,commands] [--runs N]`: every benchmark scenario on
+ * the local Postgres and Redis, each case measured several times beside its ceiling (and a peer,
+ * where there is one) in the same run. Prints the table and writes bench/results/latest.json and
+ * latest.md. A benchmark, not a test: it asserts nothing about the figures; `--quick` (CI) only
+ * shows that every scenario still runs.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/infra/config.js';
+import { createLogger } from '../src/infra/logger.js';
+import { startServices } from '../src/infra/services.js';
+import { machine, markdown, type Row, writeResults } from './lib/report.js';
+import type { ScenarioContext } from './scenarios/context.js';
+import { commandsScenario } from './scenarios/commands.js';
+import { emmettVersion, eventStoreScenario } from './scenarios/eventstore.js';
+
+const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<Row[]>> = {
+  eventstore: eventStoreScenario,
+  commands: commandsScenario,
+};
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    runs: { type: 'string' },
+  },
+});
+const chosen = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
+for (const name of chosen) {
+  if (!SCENARIOS[name]) {
+    process.stderr.write(`Unknown scenario "${name}": choose from ${Object.keys(SCENARIOS).join(', ')}\n`);
+    process.exit(2);
+  }
+}
+const runs = values.runs ? Number(values.runs) : values.quick ? 1 : 3;
+if (!Number.isInteger(runs) || runs < 1) {
+  process.stderr.write('--runs must be a whole number ≥ 1\n');
+  process.exit(2);
+}
+
+async function main() {
+  const logger = createLogger({ LOG_LEVEL: 'warn', LOG_FORMAT: 'pretty', NODE_ENV: 'development' });
+  const config = loadConfig({ ...process.env, NODE_ENV: 'development' });
+  const services = await startServices(config, logger, { ephemeral: true });
+  const rows: Row[] = [];
+  const started = Date.now();
+  try {
+    const ctx: ScenarioContext = {
+      adminUrl: services.databaseUrl,
+      redisUrl: services.redisUrl,
+      quick: values.quick,
+      runs,
+      log: (m) => process.stderr.write(`  ${m}\n`),
+    };
+    for (const name of chosen) {
+      const t = Date.now();
+      process.stderr.write(`${name}…\n`);
+      const got = await SCENARIOS[name]!(ctx);
+      rows.push(...got);
+      process.stderr.write(`${name}: ${got.length} rows in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+    }
+  } finally {
+    await services.stop();
+  }
+  const meta = {
+    at: new Date().toISOString(),
+    machine: machine(services.databaseUrl),
+    quick: values.quick,
+    runs,
+    versions: chosen.includes('eventstore') ? [`@event-driven-io/emmett-postgresql ${emmettVersion}`] : [],
+    scenarios: chosen,
+  };
+  // A quick run must not overwrite the figures of a full one.
+  const dir = new URL(values.quick ? './results/quick/' : './results/', import.meta.url);
+  const { json } = await writeResults(dir, rows, meta);
+  console.log(markdown(rows, meta));
+  process.stderr.write(`wrote ${json.pathname} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
