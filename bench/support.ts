@@ -40,8 +40,14 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/**
+ * Extra Node flags for the service's process, from BENCH_SERVICE_NODE_ARGS (e.g. `--cpu-prof
+ * --cpu-prof-dir=/tmp/prof`: flags NODE_OPTIONS refuses).
+ */
+export const serviceNodeArgs = (): string[] => (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 /** The service (all roles) in its own process on a fresh database; a single load generator, so no rate limits. */
-export async function startService(dbName: string, env: Record<string, string> = {}): Promise<Service> {
+export async function startService(dbName: string, env: Record<string, string> = {}, nodeArgs: string[] = serviceNodeArgs()): Promise<Service> {
   const logger = createLogger({ LOG_LEVEL: 'warn', LOG_FORMAT: 'pretty', NODE_ENV: 'development' });
   const config = loadConfig({ ...process.env, NODE_ENV: 'development' });
   const services = await startServices(config, logger);
@@ -49,7 +55,7 @@ export async function startService(dbName: string, env: Record<string, string> =
   const databaseUrl = await ensureDatabase(services.databaseUrl, dbName);
   const prefix = `bench:${dbName}:${randomUUID().slice(0, 8)}:`;
   const root = path.resolve(import.meta.dirname, '..');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/serve.ts')], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(root, 'src/cli/serve.ts')], {
     cwd: root,
     env: {
       ...process.env,
@@ -134,7 +140,7 @@ export const day = (d: number) => new Date(Date.now() + d * 86_400_000).toISOStr
 
 export function loadBody(shipperOrg: string, i: number) {
   const lat = 29 + (i % 100) * 0.05;
-  const lng = -98 + Math.floor(i / 100) * 0.05;
+  const lng = -98 + (Math.floor(i / 100) % 500) * 0.05;
   return {
     shipperOrgId: shipperOrg,
     reference: `B-${i}-${randomUUID().slice(0, 6)}`,

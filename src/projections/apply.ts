@@ -46,13 +46,25 @@ export async function applyBatch(
   opts: { live: boolean; trx?: Knex.Transaction; skippedTo?: Position },
 ): Promise<readonly RecordedEvent[]> {
   const run = async (trx: Knex.Transaction) => {
+    type Gen = { checkpoint_commit: string | null; checkpoint_prepare: string | null };
+    let gen: Gen | undefined;
     if (opts.live) {
-      if ((await checkpoints.lockLive(trx, projector.name)) !== generation) throw new GenerationChanged(projector.name);
+      // The projector's row (which a rebuild's switch also locks) and the generation's, in one round
+      // trip: a live batch holds a transaction id from here to its commit, and every reader of $all
+      // waits for it (they read below the oldest open one), so the fewer round trips the better.
+      const { rows } = await trx.raw<{ rows: (Gen & { live_generation: number | null })[] }>(
+        `select p.live_generation, g.checkpoint_commit, g.checkpoint_prepare
+           from projections p join projection_generations g on g.name = p.name and g.generation = ?
+          where p.name = ? for update of p, g`,
+        [generation, projector.name],
+      );
+      const row = rows[0];
+      if (!row && (await checkpoints.lockLive(trx, projector.name)) !== generation) throw new GenerationChanged(projector.name);
+      if (row && row.live_generation !== generation) throw new GenerationChanged(projector.name);
+      gen = row;
+    } else {
+      gen = await trx('projection_generations').where({ name: projector.name, generation }).forUpdate().first<Gen>('checkpoint_commit', 'checkpoint_prepare');
     }
-    const gen = await trx('projection_generations').where({ name: projector.name, generation }).forUpdate().first<{
-      checkpoint_commit: string | null;
-      checkpoint_prepare: string | null;
-    }>('checkpoint_commit', 'checkpoint_prepare');
     if (!gen) throw new Error(`${projector.name}: generation ${generation} does not exist`);
     const cp = gen.checkpoint_commit === null ? undefined : { commit: BigInt(gen.checkpoint_commit), prepare: BigInt(gen.checkpoint_prepare!) };
     const fresh = cp ? events.filter((e) => comparePositions(e.position, cp) > 0) : events;

@@ -13,6 +13,8 @@ export class ProjectorLeases {
   private connecting?: Promise<pg.Client>;
   private readonly held = new Set<string>();
   private closed = false;
+  /** Queries on the one connection go one after another (pg 9 refuses overlapping ones). */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly databaseUrl: string,
@@ -28,8 +30,7 @@ export class ProjectorLeases {
   async tryAcquire(name: string): Promise<boolean> {
     if (this.held.has(name)) return true;
     if (this.closed) return false;
-    const client = await this.connection();
-    const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [`projector:${name}`]);
+    const { rows } = await this.inTurn(async () => (await this.connection()).query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [`projector:${name}`]));
     if (rows[0]?.ok) {
       this.held.add(name);
       this.logger.info('projector lease taken', { projector: name });
@@ -40,7 +41,8 @@ export class ProjectorLeases {
 
   async release(name: string): Promise<void> {
     if (!this.held.delete(name) || !this.client) return;
-    await this.client.query('select pg_advisory_unlock(hashtext($1))', [`projector:${name}`]).catch(() => {});
+    const client = this.client;
+    await this.inTurn(() => client.query('select pg_advisory_unlock(hashtext($1))', [`projector:${name}`])).catch(() => {});
   }
 
   async close(): Promise<void> {
@@ -54,6 +56,12 @@ export class ProjectorLeases {
   crash(): void {
     this.closed = true;
     (this.client as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
+  }
+
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => {});
+    return run;
   }
 
   private connection(): Promise<pg.Client> {

@@ -4,8 +4,8 @@ import pg from 'pg';
 import { DuplicateEventId, InvalidEvent } from '../../src/eventstore/errors.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import { comparePositions, START } from '../../src/eventstore/position.js';
-import type { Position } from '../../src/eventstore/types.js';
-import { take, until } from '../support/async.js';
+import type { CheckpointMark, RecordedEvent } from '../../src/eventstore/types.js';
+import { take } from '../support/async.js';
 import { freshDatabase } from '../support/services.js';
 import { eventStoreContract } from './eventstore.contract.js';
 
@@ -85,28 +85,124 @@ describe('Postgres event store specifics', () => {
 
   it('moves a filtered subscription past the events it skipped, instead of scanning them again', async () => {
     const prefix = `skip${randomUUID().slice(0, 8)}-`;
-    const froms: Position[] = [];
-    const scan = store.scanPage.bind(store);
-    store.scanPage = (from, limit, filter) => {
-      froms.push(from);
-      return scan(from, limit, filter);
-    };
+    const sub = store.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [prefix], eventTypes: ['Wanted'] } });
+    const it = sub.withCheckpoints()[Symbol.asyncIterator]();
     try {
-      const sub = store.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [prefix], eventTypes: ['Wanted'] } });
-      const first = take(sub, 1);
+      const first = it.next();
       await new Promise((r) => setTimeout(r, 100));
-      await store.append(`${prefix}1`, [{ id: randomUUID(), type: 'Wanted', data: {} }]);
-      expect(await first).to.have.length(1);
-      const next = take(sub, 1);
+      const a = { id: randomUUID(), type: 'Wanted', data: {} };
+      await store.append(`${prefix}1`, [a]);
+      expect(((await first).value as RecordedEvent).id).to.equal(a.id);
       const skipped = await store.append(`${prefix}2`, Array.from({ length: 50 }, () => ({ id: randomUUID(), type: 'Other', data: {} })));
-      await until(() => froms.some((f) => comparePositions(f, skipped.position) >= 0), 5_000);
-      expect(froms.some((f) => comparePositions(f, skipped.position) >= 0)).to.equal(true);
+      // Next comes a mark at (or past) the last skipped event, well before the poll interval.
+      const started = Date.now();
+      const mark = (await it.next()).value as CheckpointMark;
+      expect(mark.kind).to.equal('checkpoint');
+      expect(comparePositions(mark.position, skipped.position)).to.be.at.least(0);
+      expect(Date.now() - started).to.be.below(500);
       const wanted = { id: randomUUID(), type: 'Wanted', data: {} };
       await store.append(`${prefix}3`, [wanted]);
-      expect((await next).map((e) => e.id)).to.deep.equal([wanted.id]);
-      await sub.close();
+      let next = (await it.next()).value as RecordedEvent | CheckpointMark;
+      while ('kind' in next) next = (await it.next()).value as RecordedEvent | CheckpointMark;
+      expect(next.id).to.equal(wanted.id);
     } finally {
-      store.scanPage = scan;
+      await sub.close();
+    }
+  });
+
+  it('serves every live subscription from one shared read of the newest events, not a query each', async () => {
+    const prefix = `tail${randomUUID().slice(0, 8)}-`;
+    const subs = [
+      ...Array.from({ length: 10 }, (_, i) => store.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [`${prefix}${i % 2}`] } })),
+      store.subscribeToAll({ fromPosition: 'end', filter: { eventTypes: ['TailOdd'] } }),
+      store.subscribeToAll({ fromPosition: 'end' }),
+    ];
+    const wanted = subs.map((_, i) => (i < 10 ? 10 : i === 10 ? 10 : 20));
+    const got = subs.map((sub, i) => take(sub, wanted[i]!, 10_000));
+    // Let every subscription catch up and go live before counting.
+    await new Promise((r) => setTimeout(r, 300));
+    let reads = 0;
+    const query = store.pool.query.bind(store.pool);
+    store.pool.query = ((config: string | { text: string }, ...rest: unknown[]) => {
+      if (/from es_events/.test(typeof config === 'string' ? config : config.text)) reads++;
+      return (query as (...a: unknown[]) => unknown)(config, ...rest);
+    }) as typeof store.pool.query;
+    try {
+      for (let k = 0; k < 20; k++) {
+        await store.append(`${prefix}${k % 2}`, [{ id: randomUUID(), type: k % 2 ? 'TailOdd' : 'TailEven', data: { k } }]);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const results = await Promise.all(got);
+      results.forEach((events, i) => expect(events, `subscription ${i}`).to.have.length(wanted[i]!));
+      expect(results[0]!.map((e) => (e.data as { k: number }).k)).to.deep.equal([0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+      expect(results[10]!.every((e) => e.type === 'TailOdd')).to.equal(true);
+      // One read per append (and a few look-agains), where a query per subscription would be 12 × 20.
+      expect(reads).to.be.within(1, 40);
+    } finally {
+      store.pool.query = query;
+      await Promise.all(subs.map((s) => s.close()));
+    }
+  });
+
+  it('delivers a live event held back by an older open transaction soon after that one ends, with no notification', async () => {
+    const prefix = `held${randomUUID().slice(0, 8)}-`;
+    const sub = store.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [prefix] } });
+    const got = take(sub, 1, 5_000);
+    await new Promise((r) => setTimeout(r, 200));
+    // Any write holds xmin back, not only an append (a projection's transaction, say).
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      await other.query('begin');
+      await other.query('select pg_current_xact_id()');
+      await store.append(`${prefix}1`, [{ id: randomUUID(), type: 'T', data: {} }]);
+      await new Promise((r) => setTimeout(r, 300));
+      const ended = Date.now();
+      await other.query('rollback');
+      expect(await got).to.have.length(1);
+      // The poll interval is 1 s: it came from looking again soon, not from the poll.
+      expect(Date.now() - ended).to.be.below(700);
+    } finally {
+      await other.end();
+      await sub.close();
+    }
+  });
+
+  it('lets a subscription that fell behind the tail read the table, then rejoin it, missing and repeating nothing', async () => {
+    const small = new PostgresEventStore({ databaseUrl: url, tailCapacity: 25, subscriptionBatch: 10 });
+    try {
+      const prefix = `behind${randomUUID().slice(0, 8)}-`;
+      const fast = small.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [prefix] } });
+      const slow = small.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [prefix] } });
+      const fastGot = take(fast, 300, 20_000);
+      const it = slow[Symbol.asyncIterator]();
+      await new Promise((r) => setTimeout(r, 200));
+      const ids: string[] = [];
+      const writers = Array.from({ length: 4 }, async (_, w) => {
+        for (let k = 0; k < 15; k++) {
+          const events = Array.from({ length: 5 }, () => ({ id: randomUUID(), type: 'T', data: {} }));
+          await small.append(`${prefix}${w}`, events);
+          ids.push(...events.map((e) => e.id));
+        }
+      });
+      // The slow one reads one event, then sleeps while far more than the tail holds are written.
+      const first = await it.next();
+      await Promise.all(writers);
+      const slowGot = [first.value!];
+      while (slowGot.length < 300) {
+        const n = await it.next();
+        if (n.done) break;
+        slowGot.push(n.value);
+      }
+      for (const events of [await fastGot, slowGot]) {
+        expect(events).to.have.length(300);
+        expect(new Set(events.map((e) => e.id)).size).to.equal(300);
+        expect([...events.map((e) => e.id)].sort()).to.deep.equal([...ids].sort());
+        for (let i = 1; i < events.length; i++) expect(comparePositions(events[i - 1]!.position, events[i]!.position)).to.equal(-1);
+      }
+      await Promise.all([fast.close(), slow.close()]);
+    } finally {
+      await small.close();
     }
   });
 

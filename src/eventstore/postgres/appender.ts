@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { DuplicateEventId, InvalidEvent, WrongExpectedVersion } from '../errors.js';
-import type { AppendResult, EventData, ExpectedRevision } from '../types.js';
+import { comparePositions } from '../position.js';
+import type { AppendResult, EventData, ExpectedRevision, Position } from '../types.js';
 
 interface Pending {
   streamId: string;
@@ -45,7 +46,7 @@ export class Appender {
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly opts: { groupCommit: boolean; maxBatch: number; maxBatchEvents: number; maxInFlight: number; onAppended: () => void },
+    private readonly opts: { groupCommit: boolean; maxBatch: number; maxBatchEvents: number; maxInFlight: number; onAppended: (position: Position) => void },
   ) {}
 
   append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -121,15 +122,13 @@ export class Appender {
       return;
     }
     const recheck: Promise<void>[] = [];
-    let appended = false;
+    let appended: Position | undefined;
     for (const row of rows) {
       const p = batch[row.idx - 1]!;
       if (row.status === 'ok') {
-        appended = true;
-        p.resolve({
-          nextExpectedRevision: BigInt(row.next_revision!),
-          position: { commit: BigInt(row.tx!), prepare: BigInt(row.last_seq!) },
-        });
+        const position = { commit: BigInt(row.tx!), prepare: BigInt(row.last_seq!) };
+        if (!appended || comparePositions(position, appended) > 0) appended = position;
+        p.resolve({ nextExpectedRevision: BigInt(row.next_revision!), position });
       } else if (row.status === 'wrong_expected_version' && !checked) {
         recheck.push(this.send([p], true));
       } else if (row.status === 'wrong_expected_version') {
@@ -143,7 +142,7 @@ export class Appender {
       const answered = new Set(rows.map((r) => r.idx));
       batch.forEach((p, i) => answered.has(i + 1) || p.reject(new Error(`es_append gave no answer for ${p.streamId}`)));
     }
-    if (appended) this.opts.onAppended();
+    if (appended) this.opts.onAppended(appended);
     await Promise.all(recheck);
   }
 }

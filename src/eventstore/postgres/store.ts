@@ -13,11 +13,13 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../types.js';
+import { formatPosition } from '../position.js';
 import { validateAppend } from '../validate.js';
 import { Appender } from './appender.js';
 import { Notifier } from './notifier.js';
 import { EVENT_COLUMNS, eventColumns, type EventRow, filterSql, positionParams, toRecorded } from './rows.js';
 import { PgSubscription } from './subscription.js';
+import { LiveTail } from './tail.js';
 
 export interface PostgresEventStoreOptions {
   databaseUrl: string;
@@ -34,6 +36,8 @@ export interface PostgresEventStoreOptions {
   /** At most one NOTIFY to other processes per this many ms (default 5). */
   notifyIntervalMs?: number;
   subscriptionBatch?: number;
+  /** Newest events kept in memory for live subscriptions (default 20,000). */
+  tailCapacity?: number;
   onError?: (err: unknown, where: string) => void;
 }
 
@@ -52,20 +56,26 @@ export class PostgresEventStore implements EventStore {
   readonly notifier: Notifier;
   private readonly appender: Appender;
   private readonly subscriptions = new Set<PgSubscription>();
+  /** The newest events, read once for all live subscriptions. */
+  readonly tail: LiveTail;
 
   constructor(private readonly opts: PostgresEventStoreOptions) {
     const poolMax = opts.poolMax ?? 10;
     this.pool = createPgPool(opts.databaseUrl, poolMax);
     const onError = opts.onError ?? (() => {});
     this.notifier = new Notifier(opts.databaseUrl, 'es_events', (err) => onError(err, 'listen'));
+    this.tail = new LiveTail(
+      { notifier: this.notifier, scanPage: (from, limit) => this.scanPage(from, limit), headPosition: () => this.headPosition() },
+      { pollMs: opts.pollMs ?? 1000, page: opts.subscriptionBatch ?? 500, capacity: opts.tailCapacity ?? 20_000, onError: (err) => onError(err, 'subscription') },
+    );
     this.appender = new Appender(this.pool, {
       groupCommit: opts.groupCommit ?? true,
       maxBatch: opts.maxBatch ?? 8,
       maxBatchEvents: opts.maxBatchEvents ?? 100,
       maxInFlight: opts.maxInFlight ?? Math.max(1, poolMax - 2),
       // Subscribers in this process hear of the append at once; others through NOTIFY.
-      onAppended: () => {
-        this.notifier.wakeup.wake();
+      onAppended: (position) => {
+        this.notifier.announce(position);
         this.notifyOthers();
       },
     });
@@ -95,7 +105,9 @@ export class PostgresEventStore implements EventStore {
       this.lastNotify = Date.now();
       this.pool
         // Its commit need not wait for a WAL flush: a lost NOTIFY only means a poll finds the events.
-        .query("select set_config('synchronous_commit', 'off', true), pg_notify('es_events', '')")
+        // It names the newest position this process committed, so that listeners read only when
+        // there is something new to them (their own appends come back to them too).
+        .query("select set_config('synchronous_commit', 'off', true), pg_notify('es_events', $1)", [this.notifier.heard ? formatPosition(this.notifier.heard) : ''])
         .catch((err: unknown) => this.opts.onError?.(err, 'notify'))
         .finally(() => {
           this.notifyBusy = false;
@@ -319,6 +331,7 @@ export class PostgresEventStore implements EventStore {
   async close(): Promise<void> {
     this.closed = true;
     if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    this.tail.close();
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     await this.notifier.stop();
     await this.pool.end();

@@ -7,11 +7,15 @@ import type { PostgresEventStore } from './store.js';
  * Catch-up then live over $all. Reads pages below the snapshot's xmin in (tx_id, seq) order and
  * resumes after the last delivered position, so nothing is skipped or repeated even when
  * transactions commit out of order. Query errors (a lost connection) are retried with backoff
- * from the same position: the subscription resubscribes by itself. When a filtered page moved past
- * events it skipped, it says so with a checkpoint mark (see `withCheckpoints`).
+ * from the same position: the subscription resubscribes by itself. Once caught up it takes new
+ * events from the store's shared tail (see LiveTail) instead of querying; a subscription that
+ * falls behind the tail reads the table again. When a filtered page moved past events it
+ * skipped, it says so with a checkpoint mark (see `withCheckpoints`).
  */
 export class PgSubscription implements Subscription {
   private closed = false;
+  /** Caught up once: relies on the store's shared tail from then on. */
+  private live = false;
   private iterator?: AsyncGenerator<RecordedEvent | CheckpointMark>;
 
   constructor(
@@ -37,27 +41,30 @@ export class PgSubscription implements Subscription {
 
   private async *run(): AsyncGenerator<RecordedEvent | CheckpointMark> {
     const { store, opts } = this;
+    const tail = store.tail;
     void store.notifier.start();
     let position: Position | undefined = typeof opts.from === 'object' ? opts.from : opts.from === 'start' ? START : undefined;
     let failures = 0;
     let window: number | undefined;
-    // After a wake-up that found nothing, an older transaction may still hold xmin back: look
-    // again soon rather than after a whole poll interval.
-    let quickRetry = 0;
     try {
       while (!this.closed) {
-        const seen = store.notifier.wakeup.seq;
+        const seen = tail.changed.seq;
         let page: { events: RecordedEvent[]; scannedTo?: Position; more: boolean; nextWindow?: number };
-        try {
-          position ??= (await store.headPosition()) ?? START;
-          page = await store.scanPage(position, opts.batch, opts.filter, window);
-          window = page.nextWindow;
-          failures = 0;
-        } catch (err) {
-          if (this.closed) break;
-          opts.onError(err);
-          await sleep(backoff(failures++, 50, 2_000));
-          continue;
+        if (position && this.live && tail.covers(position)) {
+          // At the head: the shared tail has what a query would return, and costs no query.
+          page = tail.after(position, opts.batch, opts.filter);
+        } else {
+          try {
+            position ??= (await store.headPosition()) ?? START;
+            page = await store.scanPage(position, opts.batch, opts.filter, window);
+            window = page.nextWindow;
+            failures = 0;
+          } catch (err) {
+            if (this.closed) break;
+            opts.onError(err);
+            await sleep(backoff(failures++, 50, 2_000));
+            continue;
+          }
         }
         for (const event of page.events) {
           if (this.closed) return;
@@ -72,11 +79,13 @@ export class PgSubscription implements Subscription {
           yield { kind: 'checkpoint', position };
         }
         if (page.more) continue;
-        if (page.events.length > 0) quickRetry = 0;
-        const delay = quickRetry > 0 ? Math.min(opts.pollMs, 2 ** quickRetry) : opts.pollMs;
-        const why = await store.notifier.wakeup.wait(delay, seen);
-        if (why === 'woken') quickRetry = 1;
-        else if (quickRetry > 0) quickRetry = 2 ** quickRetry >= opts.pollMs ? 0 : quickRetry + 1;
+        if (!this.live) {
+          // Caught up: from now on the tail reads new events for this subscription.
+          this.live = true;
+          tail.acquire();
+          continue;
+        }
+        await tail.changed.wait(opts.pollMs, seen);
       }
     } finally {
       await this.close();
@@ -86,7 +95,8 @@ export class PgSubscription implements Subscription {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.live) this.store.tail.release();
     this.opts.onClose();
-    this.store.notifier.wakeup.wake();
+    this.store.tail.changed.wake();
   }
 }
