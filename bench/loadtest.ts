@@ -13,7 +13,8 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { io as connect, type Socket } from 'socket.io-client';
-import { inParallel, loadBody, pct, setupFleet, startService } from './support.js';
+import { percentile } from './lib/report.js';
+import { inParallel, loadBody, setupFleet, startService } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -100,7 +101,7 @@ const results = await Promise.all(
             duration: SECONDS,
             requests: [{ ...first, setupRequest: (req) => ({ ...req, ...sc.request() }) }],
           },
-          (err, result) => (err ? reject(err) : resolve({ name: sc.name, latencies, ok, errors: errors + result.errors + result.timeouts, seconds: result.duration })),
+          (err, result) => (err ? reject(err) : resolve({ name: sc.name, latencies: latencies.sort((a, b) => a - b), ok, errors: errors + result.errors + result.timeouts, seconds: result.duration })),
         );
         instance.on('response', (_client, status: number, _bytes: number, ms: number) => {
           latencies.push(ms);
@@ -119,7 +120,7 @@ const lines = [
   '',
   '| route | connections | requests/s | p50 ms | p95 ms | p99 ms | errors |',
   '|---|---|---|---|---|---|---|',
-  ...results.map((r, i) => `| ${r.name} | ${scenarios[i]!.connections} | ${Math.round(r.ok / r.seconds).toLocaleString('en-US')} | ${f(pct(r.latencies, 50))} | ${f(pct(r.latencies, 95))} | ${f(pct(r.latencies, 99))} | ${r.errors} |`),
+  ...results.map((r, i) => `| ${r.name} | ${scenarios[i]!.connections} | ${Math.round(r.ok / r.seconds).toLocaleString('en-US')} | ${f(percentile(r.latencies, 50))} | ${f(percentile(r.latencies, 95))} | ${f(percentile(r.latencies, 99))} | ${r.errors} |`),
   '',
   `Dashboards heard ${heard.toLocaleString('en-US')} load messages during the run.`,
 ];

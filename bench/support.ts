@@ -12,11 +12,6 @@ import { dropDatabase, ensureDatabase } from '../src/infra/db.js';
 import { createLogger } from '../src/infra/logger.js';
 import { type ServiceEndpoints, startServices } from '../src/infra/services.js';
 
-export const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
-};
-
 export async function inParallel<T>(items: T[], n: number, fn: (item: T, i: number) => Promise<void>) {
   let next = 0;
   await Promise.all(

@@ -4,15 +4,24 @@ import { type Projector, tableNames } from './types.js';
 
 const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
 
-/** Creates a generation's empty storage: its physical tables, or the projector's own setup. */
-export async function setupGeneration(trx: Knex.Transaction, projector: Projector, generation: number): Promise<void> {
+/**
+ * Creates a generation's empty storage: its physical tables, or the projector's own setup. With
+ * `deferIndexes` (a rebuild) the secondary indexes wait for `indexGeneration`, once it is filled.
+ */
+export async function setupGeneration(trx: Knex.Transaction, projector: Projector, generation: number, opts: { deferIndexes?: boolean } = {}): Promise<void> {
   if (projector.kind === 'postgres') {
     const t = tableNames(generation);
     for (const table of projector.tables) await trx.raw(`drop table if exists ${q(t(table))} cascade`);
     await projector.setup(trx, t);
+    if (!opts.deferIndexes) await projector.indexes?.(trx, t);
   } else {
     await projector.setup?.(generation);
   }
+}
+
+/** Creates a generation's secondary indexes (those it lacks). */
+export async function indexGeneration(db: Knex, projector: Projector, generation: number): Promise<void> {
+  if (projector.kind === 'postgres') await projector.indexes?.(db, tableNames(generation));
 }
 
 /** Points each logical table's view at `generation`'s table; part of the switch transaction. */

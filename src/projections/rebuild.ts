@@ -3,7 +3,7 @@ import type { EventStore, Position } from '../eventstore/types.js';
 import type { Logger } from '../infra/logger.js';
 import { applyBatch } from './apply.js';
 import type { Checkpoints } from './checkpoints.js';
-import { dropGeneration, setupGeneration, switchLive } from './generations.js';
+import { dropGeneration, indexGeneration, setupGeneration, switchLive } from './generations.js';
 import { type Projector, projectorFilter } from './types.js';
 
 export interface RebuildProgress {
@@ -64,7 +64,7 @@ export async function rebuildProjection(deps: {
     if (generation === undefined) {
       generation = await knex.transaction(async (trx) => {
         const g = await checkpoints.create(trx, projector.name, projector.version, 'building');
-        await setupGeneration(trx, projector, g);
+        await setupGeneration(trx, projector, g, { deferIndexes: true });
         return g;
       });
       logger.info('rebuild started', { projector: projector.name, version: projector.version, generation });
@@ -82,15 +82,27 @@ export async function rebuildProjection(deps: {
     report('building');
 
     // Catch up outside any long transaction: live traffic keeps flowing to the old generation.
+    // The next page is read while this one is applied (reading and writing overlap).
+    let next = store.readAll({ fromPosition: position, maxCount: batchSize, filter });
     for (;;) {
-      if (deps.signal?.aborted) throw new Error('rebuild aborted');
-      const page = await store.readAll({ fromPosition: position, maxCount: batchSize, filter });
+      if (deps.signal?.aborted) {
+        await next.catch(() => {});
+        throw new Error('rebuild aborted');
+      }
+      const page = await next;
       if (page.length === 0) break;
-      applied += (await applyBatch(knex, checkpoints, projector, gen, page, { live: false })).length;
       position = page[page.length - 1]!.position;
+      next = store.readAll({ fromPosition: position, maxCount: batchSize, filter });
+      // A failed apply must not leave the read ahead unhandled.
+      applied += (await applyBatch(knex, checkpoints, projector, gen, page, { live: false }).catch(async (err: unknown) => {
+        await next.catch(() => {});
+        throw err;
+      })).length;
       if (applied > total) total = applied + (await store.countEvents({ after: position, filter, limit: COUNT_LIMIT }));
       report('building');
     }
+    // Index the filled tables once, still outside the switch (live runners are not held up).
+    await indexGeneration(knex, projector, gen);
 
     report('switching');
     const previous = await knex.transaction(async (trx) => {

@@ -30,6 +30,12 @@ export interface PostgresProjector extends ProjectorBase {
   readonly tables: readonly string[];
   /** Creates this generation's (empty) tables. */
   setup(trx: Knex.Transaction, t: TableNames): Promise<void>;
+  /**
+   * Creates the secondary indexes of this generation's tables, if it has not already (named, `if
+   * not exists`). A rebuild fills the tables first and indexes them once, at the end: building an
+   * index over a million rows is far cheaper than updating it a million times.
+   */
+  indexes?(db: Knex | Knex.Transaction, t: TableNames): Promise<void>;
   /** Applies events in order, inside the transaction that also moves the checkpoint. */
   apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames): Promise<void>;
 }

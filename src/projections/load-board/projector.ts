@@ -14,7 +14,7 @@ const CHUNK = 500;
  * The load board: one denormalized row per load (shipper name, bid counts, status, booking),
  * plus each load's status history. Every write is guarded by the load stream's revision, so a
  * replayed batch changes nothing; several events of one load in a batch make one row write.
- * Indexes were chosen from EXPLAIN on 1,000,000 loads (bench/reports/loadboard.md).
+ * Indexes were chosen from EXPLAIN on 1,000,000 loads (`npm run bench:loadboard` prints the slowest plan).
  */
 export const loadBoardProjector: PostgresProjector = {
   kind: 'postgres',
@@ -65,23 +65,6 @@ export const loadBoardProjector: PostgresProjector = {
       table.decimal('pos_prepare', 20, 0).notNullable();
       table.timestamp('updated_at', { useTz: true }).notNullable();
     });
-    // The board's queries filter posted loads and page by a sort key; each sort has its own
-    // partial index ending in load_id (the keyset tie-breaker), scanned in either direction.
-    const posted = `where status = 'posted'`;
-    for (const key of ['pickup_from', 'rate_cents', 'rate_per_mile_cents', 'trip_miles', 'posted_at']) {
-      await trx.raw(`create index on ?? (${key}, load_id) ${posted}`, [board]);
-    }
-    await trx.raw(`create index on ?? using gist (ll_to_earth(origin_lat, origin_lng)) ${posted}`, [board]);
-    await trx.raw(`create index on ?? using gist (ll_to_earth(dest_lat, dest_lng)) ${posted}`, [board]);
-    await trx.raw(`create index on ?? (origin_state, pickup_from, load_id) ${posted}`, [board]);
-    // The load-expiry job asks which postings are due.
-    await trx.raw(`create index on ?? (expires_at) ${posted}`, [board]);
-    await trx.raw(`create index on ?? (equipment_type, pickup_from, load_id) ${posted}`, [board]);
-    await trx.raw(`create index on ?? (shipper_org_id, posted_at)`, [board]);
-    await trx.raw(`create index on ?? (carrier_org_id, posted_at) where carrier_org_id is not null`, [board]);
-    // Dashboards that reconnect ask for what changed after the last position they saw.
-    await trx.raw(`create index on ?? (pos_commit, pos_prepare)`, [board]);
-
     await trx.schema.createTable(t('load_status_history'), (table) => {
       table.uuid('load_id').notNullable();
       table.bigInteger('revision').notNullable();
@@ -95,6 +78,27 @@ export const loadBoardProjector: PostgresProjector = {
       table.uuid('org_id').primary();
       table.text('name').notNullable();
     });
+  },
+
+  async indexes(db: Knex | Knex.Transaction, t: TableNames) {
+    const board = t('load_board');
+    const index = (name: string, def: string) => db.raw(`create index if not exists ?? on ?? ${def}`, [`${board}_${name}`, board]);
+    // The board's queries filter posted loads and page by a sort key; each sort has its own
+    // partial index ending in load_id (the keyset tie-breaker), scanned in either direction.
+    const posted = `where status = 'posted'`;
+    for (const key of ['pickup_from', 'rate_cents', 'rate_per_mile_cents', 'trip_miles', 'posted_at']) {
+      await index(`${key}_posted`, `(${key}, load_id) ${posted}`);
+    }
+    await index('origin_geo_posted', `using gist (ll_to_earth(origin_lat, origin_lng)) ${posted}`);
+    await index('dest_geo_posted', `using gist (ll_to_earth(dest_lat, dest_lng)) ${posted}`);
+    await index('origin_state_posted', `(origin_state, pickup_from, load_id) ${posted}`);
+    // The load-expiry job asks which postings are due.
+    await index('expires_at_posted', `(expires_at) ${posted}`);
+    await index('equipment_posted', `(equipment_type, pickup_from, load_id) ${posted}`);
+    await index('shipper', `(shipper_org_id, posted_at)`);
+    await index('carrier', `(carrier_org_id, posted_at) where carrier_org_id is not null`);
+    // Dashboards that reconnect ask for what changed after the last position they saw.
+    await index('position', `(pos_commit, pos_prepare)`);
   },
 
   async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
