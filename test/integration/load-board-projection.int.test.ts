@@ -42,6 +42,7 @@ describe('The load board projection', () => {
     await knex.transaction(async (trx) => {
       for (const table of [...loadBoardProjector.tables, ...carrierDirectoryProjector.tables]) await trx.schema.dropTableIfExists(t(table));
       await loadBoardProjector.setup(trx, t);
+      await loadBoardProjector.indexes!(trx, t);
       await carrierDirectoryProjector.setup(trx, t);
     });
   });
