@@ -116,8 +116,10 @@ export async function loadBoardScenario(ctx: ScenarioContext): Promise<Row[]> {
   let server: Server | undefined;
   const redis = createRedis(ctx.redisUrl, `bench:board-api:${randomUUID().slice(0, 8)}:`);
   try {
-    await b.knex.raw('vacuum analyze load_board__g1');
-    await b.knex.raw('analyze load_search__g1');
+    // The live generations' tables (a rebuild scenario before this one may have switched them).
+    const live = async (name: string) => ((await b.knex('projections').where({ name }).first('live_generation')) as { live_generation: number }).live_generation;
+    await b.knex.raw('vacuum analyze ??', [`load_board__g${await live('load_board')}`]);
+    await b.knex.raw('analyze ??', [`load_search__g${await live('load_search')}`]);
     const { config, knex, store, runner } = b;
     const principals = new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
     const search = searchIndexFor({ knex, config });
