@@ -24,7 +24,8 @@ export function matches(filter: EventFilter | undefined, e: RecordedEvent): bool
  * It holds every stable event after `from` up to `to`, in (tx_id, seq) order, read with the same
  * rule as a subscription (below the snapshot's xmin, resuming after the last position), so a
  * subscription whose position is at or after `from` finds in it exactly what a query would have
- * returned. It keeps at most `capacity` events; a subscription that fell further behind reads from
+ * returned. It keeps the newest `capacity` events (up to a quarter more between trims, so that a full
+ * tail is not copied on every read); a subscription that fell further behind reads from
  * the table until it catches up. It reads only while some subscription is waiting on it.
  */
 export class LiveTail {
@@ -120,7 +121,7 @@ export class LiveTail {
         if (got.events.length > 0) {
           this.events.push(...got.events);
           this.to = got.events[got.events.length - 1]!.position;
-          if (this.events.length > capacity) {
+          if (this.events.length > capacity + (capacity >>> 2)) {
             const drop = this.events.length - capacity;
             this.from = this.events[drop - 1]!.position;
             this.events = this.events.slice(drop);
