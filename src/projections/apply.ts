@@ -73,7 +73,7 @@ export async function applyBatch(
     if (!to || (cp && comparePositions(to, cp) <= 0)) return [];
     if (fresh.length > 0) {
       try {
-        if (projector.kind === 'postgres') await projector.apply(trx, fresh, tableNames(generation));
+        if (projector.kind === 'postgres') await projector.apply(trx, fresh, tableNames(generation), { rebuilding: !opts.live });
         else await projector.apply(fresh, generation);
       } catch (err) {
         throw new ProjectorFailed(projector.name, generation, fresh, err);

@@ -17,6 +17,15 @@ interface ProjectorBase {
   close?(): void;
 }
 
+export interface ApplyContext {
+  /**
+   * A rebuild is filling a generation no reader sees yet. Its checkpoint commits with each batch,
+   * so every event reaches `apply` once: rows a batch creates cannot exist yet and may be
+   * bulk-loaded (COPY) instead of upserted.
+   */
+  readonly rebuilding: boolean;
+}
+
 /** Maps a logical table name to this generation's physical table. */
 export type TableNames = (logical: string) => string;
 
@@ -37,7 +46,7 @@ export interface PostgresProjector extends ProjectorBase {
    */
   indexes?(db: Knex | Knex.Transaction, t: TableNames): Promise<void>;
   /** Applies events in order, inside the transaction that also moves the checkpoint. */
-  apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames): Promise<void>;
+  apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames, ctx?: ApplyContext): Promise<void>;
 }
 
 /**

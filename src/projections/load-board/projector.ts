@@ -3,12 +3,13 @@ import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
 import { OrganisationRegistered, organisationEvents } from '../../domain/organisation/events.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
 import { ORGANISATION_STREAM } from '../organisations/projector.js';
-import type { PostgresProjector, TableNames } from '../types.js';
-import { type BoardRow, evolveRow, type HistoryRow, statusAfter } from './row.js';
+import type { ApplyContext, PostgresProjector, TableNames } from '../types.js';
+import { columns, copyRows, upsertRows } from '../sql/upsert.js';
+import { BOARD_COLUMNS, type BoardRow, evolveRow, type HistoryRow, statusAfter } from './row.js';
+
+const HISTORY_COLUMNS = columns<HistoryRow>({ load_id: 'uuid', revision: 'int8', event_type: 'text', status: 'text', at: 'timestamptz', actor: 'text' });
 
 export const LOAD_STREAM = 'load-';
-/** Rows per INSERT: 52 columns × 500 stays far below Postgres's 65,535 parameters. */
-const CHUNK = 500;
 
 /**
  * The load board: one denormalized row per load (shipper name, bid counts, status, booking),
@@ -101,7 +102,7 @@ export const loadBoardProjector: PostgresProjector = {
     await index('position', `(pos_commit, pos_prepare)`);
   },
 
-  async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
+  async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames, ctx?: ApplyContext) {
     const board = t('load_board');
     const shippers = new Map<string, string>();
     const byLoad = new Map<string, RecordedEvent[]>();
@@ -125,8 +126,9 @@ export const loadBoardProjector: PostgresProjector = {
     // Rows to start from: loads posted in this batch start empty; the rest are read once.
     const existing = new Map<string, BoardRow>();
     const toRead = [...byLoad].filter(([, es]) => es[0]!.revision !== 0n).map(([id]) => id);
-    for (let i = 0; i < toRead.length; i += CHUNK) {
-      for (const r of await trx(board).whereIn('load_id', toRead.slice(i, i + CHUNK)).select<BoardRow[]>('*')) existing.set(r.load_id, { ...r, revision: String(r.revision) });
+    if (toRead.length) {
+      const { rows } = await trx.raw<{ rows: BoardRow[] }>('select * from ?? where load_id = any(?::uuid[])', [board, toRead]);
+      for (const r of rows) existing.set(r.load_id, { ...r, revision: String(r.revision) });
     }
     const decoded = new Map<string, { e: RecordedEvent; event: LoadEvent }[]>();
     const orgIds = new Set<string>();
@@ -140,6 +142,7 @@ export const loadBoardProjector: PostgresProjector = {
     }
 
     const changed: BoardRow[] = [];
+    const created: BoardRow[] = [];
     const history: HistoryRow[] = [];
     for (const [id, list] of decoded) {
       let row = existing.get(id);
@@ -153,17 +156,15 @@ export const loadBoardProjector: PostgresProjector = {
           history.push({ load_id: id, revision: e.revision.toString(), event_type: e.type, status, at: e.createdAt, actor: typeof e.metadata.actor === 'string' ? e.metadata.actor : null });
         }
       }
-      if (row && row !== start) changed.push(row);
+      if (row && row !== start) (ctx?.rebuilding && !start ? created : changed).push(row);
     }
-    for (let i = 0; i < changed.length; i += CHUNK) {
-      await trx(board)
-        .insert(changed.slice(i, i + CHUNK))
-        .onConflict('load_id')
-        .merge()
-        .where(`${board}.revision`, '<', trx.raw('excluded.revision'));
+    // A rebuild bulk-loads the loads and history rows it creates; live batches upsert, guarded by revision.
+    if (ctx?.rebuilding) {
+      await copyRows(trx, board, BOARD_COLUMNS, created);
+      await copyRows(trx, t('load_status_history'), HISTORY_COLUMNS, history);
+    } else {
+      await upsertRows(trx, t('load_status_history'), HISTORY_COLUMNS, history, { key: ['load_id', 'revision'], onConflict: 'ignore' });
     }
-    for (let i = 0; i < history.length; i += CHUNK * 4) {
-      await trx(t('load_status_history')).insert(history.slice(i, i + CHUNK * 4)).onConflict(['load_id', 'revision']).ignore();
-    }
+    await upsertRows(trx, board, BOARD_COLUMNS, changed, { key: ['load_id'], onConflict: 'update', guard: { column: 'revision', op: '<' } });
   },
 };

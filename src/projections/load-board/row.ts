@@ -1,6 +1,7 @@
 import { ratePerMileCents } from '../../domain/load/decider.js';
 import type { LoadEvent } from '../../domain/load/events.js';
 import type { Position } from '../../eventstore/types.js';
+import { columns } from '../sql/upsert.js';
 
 export type BoardStatus = 'posted' | 'booked' | 'assigned' | 'picked_up' | 'in_transit' | 'delivered' | 'cancelled' | 'expired';
 export const BOARD_STATUSES: readonly BoardStatus[] = ['posted', 'booked', 'assigned', 'picked_up', 'in_transit', 'delivered', 'cancelled', 'expired'];
@@ -67,6 +68,66 @@ export interface BoardRow {
   pos_commit: string;
   pos_prepare: string;
 }
+
+/** The board's columns and their types, in table order: how a batch of rows travels (`upsertRows`). */
+export const BOARD_COLUMNS = columns<BoardRow>({
+  load_id: 'uuid',
+  revision: 'int8',
+  status: 'text',
+  shipper_org_id: 'uuid',
+  shipper_name: 'text',
+  reference: 'text',
+  commodity: 'text',
+  description: 'text',
+  weight_lb: 'int4',
+  length_ft: 'float8',
+  equipment_type: 'text',
+  load_size: 'text',
+  origin_address: 'text',
+  origin_city: 'text',
+  origin_state: 'text',
+  origin_zip: 'text',
+  origin_lat: 'float8',
+  origin_lng: 'float8',
+  dest_address: 'text',
+  dest_city: 'text',
+  dest_state: 'text',
+  dest_zip: 'text',
+  dest_lat: 'float8',
+  dest_lng: 'float8',
+  pickup_from: 'timestamptz',
+  pickup_to: 'timestamptz',
+  delivery_from: 'timestamptz',
+  delivery_to: 'timestamptz',
+  rate_cents: 'int4',
+  currency: 'text',
+  trip_miles: 'int4',
+  trip_miles_estimated: 'bool',
+  rate_per_mile_cents: 'int4',
+  tarps: 'bool',
+  hazmat: 'bool',
+  twic: 'bool',
+  team_drivers: 'bool',
+  open_bids: 'int4',
+  bid_count: 'int4',
+  carrier_id: 'uuid',
+  carrier_org_id: 'uuid',
+  booked_rate_cents: 'int4',
+  driver_id: 'uuid',
+  truck_id: 'text',
+  posted_at: 'timestamptz',
+  expires_at: 'timestamptz',
+  booked_at: 'timestamptz',
+  picked_up_at: 'timestamptz',
+  delivered_at: 'timestamptz',
+  arrived_pickup_at: 'timestamptz',
+  arrived_delivery_at: 'timestamptz',
+  review_reason: 'text',
+  flagged_at: 'timestamptz',
+  updated_at: 'timestamptz',
+  pos_commit: 'numeric',
+  pos_prepare: 'numeric',
+});
 
 /** A status change, for `GET /loads/:id`'s history. */
 export interface HistoryRow {
