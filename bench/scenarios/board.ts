@@ -25,7 +25,7 @@ import { createKnex, ensureDatabase } from '../../src/infra/db.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { migrateLatest } from '../../src/infra/migrate.js';
 import { createRedis } from '../../src/infra/redis.js';
-import { boardQuery, type SortName } from '../../src/projections/load-board/query.js';
+import { queryBoard, type SortName } from '../../src/projections/load-board/query.js';
 import { rebuildProjection } from '../../src/projections/rebuild.js';
 import { allProjectors, searchIndexFor } from '../../src/projections/registry.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
@@ -197,9 +197,19 @@ export async function loadBoardScenario(ctx: ScenarioContext): Promise<Row[]> {
       .filter((x) => x.s.path === '/loads')
       .sort((x, y) => y.p95 - x.p95)[0]!.s;
     const actor = { userId: user.userId!, orgId: org.orgId!, roles: ['carrier' as const] };
-    const q = boardQuery(knex, { filters: filtersOf(boardFilterQuery.parse(slowest.query)), actor, sort: (slowest.query.sort ?? 'pickup') as SortName, limit: 25, now: new Date() });
-    const plan = (await knex.raw(`explain (analyze, buffers) ${q.toString()}`)).rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']) as string[];
-    ctx.log(`EXPLAIN (ANALYZE, BUFFERS) of the slowest filter set (${slowest.name}):\n${plan.map((l) => `    ${l}`).join('\n')}`);
+    // Every statement the page runs (a radius page in pickup order runs two), as the API runs them.
+    const statements: { sql: string; bindings: readonly unknown[] }[] = [];
+    const record = (q: { sql: string; bindings?: readonly unknown[] }) => statements.push({ sql: q.sql, bindings: q.bindings ?? [] });
+    knex.on('query', record);
+    await queryBoard(knex, { filters: filtersOf(boardFilterQuery.parse(slowest.query)), actor, sort: (slowest.query.sort ?? 'pickup') as SortName, limit: 25, now: new Date() });
+    knex.removeListener('query', record);
+    const conn = (await knex.client.acquireConnection()) as { query(sql: string, values: readonly unknown[]): Promise<{ rows: { 'QUERY PLAN': string }[] }> };
+    for (const st of statements) {
+      // The statements as sent, with $n parameters: straight to a pg connection.
+      const plan = (await conn.query(`explain (analyze, buffers) ${st.sql}`, st.bindings)).rows.map((r) => r['QUERY PLAN']);
+      ctx.log(`EXPLAIN (ANALYZE, BUFFERS) of the slowest filter set (${slowest.name}):\n${plan.map((l) => `    ${l}`).join('\n')}`);
+    }
+    await knex.client.releaseConnection(conn);
     return rows;
   } finally {
     if (server) await new Promise((r) => server!.close(r));

@@ -5,6 +5,7 @@ import type { RecordedEvent } from '../../eventstore/types.js';
 import { ORGANISATION_STREAM } from '../organisations/projector.js';
 import type { ApplyContext, PostgresProjector, TableNames } from '../types.js';
 import { columns, copyRows, upsertRows } from '../sql/upsert.js';
+import { cellSql } from './cells.js';
 import { BOARD_COLUMNS, type BoardRow, evolveRow, type HistoryRow, statusAfter } from './row.js';
 
 const HISTORY_COLUMNS = columns<HistoryRow>({ load_id: 'uuid', revision: 'int8', event_type: 'text', status: 'text', at: 'timestamptz', actor: 'text' });
@@ -20,8 +21,8 @@ export const LOAD_STREAM = 'load-';
 export const loadBoardProjector: PostgresProjector = {
   kind: 'postgres',
   name: 'load_board',
-  // 2: arrivals at the sites, the review flag, each row's global position.
-  version: 3,
+  // 2: arrivals at the sites, the review flag, each row's global position. 4: grid-cell indexes.
+  version: 4,
   eventTypes: [...loadEvents.types(), OrganisationRegistered.type],
   streamPrefixes: [LOAD_STREAM, ORGANISATION_STREAM],
   tables: ['load_board', 'load_status_history', 'lb_shippers'],
@@ -91,6 +92,9 @@ export const loadBoardProjector: PostgresProjector = {
       await index(`${key}_posted`, `(${key}, load_id) ${posted}`);
     }
     await index('origin_geo_posted', `using gist (ll_to_earth(origin_lat, origin_lng)) ${posted}`);
+    // Radius queries in pickup order read grid cell by cell (query.ts, radiusCells).
+    await index('origin_cell_pickup_posted', `(${cellSql('origin')}, pickup_from, load_id) ${posted}`);
+    await index('dest_cell_pickup_posted', `(${cellSql('dest')}, pickup_from, load_id) ${posted}`);
     await index('dest_geo_posted', `using gist (ll_to_earth(dest_lat, dest_lng)) ${posted}`);
     await index('origin_state_posted', `(origin_state, pickup_from, load_id) ${posted}`);
     // The load-expiry job asks which postings are due.

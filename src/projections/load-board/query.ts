@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Actor } from '../../domain/shared/actor.js';
+import { cellSql, type CircleCells, cellsCovering } from './cells.js';
 import type { BoardRow, BoardStatus } from './row.js';
 
 const METERS_PER_MILE = 1609.344;
@@ -63,7 +64,11 @@ export function deadheadSql(knex: Knex, p: Point): Knex.Raw {
   return knex.raw(`earth_distance(ll_to_earth(?, ?), ll_to_earth(origin_lat, origin_lng)) / ${METERS_PER_MILE}`, [p.lat, p.lng]);
 }
 
-export function applyFilters(q: Knex.QueryBuilder, f: BoardFilters, now: Date): Knex.QueryBuilder {
+/**
+ * `byCell`: the query reads this site's grid cells one by one, so its radius gets the distance
+ * test only; the box test would invite the GiST index into every cell's scan.
+ */
+export function applyFilters(q: Knex.QueryBuilder, f: BoardFilters, now: Date, byCell?: 'origin' | 'dest'): Knex.QueryBuilder {
   q.whereIn('status', f.statuses as string[]);
   for (const [point, prefix] of [
     [f.origin, 'origin'],
@@ -73,7 +78,7 @@ export function applyFilters(q: Knex.QueryBuilder, f: BoardFilters, now: Date): 
     const meters = point.radiusMi * METERS_PER_MILE;
     const [sql, args] = earth(point);
     // The box test uses the GiST index; the distance test trims the box's corners.
-    q.whereRaw(`earth_box(${sql}, ?) @> ll_to_earth(${prefix}_lat, ${prefix}_lng)`, [...args, meters]);
+    if (byCell !== prefix) q.whereRaw(`earth_box(${sql}, ?) @> ll_to_earth(${prefix}_lat, ${prefix}_lng)`, [...args, meters]);
     q.whereRaw(`earth_distance(${sql}, ll_to_earth(${prefix}_lat, ${prefix}_lng)) <= ?`, [...args, meters]);
   }
   if (f.originStates?.length) q.whereIn('origin_state', f.originStates as string[]);
@@ -123,12 +128,12 @@ function sortKey(knex: Knex, opts: BoardQueryOptions): string {
 }
 
 /** Filters, visibility and the keyset bound of one page, without order or limit. */
-function pageFilter(knex: Knex, opts: BoardQueryOptions, keySql: string): Knex.QueryBuilder {
+function pageFilter(knex: Knex, opts: BoardQueryOptions, keySql: string, byCell?: 'origin' | 'dest'): Knex.QueryBuilder {
   const { filters, sort } = opts;
   const dir = opts.order ?? SORTS[sort].dir;
   const point = filters.origin;
   const q = knex('load_board').select('load_board.*', point ? deadheadSql(knex, point).wrap('(', ') as deadhead_mi') : knex.raw('null::float8 as deadhead_mi'));
-  applyFilters(q, filters, opts.now);
+  applyFilters(q, filters, opts.now, byCell);
   visibleTo(q, opts.actor);
   if (opts.after) {
     const value = sort === 'pickup' || sort === 'age' ? new Date(opts.after.value) : opts.after.value;
@@ -143,13 +148,68 @@ function pageFilter(knex: Knex, opts: BoardQueryOptions, keySql: string): Knex.Q
  * load_id), except nearest-first ones: a second sort key would stop the GiST index from
  * returning loads nearest first (Postgres sorts every load in the radius instead: 350 ms for
  * 42,000 loads near Dallas), so those order by distance alone and `queryBoard` orders ties.
+ * `cells`: one of the two reads of a radius page in pickup order (see `cellsPage`).
  */
-export function boardQuery(knex: Knex, opts: BoardQueryOptions): Knex.QueryBuilder {
+export function boardQuery(knex: Knex, opts: BoardQueryOptions, cells?: CellRead): Knex.QueryBuilder | Knex.Raw {
   const dir = opts.order ?? SORTS[opts.sort].dir;
   const keySql = sortKey(knex, opts);
-  const q = pageFilter(knex, opts, keySql);
+  const q = pageFilter(knex, opts, keySql, cells?.prefix);
   if (opts.sort === 'deadhead') return q.orderByRaw(`${keySql} ${dir}`).limit(opts.limit + 1 + DEADHEAD_SLACK);
-  return q.orderByRaw(`${keySql} ${dir}, load_id ${dir}`).limit(opts.limit + 1);
+  if (!cells) return q.orderByRaw(`${keySql} ${dir}, load_id ${dir}`).limit(opts.limit + 1);
+  // Each cell's loads from its own index, in pickup order, at most a page of them; then the best page of those.
+  q.whereRaw(`${cellSql(cells.prefix)} = c.cell`);
+  if (cells.bound) q.where('pickup_from', dir === 'asc' ? '<=' : '>=', cells.bound);
+  const inner = q.orderByRaw(`pickup_from ${dir}, load_id ${dir}`).limit(opts.limit + 1).toSQL();
+  return knex.raw(`select b.* from unnest(?::int[]) as c(cell) cross join lateral (${inner.sql}) as b order by b.pickup_from ${dir}, b.load_id ${dir} limit ?`, [
+    cells.cells,
+    ...inner.bindings,
+    opts.limit + 1,
+  ]);
+}
+
+/** Grid cells of one site to read, and the latest (earliest, descending) pickup worth reading. */
+export interface CellRead {
+  prefix: 'origin' | 'dest';
+  cells: number[];
+  bound?: Date;
+}
+
+/**
+ * When to read a radius cell by cell: open loads in pickup order. Around a hub the GiST index
+ * finds tens of thousands of loads in the radius, and Postgres fetches and sorts them all (350–450
+ * ms at 1M loads); a cell's index yields its loads in order, so a page needs only its first few
+ * rows from each cell. Of two radii, the one with fewer cells.
+ */
+export function radiusCells(opts: BoardQueryOptions): { prefix: 'origin' | 'dest'; cells: CircleCells } | undefined {
+  const f = opts.filters;
+  if (opts.sort !== 'pickup' || f.statuses.length !== 1 || f.statuses[0] !== 'posted') return undefined;
+  const choices = [
+    f.origin && { prefix: 'origin' as const, cells: cellsCovering(f.origin) },
+    f.destination && { prefix: 'dest' as const, cells: cellsCovering(f.destination) },
+  ].filter((c): c is { prefix: 'origin' | 'dest'; cells: CircleCells } => !!c?.cells);
+  const size = (c: CircleCells) => c.inside.length + c.edge.length;
+  return choices.sort((a, b) => size(a.cells) - size(b.cells))[0];
+}
+
+const byPickup = (dir: 'asc' | 'desc') => (a: Row, b: Row) =>
+  (dir === 'asc' ? 1 : -1) * (a.pickup_from.getTime() - b.pickup_from.getTime() || (a.load_id < b.load_id ? -1 : a.load_id > b.load_id ? 1 : 0));
+
+/**
+ * A radius page in pickup order, in two reads. First the cells wholly inside the circle, where
+ * every load is a candidate; if they fill a page, its last pickup bounds the second read, of the
+ * cells the edge crosses: there, a cluster of loads just outside the radius would otherwise be
+ * read to its end, and the bound stops each cell's index scan at that pickup instead. Any split
+ * of the cells gives the same answer (every load still passes every filter); this one keeps both
+ * reads short.
+ */
+async function cellsPage(knex: Knex, opts: BoardQueryOptions, prefix: 'origin' | 'dest', cells: CircleCells): Promise<Row[]> {
+  const dir = opts.order ?? SORTS.pickup.dir;
+  const want = opts.limit + 1;
+  const read = async (c: CellRead) => (c.cells.length ? ((await boardQuery(knex, opts, c)) as unknown as { rows: Row[] }).rows : []);
+  const inside = await read({ prefix, cells: cells.inside });
+  const bound = inside.length === want ? inside[want - 1]!.pickup_from : undefined;
+  const edge = await read({ prefix, cells: cells.edge, ...(bound ? { bound } : {}) });
+  return [...inside, ...edge].sort(byPickup(dir)).slice(0, want);
 }
 
 type Row = BoardPage['rows'][number] & { deadhead_key?: number };
@@ -182,7 +242,8 @@ async function deadheadPage(knex: Knex, opts: BoardQueryOptions): Promise<Row[]>
  */
 export async function queryBoard(knex: Knex, opts: BoardQueryOptions): Promise<BoardPage> {
   const { sort } = opts;
-  const rows = sort === 'deadhead' ? await deadheadPage(knex, opts) : ((await boardQuery(knex, opts)) as Row[]);
+  const cells = radiusCells(opts);
+  const rows = sort === 'deadhead' ? await deadheadPage(knex, opts) : cells ? await cellsPage(knex, opts, cells.prefix, cells.cells) : ((await boardQuery(knex, opts)) as Row[]);
   const page = rows.slice(0, opts.limit);
   const last = page[page.length - 1];
   if (rows.length <= opts.limit || !last) return { rows: page };
