@@ -1,4 +1,8 @@
+import { EventRegistry } from '../src/domain/shared/event-schema.js';
 import { stopTestServices } from './support/services.js';
+
+// Every event the suite reads is decoded both ways, and a difference fails the test that read it.
+EventRegistry.verifyFastDecode = true;
 
 /** Mocha root hooks: stop the servers this run started, and drop its databases. */
 export const mochaHooks = {

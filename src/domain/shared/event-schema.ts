@@ -1,4 +1,6 @@
+import { inspect, isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
+import { compileReviver, type Reviver } from './revive.js';
 
 /**
  * Every event type has a zod schema (the current shape) and a schema version, stored in each
@@ -43,7 +45,14 @@ export interface StoredShape {
 }
 
 export class EventRegistry {
+  /**
+   * Tests set this: every fast decode is also decoded by zod and a difference throws, so the
+   * whole suite checks the compiled revivers against zod on every event it reads.
+   */
+  static verifyFastDecode = false;
+
   private readonly byType = new Map<string, EventDefinition>();
+  private readonly revivers = new Map<string, Reviver | undefined>();
 
   constructor(definitions: readonly EventDefinition[] = []) {
     for (const d of definitions) this.register(d);
@@ -52,6 +61,7 @@ export class EventRegistry {
   register(def: EventDefinition): this {
     if (this.byType.has(def.type)) throw new Error(`Event type ${def.type} is defined twice`);
     this.byType.set(def.type, def);
+    this.revivers.set(def.type, compileReviver(def.schema));
     return this;
   }
 
@@ -77,7 +87,11 @@ export class EventRegistry {
     return { data: result.data, schemaVersion: def.version };
   }
 
-  /** Brings stored data to the current shape (upcasting older versions) and decodes it. */
+  /**
+   * Brings stored data to the current shape (upcasting older versions) and decodes it. Data stored
+   * at the current version was checked when it was encoded: it is only revived (codecs, defaults),
+   * not checked again, when the schema allows (see compileReviver); upcast data is checked in full.
+   */
   decode<T = unknown>(event: StoredShape): T {
     const def = this.definition(event.type);
     const stored = event.metadata.schemaVersion ?? 1;
@@ -85,10 +99,31 @@ export class EventRegistry {
     if (stored > def.version) {
       throw new EventSchemaError(`${event.type}: stored at schema version ${stored}, newer than this code's ${def.version}`);
     }
-    let data = event.data;
+    const revive = stored === def.version ? this.revivers.get(def.type) : undefined;
+    if (revive) {
+      let fast: unknown;
+      try {
+        fast = revive(event.data);
+      } catch {
+        // Not the stored shape at all: let zod say what is wrong with it.
+        return this.checkedDecode(def, event.type, stored, event.data);
+      }
+      if (EventRegistry.verifyFastDecode) {
+        const checked = this.checkedDecode(def, event.type, stored, event.data);
+        if (!isDeepStrictEqual(fast, checked)) {
+          throw new Error(`${event.type}: the compiled decode gave ${inspect(fast)} where zod gave ${inspect(checked)}`);
+        }
+      }
+      return fast as T;
+    }
+    return this.checkedDecode(def, event.type, stored, event.data);
+  }
+
+  private checkedDecode<T>(def: EventDefinition, type: string, stored: number, storedData: unknown): T {
+    let data = storedData;
     for (let v = stored; v < def.version; v++) data = def.upcasters[v]!(data);
     const result = z.safeDecode(def.schema, data as never);
-    if (!result.success) throw new EventSchemaError(`${event.type} v${stored}: ${z.prettifyError(result.error)}`, result.error);
+    if (!result.success) throw new EventSchemaError(`${type} v${stored}: ${z.prettifyError(result.error)}`, result.error);
     return result.data as T;
   }
 }
