@@ -91,11 +91,12 @@ export const loadBoardProjector: PostgresProjector = {
     for (const key of ['pickup_from', 'rate_cents', 'rate_per_mile_cents', 'trip_miles', 'posted_at']) {
       await index(`${key}_posted`, `(${key}, load_id) ${posted}`);
     }
-    await index('origin_geo_posted', `using gist (ll_to_earth(origin_lat, origin_lng)) ${posted}`);
+    // A buffered GiST build: 15 s instead of 20–23 s over a million loads (the b-trees take about a second each).
+    await index('origin_geo_posted', `using gist (ll_to_earth(origin_lat, origin_lng)) with (buffering = on) ${posted}`);
+    await index('dest_geo_posted', `using gist (ll_to_earth(dest_lat, dest_lng)) with (buffering = on) ${posted}`);
     // Radius queries in pickup order read grid cell by cell (query.ts, radiusCells).
     await index('origin_cell_pickup_posted', `(${cellSql('origin')}, pickup_from, load_id) ${posted}`);
     await index('dest_cell_pickup_posted', `(${cellSql('dest')}, pickup_from, load_id) ${posted}`);
-    await index('dest_geo_posted', `using gist (ll_to_earth(dest_lat, dest_lng)) ${posted}`);
     await index('origin_state_posted', `(origin_state, pickup_from, load_id) ${posted}`);
     // The load-expiry job asks which postings are due.
     await index('expires_at_posted', `(expires_at) ${posted}`);
