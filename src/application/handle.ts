@@ -4,6 +4,7 @@ import type { EventRegistry } from '../domain/shared/event-schema.js';
 import { WrongExpectedVersion } from '../eventstore/errors.js';
 import type { EventMetadata, EventStore, Position } from '../eventstore/types.js';
 import { traceCarrier, withSpan } from '../infra/tracing.js';
+import { foldStream, rememberAppend } from './state-cache.js';
 
 export interface Decider<C, E, S> {
   decide(command: C, state: S): E[];
@@ -76,32 +77,30 @@ async function handleOnce<C, E extends { type: string; data: unknown }, S>(
   const trace = traceCarrier();
   const attempts = options.expectedRevision === undefined ? (options.maxAttempts ?? 10) : 1;
   for (let attempt = 1; ; attempt++) {
-    const history = await store.readStream(streamId);
-    const revision = history.length ? history[history.length - 1]!.revision : -1n;
-    if (options.idempotencyKey) {
+    const current = await foldStream(store, registry, streamId, decider.evolve, decider.initialState);
+    const revision = current.revision;
+    if (options.idempotencyKey && current.ids.has(derivedEventId(streamId, options.idempotencyKey, 0))) {
+      // The command was applied before: answer as then, with the events it appended.
+      const history = await store.readStream(streamId);
       const first = derivedEventId(streamId, options.idempotencyKey, 0);
       const at = history.findIndex((e) => e.id === first);
-      if (at >= 0) {
-        // The command was applied before: answer as then, with the events it appended.
-        let end = at;
-        while (end + 1 < history.length && history[end + 1]!.id === derivedEventId(streamId, options.idempotencyKey, end + 1 - at)) end++;
-        const mine = history.slice(at, end + 1);
-        return {
-          streamId,
-          revision: mine[mine.length - 1]!.revision,
-          position: mine[mine.length - 1]!.position,
-          events: mine.map((e) => ({ type: e.type, data: registry.decode(e) }) as E),
-          replayed: true,
-        };
-      }
+      let end = at;
+      while (end + 1 < history.length && history[end + 1]!.id === derivedEventId(streamId, options.idempotencyKey, end + 1 - at)) end++;
+      const mine = history.slice(at, end + 1);
+      return {
+        streamId,
+        revision: mine[mine.length - 1]!.revision,
+        position: mine[mine.length - 1]!.position,
+        events: mine.map((e) => ({ type: e.type, data: registry.decode(e) }) as E),
+        replayed: true,
+      };
     }
     if (options.expectedRevision !== undefined && options.expectedRevision !== revision) {
       throw new WrongExpectedVersion(streamId, options.expectedRevision, revision);
     }
-    const state = history.reduce((s, e) => decider.evolve(s, { type: e.type, data: registry.decode(e) } as E), decider.initialState);
-    const events = decider.decide(command, state);
+    const events = decider.decide(command, current.state);
     if (events.length === 0) return { streamId, revision, events, replayed: false };
-    let previous = options.chained && history.length ? (history[history.length - 1]!.metadata[HASH_FIELD] as string | undefined) ?? null : null;
+    let previous = options.chained ? ((current.lastMetadata?.[HASH_FIELD] as string | undefined) ?? null) : null;
     const toStore = events.map((e, i) => {
       const { data, schemaVersion } = registry.encode(e.type, e.data);
       const id = options.idempotencyKey ? derivedEventId(streamId, options.idempotencyKey, i) : crypto.randomUUID();
@@ -116,6 +115,7 @@ async function handleOnce<C, E extends { type: string; data: unknown }, S>(
     });
     try {
       const r = await store.append(streamId, toStore, { expectedRevision: revision === -1n ? 'no_stream' : revision });
+      rememberAppend(store, registry, streamId, decider.evolve, current, toStore);
       return { streamId, revision: r.nextExpectedRevision, position: r.position, events, replayed: false };
     } catch (err) {
       if (!(err instanceof WrongExpectedVersion) || attempt >= attempts) throw err;

@@ -7,11 +7,15 @@ import type { EventRegistry } from '../domain/shared/event-schema.js';
 import * as organisation from '../domain/organisation/decider.js';
 import { type OrganisationEvent, organisationEvents } from '../domain/organisation/events.js';
 import type { EventStore } from '../eventstore/types.js';
+import { foldStream } from './state-cache.js';
 
 export const carrierStream = (carrierId: string) => `carrier-${carrierId}`;
 export const loadStream = (loadId: string) => `load-${loadId}`;
 
-/** A stream's state: its events decoded and folded; with `upTo`, only those up to that revision (inclusive). */
+/**
+ * A stream's state: its events decoded and folded; with `upTo`, only those up to that revision
+ * (inclusive). The current state is folded on from the last one this process saw (state-cache.ts).
+ */
 export async function fold<E extends { type: string }, S>(
   store: EventStore,
   registry: EventRegistry,
@@ -21,6 +25,7 @@ export async function fold<E extends { type: string }, S>(
   upTo?: bigint,
 ): Promise<S> {
   if (upTo !== undefined && upTo < 0n) return initial;
+  if (upTo === undefined) return (await foldStream(store, registry, streamId, evolve, initial)).state;
   const history = await store.readStream(streamId, upTo === undefined ? {} : { maxCount: Number(upTo) + 1 });
   return history.reduce((s, e) => evolve(s, { type: e.type, data: registry.decode(e) } as unknown as E), initial);
 }

@@ -15,11 +15,13 @@ const load = { decide, evolve, initialState };
 
 describe('Handling a command against its stream', () => {
   let store: PostgresEventStore;
+  let url: string;
   const deps = () => ({ store, registry: loadEvents });
   const post = (loadId: string) => cmd('PostLoad', { ...details, loadId });
 
   before(async () => {
-    store = new PostgresEventStore({ databaseUrl: await freshDatabase('handler') });
+    url = await freshDatabase('handler');
+    store = new PostgresEventStore({ databaseUrl: url });
   });
   after(() => store.close());
 
@@ -113,5 +115,71 @@ describe('Handling a command against its stream', () => {
     await Promise.all(users.map((userId, i) => handle(deps, stream, org, { type: 'AddUser', data: { userId, email: `d${i}@gulf.example`, name: `Driver ${i}`, roles: ['driver'] }, metadata })));
     const added = (await store.readStream(stream)).filter((e) => e.type === 'UserAdded').map((e) => (e.data as { userId: string }).userId);
     expect(added).to.have.members(users);
+  });
+
+  describe('folding on from the state this process saw last', () => {
+    /** A store that counts the events its stream reads return. */
+    const counting = (inner: PostgresEventStore) => {
+      const seen = { events: 0, reads: 0 };
+      const wrapped = Object.create(inner) as PostgresEventStore;
+      wrapped.readStream = async (...args: Parameters<PostgresEventStore['readStream']>) => {
+        const r = await inner.readStream(...args);
+        seen.reads++;
+        seen.events += r.length;
+        return r;
+      };
+      return { store: wrapped, seen };
+    };
+
+    it('reads only the events appended since, not the whole stream, on each command', async () => {
+      const { store: s, seen } = counting(store);
+      const stream = `load-${randomUUID()}`;
+      await handle({ store: s, registry: loadEvents }, stream, load, post(LOAD_ID));
+      for (let n = 1; n <= 5; n++) await handle({ store: s, registry: loadEvents }, stream, load, cmd('PlaceBid', { bidId: bidId(n), carrier: goodCarrier, amountCents: 140_000 + n }, carrierUser));
+      await handle({ store: s, registry: loadEvents }, stream, load, cmd('ReviseLoad', { rateCents: 151_000 }));
+      expect(seen.reads).to.equal(7);
+      // Each read found nothing new: this process wrote every event itself.
+      expect(seen.events).to.equal(0);
+      expect(await store.readStream(stream)).to.have.length(7);
+    });
+
+    it('sees what another process appended meanwhile, and decides on it', async () => {
+      const other = new PostgresEventStore({ databaseUrl: url });
+      try {
+        const stream = `load-${randomUUID()}`;
+        await handle(deps(), stream, load, post(LOAD_ID));
+        // Another process (its own store, its own cache) books the load.
+        await handle({ store: other, registry: loadEvents }, stream, load, cmd('BookNow', { carrier: goodCarrier }, carrierUser));
+        let err: unknown;
+        await handle(deps(), stream, load, cmd('BookNow', { carrier: { ...goodCarrier, carrierId: OTHER_CARRIER_ID } }, carrierUser)).catch((e: unknown) => (err = e));
+        expect(String(err)).to.match(/is booked/);
+        // A command the other process applied, retried here with its key, is recognised from the events read since.
+        const second = `load-${randomUUID()}`;
+        await handle(deps(), second, load, post(LOAD_ID));
+        const key = randomUUID();
+        const bid = cmd('PlaceBid', { bidId: bidId(1), carrier: goodCarrier, amountCents: 141_000 }, carrierUser);
+        const first = await handle({ store: other, registry: loadEvents }, second, load, bid, { idempotencyKey: key });
+        const again = await handle(deps(), second, load, bid, { idempotencyKey: key });
+        expect(again).to.include({ replayed: true, revision: first.revision });
+        expect(await store.readStream(second)).to.have.length(2);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('keeps states frozen in tests, so a decider that changed the state it was given would fail here', async () => {
+      const stream = `load-${randomUUID()}`;
+      await handle(deps(), stream, load, post(LOAD_ID));
+      const mutating = {
+        ...load,
+        decide: (c: Parameters<typeof decide>[0], s: Parameters<typeof decide>[1]) => {
+          (s as { status: string }).status = 'cancelled';
+          return decide(c, s);
+        },
+      };
+      let err: unknown;
+      await handle(deps(), stream, mutating, cmd('ReviseLoad', { rateCents: 150_500 })).catch((e: unknown) => (err = e));
+      expect(err).to.be.instanceOf(TypeError);
+    });
   });
 });
