@@ -31,6 +31,15 @@ export class ProjectorFailed extends Error {
 }
 
 /**
+ * A projection batch commits without waiting for its WAL to reach the disk. Its rows and its
+ * checkpoint are one transaction, so a crash that loses the last batches loses both together and
+ * the projector applies those events again from the older checkpoint: nothing is lost or applied
+ * twice. Each of the dozen projectors commits its own batches, and each flush it waits for is one
+ * the appends (which stay synchronous: the log is the source of truth) queue behind.
+ */
+const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true)`;
+
+/**
  * Applies a batch to one generation and moves its checkpoint. Events at or before the stored
  * checkpoint are dropped, so a batch replayed after a crash, or seen by two runner processes,
  * is applied once. `skippedTo` moves the checkpoint on past events the projector's filter skipped. For Postgres projectors the rows and the checkpoint share one transaction
@@ -53,7 +62,7 @@ export async function applyBatch(
       // trip: a live batch holds a transaction id from here to its commit, and every reader of $all
       // waits for it (they read below the oldest open one), so the fewer round trips the better.
       const { rows } = await trx.raw<{ rows: (Gen & { live_generation: number | null })[] }>(
-        `select p.live_generation, g.checkpoint_commit, g.checkpoint_prepare
+        `select ${ASYNC_COMMIT}, p.live_generation, g.checkpoint_commit, g.checkpoint_prepare
            from projections p join projection_generations g on g.name = p.name and g.generation = ?
           where p.name = ? for update of p, g`,
         [generation, projector.name],
@@ -63,6 +72,7 @@ export async function applyBatch(
       if (row && row.live_generation !== generation) throw new GenerationChanged(projector.name);
       gen = row;
     } else {
+      await trx.raw(`select ${ASYNC_COMMIT}`);
       gen = await trx('projection_generations').where({ name: projector.name, generation }).forUpdate().first<Gen>('checkpoint_commit', 'checkpoint_prepare');
     }
     if (!gen) throw new Error(`${projector.name}: generation ${generation} does not exist`);

@@ -82,6 +82,28 @@ describe('The projection runner', () => {
     expect(stopped!.head).to.not.equal(stopped!.checkpoint);
   });
 
+  it("commits its batches without waiting for the disk, rows and checkpoint together, while the log's appends wait", async () => {
+    const seen: string[] = [];
+    const base = eventLogProjector({ prefix });
+    const projector = {
+      ...base,
+      async apply(...args: Parameters<typeof base.apply>) {
+        seen.push(((await args[0].raw(`select current_setting('synchronous_commit') as s`)) as { rows: { s: string }[] }).rows[0]!.s);
+        return base.apply(...args);
+      },
+    };
+    await store.append(`${prefix}-a`, evs(3));
+    const r = runner({ projectors: [projector] });
+    r.start();
+    expect(await r.idle()).to.equal(true);
+    await store.append(`${prefix}-b`, evs(2));
+    await until(async () => (await rows()).length === 5);
+    expect(seen.length).to.be.at.least(2);
+    expect(new Set(seen)).to.deep.equal(new Set(['off']));
+    // Only the batch's own transaction: the pool's sessions, and so the appends, keep the server's setting.
+    expect((await knex.raw(`select current_setting('synchronous_commit') as s`)).rows[0].s).to.equal('on');
+  });
+
   it('moves its checkpoint past events it does not handle, so they are neither read again nor counted as lag', async () => {
     await store.append(`${prefix}-a`, evs(5));
     const r = runner({ projectors: [eventLogProjector({ prefix })], skipCheckpointMs: 0 });
