@@ -8,6 +8,9 @@ RUN npm ci --no-audit --no-fund --include=dev && npm cache clean --force
 COPY tsconfig.json ./
 COPY src ./src
 COPY migrations ./migrations
+# The dashboard (/dashboard) is built into web/dist and served by the API.
+COPY web ./web
+RUN npm run build:web
 USER node
 EXPOSE 3000
 CMD ["node", "--import", "tsx", "src/cli/serve.ts"]

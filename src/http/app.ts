@@ -7,6 +7,7 @@ import Koa from 'koa';
 import type { Logger } from '../infra/logger.js';
 import type { ApiDeps } from './api.js';
 import { HttpProblem, PROBLEM_BASE } from './errors.js';
+import { dashboard } from './dashboard.js';
 import { problemJson } from './middleware/problem.js';
 import { requestContext } from './middleware/request-context.js';
 import { docsRouter } from './openapi.js';
@@ -48,6 +49,7 @@ export function createApp(deps: AppDeps): Koa {
   const health = healthRouter(deps);
   app.use(health.routes()).use(health.allowedMethods({ throw: true }));
   if (deps.api) {
+    app.use(dashboard());
     const allowed = new Set(deps.api.corsOrigins ?? []);
     if (allowed.size) {
       app.use(

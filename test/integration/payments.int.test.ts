@@ -136,6 +136,23 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
     await h.http().get('/ledger/balances').set('Authorization', shipper.auth).expect(403);
   });
 
+  it('lists payments for auditors, the most recently changed first, with their invoice, and pages back in time', async () => {
+    const older = await delivered(120_000);
+    const newer = await delivered(150_000);
+    await charge(newer.paymentId);
+    await h.settle();
+    const res = await h.http().get('/payments?limit=200').set('Authorization', auditor).expect(200);
+    const ids = res.body.items.map((p: { paymentId: string }) => p.paymentId);
+    expect(ids.indexOf(newer.paymentId)).to.be.at.least(0).and.below(ids.indexOf(older.paymentId));
+    const item = res.body.items.find((p: { paymentId: string }) => p.paymentId === newer.paymentId);
+    expect(item).to.include({ lastEvent: 'ChargeSucceeded', revision: '2', shipperOrgId: shipper.orgId, carrierOrgId: carrierOrg.orgId, payableCents: 142_500, feeCents: 7_500 });
+    const page = await h.http().get(`/payments?before=${encodeURIComponent(item.updatedAt)}`).set('Authorization', auditor).expect(200);
+    expect(page.body.items.map((p: { paymentId: string }) => p.paymentId)).to.not.include(newer.paymentId);
+    expect(page.body.items.every((p: { updatedAt: string }) => p.updatedAt < item.updatedAt)).to.equal(true);
+    await h.http().get('/payments').set('Authorization', shipper.auth).expect(403);
+    await h.http().get('/payments?limit=0').set('Authorization', auditor).expect(400);
+  });
+
   it('catches a stored event altered in Postgres, over HTTP and with npm run audit', async () => {
     const { paymentId } = await delivered(100_000);
     await charge(paymentId);

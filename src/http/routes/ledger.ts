@@ -54,6 +54,77 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
   return [
     defineRoute({
       method: 'get',
+      path: '/payments',
+      operationId: 'listPayments',
+      summary: 'Payments, the most recently changed first: the last event of each and its invoice',
+      description: 'From the stream index and the ledger (read models). Page with `before`: the `updatedAt` of the last one seen. Each payment\'s full history is GET /audit/payments/{paymentId}.',
+      tags: ['Payments'],
+      roles: ['admin', 'auditor'],
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(200).default(50),
+        before: z.iso.datetime({ offset: true }).optional().meta({ description: 'Only payments last changed before this time' }),
+        minPosition: minPositionQuery,
+      }),
+      responses: {
+        200: {
+          description: 'Payments',
+          schema: z.object({
+            items: z.array(
+              z
+                .object({
+                  paymentId: z.uuid(),
+                  lastEvent: z.string(),
+                  revision: z.string(),
+                  updatedAt: z.string(),
+                  shipperOrgId: z.uuid().nullable(),
+                  carrierOrgId: z.uuid().nullable(),
+                  payableCents: z.number().int().nullable().meta({ description: "The carrier's share, once invoiced" }),
+                  feeCents: z.number().int().nullable().meta({ description: "The platform's fee, once invoiced" }),
+                })
+                .meta({ id: 'PaymentListItem' }),
+            ),
+          }),
+        },
+      },
+      async handle({ query }) {
+        await readAfter(deps, 'stream_index', query.minPosition);
+        const q = deps
+          .knex('stream_index as s')
+          .leftJoin('ledger_payments as p', 'p.payment_id', deps.knex.raw(`substr(s.stream_id, ${'payment-'.length + 1})::uuid`))
+          .where('s.category', 'payment')
+          .orderBy([{ column: 's.last_event_at', order: 'desc' }, { column: 's.stream_id', order: 'desc' }])
+          .limit(query.limit)
+          .select('s.stream_id', 's.last_event_type', 's.last_revision', 's.last_event_at', 'p.shipper_org_id', 'p.carrier_org_id', 'p.payable_cents', 'p.fee_cents');
+        if (query.before) q.where('s.last_event_at', '<', new Date(query.before));
+        const rows = (await q) as {
+          stream_id: string;
+          last_event_type: string;
+          last_revision: string;
+          last_event_at: Date;
+          shipper_org_id: string | null;
+          carrier_org_id: string | null;
+          payable_cents: string | null;
+          fee_cents: string | null;
+        }[];
+        return {
+          status: 200,
+          body: {
+            items: rows.map((r) => ({
+              paymentId: r.stream_id.slice('payment-'.length),
+              lastEvent: r.last_event_type,
+              revision: String(r.last_revision),
+              updatedAt: new Date(r.last_event_at).toISOString(),
+              shipperOrgId: r.shipper_org_id,
+              carrierOrgId: r.carrier_org_id,
+              payableCents: r.payable_cents === null ? null : Number(r.payable_cents),
+              feeCents: r.fee_cents === null ? null : Number(r.fee_cents),
+            })),
+          },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'get',
       path: '/ledger/balances',
       operationId: 'ledgerBalances',
       summary: 'Balances of every ledger account (debits less credits); they sum to zero',
