@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/infra/config.js';
 import { createLogger } from '../src/infra/logger.js';
 import { startServices } from '../src/infra/services.js';
-import { machine, markdown, type Row, writeResults } from './lib/report.js';
+import { readFile } from 'node:fs/promises';
+import { type Aim, aimFromText, machine, markdown, type Meta, type Row, writeResults } from './lib/report.js';
 import type { ScenarioContext } from './scenarios/context.js';
 import { loadBoardScenario, rebuildScenario } from './scenarios/board.js';
 import { commandsScenario } from './scenarios/commands.js';
@@ -30,6 +31,8 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<Row[]>> = {
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    /** Keep the other scenarios' rows of the last results file (re-running one scenario). */
+    merge: { type: 'boolean', default: false },
     only: { type: 'string' },
     runs: { type: 'string' },
   },
@@ -71,7 +74,7 @@ async function main() {
   } finally {
     await services.stop();
   }
-  const meta = {
+  const meta: Meta = {
     at: new Date().toISOString(),
     machine: machine(services.databaseUrl),
     quick: values.quick,
@@ -81,9 +84,49 @@ async function main() {
   };
   // A quick run must not overwrite the figures of a full one.
   const dir = new URL(values.quick ? './results/quick/' : './results/', import.meta.url);
+  if (values.merge) {
+    const kept = await keptRows(dir, rows);
+    rows.unshift(...kept.rows);
+    meta.scenarios = [...kept.scenarios, ...meta.scenarios];
+    meta.versions = [...new Set([...kept.versions, ...meta.versions])];
+    if (kept.rows.length) meta.merged = `rows of ${kept.scenarios.join(', ')} from the run of ${kept.at}`;
+  }
   const { json } = await writeResults(dir, rows, meta);
   console.log(markdown(rows, meta));
   process.stderr.write(`wrote ${json.pathname} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+}
+
+/** The last results' rows of the scenarios this run did not measure, in the scenarios' order. */
+async function keptRows(dir: URL, fresh: Row[]): Promise<{ rows: Row[]; scenarios: string[]; versions: string[]; at: string }> {
+  type Stored = Omit<Row, 'ours' | 'ceiling' | 'peer' | 'aims'> & {
+    ours: { values: number[] };
+    ceiling?: { name: string; values: number[] };
+    peer?: { name: string; values: number[] };
+    aims: { text: string }[];
+    aimSpecs?: Aim[];
+  };
+  let last: { meta: Meta; rows: Stored[] };
+  try {
+    last = JSON.parse(await readFile(new URL('latest.json', dir), 'utf8'));
+  } catch {
+    return { rows: [], scenarios: [], versions: [], at: '' };
+  }
+  const measured = new Set(fresh.map((r) => r.scenario));
+  const rows = last.rows
+    .filter((r) => !measured.has(r.scenario))
+    .map((r) => ({
+      scenario: r.scenario,
+      case: r.case,
+      unit: r.unit,
+      better: r.better,
+      ours: r.ours.values,
+      ...(r.ceiling ? { ceiling: { name: r.ceiling.name, values: r.ceiling.values } } : {}),
+      ...(r.peer ? { peer: { name: r.peer.name, values: r.peer.values } } : {}),
+      aims: r.aimSpecs ?? r.aims.map((a) => aimFromText(a.text)).filter((a): a is Aim => !!a),
+      ...(r.note ? { note: r.note } : {}),
+    }));
+  const scenarios = last.meta.scenarios.filter((s) => !chosen.includes(s));
+  return { rows, scenarios, versions: last.meta.versions, at: last.meta.at };
 }
 
 main().catch((err: unknown) => {

@@ -73,6 +73,15 @@ function text(row: Row, a: Aim): string {
   return `${a.atMost ? '≤' : '≥'} ${fmt(a.value, row.unit)} ${row.unit}`;
 }
 
+/** An aim back from its text in a results file (files written before `aimSpecs` was kept). */
+export function aimFromText(t: string): Aim | undefined {
+  const of = /^≥ ([\d.]+)× (ceiling|peer)$/.exec(t);
+  if (of) return { of: of[2] as 'ceiling' | 'peer', atLeast: Number(of[1]) };
+  const v = /^(≤|≥) ([\d,.]+) /.exec(t);
+  if (v) return { value: Number(v[2]!.replace(/,/g, '')), ...(v[1] === '≤' ? { atMost: true } : {}) };
+  return undefined;
+}
+
 export function aimResults(row: Row): { text: string; met: boolean | null }[] {
   return (row.aims ?? []).map((a) => ({ text: text(row, a), met: met(row, a) ?? null }));
 }
@@ -116,6 +125,7 @@ export function markdown(rows: Row[], meta: Meta): string {
     `# Benchmarks${meta.quick ? ' (quick: small sizes, figures not comparable)' : ''}\n\n` +
     `${meta.at} — ${meta.machine}; ${meta.runs} runs per case (median, and min–max as spread); ratios are of medians, ` +
     `written so that above 1× is better (for latencies: the other's value ÷ ours).\n\n${table}\n` +
+    (meta.merged ? `\nMerged: ${meta.merged} (\`--merge\`).\n` : '') +
     (meta.versions.length ? `\nVersions: ${meta.versions.join(', ')}.\n` : '') +
     (notes.length ? `\n${notes.join('\n')}\n` : '')
   );
@@ -128,6 +138,8 @@ export interface Meta {
   runs: number;
   versions: string[];
   scenarios: string[];
+  /** With --merge: which rows came from an earlier run, and when. */
+  merged?: string;
 }
 
 export function machine(databaseUrl: string): string {
@@ -148,6 +160,7 @@ export async function writeResults(dir: URL, rows: Row[], meta: Meta): Promise<{
       ratioToCeiling: ratio(r, r.ceiling) ?? null,
       ratioToPeer: ratio(r, r.peer) ?? null,
       aims: aimResults(r),
+      aimSpecs: r.aims ?? [],
     })),
   };
   await writeFile(json, `${JSON.stringify(out, null, 2)}\n`);

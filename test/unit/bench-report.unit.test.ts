@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { aimResults, markdown, median, ratio, type Row, summary } from '../../bench/lib/report.js';
+import { aimFromText, aimResults, markdown, median, ratio, type Row, summary } from '../../bench/lib/report.js';
 
 describe('Benchmark results (bench/lib/report.ts)', () => {
   const meta = { at: 'now', machine: 'test box', quick: false, runs: 3, versions: [], scenarios: ['x'] };
@@ -47,5 +47,14 @@ describe('Benchmark results (bench/lib/report.ts)', () => {
     expect(line).to.match(/\| 1,000 +\| 900–1,100 +\| events\/s \| raw +\| 500 +\| 2\.00× /);
     expect(line).to.match(/≥ 1\.5× ceiling \| yes/);
     expect(md).to.include('- event store / append: every event read back');
+  });
+
+  it('reads an aim back from its printed text, for rows merged from an earlier results file', () => {
+    const row: Row = { scenario: 's', case: 'c', unit: 'pings/s', better: 'higher', ours: [1] };
+    for (const aim of [{ of: 'ceiling' as const, atLeast: 0.5 }, { of: 'peer' as const, atLeast: 2.5 }, { value: 20_000 }, { value: 10, atMost: true }]) {
+      const [printed] = aimResults({ ...row, unit: 'value' in aim ? (aim.atMost ? 'ms' : 'pings/s') : 'events/s', aims: [aim] });
+      expect(aimFromText(printed!.text)).to.deep.equal(aim);
+    }
+    expect(aimFromText('whatever')).to.equal(undefined);
   });
 });

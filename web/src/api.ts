@@ -24,6 +24,8 @@ export async function api<T>(session: Session, path: string, init: { method?: 'G
   });
   const text = await res.text();
   const json: unknown = text ? JSON.parse(text) : undefined;
+  // The token expired or its user was deactivated: back to the sign-in page.
+  if (res.status === 401) window.dispatchEvent(new CustomEvent('freight:unauthorized'));
   if (!res.ok) throw new ApiError(res.status, (json ?? {}) as ApiError['problem']);
   return json as T;
 }

@@ -91,4 +91,12 @@ function render() {
 }
 
 window.addEventListener('hashchange', render);
+window.addEventListener('freight:unauthorized', () => {
+  if (!session) return;
+  saveSession(undefined);
+  session = undefined;
+  live?.close();
+  live = undefined;
+  render();
+});
 render();
