@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createKnex, type Knex } from '../../src/infra/db.js';
-import { columns, copyRows, upsertRows } from '../../src/projections/sql/upsert.js';
+import { columns, copyRows, upsertRows } from '../../src/projections/sql/rows.js';
 import { freshDatabase } from '../support/services.js';
 
 interface Row {

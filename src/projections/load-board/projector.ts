@@ -4,7 +4,7 @@ import { OrganisationRegistered, organisationEvents } from '../../domain/organis
 import type { RecordedEvent } from '../../eventstore/types.js';
 import { ORGANISATION_STREAM } from '../organisations/projector.js';
 import type { ApplyContext, PostgresProjector, TableNames } from '../types.js';
-import { columns, copyRows, upsertRows } from '../sql/upsert.js';
+import { columns, copyRows, upsertRows } from '../sql/rows.js';
 import { cellSql } from './cells.js';
 import { BOARD_COLUMNS, type BoardRow, evolveRow, type HistoryRow, statusAfter } from './row.js';
 

@@ -1,10 +1,62 @@
 import type { Knex } from 'knex';
 import { applyFilters, visibleTo } from '../load-board/query.js';
+import { columns, upsertRows } from '../sql/rows.js';
 import type { LoadDoc, SearchHits, SearchIndex, SearchRequest } from './types.js';
 
 /** How close a misspelt word must be to a commodity word (pg_trgm word similarity, 0..1). */
 const TYPO_THRESHOLD = 0.5;
 const MAX_CANDIDATES = 1_000;
+
+interface SearchRow {
+  load_id: string;
+  revision: number;
+  status: string;
+  shipper_org_id: string;
+  carrier_org_id: string | null;
+  commodity: string;
+  body: string;
+  equipment_type: string;
+  load_size: string;
+  origin_state: string;
+  dest_state: string;
+  origin_lat: number;
+  origin_lng: number;
+  dest_lat: number;
+  dest_lng: number;
+  length_ft: number;
+  pickup_from: Date;
+  pickup_to: Date;
+  posted_at: Date;
+  weight_lb: number;
+  rate_cents: number;
+  rate_per_mile_cents: number;
+  trip_miles: number;
+}
+const SEARCH_COLUMNS = columns<SearchRow>({
+  load_id: 'uuid',
+  revision: 'int8',
+  status: 'text',
+  shipper_org_id: 'uuid',
+  carrier_org_id: 'uuid',
+  commodity: 'text',
+  body: 'text',
+  equipment_type: 'text',
+  load_size: 'text',
+  origin_state: 'text',
+  dest_state: 'text',
+  origin_lat: 'float8',
+  origin_lng: 'float8',
+  dest_lat: 'float8',
+  dest_lng: 'float8',
+  length_ft: 'float8',
+  pickup_from: 'timestamptz',
+  pickup_to: 'timestamptz',
+  posted_at: 'timestamptz',
+  weight_lb: 'int4',
+  rate_cents: 'int4',
+  rate_per_mile_cents: 'int4',
+  trip_miles: 'int4',
+});
 
 /**
  * Commodity search on Postgres: full-text (english stemming, websearch syntax) or trigram word
@@ -46,7 +98,7 @@ export class PostgresSearchIndex implements SearchIndex {
   async upsert(generation: number, docs: readonly LoadDoc[]): Promise<void> {
     if (!docs.length) return;
     const t = this.table(generation);
-    const rows = docs.map((d) => ({
+    const rows = docs.map((d): SearchRow => ({
       load_id: d.loadId,
       revision: d.revision,
       status: d.status,
@@ -71,13 +123,7 @@ export class PostgresSearchIndex implements SearchIndex {
       rate_per_mile_cents: d.ratePerMileCents,
       trip_miles: d.tripMiles,
     }));
-    for (let i = 0; i < rows.length; i += 500) {
-      await this.knex(t)
-        .insert(rows.slice(i, i + 500))
-        .onConflict('load_id')
-        .merge()
-        .where(`${t}.revision`, '<=', this.knex.raw('excluded.revision'));
-    }
+    await upsertRows(this.knex, t, SEARCH_COLUMNS, rows, { key: ['load_id'], onConflict: 'update', guard: { column: 'revision', op: '<=' } });
   }
 
   /**

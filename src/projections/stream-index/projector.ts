@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { formatPosition } from '../../eventstore/position.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
+import { columns, upsertRows } from '../sql/rows.js';
 import type { PostgresProjector, TableNames } from '../types.js';
 
 /**
@@ -37,6 +38,16 @@ export function streamChanges(events: readonly RecordedEvent[]): StreamIndexRow[
   }));
 }
 
+const STREAM_INDEX_COLUMNS = columns<StreamIndexRow>({
+  stream_id: 'text',
+  category: 'text',
+  last_revision: 'int8',
+  last_event_type: 'text',
+  last_position: 'text',
+  first_event_at: 'timestamptz',
+  last_event_at: 'timestamptz',
+});
+
 export const streamIndexProjector: PostgresProjector = {
   kind: 'postgres',
   name: 'stream_index',
@@ -58,13 +69,11 @@ export const streamIndexProjector: PostgresProjector = {
   },
 
   async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
-    const rows = streamChanges(events);
-    if (rows.length === 0) return;
-    const table = t('stream_index');
-    await trx(table)
-      .insert(rows)
-      .onConflict('stream_id')
-      .merge(['last_revision', 'last_event_type', 'last_position', 'last_event_at'])
-      .where(`${table}.last_revision`, '<', trx.raw('excluded.last_revision'));
+    await upsertRows(trx, t('stream_index'), STREAM_INDEX_COLUMNS, streamChanges(events), {
+      key: ['stream_id'],
+      onConflict: 'update',
+      update: ['last_revision', 'last_event_type', 'last_position', 'last_event_at'],
+      guard: { column: 'last_revision', op: '<' },
+    });
   },
 };

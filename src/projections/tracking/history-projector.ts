@@ -1,10 +1,34 @@
 import type { Knex } from 'knex';
 import { PingRecorded, TRACKING_STREAM, trackingEvents } from '../../domain/tracking/events.js';
+import { formatPosition } from '../../eventstore/position.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
+import { columns, upsertRows } from '../sql/rows.js';
 import type { PostgresProjector, TableNames } from '../types.js';
 
-/** Rows per INSERT (10 columns). */
-const CHUNK = 1_000;
+interface TrackRow {
+  load_id: string;
+  recorded_at: Date;
+  ping_id: string;
+  lat: number;
+  lng: number;
+  speed_mph: number;
+  heading_deg: number | null;
+  accuracy_m: number | null;
+  received_at: Date;
+  position: string;
+}
+const TRACK_COLUMNS = columns<TrackRow>({
+  load_id: 'uuid',
+  recorded_at: 'timestamptz',
+  ping_id: 'uuid',
+  lat: 'float8',
+  lng: 'float8',
+  speed_mph: 'float8',
+  heading_deg: 'float8',
+  accuracy_m: 'float8',
+  received_at: 'timestamptz',
+  position: 'text',
+});
 
 /**
  * Each load's track: one row per ping, keyed by (load, recorded at, ping), so a replayed ping
@@ -35,7 +59,7 @@ export const trackHistoryProjector: PostgresProjector = {
   },
 
   async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
-    const rows = events.map((e) => {
+    const rows = events.map((e): TrackRow => {
       const p = trackingEvents.decode(e) as ReturnType<typeof PingRecorded.schema.parse>;
       return {
         load_id: e.streamId.slice(TRACKING_STREAM.length),
@@ -47,12 +71,10 @@ export const trackHistoryProjector: PostgresProjector = {
         heading_deg: p.headingDeg ?? null,
         accuracy_m: p.accuracyM ?? null,
         received_at: p.receivedAt,
-        position: `${e.position.commit}/${e.position.prepare}`,
+        position: formatPosition(e.position),
       };
     });
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      await trx(t('track_points')).insert(rows.slice(i, i + CHUNK)).onConflict(['load_id', 'recorded_at', 'ping_id']).ignore();
-    }
+    await upsertRows(trx, t('track_points'), TRACK_COLUMNS, rows, { key: ['load_id', 'recorded_at', 'ping_id'], onConflict: 'ignore' });
   },
 };
 
