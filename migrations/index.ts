@@ -4,6 +4,7 @@ import * as m002 from './20261122_002_projections.js';
 import * as m003 from './20261122_003_search_extensions.js';
 import * as m004 from './20261123_004_tracking_retention.js';
 import * as m005 from './20261123_005_stripe_webhooks.js';
+import * as m006 from './20261203_006_es_append_reused_ids.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '20261122_003_search_extensions': m003,
   '20261123_004_tracking_retention': m004,
   '20261123_005_stripe_webhooks': m005,
+  '20261203_006_es_append_reused_ids': m006,
 };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { DuplicateEventId, WrongExpectedVersion } from '../../src/eventstore/errors.js';
+import { DuplicateEventId, InvalidArgument, WrongExpectedVersion } from '../../src/eventstore/errors.js';
 import { comparePositions, formatPosition, parsePosition } from '../../src/eventstore/position.js';
 import { type EventData, type EventStore, type ExpectedRevision, isCheckpointMark, type Position, type RecordedEvent } from '../../src/eventstore/types.js';
 import { collect, take, until } from '../support/async.js';
@@ -24,6 +24,14 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error('expected a rejection');
+}
+
+/** A typed refusal of a bad argument that names the option and shows the value. */
+function expectInvalidArgument(err: unknown, option: string, shown: string): void {
+  expect(err, `${option} ${shown}`).to.be.instanceOf(InvalidArgument);
+  expect((err as InvalidArgument).status).to.equal(400);
+  expect((err as InvalidArgument).type).to.equal('urn:freight:problem:invalid-argument');
+  expect((err as InvalidArgument).message).to.include(option).and.to.include(shown);
 }
 
 function expectStrictlyIncreasing(events: RecordedEvent[]): void {
@@ -129,6 +137,126 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
       const err = await rejection(store.append(s, events, { expectedRevision: 5n }));
       expect(err).to.be.instanceOf(WrongExpectedVersion);
       expect(await store.readStream(s)).to.have.length(3);
+    });
+
+    // The stored id sits where each expectation puts the append's start: a conflict is ruled out,
+    // and only the reused id is wrong. (Both stores can tell these cases; see esdb/store.ts.)
+    const partial: { label: string; before: number; expected: ExpectedRevision }[] = [
+      { label: "'any'", before: 0, expected: 'any' },
+      { label: "'stream_exists'", before: 0, expected: 'stream_exists' },
+      { label: "'no_stream'", before: 0, expected: 'no_stream' },
+      { label: 'the revision before it', before: 1, expected: 0n },
+    ];
+    for (const c of partial) {
+      it(`refuses an id stored in this stream followed by a new one as a duplicate id, not a conflict (expected ${c.label})`, async () => {
+        const s = stream();
+        const stored = ev();
+        const seeded = [...many(c.before), stored];
+        await store.append(s, seeded);
+        const filter = { streamPrefixes: [`${cat}-`] };
+        const head = await store.headPosition(filter);
+        const err = await rejection(store.append(s, [stored, ev()], { expectedRevision: c.expected }));
+        expect(err).to.be.instanceOf(DuplicateEventId);
+        expect((err as DuplicateEventId).status).to.equal(409);
+        expect((err as DuplicateEventId).eventId.toLowerCase()).to.equal(stored.id);
+        expect((err as DuplicateEventId).message).to.include(stored.id);
+        expect((await store.readStream(s)).map((e) => e.id)).to.deep.equal(seeded.map((e) => e.id));
+        expect(await store.headPosition(filter)).to.deep.equal(head);
+      });
+    }
+  });
+
+  describe('bad arguments', () => {
+    const filter = () => ({ streamPrefixes: [`${cat}-`] });
+
+    it('reads nothing with a maxCount of 0, from a stream or $all, filtered or not', async () => {
+      const s = stream();
+      await store.append(s, many(3));
+      expect(await store.readAll({ maxCount: 0, filter: filter() })).to.deep.equal([]);
+      expect(await store.readAll({ maxCount: 0, filter: filter(), direction: 'backwards' })).to.deep.equal([]);
+      expect(await store.readAll({ maxCount: 0 })).to.deep.equal([]);
+      expect(await store.readStream(s, { maxCount: 0 })).to.deep.equal([]);
+      expect(await store.readStream(s, { maxCount: 0, direction: 'backwards' })).to.deep.equal([]);
+      expect(await store.readAll({ maxCount: 1, filter: filter() })).to.have.length(1);
+    });
+
+    it('refuses a maxCount that is negative, fractional, NaN or not a number', async () => {
+      const s = stream();
+      await store.append(s, many(3));
+      const cases: [unknown, string][] = [
+        [-1, '-1'],
+        [2.5, '2.5'],
+        [Number.NaN, 'NaN'],
+        ['10', '"10"'],
+        [10n, '10n'],
+      ];
+      for (const [maxCount, shown] of cases) {
+        expectInvalidArgument(await rejection(store.readStream(s, { maxCount: maxCount as number })), 'maxCount', shown);
+        expectInvalidArgument(await rejection(store.readAll({ maxCount: maxCount as number, filter: filter() })), 'maxCount', shown);
+      }
+    });
+
+    it('refuses a fromRevision that is negative, 2^63 or more, or neither a bigint nor start/end', async () => {
+      const s = stream();
+      await store.append(s, many(3));
+      const cases: [unknown, string][] = [
+        [-1n, '-1n'],
+        [2n ** 63n, '9223372036854775808n'],
+        [2n ** 64n, '18446744073709551616n'],
+        [1, '1'],
+        ['first', '"first"'],
+      ];
+      for (const [fromRevision, shown] of cases) {
+        for (const direction of ['forwards', 'backwards'] as const) {
+          const err = await rejection(store.readStream(s, { fromRevision: fromRevision as bigint, direction }));
+          expectInvalidArgument(err, 'fromRevision', shown);
+        }
+      }
+      expect(await store.readStream(s, { fromRevision: 2n ** 63n - 1n })).to.deep.equal([]);
+    });
+
+    it('refuses a fromPosition out of range, an unknown direction, and filters that are not lists of non-empty strings', async () => {
+      await store.append(stream(), many(2));
+      const cases: [Parameters<EventStore['readAll']>[0], string, string][] = [
+        [{ fromPosition: { commit: -1n, prepare: 0n } }, 'fromPosition.commit', '-1n'],
+        [{ fromPosition: { commit: 0n, prepare: 2n ** 63n } }, 'fromPosition.prepare', '9223372036854775808n'],
+        [{ fromPosition: { commit: 1, prepare: 1 } as never }, 'fromPosition.commit', '1'],
+        [{ fromPosition: 'middle' as never }, 'fromPosition', '"middle"'],
+        [{ direction: 'sideways' as never }, 'direction', '"sideways"'],
+        [{ filter: { streamPrefixes: `${cat}-` as never } }, 'filter.streamPrefixes', `"${cat}-"`],
+        [{ filter: { streamPrefixes: [`${cat}-`, ''] } }, 'filter.streamPrefixes', `["${cat}-", ""]`],
+        [{ filter: { eventTypes: [42] as never } }, 'filter.eventTypes', '[42]'],
+      ];
+      for (const [options, option, shown] of cases) {
+        expectInvalidArgument(await rejection(store.readAll(options)), option, shown);
+      }
+      expectInvalidArgument(await rejection(store.readStream(stream(), { direction: 'up' as never })), 'direction', '"up"');
+      expectInvalidArgument(await rejection(store.headPosition({ eventTypes: [''] })), 'filter.eventTypes', '[""]');
+    });
+
+    it('refuses an expectedRevision that is not one as an invalid argument, not a conflict, appending nothing', async () => {
+      const s = stream();
+      const fresh = stream();
+      await store.append(s, [ev()]);
+      const head = await store.headPosition(filter());
+      const cases: [unknown, string][] = [
+        ['foo', '"foo"'],
+        [1.5, '1.5'],
+        [0, '0'],
+        [-1n, '-1n'],
+        [2n ** 63n, '9223372036854775808n'],
+        [null, 'null'],
+      ];
+      for (const [expectedRevision, shown] of cases) {
+        for (const target of [s, fresh]) {
+          const err = await rejection(store.append(target, [ev()], { expectedRevision: expectedRevision as ExpectedRevision }));
+          expect(err).to.not.be.instanceOf(WrongExpectedVersion);
+          expectInvalidArgument(err, 'expectedRevision', shown);
+        }
+      }
+      expect(await store.readStream(s)).to.have.length(1);
+      expect(await store.readStream(fresh)).to.deep.equal([]);
+      expect(await store.headPosition(filter())).to.deep.equal(head);
     });
   });
 

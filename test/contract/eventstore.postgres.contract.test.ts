@@ -315,6 +315,27 @@ describe('Postgres event store specifics', () => {
     expect(await store.readStream(bad)).to.deep.equal([]);
   });
 
+  it('names the id that is stored when it comes after a new one, and fails only its own append of a shared statement', async () => {
+    const s = `dup-${randomUUID()}`;
+    const stored = randomUUID();
+    await store.append(s, [{ id: stored, type: 'T', data: {} }]);
+    const good = `g-${randomUUID()}`;
+    // Sent together: the stored id first (es_append's checked answer), then after a new id (the insert's).
+    const [first, later, rg] = await Promise.allSettled([
+      store.append(s, [{ id: stored, type: 'T', data: {} }, { id: randomUUID(), type: 'T', data: {} }]),
+      store.append(s, [{ id: randomUUID(), type: 'T', data: {} }, { id: stored, type: 'T', data: {} }]),
+      store.append(good, [{ id: randomUUID(), type: 'T', data: {} }]),
+    ]);
+    for (const r of [first, later]) {
+      expect(r.status).to.equal('rejected');
+      const err = (r as PromiseRejectedResult).reason as DuplicateEventId;
+      expect(err).to.be.instanceOf(DuplicateEventId);
+      expect(err.eventId).to.equal(stored);
+    }
+    expect(rg.status).to.equal('fulfilled');
+    expect((await store.readStream(s)).map((e) => e.id)).to.deep.equal([stored]);
+  });
+
   it('refuses with a clear error what jsonb cannot hold, and what is not JSON', async () => {
     let err: unknown;
     await store.append(`n-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: { s: 'nul\u0000' } }]).catch((e: unknown) => (err = e));

@@ -16,7 +16,7 @@ import {
   type JSONType,
   type ResolvedEvent,
 } from '@eventstore/db-client';
-import { InvalidEvent, WrongExpectedVersion } from '../errors.js';
+import { DuplicateEventId, InvalidEvent, WrongExpectedVersion } from '../errors.js';
 import { comparePositions } from '../position.js';
 import type {
   AppendResult,
@@ -32,7 +32,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../types.js';
-import { validateAppend } from '../validate.js';
+import { validateAppend, validateCountEvents, validateFilter, validateReadAll, validateReadStream } from '../validate.js';
 import { EsdbSubscription } from './subscription.js';
 
 export type EsdbRecorded = NonNullable<ResolvedEvent['event']>;
@@ -93,7 +93,8 @@ export class EsdbEventStore implements EventStore {
   }
 
   async append(streamId: string, events: readonly EventData[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
-    const expected = options.expectedRevision ?? 'any';
+    // Only an absent expectation means 'any': a null one is refused like any other non-revision.
+    const expected = options.expectedRevision === undefined ? 'any' : options.expectedRevision;
     validateAppend(streamId, events, expected);
     const data = events.map((e) => {
       if (e.data === null || (typeof e.data !== 'object' && typeof e.data !== 'string')) {
@@ -110,10 +111,39 @@ export class EsdbEventStore implements EventStore {
     } catch (err) {
       if (err instanceof WrongExpectedVersionError) {
         const actual = err.actualVersion === 'no_stream' ? -1n : BigInt(err.actualVersion);
+        if (await this.reusedFirstId(streamId, events[0]!.id, expected, actual)) throw new DuplicateEventId(events[0]!.id, streamId);
         throw new WrongExpectedVersion(streamId, expected, actual);
       }
       throw err;
     }
+  }
+
+  /**
+   * Whether the server's WrongExpectedVersion means a reused id rather than a conflict. When some of
+   * an append's ids are stored in the stream but not all of them as this very append, EventStoreDB
+   * decides "corrupted idempotency" and answers WrongExpectedVersion (IndexWriter.CheckCommit and
+   * StorageWriterService in EventStore/EventStore); the client's WrongExpectedVersionError carries
+   * only the expected and current revisions, nothing else. It can be told apart here:
+   * - with 'any', or 'stream_exists' on a stream that exists: nothing else fails these, so the
+   *   server found the append's first id stored in this stream and a later one not after it;
+   * - with 'no_stream' or a revision behind the stream's: the server compared the append's ids with
+   *   the events after the expected revision; the first one stored right there means a later one
+   *   differed (one read tells, on this error path only).
+   * What it cannot tell, because the server appends and answers success (the id is then stored
+   * twice; Postgres refuses these with DuplicateEventId):
+   * - an id stored in another stream: EventStoreDB keeps no index of ids across streams;
+   * - with 'any' / 'stream_exists', a first id no longer in the server's cache of recent ids
+   *   (its idempotency check for these looks only there), or a stored id after a new first one;
+   * - an expected revision equal to the stream's: the server checks no ids at all then.
+   * And with a revision ahead of the stream's, the server answers a conflict before looking at ids.
+   */
+  private async reusedFirstId(streamId: string, firstId: string, expected: ExpectedRevision, actual: bigint): Promise<boolean> {
+    if (expected === 'any') return true;
+    if (expected === 'stream_exists') return actual >= 0n;
+    const at = expected === 'no_stream' ? 0n : expected + 1n;
+    if (actual < at) return false;
+    const [stored] = await this.readStream(streamId, { fromRevision: at, maxCount: 1 }).catch(() => []);
+    return stored !== undefined && stored.revision === at && stored.id.toLowerCase() === firstId.toLowerCase();
   }
 
   async setMaxAge(streamId: string, maxAgeSeconds: number): Promise<void> {
@@ -126,6 +156,9 @@ export class EsdbEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    validateReadStream(options);
+    // Checked here: the client would send a count of 0 to the server, which need not read it as "none".
+    if (options.maxCount === 0) return [];
     const backwards = options.direction === 'backwards';
     const from = options.fromRevision ?? (backwards ? 'end' : 'start');
     const out: RecordedEvent[] = [];
@@ -145,6 +178,8 @@ export class EsdbEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    validateReadAll(options);
+    if (options.maxCount === 0) return [];
     const backwards = options.direction === 'backwards';
     const from = options.fromPosition ?? (backwards ? 'end' : 'start');
     const max = options.maxCount ?? Number.MAX_SAFE_INTEGER;
@@ -178,11 +213,13 @@ export class EsdbEventStore implements EventStore {
   }
 
   async headPosition(filter?: EventFilter): Promise<Position | undefined> {
+    validateFilter(filter);
     const [last] = await this.readAll({ direction: 'backwards', maxCount: 1, filter });
     return last?.position;
   }
 
   async countEvents(options: { after?: Position; filter?: EventFilter; limit?: number } = {}): Promise<number> {
+    validateCountEvents(options);
     // EventStoreDB keeps no counts: read (bounded by `limit`).
     const events = await this.readAll({ fromPosition: options.after ?? 'start', filter: options.filter, maxCount: options.limit ?? 100_000 });
     return events.length;

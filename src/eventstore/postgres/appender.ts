@@ -96,7 +96,8 @@ export class Appender {
 
   /**
    * `checked` runs one append through es_append's checked path, which the fast path defers to when the
-   * expectation failed or an id is already stored: it tells an idempotent retry from a conflict.
+   * expectation failed or an id is already stored: it tells an idempotent retry from a conflict
+   * and from a reused id.
    */
   private async send(batch: Pending[], checked = false): Promise<void> {
     let rows: ResultRow[];
@@ -134,6 +135,9 @@ export class Appender {
       } else if (row.status === 'wrong_expected_version') {
         p.reject(new WrongExpectedVersion(p.streamId, p.expected, BigInt(row.actual)));
       } else {
+        // es_append answers duplicate_id only about the append's first id (migration 006): that one is
+        // stored already, elsewhere or without the rest of this append after it. A stored id further
+        // into the append fails its insert instead, and mapError names it from the index's complaint.
         p.reject(new DuplicateEventId((JSON.parse(p.json) as { i: string }[])[0]!.i, p.streamId));
       }
     }

@@ -14,7 +14,7 @@ import type {
   Subscription,
 } from '../types.js';
 import { formatPosition } from '../position.js';
-import { validateAppend } from '../validate.js';
+import { validateAppend, validateCountEvents, validateFilter, validateReadAll, validateReadStream } from '../validate.js';
 import { Appender } from './appender.js';
 import { Notifier } from './notifier.js';
 import { EVENT_COLUMNS, eventColumns, type EventRow, filterSql, positionParams, toRecorded } from './rows.js';
@@ -117,8 +117,9 @@ export class PostgresEventStore implements EventStore {
   }
 
   append(streamId: string, events: readonly EventData[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
-    const expected = options.expectedRevision ?? 'any';
     try {
+      // Only an absent expectation means 'any': a null one is refused like any other non-revision.
+      const expected = options.expectedRevision === undefined ? 'any' : options.expectedRevision;
       validateAppend(streamId, events, expected);
       return this.appender.append(streamId, events, expected);
     } catch (err) {
@@ -127,6 +128,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    validateReadStream(options);
+    if (options.maxCount === 0) return [];
     const backwards = options.direction === 'backwards';
     const from = options.fromRevision ?? (backwards ? 'end' : 'start');
     const limit = options.maxCount ?? null;
@@ -148,6 +151,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    validateReadAll(options);
+    if (options.maxCount === 0) return [];
     const backwards = options.direction === 'backwards';
     const from = options.fromPosition ?? (backwards ? 'end' : 'start');
     return this.readAllPage(from, backwards, options.maxCount ?? null, options.filter);
@@ -155,7 +160,7 @@ export class PostgresEventStore implements EventStore {
 
   /** One page of $all, only where no transaction is still in flight. */
   async readAllPage(from: Position | 'start' | 'end', backwards: boolean, limit: number | null, filter?: EventFilter): Promise<RecordedEvent[]> {
-    if ((from === 'end' && !backwards) || (from === 'start' && backwards)) return [];
+    if ((from === 'end' && !backwards) || (from === 'start' && backwards) || limit === 0) return [];
     let after = typeof from === 'object' ? from : undefined;
     if (hasFilter(filter)) {
       // Window by window (see scanWindow), until the page is full or history ends.
@@ -241,7 +246,7 @@ export class PostgresEventStore implements EventStore {
     // none were found; the next window aims to fill the page with a little to spare.
     const density = Math.max(events.length, 0.5) / Math.max(events.length === limit ? used : scanned, 1);
     const nextWindow = Math.round(Math.min(SCAN_WINDOW, Math.max(limit, (limit / density) * 1.2)));
-    if (events.length === limit) return { events, scannedTo: events[events.length - 1]!.position, more: true, nextWindow };
+    if (limit > 0 && events.length === limit) return { events, scannedTo: events[events.length - 1]!.position, more: true, nextWindow };
     return { events, scannedTo: edge, more: scanned === window, nextWindow };
   }
 
@@ -267,11 +272,13 @@ export class PostgresEventStore implements EventStore {
   }
 
   async headPosition(filter?: EventFilter): Promise<Position | undefined> {
+    validateFilter(filter);
     const [last] = await this.readAllPage('end', true, 1, filter);
     return last?.position;
   }
 
   async countEvents(options: { after?: Position; filter?: EventFilter; limit?: number } = {}): Promise<number> {
+    validateCountEvents(options);
     const params: unknown[] = [options.limit ?? null];
     let bound = '';
     if (options.after) {
