@@ -17,6 +17,8 @@ export interface TokenSettings {
   jwksUrl?: string;
   issuer: string;
   audience: string;
+  /** Longest lifetime a token may claim (default 24 h): from its `iat`, and from now, to its `exp`. */
+  maxLifetimeSeconds?: number;
 }
 
 const claims = z.object({
@@ -31,6 +33,7 @@ const ALGORITHMS_BY_KEY = { secret: ['HS256'], jwks: ['RS256', 'PS256', 'ES256',
 const VERIFIED_MAX = 10_000;
 const VERIFIED_TTL_MS = 60_000;
 const CLOCK_TOLERANCE_S = 5;
+const DEFAULT_MAX_LIFETIME_S = 24 * 3600;
 
 /**
  * Verifies bearer tokens. A token verified once is remembered for up to a minute (bounded, oldest
@@ -41,12 +44,14 @@ const CLOCK_TOLERANCE_S = 5;
 export class TokenVerifier {
   private readonly verifyJwt: (token: string) => Promise<{ payload: JWTPayload }>;
   private readonly verified = new Map<string, { principal: Principal; expMs: number; until: number }>();
+  private readonly maxLifetimeS: number;
 
   /** `now` is for tests that move the clock. */
   constructor(
     settings: TokenSettings,
     private readonly now: () => number = Date.now,
   ) {
+    this.maxLifetimeS = settings.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_S;
     const opts = (algorithms: string[]) => ({
       issuer: settings.issuer,
       audience: settings.audience,
@@ -84,13 +89,31 @@ export class TokenVerifier {
       if (err instanceof errors.JOSEError) throw new Unauthorized(`The token is not valid (${err.code})`);
       throw err;
     }
+    this.checkLifetime(payload, now);
     const parsed = claims.safeParse(payload);
     if (!parsed.success) throw new Unauthorized('The token lacks the sub, org or roles claims');
     const principal: Principal = { userId: parsed.data.sub, orgId: parsed.data.org, roles: parsed.data.roles };
     if (known) this.verified.delete(token);
     else if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, { principal, expMs: payload.exp === undefined ? Infinity : payload.exp * 1000, until: now + VERIFIED_TTL_MS });
+    this.verified.set(token, { principal, expMs: payload.exp! * 1000, until: now + VERIFIED_TTL_MS });
     return principal;
+  }
+
+  /**
+   * A token must end, and soon: one without `exp`, or one claiming to live longer than the
+   * configured lifetime (from when it was issued, or from now when that is later or unsaid), is
+   * refused, so a leaked token is worth a day at most, not forever.
+   */
+  private checkLifetime(payload: JWTPayload, nowMs: number): void {
+    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw new Unauthorized('The token has no expiry (exp)');
+    const now = nowMs / 1000;
+    if (payload.iat !== undefined && (typeof payload.iat !== 'number' || payload.iat > now + CLOCK_TOLERANCE_S)) {
+      throw new Unauthorized('The token is issued in the future (iat)');
+    }
+    const lifetime = typeof payload.iat === 'number' ? payload.exp - payload.iat : 0;
+    if (Math.max(payload.exp - now, lifetime) > this.maxLifetimeS + CLOCK_TOLERANCE_S) {
+      throw new Unauthorized(`The token lives longer than the ${this.maxLifetimeS} s allowed (exp − iat)`);
+    }
   }
 }
 

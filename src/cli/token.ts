@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { decodeJwt } from 'jose';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../auth/tokens.js';
 import { ROLES, type Role } from '../domain/shared/actor.js';
@@ -37,6 +38,15 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 for (const [name, v] of [['--org', values.org], ['--user', values.user]] as const) if (v && !uuid.test(v)) refuse(`${name} must be a UUID`);
 
 const principal = { userId: values.user ?? randomUUID(), orgId: values.org ?? config.PLATFORM_ORG_ID, roles: roles as Role[] };
-const token = await mintToken({ secret: settings.secret, issuer: settings.issuer, audience: settings.audience }, principal, values.expires);
+let token: string;
+try {
+  token = await mintToken({ secret: settings.secret, issuer: settings.issuer, audience: settings.audience }, principal, values.expires);
+} catch {
+  refuse(`--expires ${values.expires} is not a duration (e.g. 30m, 12h, 1d)`);
+}
+const { exp, iat } = decodeJwt(token);
+if (exp! - iat! > settings.maxLifetimeSeconds) {
+  refuse(`--expires ${values.expires} is longer than the ${settings.maxLifetimeSeconds} s tokens may live (JWT_MAX_LIFETIME_SECONDS): the API would refuse it`);
+}
 process.stderr.write(`user ${principal.userId}, org ${principal.orgId}, roles ${principal.roles.join(',')}, expires in ${values.expires}\n`);
 process.stdout.write(`${token}\n`);

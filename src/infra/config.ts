@@ -35,12 +35,22 @@ export const configSchema = z.object({
   PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   SUBSCRIPTION_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  /** A request's line and headers must arrive within this (slow clients are cut off: 408). */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(20_000),
+  /** A whole request, body included, must arrive within this. */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
+  /** An idle kept-alive connection is closed after this. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(5_000),
+  /** Largest request line and headers (431 past it). */
+  HTTP_MAX_HEADER_BYTES: z.coerce.number().int().min(4_096).max(1_048_576).default(16_384),
   EVENTSTORE_GROUP_COMMIT: bool.default(true),
   /** HS256 secret for bearer tokens (at least 32 characters); or JWT_JWKS_URL for an identity provider's keys. */
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_JWKS_URL: url(['http', 'https']).optional(),
   JWT_ISSUER: z.string().min(1).default('freight-backend'),
   JWT_AUDIENCE: z.string().min(1).default('freight-api'),
+  /** Longest lifetime a token may have (from its iat, or from now, to its exp); longer ones, and ones without exp, are refused. */
+  JWT_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(24 * 3600),
   /** The platform operator's own organisation: its staff hold the admin and auditor roles. */
   PLATFORM_ORG_ID: z.uuid().default('00000000-0000-4000-8000-000000000001'),
   /** How long a command's first answer is kept for retries with the same Idempotency-Key. */
@@ -146,14 +156,24 @@ export type Config = z.infer<typeof configSchema>;
 export const DEV_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
 
 /** The token settings in force: production must name its own secret or identity provider. */
-export function jwtSettings(config: Config): { secret?: string; jwksUrl?: string; issuer: string; audience: string } {
-  const { JWT_SECRET, JWT_JWKS_URL, JWT_ISSUER: issuer, JWT_AUDIENCE: audience } = config;
-  if (JWT_JWKS_URL) return { jwksUrl: JWT_JWKS_URL, issuer, audience };
-  if (JWT_SECRET) return { secret: JWT_SECRET, issuer, audience };
+export function jwtSettings(config: Config): { secret?: string; jwksUrl?: string; issuer: string; audience: string; maxLifetimeSeconds: number } {
+  const { JWT_SECRET, JWT_JWKS_URL, JWT_ISSUER: issuer, JWT_AUDIENCE: audience, JWT_MAX_LIFETIME_SECONDS: maxLifetimeSeconds } = config;
+  if (JWT_JWKS_URL) return { jwksUrl: JWT_JWKS_URL, issuer, audience, maxLifetimeSeconds };
+  if (JWT_SECRET) return { secret: JWT_SECRET, issuer, audience, maxLifetimeSeconds };
   if (config.NODE_ENV === 'production') {
     throw new ConfigError([{ variable: 'JWT_SECRET', message: 'set JWT_SECRET or JWT_JWKS_URL in production' }]);
   }
-  return { secret: DEV_JWT_SECRET, issuer, audience };
+  return { secret: DEV_JWT_SECRET, issuer, audience, maxLifetimeSeconds };
+}
+
+/** The HTTP server's limits on slow and oversized requests. */
+export function serverLimits(config: Config) {
+  return {
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES,
+  };
 }
 
 export class ConfigError extends Error {
