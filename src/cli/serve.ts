@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../http/app.js';
 import { bootstrap } from '../infra/bootstrap.js';
 import { createApi } from '../http/api.js';
-import { otlpHeaders, otlpTracesUrl } from '../infra/config.js';
+import { createHttpServer } from '../http/server.js';
+import { otlpHeaders, otlpTracesUrl, serverLimits } from '../infra/config.js';
 import { instrumentStore } from '../infra/instrumented-store.js';
 import { Metrics } from '../infra/metrics.js';
 import { startTracing } from '../infra/tracing.js';
@@ -154,9 +155,8 @@ async function main() {
       : {}),
     ...(api ? { api } : {}),
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
-  });
+  const server: Server = createHttpServer(app, serverLimits(config), logger);
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const realtime = api
     ? attachRealtime(server, {
         auth: api.auth,

@@ -1,4 +1,3 @@
-import { bodyParser } from '@koa/bodyparser';
 import cors from '@koa/cors';
 import compress from 'koa-compress';
 import helmet from 'koa-helmet';
@@ -26,8 +25,6 @@ export interface AppDeps extends HealthDeps {
 }
 
 export const API_VERSION = '0.2.0';
-/** No body is larger (routes set their own, smaller limits); a larger one is refused with 413 before it is parsed. */
-const JSON_LIMIT = '1mb';
 
 /** The Koa app: request context, problem+json errors, then one router per feature. */
 export function createApp(deps: AppDeps): Koa {
@@ -69,7 +66,7 @@ export function createApp(deps: AppDeps): Koa {
     const docs = docsRouter(deps.api.routes, API_VERSION);
     app.use(docs.routes());
     for (const m of deps.api.middleware ?? []) app.use(m);
-    app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_LIMIT, encoding: 'utf-8' }));
+    // No body parser here: each route reads its own body, under its own limits, once the caller is known (route.ts).
     const api = new Router();
     mountRoutes(api, deps.api.routes, deps.api);
     app.use(api.routes()).use(api.allowedMethods({ throw: true }));

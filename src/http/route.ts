@@ -8,6 +8,7 @@ import { HttpProblem, PROBLEM_BASE } from './errors.js';
 import { fingerprint, IdempotencyStore } from './idempotency.js';
 import { budgetOf, type RateLimits } from './middleware/rate-limits.js';
 import { createHash } from 'node:crypto';
+import { DEFAULT_BODY_LIMITS, readJsonBody, storable, unstorable } from './body.js';
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -87,35 +88,51 @@ export function koaPath(openApiPath: string): string {
   return openApiPath.replace(/\{(\w+)\}/g, ':$1');
 }
 
+/** A command without a body schema accepts no body, or `{}`; anything else is refused, not ignored. */
+function refuseBody(value: unknown): void {
+  if (value === undefined) return;
+  const empty = value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0;
+  if (!empty) throw new HttpProblem(400, `${PROBLEM_BASE}unexpected-body`, 'This command takes no body: send none, or {}');
+}
+
+/** Query and path texts reach SQL and the event store: refuse what Postgres cannot store, naming it. */
+function checkTexts(where: 'query' | 'path', values: Record<string, unknown>): void {
+  for (const [name, v] of Object.entries(values)) {
+    if (!storable(name)) throw unstorable(where);
+    for (const s of Array.isArray(v) ? v : [v]) if (typeof s === 'string' && !storable(s)) throw unstorable(`${where}.${name}`);
+  }
+}
+
 export function mountRoutes(router: Router, routes: readonly Route[], deps: MountDeps): void {
   for (const def of routes) {
     const schemas = { params: def.params, query: def.query, body: def.body };
+    const limits = { ...DEFAULT_BODY_LIMITS, maxBytes: (def.maxBodyKb ?? DEFAULT_MAX_BODY_KB) * 1024 };
     router[def.method](def.operationId, koaPath(def.path), async function routeHandler(ctx) {
       ctx.state.route = def.path;
+      // Who asks, and whether their role may ask at all, before anything of the request is read.
       const actor = await deps.auth.fromAuthorizationHeader(ctx.get('authorization') || undefined);
       ctx.state.actor = actor;
       if (def.roles !== 'any' && !def.roles.some((r) => actor.roles.includes(r))) {
         throw new AccessDenied(`This needs the role ${def.roles.join(' or ')}`);
       }
       await deps.limits?.byUser(ctx, actor, budgetOf(def.path));
-      const bodyBytes = Buffer.byteLength((ctx.request as { rawBody?: string }).rawBody ?? '');
-      const maxKb = def.maxBodyKb ?? DEFAULT_MAX_BODY_KB;
-      if (bodyBytes > maxKb * 1024) throw new HttpProblem(413, `${PROBLEM_BASE}payload-too-large`, `This request's body may be at most ${maxKb} KiB`);
-      if (schemas.body && ctx.request.length && !ctx.is('application/json')) {
-        throw new HttpProblem(415, `${PROBLEM_BASE}unsupported-media-type`, 'Send the body as application/json');
-      }
-      const params = schemas.params ? schemas.params.parse(ctx.params) : undefined;
-      const query = schemas.query ? schemas.query.parse(ctx.query) : undefined;
-      const rawBody = (ctx.request as { body?: unknown }).body;
-      const body = schemas.body ? schemas.body.parse(rawBody ?? {}) : undefined;
       const ifMatch = def.command ? parseIfMatch(ctx.get('if-match')) : undefined;
       const key = def.command ? ctx.get('idempotency-key') : '';
+      if (key && !IdempotencyStore.validKey(key)) {
+        throw new HttpProblem(400, `${PROBLEM_BASE}bad-idempotency-key`, 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+      }
+      // Queries ignore a body; a command reads one (under its limits) and refuses one it does not take.
+      const rawBody = def.method === 'post' ? await readJsonBody(ctx, limits) : undefined;
+      if (def.method === 'post' && !schemas.body) refuseBody(rawBody);
+      checkTexts('path', ctx.params);
+      checkTexts('query', ctx.query);
+      const params = schemas.params ? schemas.params.parse(ctx.params) : undefined;
+      const query = schemas.query ? schemas.query.parse(ctx.query) : undefined;
+      const body = schemas.body ? schemas.body.parse(rawBody ?? {}) : undefined;
       const input = { params, query, body, actor, ifMatch, ctx } as RouteInput<unknown, unknown, unknown>;
 
       if (!key) return respond(ctx, await def.handle(input));
-      if (!IdempotencyStore.validKey(key)) {
-        throw new HttpProblem(400, `${PROBLEM_BASE}bad-idempotency-key`, 'Idempotency-Key must be 1 to 255 visible ASCII characters');
-      }
+      // The body is bounded in depth and size by now: its fingerprint cannot overflow anything.
       const fp = fingerprint([def.operationId, ctx.path, rawBody ?? null, ifMatch?.toString() ?? null]);
       const begun = await deps.idempotency.begin(actor.userId, key, fp);
       if (begun.kind === 'replay') {

@@ -10,8 +10,9 @@ import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import type { EventStore } from '../../src/eventstore/types.js';
 import { createApi } from '../../src/http/api.js';
 import { createApp } from '../../src/http/app.js';
+import { createHttpServer } from '../../src/http/server.js';
 import type { Route } from '../../src/http/route.js';
-import { DEV_JWT_SECRET, loadConfig, locationPolicy } from '../../src/infra/config.js';
+import { DEV_JWT_SECRET, loadConfig, locationPolicy, serverLimits } from '../../src/infra/config.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
 import { createRedis, type Redis } from '../../src/infra/redis.js';
 import { allProjectors, searchIndexFor } from '../../src/projections/registry.js';
@@ -154,9 +155,8 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   let server: Server | undefined;
   let realtime: ReturnType<typeof attachRealtime> | undefined;
   if (opts.listen) {
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
+    const s = createHttpServer(app, serverLimits(config), testLogger);
+    server = await new Promise<Server>((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
     realtime = attachRealtime(server, { auth: api.auth, redis, channelKey: channelKey(keyPrefix), knex, locations, logger: testLogger });
   }
   // Jobs append events that projectors read, and projectors queue jobs: settled when a pass finds both idle.
