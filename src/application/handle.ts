@@ -1,12 +1,18 @@
 import { v5 as uuidv5 } from 'uuid';
 import { chainHash, HASH_FIELD, PREVIOUS_FIELD } from '../domain/payment/chain.js';
 import type { EventRegistry } from '../domain/shared/event-schema.js';
-import { WrongExpectedVersion } from '../eventstore/errors.js';
+import { DuplicateEventId, WrongExpectedVersion } from '../eventstore/errors.js';
 import type { EventMetadata, EventStore, Position } from '../eventstore/types.js';
 import { traceCarrier, withSpan } from '../infra/tracing.js';
 import { foldStream, rememberAppend } from './state-cache.js';
 
 export interface Decider<C, E, S> {
+  /**
+   * Who may act, decided before anything else (and before `decide`): throws the read's 404 to an
+   * actor who may not see the aggregate, a 403 to one who may see it but not act. `id` is the
+   * aggregate's id (the stream id after its category).
+   */
+  authorize?(command: C, state: S, id: string): void;
   decide(command: C, state: S): E[];
   evolve(state: S, event: E): S;
   readonly initialState: S;
@@ -78,6 +84,7 @@ async function handleOnce<C, E extends { type: string; data: unknown }, S>(
   const attempts = options.expectedRevision === undefined ? (options.maxAttempts ?? 10) : 1;
   for (let attempt = 1; ; attempt++) {
     const current = await foldStream(store, registry, streamId, decider.evolve, decider.initialState);
+    decider.authorize?.(command, current.state, streamId.slice(streamId.indexOf('-') + 1));
     const revision = current.revision;
     if (options.idempotencyKey && current.ids.has(derivedEventId(streamId, options.idempotencyKey, 0))) {
       // The command was applied before: answer as then, with the events it appended.
@@ -118,7 +125,10 @@ async function handleOnce<C, E extends { type: string; data: unknown }, S>(
       rememberAppend(store, registry, streamId, decider.evolve, current, toStore);
       return { streamId, revision: r.nextExpectedRevision, position: r.position, events, replayed: false };
     } catch (err) {
-      if (!(err instanceof WrongExpectedVersion) || attempt >= attempts) throw err;
+      // A reused derived id means the same command (same key) won a race with this one: reading
+      // again finds its events and answers as a replay.
+      const raced = err instanceof WrongExpectedVersion || (options.idempotencyKey !== undefined && err instanceof DuplicateEventId);
+      if (!raced || attempt >= attempts) throw err;
       // Many writers on one stream (users added to one organisation at once): a jittered,
       // growing pause lets them take turns instead of colliding again on the next read.
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 2 ** attempt * 4)));

@@ -46,13 +46,19 @@ export function openApiDocument(routes: readonly Route[], version: string) {
         ...(r.command ? { header: commandHeaders } : {}),
       },
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: r.body } } } } : {}),
+      ...(r.method === 'post' && !r.body ? { description: `${r.description ? `${r.description} ` : ''}Takes no body: send none, or {}.` } : {}),
       responses: {
         ...Object.fromEntries(
           Object.entries(r.responses).map(([status, res]) => [status, { description: res.description, ...(res.schema ? { content: { 'application/json': { schema: res.schema } } } : {}) }]),
         ),
-        400: problem('Malformed input: nothing was changed'),
-        401: problem('No valid bearer token, or its user or organisation is no longer active'),
-        403: problem('Not allowed for this role or organisation'),
+        400: problem('Malformed input (a field, a query parameter, text Postgres cannot store, JSON nested too deep or too large, a body on a command that takes none): nothing was changed'),
+        401: problem('No valid bearer token (none, expired, without exp, or living longer than allowed), or its user or organisation is no longer active'),
+        403: problem('Not allowed for this role, or not this organisation\'s to act on'),
+        ...(r.params && !r.responses[404] ? { 404: problem('No such thing, or one the caller may not see: the two answer alike, whatever its state') } : {}),
+        ...(r.method === 'post'
+          ? { 413: problem('The body is larger than this route takes'), 415: problem('A body that is not application/json in UTF-8') }
+          : {}),
+        429: problem('Too many requests: retry after Retry-After seconds'),
         ...(r.command
           ? {
               409: problem('Not possible in the current state, or the stream moved (If-Match / a concurrent change)'),

@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
 import type { Authenticator } from '../auth/authenticate.js';
-import type { Actor } from '../domain/shared/actor.js';
+import { seesBoard } from '../domain/load/access.js';
+import { type Actor, isStaff } from '../domain/shared/actor.js';
 import { parsePosition } from '../eventstore/position.js';
 import type { Logger } from '../infra/logger.js';
 import { type LatestLocations, maySee } from '../projections/tracking/latest.js';
@@ -25,8 +26,7 @@ type Ack = (answer: Record<string, unknown>) => void;
 
 class RoomDenied extends Error {}
 
-const BOARD_ROLES = new Set(['carrier', 'driver', 'dispatcher', 'admin', 'auditor']);
-const staff = (a: Actor) => a.roles.includes('admin') || a.roles.includes('auditor');
+const staff = isStaff;
 
 /**
  * The Socket.IO server on the API's HTTP server. The handshake takes the same bearer token as the
@@ -64,7 +64,7 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): { io: Serv
     socket.data.actor = actor;
     switch (room.kind) {
       case 'loadboard':
-        if (!actor.roles.some((r) => BOARD_ROLES.has(r))) throw new RoomDenied('The open load board is for carriers, dispatchers and staff');
+        if (!seesBoard(actor) && !staff(actor)) throw new RoomDenied('The open load board is for carriers, dispatchers and staff');
         return boardRoomsFor(room.states, room.equipment);
       case 'org':
         if (!staff(actor) && actor.orgId !== room.id) throw new RoomDenied("Another organisation's room");

@@ -61,9 +61,9 @@ describe("A carrier's performance score, from load events", () => {
     const board = await h.http().get(`/loads/${loadId}`).set('Authorization', shipper.auth).expect(200);
     expect(board.body).to.deep.include({ status: 'posted' });
     expect(board.body.carrierId ?? null).to.equal(null);
-    // Released again? It is no longer booked.
-    const again = await post(carrierOrg.auth, `/loads/${loadId}/booking/release`, { reason: 'x' }).expect(409);
-    expect(again.body.type).to.equal('urn:freight:problem:illegal-transition');
+    // Released again? It is no longer booked, by this carrier or anyone: not the carrier's to release.
+    const again = await post(carrierOrg.auth, `/loads/${loadId}/booking/release`, { reason: 'x' }).expect(403);
+    expect(again.body.type).to.equal('urn:freight:problem:forbidden');
   });
 
   it('does not hold a shipper cancelling a booked load against the carrier', async () => {

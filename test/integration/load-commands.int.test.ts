@@ -78,7 +78,7 @@ describe('Load and carrier commands over HTTP', () => {
   it('frees the key of a refused command so a corrected retry can use it', async () => {
     const loadId = await postLoad();
     const key = randomUUID();
-    await post(otherShipper.auth, `/loads/${loadId}/revise`, { rateCents: 200_000 }).set('Idempotency-Key', key).expect(403);
+    await post(otherShipper.auth, `/loads/${loadId}/revise`, { rateCents: 200_000 }).set('Idempotency-Key', key).expect(404);
     await post(shipper.auth, `/loads/${loadId}/revise`, { rateCents: 200_000 }).set('Idempotency-Key', key).expect(202);
   });
 
@@ -98,8 +98,11 @@ describe('Load and carrier commands over HTTP', () => {
     const before = await countEvents();
     const forOther = await post(otherShipper.auth, '/loads', loadBody(shipper.orgId)).expect(403);
     expect(forOther.body.type).to.equal('urn:freight:problem:forbidden');
-    await post(otherShipper.auth, `/loads/${loadId}/revise`, { rateCents: 1000 }).expect(403);
-    await post(otherShipper.auth, `/loads/${loadId}/cancel`, { reason: 'mine now' }).expect(403);
+    // Another shipper's load is one it cannot see: the same 404 a read of it gives.
+    const revise = await post(otherShipper.auth, `/loads/${loadId}/revise`, { rateCents: 1000 }).expect(404);
+    const read = await h.http().get(`/loads/${loadId}`).set('Authorization', otherShipper.auth).expect(404);
+    expect({ ...revise.body, instance: undefined, requestId: undefined }).to.deep.equal({ ...read.body, instance: undefined, requestId: undefined });
+    await post(otherShipper.auth, `/loads/${loadId}/cancel`, { reason: 'mine now' }).expect(404);
     // A carrier cannot post at all (role), nor book for a carrier of another organisation.
     await post(carrierOrg.auth, '/loads', loadBody(carrierOrg.orgId)).expect(403);
     expect(await countEvents()).to.equal(before);
@@ -126,8 +129,11 @@ describe('Load and carrier commands over HTTP', () => {
 
   it('refuses commands the load state does not allow with a clear reason (409) and rules with 422', async () => {
     const loadId = await postLoad();
-    const pickup = await post(carrierOrg.auth, `/loads/${loadId}/pickup`).expect(409);
-    expect(pickup.body).to.include({ type: 'urn:freight:problem:illegal-transition', detail: 'Cannot confirm pickup: the load is still posted' });
+    // Nobody hauls a posted load: a 403 for every carrier, never a 409 telling them its state.
+    const pickup = await post(carrierOrg.auth, `/loads/${loadId}/pickup`).expect(403);
+    expect(pickup.body).to.include({ type: 'urn:freight:problem:forbidden' });
+    const early = await post(h.admin, `/loads/${loadId}/pickup`).expect(409);
+    expect(early.body).to.include({ type: 'urn:freight:problem:illegal-transition', detail: 'Cannot confirm pickup: the load is still posted' });
     const past = await post(shipper.auth, '/loads', loadBody(shipper.orgId, { pickupWindow: { from: '2020-01-01T00:00:00Z', to: '2020-01-02T00:00:00Z' } })).expect(422);
     expect(past.body.type).to.equal('urn:freight:problem:invalid-window');
     const nobody = await post(carrierOrg.auth, `/loads/${loadId}/book`, { carrierId: randomUUID() }).expect(422);
@@ -147,7 +153,7 @@ describe('Load and carrier commands over HTTP', () => {
     const sixth = await post(carrierOrg.auth, `/loads/${loadId}/bids`, { carrierId, amountCents: 1 }).expect(422);
     expect(sixth.body.type).to.equal('urn:freight:problem:bid-limit');
     await post(carrierOrg.auth, `/loads/${loadId}/bids/${bids[4]}/withdraw`).expect(202);
-    await post(otherShipper.auth, `/loads/${loadId}/bids/${bids[0]}/accept`).expect(403);
+    await post(otherShipper.auth, `/loads/${loadId}/bids/${bids[0]}/accept`).expect(404);
     const accepted = await post(shipper.auth, `/loads/${loadId}/bids/${bids[0]}/accept`).expect(202);
     expect(accepted.body.events).to.deep.equal(['BidAccepted', 'LoadBooked']);
     await post(shipper.auth, `/loads/${loadId}/bids/${randomUUID()}/accept`).expect(404);

@@ -78,7 +78,9 @@ describe('GPS tracking over HTTP', () => {
   it('takes pings only from the driver hauling the load, and only from drivers', async () => {
     const res = await post(otherDriver.auth, '/tracking/pings', { pings: [ping()] }).expect(409);
     expect(res.body.type).to.equal('urn:freight:problem:no-load-to-track');
-    await post(otherDriver.auth, '/tracking/pings', { loadId, pings: [ping()] }).expect(409);
+    // Naming another organisation's load being hauled: the 404 a read of it gives, not who hauls it.
+    const named = await post(otherDriver.auth, '/tracking/pings', { loadId, pings: [ping()] }).expect(404);
+    expect(named.body).to.include({ type: 'urn:freight:problem:not-found', detail: `No load ${loadId}` });
     await post(shipper.auth, '/tracking/pings', { pings: [ping()] }).expect(403);
   });
 

@@ -27,6 +27,7 @@ export type CarrierState =
     };
 
 export const initialState: CarrierState = { status: 'none' };
+export { authorize } from './access.js';
 
 
 /** Why a verification does not make the carrier eligible (empty when it does). */

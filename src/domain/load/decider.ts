@@ -53,10 +53,16 @@ export type LoadState =
   | { readonly status: 'booked'; readonly posting: Posting; readonly booking: Booking }
   | { readonly status: 'assigned' | 'picked_up' | 'in_transit'; readonly posting: Posting; readonly booking: Booking; readonly assignment: Assignment }
   | { readonly status: 'delivered'; readonly posting: Posting; readonly booking: Booking; readonly assignment: Assignment }
-  | { readonly status: 'cancelled' | 'expired'; readonly posting: Posting };
+  | {
+      readonly status: 'cancelled' | 'expired';
+      readonly posting: Posting;
+      /** The carrier organisation that had the load booked when it was cancelled: it still sees the load. */
+      readonly bookedBy?: string;
+    };
 
 export type LoadStatus = LoadState['status'];
 export const initialState: LoadState = { status: 'none' };
+export { authorize } from './access.js';
 
 
 function asShipper(actor: Actor, posting: Posting): void {
@@ -342,7 +348,8 @@ export function evolve(state: LoadState, event: LoadEvent): LoadState {
     case 'LoadDelivered':
       return state.status === 'picked_up' || state.status === 'in_transit' ? { ...state, status: 'delivered' } : state;
     case 'LoadCancelled':
-      return state.status === 'none' ? state : { status: 'cancelled', posting: state.posting };
+      if (state.status === 'none' || state.status === 'cancelled') return state;
+      return { status: 'cancelled', posting: state.posting, ...('booking' in state ? { bookedBy: state.booking.carrierOrgId } : {}) };
     case 'LoadArrived': {
       if (!('assignment' in state)) return state;
       return { ...state, assignment: { ...state.assignment, arrivals: { ...state.assignment.arrivals, [event.data.site]: event.data.arrivedAt } } };

@@ -30,6 +30,7 @@ export type OrganisationState =
     };
 
 export const initialState: OrganisationState = { status: 'none' };
+export { authorize } from './access.js';
 
 /** Roles an organisation of each kind may hand out (admins and auditors are platform staff). */
 const ROLES_BY_KIND: Record<'shipper' | 'carrier' | 'broker', readonly Role[]> = {

@@ -50,6 +50,7 @@ export interface Settlement {
 
 export type PaymentState = { readonly status: 'none' } | { readonly status: 'open' | 'written_off' | 'closed'; readonly settlement: Settlement };
 export const initialState: PaymentState = { status: 'none' };
+export { authorize } from './access.js';
 
 /** Where a settlement stands, for people: invoiced → charging → charged → paid out → closed. */
 export function stageOf(state: PaymentState): 'none' | 'invoiced' | 'charging' | 'charged' | 'paying_out' | 'paid_out' | 'written_off' | 'closed' {

@@ -9,3 +9,5 @@ export interface Actor {
 }
 
 export const isAdmin = (a: Actor) => a.roles.includes('admin');
+/** Platform staff: admins act on everything, auditors read everything. */
+export const isStaff = (a: Actor) => a.roles.includes('admin') || a.roles.includes('auditor');

@@ -4,7 +4,7 @@
  */
 export class DomainError extends Error {
   constructor(
-    readonly status: 409 | 422 | 403,
+    readonly status: 409 | 422 | 403 | 404,
     readonly type: string,
     message: string,
   ) {
@@ -31,5 +31,15 @@ export class RuleViolation extends DomainError {
 export class Forbidden extends DomainError {
   constructor(message: string) {
     super(403, 'urn:freight:problem:forbidden', message);
+  }
+}
+
+/**
+ * The aggregate does not exist, or the actor may not see it: the two answer alike, as a read of
+ * it would, so that an outsider learns nothing from trying.
+ */
+export class NotFound extends DomainError {
+  constructor(message: string) {
+    super(404, 'urn:freight:problem:not-found', message);
   }
 }

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { carrierStanding, loadState, loadStream } from '../../application/lookups.js';
 import type { CarrierStanding } from '../../domain/carrier/eligibility.js';
 import type { LoadCommand } from '../../domain/load/commands.js';
+import { mayActAs, mustSee } from '../../domain/load/access.js';
 import * as load from '../../domain/load/decider.js';
+import type { LoadState } from '../../domain/load/decider.js';
+import type { Actor } from '../../domain/shared/actor.js';
 import { loadEvents } from '../../domain/load/events.js';
 import { cents, loadDetails, timeWindow } from '../../domain/load/schemas.js';
 import type { LocationPolicy } from '../../domain/load/location.js';
@@ -19,6 +22,13 @@ const accepted = { 202: { description: 'Applied (or already so)', schema: comman
 const SHIPPER_SIDE = ['shipper', 'dispatcher', 'admin'] as const;
 const CARRIER_SIDE = ['carrier', 'dispatcher', 'admin'] as const;
 const HAULING = ['carrier', 'driver', 'dispatcher', 'admin'] as const;
+
+/** The load as the actor may see it: the read's 404 first, before any other lookup a route makes. */
+async function visibleLoad(store: EventStore, loadId: string, actor: Actor): Promise<LoadState> {
+  const state = await loadState(store, loadId);
+  mustSee(actor, state, loadId);
+  return state;
+}
 
 async function standing(store: EventStore, carrierId: string): Promise<CarrierStanding> {
   const s = await carrierStanding(store, carrierId);
@@ -100,6 +110,7 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       responses: { 201: { description: 'Bid placed', schema: commandAnswer } },
       async handle(input) {
         const bidId = newId(input, input.body.bidId);
+        await visibleLoad(deps.store, input.params.loadId, input.actor);
         const carrier = await standing(deps.store, input.body.carrierId);
         const r = await exec(input.params.loadId, { type: 'PlaceBid', data: { bidId, carrier, amountCents: input.body.amountCents }, metadata: metadataOf(input.actor) }, input);
         return answer(r, 201, { bidId });
@@ -132,7 +143,8 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       responses: accepted,
       async handle(input) {
         const { loadId, bidId } = input.params;
-        const state = await loadState(deps.store, loadId);
+        const state = await visibleLoad(deps.store, loadId, input.actor);
+        mayActAs(input.actor, state, 'shipper');
         const bid = 'posting' in state ? state.posting.bids.find((b) => b.bidId === bidId) : undefined;
         const carrierId = bid?.carrierId ?? ('booking' in state && state.booking.bidId === bidId ? state.booking.carrierId : undefined);
         if (!carrierId) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No bid ${bidId} on load ${loadId}`);
@@ -152,6 +164,7 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       body: z.object({ carrierId: z.uuid() }),
       responses: accepted,
       async handle(input) {
+        await visibleLoad(deps.store, input.params.loadId, input.actor);
         const carrier = await standing(deps.store, input.body.carrierId);
         return answer(await exec(input.params.loadId, { type: 'BookNow', data: { carrier }, metadata: metadataOf(input.actor) }, input));
       },

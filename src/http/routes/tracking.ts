@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { loadState } from '../../application/lookups.js';
 import { recordPings } from '../../application/tracking.js';
+import { mayActAs, mustSee } from '../../domain/load/access.js';
+import type { Actor } from '../../domain/shared/actor.js';
 import { checkPings, pingInput, type PingLimits } from '../../domain/tracking/pings.js';
 import { formatPosition } from '../../eventstore/position.js';
 import type { EventStore } from '../../eventstore/types.js';
@@ -61,7 +63,8 @@ const notFound = (loadId: string) => new HttpProblem(404, `${PROBLEM_BASE}not-fo
 /** GPS ingest from drivers' phones, and where loads are: latest fix, nearby trucks, track history. */
 export function trackingRoutes(deps: TrackingDeps): Route[] {
   /** The load the driver is hauling: the one named, or the only one. Checked against the load's own stream. */
-  async function currentLoad(driverId: string, named?: string): Promise<string> {
+  async function currentLoad(actor: Actor, named?: string): Promise<string> {
+    const driverId = actor.userId;
     let loadId = named;
     if (!loadId) {
       const rows = (await deps.knex('load_board').where('driver_id', driverId).whereIn('status', HAULING).orderBy('updated_at', 'desc').limit(2).select('load_id')) as {
@@ -71,6 +74,12 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
       loadId = rows[0]?.load_id;
     }
     const state = loadId ? await loadState(deps.store, loadId) : undefined;
+    // A named load the driver may not see is the read's 404; one it sees but its organisation does
+    // not haul, a 403: neither says who hauls it or in what state it is.
+    if (named && state) {
+      mustSee(actor, state, named);
+      mayActAs(actor, state, 'hauler');
+    }
     const hauling = state && 'assignment' in state && (HAULING as readonly string[]).includes(state.status) && state.assignment.driverId === driverId;
     if (!hauling) {
       throw new HttpProblem(409, `${PROBLEM_BASE}no-load-to-track`, named ? `You are not hauling load ${named} now` : 'You are not assigned to a load being hauled');
@@ -114,7 +123,7 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
         if (good.length === 0) {
           throw new HttpProblem(422, `${PROBLEM_BASE}validation`, 'No ping in the batch is acceptable', { rejected });
         }
-        const loadId = await currentLoad(actor.userId, body.loadId);
+        const loadId = await currentLoad(actor, body.loadId);
         const ctx = currentContext();
         const r = await recordPings(deps.store, loadId, good, {
           receivedAt: now,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { Actor } from '../../domain/shared/actor.js';
+import { seesBoard } from '../../domain/load/access.js';
+import { type Actor, isStaff } from '../../domain/shared/actor.js';
 import { cellSql, type CircleCells, cellsCovering } from './cells.js';
 import type { BoardRow, BoardStatus } from './row.js';
 
@@ -47,10 +48,13 @@ export interface Keyset {
   loadId: string;
 }
 
-/** Who sees what: a shipper its own loads; carriers the open board and what they booked; staff all. */
+/**
+ * Who sees what (domain/load/access.ts, which commands apply too): a shipper its own loads; the
+ * board roles the open board and what their organisation booked; staff all.
+ */
 export function visibleTo(q: Knex.QueryBuilder, actor: Actor): Knex.QueryBuilder {
-  if (actor.roles.includes('admin') || actor.roles.includes('auditor')) return q;
-  const board = actor.roles.includes('carrier') || actor.roles.includes('driver');
+  if (isStaff(actor)) return q;
+  const board = seesBoard(actor);
   return q.where((w) => {
     w.where('shipper_org_id', actor.orgId).orWhere('carrier_org_id', actor.orgId);
     if (board) w.orWhere('status', 'posted');

@@ -1,4 +1,6 @@
 import { Meilisearch } from 'meilisearch';
+import { seesBoard } from '../../domain/load/access.js';
+import { isStaff } from '../../domain/shared/actor.js';
 import type { LoadDoc, SearchHits, SearchIndex, SearchRequest } from './types.js';
 
 const METERS_PER_MILE = 1609.344;
@@ -87,10 +89,10 @@ export class MeiliSearchIndex implements SearchIndex {
     if (f.minRatePerMileCents !== undefined) filter.push(`ratePerMileCents >= ${f.minRatePerMileCents}`);
     if (f.maxAgeHours !== undefined) filter.push(`postedAt >= ${r.now.getTime() - f.maxAgeHours * 3_600_000}`);
     if (f.shipperOrgId) filter.push(`shipperOrgId = ${quote(f.shipperOrgId)}`);
-    const staff = r.actor.roles.includes('admin') || r.actor.roles.includes('auditor');
-    if (!staff) {
+    if (!isStaff(r.actor)) {
+      // The board's visibility rule (domain/load/access.ts); hydration through the board applies it again.
       const org = quote(r.actor.orgId);
-      const board = r.actor.roles.includes('carrier') || r.actor.roles.includes('driver');
+      const board = seesBoard(r.actor);
       filter.push(`(shipperOrgId = ${org} OR carrierOrgId = ${org}${board ? ' OR status = "posted"' : ''})`);
     }
     const res = await this.client.index(this.uid(generation)).search<LoadDoc>(r.q, { filter, limit: r.limit, offset: r.offset, attributesToRetrieve: ['loadId'] });
