@@ -143,6 +143,17 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
       expect(await head()).to.equal(before);
     });
 
+    it('does not read the body of a request refused before its body (no token): answers and closes', async () => {
+      const c = open(port);
+      await c.ready;
+      // 50 MB announced, one KiB sent: the answer comes at once, and the connection does not wait for the rest.
+      c.socket.write(`POST /loads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${50 * 1024 * 1024}\r\n\r\n${' '.repeat(1024)}`);
+      expect(await until(c.closed, 10_000), 'the server closed the connection').to.equal(true);
+      const a = parse(c.received());
+      expectProblem(a, 401, 'unauthorized');
+      expect(a.headers.connection).to.equal('close');
+    });
+
     it('refuses deep and sprawling JSON before parsing it, even with an Idempotency-Key (never a 500)', async () => {
       const driver = await h.member('carrier', ['driver']);
       const before = await head();

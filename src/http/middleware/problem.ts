@@ -3,6 +3,7 @@ import { ZodError } from 'zod';
 import type { Logger } from '../../infra/logger.js';
 import { bigintReplacer } from '../../infra/logger.js';
 import { WrongExpectedVersion } from '../../eventstore/errors.js';
+import { hasBody } from '../body.js';
 import { HttpProblem, PROBLEM_BASE, title } from '../errors.js';
 
 interface Problem {
@@ -58,6 +59,9 @@ export function problemJson(opts: { logger: Logger }): Middleware {
       if (ctx.state.requestId) problem.requestId = ctx.state.requestId;
       if (problem.status >= 500) opts.logger.error('request failed', { err, method: ctx.method, path: ctx.path });
       ctx.status = problem.status;
+      // A body refused before it was read (no token, a role, a limit) is not read at all: the
+      // connection closes after the answer instead of taking in whatever the client still sends.
+      if (hasBody(ctx) && !ctx.req.readableEnded) ctx.set('Connection', 'close');
       if (problem.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
       if (problem.status === 503) ctx.set('Retry-After', '1');
       ctx.type = 'application/problem+json';

@@ -118,7 +118,7 @@ export function loadBoardRoutes(deps: ReadDeps): Route[] {
       operationId: 'listLoads',
       summary: 'The load board: filter, sort and page through loads (keyset cursors)',
       description:
-        'Carriers and drivers see every posted load plus the loads their organisation booked; shippers see their own organisation\'s loads; admins and auditors see all.',
+        'Carriers, drivers and dispatchers see every posted load plus the loads their organisation booked; shippers see their own organisation\'s loads; admins and auditors see all.',
       tags: ['Load board'],
       roles: 'any',
       query: boardQuery,
