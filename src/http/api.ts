@@ -107,7 +107,7 @@ export function createApi(deps: {
     ],
     idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
     routes: [
-      ...organisationRoutes(read),
+      ...organisationRoutes({ ...read, platformOrgId: config.PLATFORM_ORG_ID }),
       ...carrierCommandRoutes({ store }),
       ...carrierDirectoryRoutes(read),
       ...loadCommandRoutes({ store, locations, locationPolicy: locationPolicy(config) }),

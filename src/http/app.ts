@@ -26,12 +26,20 @@ export interface AppDeps extends HealthDeps {
 
 export const API_VERSION = '0.2.0';
 
+
 /** The Koa app: request context, problem+json errors, then one router per feature. */
 export function createApp(deps: AppDeps): Koa {
   const hops = deps.trustedProxyHops ?? 0;
   const app = new Koa(hops > 0 ? { proxy: true, maxIpsCount: hops } : { proxy: false });
   app.use(requestContext({ logger: deps.logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
   app.use(problemJson({ logger: deps.logger }));
+  app.use(async function hostRequired(ctx, next) {
+    // RFC 9112: an HTTP/1.1 request without Host is a 400 (Node's own answer to it has no body).
+    if (ctx.req.httpVersion === '1.1' && ctx.req.headers.host === undefined) {
+      throw new HttpProblem(400, `${PROBLEM_BASE}missing-host`, 'An HTTP/1.1 request needs a Host header');
+    }
+    await next();
+  });
   // Shutting down: requests already under way finish; a new one (on a kept-alive connection) is told
   // to come back, and every answer closes its connection, so the server can close.
   app.use(async function drainingGate(ctx, next) {
@@ -42,9 +50,15 @@ export function createApp(deps: AppDeps): Koa {
   });
   // Security headers; the API answers JSON, and /docs and the queue board serve their own scripts, so no CSP here.
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
+  // A client that refuses identity and every encoding we have (`identity;q=0`) made koa-compress set an
+  // undefined Content-Encoding (a 500). RFC 9110 lets a server disregard such a header: answer uncompressed.
+  app.use(async function acceptableEncoding(ctx, next) {
+    if (ctx.get('accept-encoding') && !ctx.acceptsEncodings('zstd', 'br', 'gzip', 'deflate', 'identity')) delete ctx.request.headers['accept-encoding'];
+    await next();
+  });
   app.use(compress({ threshold: 1024 }));
   const health = healthRouter(deps);
-  app.use(health.routes()).use(health.allowedMethods({ throw: true }));
+  app.use(health.routes()).use(health.allowedMethods());
   if (deps.api) {
     app.use(dashboard());
     const allowed = new Set(deps.api.corsOrigins ?? []);
@@ -69,7 +83,7 @@ export function createApp(deps: AppDeps): Koa {
     // No body parser here: each route reads its own body, under its own limits, once the caller is known (route.ts).
     const api = new Router();
     mountRoutes(api, deps.api.routes, deps.api);
-    app.use(api.routes()).use(api.allowedMethods({ throw: true }));
+    app.use(api.routes()).use(api.allowedMethods());
   }
   return app;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import type { Logger } from '../infra/logger.js';
@@ -56,6 +56,8 @@ export function createHttpServer(app: Koa, limits: ServerLimits, logger: Logger)
       maxHeaderSize: limits.maxHeaderBytes,
       // How often expired requests are looked for: the timeouts above hold to within this.
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+      // The app refuses a request without Host itself, as a problem (hostRequired in app.ts).
+      requireHostHeader: false,
     },
     app.callback(),
   );
@@ -65,6 +67,12 @@ export function createHttpServer(app: Koa, limits: ServerLimits, logger: Logger)
     // As Node does: answer only when nothing of a response was written to this socket yet.
     if (socket.writable && !socket._httpMessage?.headersSent && code !== 'ECONNRESET') socket.end(refusal(code), () => socket.destroy());
     else socket.destroy();
+  });
+  // Node answers an Expect it does not know with a bare 417: say so as a problem.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify({ type: `${PROBLEM_BASE}expectation-failed`, title: title(417), status: 417, detail: 'Only Expect: 100-continue is understood', requestId: randomUUID() });
+    res.writeHead(417, { 'Content-Type': 'application/problem+json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+    res.end(body);
   });
   return server;
 }

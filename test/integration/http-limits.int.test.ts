@@ -205,6 +205,51 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
     });
   });
 
+  describe('what the fuzz suite found, each answered as a problem below 500', () => {
+    it('searches with the review flag (the search index has none: the board applies it)', async () => {
+      const res = await h.http().get('/search/loads?q=rebar&flagged=false').set('Authorization', h.admin).expect(200);
+      expect(res.body.items).to.be.an('array');
+    });
+
+    it('refuses coordinates so small that Postgres trigonometry underflows, in bodies and queries', async () => {
+      const before = await head();
+      const origin = { ...loadBody(shipper.orgId).origin, lat: 5e-324 };
+      const res = await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId, { origin })).expect(400);
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.include('origin.lat');
+      await h.http().get('/loads?originLat=5e-324&originLng=0&originRadiusMi=10').set('Authorization', shipper.auth).expect(400);
+      await h.http().get('/search/loads?q=steel&originLat=0&originLng=-5e-324&originRadiusMi=10').set('Authorization', shipper.auth).expect(400);
+      // Zero itself, the equator and the meridian, is a place.
+      await h.http().get('/loads?originLat=0&originLng=0&originRadiusMi=10').set('Authorization', shipper.auth).expect(200);
+      expect(await head()).to.equal(before);
+    });
+
+    it('answers uncompressed when the client refuses every encoding, identity included', async () => {
+      for (let i = 0; i < 12; i++) await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201);
+      await h.settle();
+      const res = await h.http().get('/loads?limit=12').set('Authorization', shipper.auth).set('Accept-Encoding', 'identity;q=0').expect(200);
+      expect(res.headers['content-encoding']).to.equal(undefined);
+      expect(res.body.items.length).to.be.greaterThan(5);
+    });
+
+    it('answers methods a path does not take, known or not, with 405 and Allow', async () => {
+      for (const method of ['TRACE', 'PURGE', 'PUT']) {
+        const a = await raw(port, `${method} /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nConnection: close\r\n\r\n`);
+        expectProblem(a, 405, 'method-not-allowed');
+        expect(a.headers.allow, method).to.match(/GET/);
+      }
+    });
+
+    it('answers a request without Host, or with an Expect it does not know, as a problem', async () => {
+      expectProblem(await raw(port, `GET /loads HTTP/1.1\r\nAuthorization: ${shipper.auth}\r\nConnection: close\r\n\r\n`), 400, 'missing-host');
+      expectProblem(await raw(port, `GET /loads HTTP/1.1\r\nHost: x\r\nExpect: the-unexpected\r\nConnection: close\r\n\r\n`), 417, 'expectation-failed');
+    });
+
+    it("does not register the platform operator's own organisation as a customer", async () => {
+      const res = await h.http().post('/orgs').set('Authorization', h.admin).send({ orgId: h.platformOrgId, name: 'Platform', kind: 'shipper' }).expect(422);
+      expect(res.body.type).to.equal('urn:freight:problem:reserved-org-id');
+    });
+  });
+
   describe('commands that take no body', () => {
     let loadId: string;
     before(async () => {

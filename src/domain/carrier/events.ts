@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isoDateTime } from '../shared/codecs.js';
 import { defineEvent, EventRegistry, type EventsOf } from '../shared/event-schema.js';
 import { cents, equipmentType, US_STATE } from '../load/schemas.js';
+import { latitude, longitude } from '../shared/geo.js';
 
 export const carrierProfile = z.object({
   orgId: z.uuid(),
@@ -9,7 +10,7 @@ export const carrierProfile = z.object({
   mcNumber: z.string().regex(/^(MC-?)?\d{1,7}$/i, 'an MC number such as MC-123456').optional(),
   legalName: z.string().trim().min(1).max(200),
   equipment: z.array(equipmentType).min(1).max(10),
-  homeBase: z.object({ city: z.string().trim().min(1).max(100), state: US_STATE, lat: z.number().min(-90).max(90), lng: z.number().min(-180).max(180) }),
+  homeBase: z.object({ city: z.string().trim().min(1).max(100), state: US_STATE, lat: latitude, lng: longitude }),
 });
 export type CarrierProfile = z.output<typeof carrierProfile>;
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isoDateTime } from '../shared/codecs.js';
 import { defineEvent, EventRegistry, type EventsOf } from '../shared/event-schema.js';
 import { cents, loadDetails, timeWindow } from './schemas.js';
+import { latitude, longitude } from '../shared/geo.js';
 
 const at = isoDateTime;
 
@@ -86,8 +87,8 @@ export const LoadArrived = defineEvent({
   schema: z.object({
     site: z.enum(['pickup', 'delivery']),
     arrivedAt: at,
-    lat: z.number().min(-90).max(90),
-    lng: z.number().min(-180).max(180),
+    lat: latitude,
+    lng: longitude,
     distanceMi: z.number().min(0),
   }),
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isoDateTime } from '../shared/codecs.js';
+import { latitude, longitude } from '../shared/geo.js';
 
 /** One schema per shape, shared by HTTP bodies and stored events. */
 export const EQUIPMENT_TYPES = [
@@ -24,8 +25,8 @@ export const place = z.object({
   city: z.string().trim().min(1).max(100),
   state: US_STATE,
   zip: z.string().regex(/^\d{5}(-\d{4})?$/, 'a 5-digit ZIP (or ZIP+4)'),
-  lat: z.number().min(-90).max(90),
-  lng: z.number().min(-180).max(180),
+  lat: latitude,
+  lng: longitude,
 });
 export type Place = z.infer<typeof place>;
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isoDateTime } from '../shared/codecs.js';
 import { defineEvent, EventRegistry, type EventsOf } from '../shared/event-schema.js';
+import { latitude, longitude } from '../shared/geo.js';
 
 /**
  * One GPS fix of the truck hauling a load, on the load's tracking stream (`tracking-<loadId>`).
@@ -11,8 +12,8 @@ export const PingRecorded = defineEvent({
   type: 'PingRecorded',
   schema: z.object({
     pingId: z.uuid(),
-    lat: z.number().min(-90).max(90),
-    lng: z.number().min(-180).max(180),
+    lat: latitude,
+    lng: longitude,
     speedMph: z.number().min(0),
     headingDeg: z.number().min(0).lt(360).optional(),
     accuracyM: z.number().min(0).optional(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { latitude, longitude } from '../shared/geo.js';
 
 /** What a ping may claim, beyond its shape. */
 export interface PingLimits {
@@ -15,8 +16,8 @@ export const DEFAULT_PING_LIMITS: PingLimits = { futureSkewMs: 2 * 60_000, maxAg
 /** One ping as a phone sends it. */
 export const pingInput = z.object({
   id: z.uuid().meta({ description: 'Made by the phone; a ping sent twice is stored once' }),
-  lat: z.number().min(-90).max(90),
-  lng: z.number().min(-180).max(180),
+  lat: latitude,
+  lng: longitude,
   speedMph: z.number().min(0).meta({ description: 'Ground speed, miles per hour' }),
   headingDeg: z.number().min(0).lt(360).optional().meta({ description: 'Course over ground, degrees from north' }),
   accuracyM: z.number().min(0).max(100_000).optional().meta({ description: 'Horizontal accuracy, meters' }),

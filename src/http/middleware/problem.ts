@@ -53,6 +53,11 @@ export function problemJson(opts: { logger: Logger }): Middleware {
       if (ctx.status === 404 && ctx.body === undefined) {
         throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No route for ${ctx.method} ${ctx.path}`);
       }
+      // The router answers a method the path does not take with 405, or 501 for one it does not know
+      // at all (TRACE, PURGE…), with Allow and no body: both are the same refusal, and never a 5xx.
+      if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
+        throw new HttpProblem(405, `${PROBLEM_BASE}method-not-allowed`, `${ctx.method} is not taken here; see Allow`);
+      }
     } catch (err) {
       const problem = toProblem(err);
       problem.instance = ctx.path;

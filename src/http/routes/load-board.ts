@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { equipmentType, US_STATE } from '../../domain/load/schemas.js';
+import { UNUSABLE_COORDINATE, usableCoordinate } from '../../domain/shared/geo.js';
 import { type BoardFilters, type Keyset, queryBoard, SORTS, type SortName, visibleTo } from '../../projections/load-board/query.js';
 import { BOARD_STATUSES, type BoardRow, type BoardStatus } from '../../projections/load-board/row.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
@@ -18,16 +19,18 @@ const list = <T extends z.ZodType<unknown, string>>(item: T, description: string
     .optional()
     .meta({ description: `${description} (comma-separated or repeated)` });
 const num = (description: string, min: number, max: number) => z.coerce.number().min(min).max(max).optional().meta({ description });
+const coordinate = (description: string, max: number) =>
+  z.coerce.number().min(-max).max(max).refine(usableCoordinate, UNUSABLE_COORDINATE).optional().meta({ description });
 const int = (description: string, min: number, max: number) => z.coerce.number().int().min(min).max(max).optional().meta({ description });
 const datetime = (description: string) => z.iso.datetime({ offset: true }).optional().meta({ description });
 
 export const boardFilterQuery = z.object({
   status: list(z.enum(BOARD_STATUSES), 'Statuses; default posted'),
-  originLat: num('Origin point latitude (with originLng and originRadiusMi): loads picked up within the radius, with their deadhead', -90, 90),
-  originLng: num('Origin point longitude', -180, 180),
+  originLat: coordinate('Origin point latitude (with originLng and originRadiusMi): loads picked up within the radius, with their deadhead', 90),
+  originLng: coordinate('Origin point longitude', 180),
   originRadiusMi: num('Deadhead radius in miles around the origin point', 1, 3000),
-  destLat: num('Destination point latitude (with destLng and destRadiusMi)', -90, 90),
-  destLng: num('Destination point longitude', -180, 180),
+  destLat: coordinate('Destination point latitude (with destLng and destRadiusMi)', 90),
+  destLng: coordinate('Destination point longitude', 180),
   destRadiusMi: num('Radius in miles around the destination point', 1, 3000),
   originStates: list(US_STATE, 'Origin states, e.g. TX,OK'),
   destStates: list(US_STATE, 'Destination states'),

@@ -27,7 +27,7 @@ const organisationView = z
   })
   .meta({ id: 'Organisation' });
 
-export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex }): Route[] {
+export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; platformOrgId: string }): Route[] {
   const decider = org;
   const exec = (orgId: string, command: org.OrganisationCommand, input: Parameters<typeof run>[5]) =>
     run(deps, organisationEvents, organisationStream(orgId), decider, command, input);
@@ -45,6 +45,8 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex }
       responses: created,
       async handle(input) {
         const orgId = newId(input, input.body.orgId);
+        // The operator's own organisation is not registered: its staff are vouched for by the identity provider.
+        if (orgId === deps.platformOrgId) throw new HttpProblem(422, `${PROBLEM_BASE}reserved-org-id`, 'This id is the platform operator\'s own organisation');
         const r = await exec(orgId, { type: 'RegisterOrganisation', data: { orgId, name: input.body.name, kind: input.body.kind }, metadata: metadataOf(input.actor) }, input);
         return answer(r, 201, { orgId }, { Location: `/orgs/${orgId}` });
       },

@@ -4,6 +4,7 @@ import { loadState } from '../../application/lookups.js';
 import { recordPings } from '../../application/tracking.js';
 import { mayActAs, mustSee } from '../../domain/load/access.js';
 import type { Actor } from '../../domain/shared/actor.js';
+import { UNUSABLE_COORDINATE, usableCoordinate } from '../../domain/shared/geo.js';
 import { checkPings, pingInput, type PingLimits } from '../../domain/tracking/pings.js';
 import { formatPosition } from '../../eventstore/position.js';
 import type { EventStore } from '../../eventstore/types.js';
@@ -142,8 +143,8 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
       tags: ['Tracking'],
       roles: 'any',
       query: z.object({
-        lat: z.coerce.number().min(-85).max(85),
-        lng: z.coerce.number().min(-180).max(180),
+        lat: z.coerce.number().min(-85).max(85).refine(usableCoordinate, UNUSABLE_COORDINATE),
+        lng: z.coerce.number().min(-180).max(180).refine(usableCoordinate, UNUSABLE_COORDINATE),
         radiusMi: z.coerce.number().min(0.1).max(500),
         limit: z.coerce.number().int().min(1).max(200).default(50),
       }),

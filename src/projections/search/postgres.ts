@@ -146,7 +146,9 @@ export class PostgresSearchIndex implements SearchIndex {
           .where(match)
           .select('load_id', trx.raw(`greatest(ts_rank(tsv, ?), ${similarity}) as score`, [tsq, ...words]))
           .limit(limit);
-        applyFilters(q, r.filters, r.now);
+        // The review flag lives on the board only: hydration through the board applies it.
+        const { flagged: _onTheBoard, ...filters } = r.filters;
+        applyFilters(q, filters, r.now);
         visibleTo(q, r.actor);
         return q as Promise<{ load_id: string; score: number }[]>;
       };
