@@ -1,7 +1,7 @@
 import { isAdmin } from '../shared/actor.js';
 import { Forbidden, NotFound } from '../shared/errors.js';
 import type { CarrierCommand } from './commands.js';
-import type { CarrierState } from './decider.js';
+import type { CarrierState } from './state.js';
 
 /**
  * Who may act on a carrier, decided before the decider runs. The directory shows every carrier to

@@ -2,29 +2,11 @@ import { isAdmin } from '../shared/actor.js';
 import { Forbidden, IllegalTransition, RuleViolation } from '../shared/errors.js';
 import type { CarrierCommand } from './commands.js';
 import type { CarrierStanding } from './eligibility.js';
-import type { CarrierEvent, CarrierProfile, Verification } from './events.js';
+import type { CarrierEvent, Verification } from './events.js';
 import { outcomeKey } from './performance.js';
+import type { CarrierState, Performance } from './state.js';
 
-interface Performance {
-  readonly onTime: number;
-  readonly late: number;
-  readonly cancelled: number;
-  /** Outcomes already counted (see outcomeKey), so a repeated report changes nothing. */
-  readonly counted: readonly string[];
-}
-
-export type CarrierState =
-  | { readonly status: 'none' }
-  | {
-      readonly status: 'active' | 'suspended';
-      readonly carrierId: string;
-      readonly profile: CarrierProfile;
-      readonly verification?: Verification & { readonly verified: boolean };
-      readonly insuranceExpired: boolean;
-      readonly performance: Performance;
-      /** The Stripe Connect account payouts go to, once linked. */
-      readonly payoutAccount?: string;
-    };
+export type { CarrierState } from './state.js';
 
 export const initialState: CarrierState = { status: 'none' };
 export { authorize } from './access.js';

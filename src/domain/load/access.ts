@@ -1,7 +1,7 @@
 import { type Actor, isAdmin, isStaff, type Role } from '../shared/actor.js';
 import { Forbidden, NotFound } from '../shared/errors.js';
 import type { LoadCommand } from './commands.js';
-import type { LoadState } from './decider.js';
+import type { LoadState } from './state.js';
 
 /** Roles that see the open board: every posted load, whoever posted it. */
 export const BOARD_ROLES: readonly Role[] = ['carrier', 'driver', 'dispatcher'];

@@ -6,61 +6,15 @@ import type { LoadCommand } from './commands.js';
 import type { LoadEvent } from './events.js';
 import { DEFAULT_LOCATION_POLICY, locationMismatch, roundMiles, withinGeofence } from './location.js';
 import type { TimeWindow } from './schemas.js';
+import type { Bid, LoadState, LoadStatus, Posting } from './state.js';
 
 /** A posting lives at most this long, whatever its pickup window. */
 export const MAX_POSTING_MS = 8 * 24 * 60 * 60 * 1000;
 /** Open bids one carrier may hold on one load. */
 export const MAX_OPEN_BIDS_PER_CARRIER = 5;
 
-export interface Bid {
-  readonly bidId: string;
-  readonly carrierId: string;
-  readonly carrierOrgId: string;
-  readonly amountCents: number;
-  readonly status: 'open' | 'withdrawn' | 'accepted';
-}
+export type { Bid, LoadState, LoadStatus } from './state.js';
 
-interface Posting {
-  readonly loadId: string;
-  readonly shipperOrgId: string;
-  readonly pickupSite: { readonly lat: number; readonly lng: number };
-  readonly deliverySite: { readonly lat: number; readonly lng: number };
-  readonly rateCents: number;
-  readonly pickupWindow: TimeWindow;
-  readonly deliveryWindow: TimeWindow;
-  readonly tripMiles: number;
-  readonly postedAt: Date;
-  readonly expiresAt: Date;
-  readonly bids: readonly Bid[];
-}
-interface Booking {
-  readonly carrierId: string;
-  readonly carrierOrgId: string;
-  readonly rateCents: number;
-  readonly bidId?: string;
-}
-interface Assignment {
-  readonly driverId: string;
-  readonly truckId: string;
-  readonly trailerId?: string;
-  /** When this truck's GPS first came within the geofence of each site. */
-  readonly arrivals: { readonly pickup?: Date; readonly delivery?: Date };
-}
-
-export type LoadState =
-  | { readonly status: 'none' }
-  | { readonly status: 'posted'; readonly posting: Posting }
-  | { readonly status: 'booked'; readonly posting: Posting; readonly booking: Booking }
-  | { readonly status: 'assigned' | 'picked_up' | 'in_transit'; readonly posting: Posting; readonly booking: Booking; readonly assignment: Assignment }
-  | { readonly status: 'delivered'; readonly posting: Posting; readonly booking: Booking; readonly assignment: Assignment }
-  | {
-      readonly status: 'cancelled' | 'expired';
-      readonly posting: Posting;
-      /** The carrier organisation that had the load booked when it was cancelled: it still sees the load. */
-      readonly bookedBy?: string;
-    };
-
-export type LoadStatus = LoadState['status'];
 export const initialState: LoadState = { status: 'none' };
 export { authorize } from './access.js';
 

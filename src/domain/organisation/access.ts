@@ -1,6 +1,7 @@
 import { isAdmin } from '../shared/actor.js';
 import { Forbidden, NotFound } from '../shared/errors.js';
-import type { OrganisationCommand, OrganisationState } from './decider.js';
+import type { OrganisationCommand } from './commands.js';
+import type { OrganisationState } from './state.js';
 
 /**
  * Who may act on an organisation, decided before the decider runs. An organisation is seen by its

@@ -1,33 +1,11 @@
-import type { Command } from '../load/commands.js';
 import { isAdmin, type Role } from '../shared/actor.js';
 import { Forbidden, IllegalTransition, RuleViolation } from '../shared/errors.js';
+import type { OrganisationCommand } from './commands.js';
 import type { OrganisationEvent } from './events.js';
+import type { OrganisationState } from './state.js';
 
-export type OrganisationCommand =
-  | Command<'RegisterOrganisation', { orgId: string; name: string; kind: 'shipper' | 'carrier' | 'broker' }>
-  | Command<'AddUser', { userId: string; email: string; name: string; roles: Role[]; phone?: string }>
-  | Command<'ChangeUserRoles', { userId: string; roles: Role[] }>
-  | Command<'DeactivateUser', { userId: string }>
-  | Command<'SuspendOrganisation', { reason: string }>
-  | Command<'ReinstateOrganisation', Record<string, never>>
-  | Command<'SetBillingAccount', { stripeCustomerId: string; paymentMethodId: string }>;
-
-interface User {
-  readonly email: string;
-  readonly roles: readonly Role[];
-  readonly active: boolean;
-}
-
-export type OrganisationState =
-  | { readonly status: 'none' }
-  | {
-      readonly status: 'active' | 'suspended';
-      readonly orgId: string;
-      readonly kind: 'shipper' | 'carrier' | 'broker';
-      readonly users: Readonly<Record<string, User>>;
-      /** Where a shipper is charged (Stripe), once set. */
-      readonly billing?: { readonly stripeCustomerId: string; readonly paymentMethodId: string };
-    };
+export type { OrganisationCommand } from './commands.js';
+export type { OrganisationState } from './state.js';
 
 export const initialState: OrganisationState = { status: 'none' };
 export { authorize } from './access.js';

@@ -1,6 +1,7 @@
 import { type Actor, isAdmin, isStaff } from '../shared/actor.js';
 import { Forbidden, NotFound } from '../shared/errors.js';
-import type { PaymentCommand, PaymentState } from './decider.js';
+import type { PaymentCommand } from './commands.js';
+import type { PaymentState } from './state.js';
 
 /** Who sees a payment: staff, and the shipper and carrier organisations it settles between. */
 export function paymentVisibleTo(actor: Actor, state: PaymentState): boolean {

@@ -1,54 +1,12 @@
-import type { Command } from '../load/commands.js';
 import { type Actor, isAdmin } from '../shared/actor.js';
 import { Forbidden, IllegalTransition, RuleViolation } from '../shared/errors.js';
+import type { PaymentCommand } from './commands.js';
 import type { PaymentEvent } from './events.js';
+import type { PaymentState, Settlement } from './state.js';
 
-export type PaymentCommand =
-  | Command<
-      'IssueInvoice',
-      { paymentId: string; loadId: string; shipperOrgId: string; carrierId: string; carrierOrgId: string; amountCents: number; feeBps: number; termsDays: number; deliveredAt: Date }
-    >
-  | Command<'RequestCharge', { chargeId: string }>
-  | Command<'RecordChargeSucceeded', { chargeId: string; providerRef: string }>
-  | Command<'RecordChargeFailed', { chargeId: string; reason: string }>
-  | Command<'RequestQuickPay', { feeBps: number; minFeeCents: number }>
-  | Command<'RequestPayout', { payoutId: string }>
-  | Command<'RecordPayoutSent', { payoutId: string; providerRef: string }>
-  | Command<'RecordPayoutFailed', { payoutId: string; reason: string }>
-  | Command<'IssueRefund', { refundId: string; amountCents: number; fromCarrierCents?: number; reason: string }>
-  | Command<'RecordRefundSent', { refundId: string; providerRef: string }>
-  | Command<'RecordRefundFailed', { refundId: string; reason: string }>
-  | Command<'OpenDispute', { disputeId: string; amountCents: number; reason: string }>
-  | Command<'ResolveDispute', { disputeId: string; outcome: 'won' | 'lost' }>
-  | Command<'FlagForReview', { stage: 'charge' | 'payout' | 'refund'; attempts: number; reason: string }>
-  | Command<'WriteOff', { reason: string }>
-  | Command<'ClosePayment', Record<string, never>>;
+export type { PaymentCommand } from './commands.js';
+export type { PaymentState, Settlement } from './state.js';
 
-export interface Settlement {
-  readonly paymentId: string;
-  readonly loadId: string;
-  readonly shipperOrgId: string;
-  readonly carrierId: string;
-  readonly carrierOrgId: string;
-  readonly currency: 'usd';
-  readonly amountCents: number;
-  readonly termsDays: number;
-  readonly deliveredAt: Date;
-  /** What the carrier is owed now, and what the platform keeps (both move with QuickPay, refunds, disputes). */
-  readonly payableCents: number;
-  readonly feeCents: number;
-  readonly refundedCents: number;
-  readonly chargedCents: number;
-  readonly charge: { readonly attempts: number; readonly pending?: string; readonly succeededAt?: Date; readonly ref?: string };
-  /** Refunds issued, and whether the provider has sent each back yet (failures counted). */
-  readonly refunds: Readonly<Record<string, { readonly amountCents: number; readonly sent: boolean; readonly failures: number }>>;
-  readonly quickPayAt?: Date;
-  readonly payout: { readonly attempts: number; readonly pending?: { readonly payoutId: string; readonly amountCents: number }; readonly sentCents: number; readonly sentAt?: Date };
-  readonly disputes: Readonly<Record<string, { readonly amountCents: number; readonly open: boolean }>>;
-  readonly flagged?: { readonly stage: 'charge' | 'payout' | 'refund'; readonly reason: string };
-}
-
-export type PaymentState = { readonly status: 'none' } | { readonly status: 'open' | 'written_off' | 'closed'; readonly settlement: Settlement };
 export const initialState: PaymentState = { status: 'none' };
 export { authorize } from './access.js';
 
