@@ -132,14 +132,14 @@ describe('Receiving signed Stripe webhook deliveries that are not well-formed ev
 
   for (const [name, body, detail] of cases) {
     it(`refuses ${name} with a 400, storing and appending nothing`, async () => {
-      const [head, count] = [await h.store.headPosition(), await rows()];
+      const [head, count] = [await h.committed(), await rows()];
       logged.length = 0;
       const r = await deliver(body()).expect(400);
       expect(r.headers['content-type']).to.match(/^application\/problem\+json/);
       expect(r.body).to.include({ type: BAD_EVENT, status: 400 });
       expect(r.body.detail).to.match(detail);
       expect(await rows(), 'rows in stripe_webhook_events').to.equal(count);
-      expect(await h.store.headPosition(), 'the event store head').to.deep.equal(head);
+      expect(await h.committed(), 'the events committed').to.deep.equal(head);
       expect(logged.filter((l) => l.level === 'error'), 'errors logged').to.deep.equal([]);
       expect(logged.filter((l) => l.level === 'warn').map((l) => l.message)).to.deep.equal(['stripe webhook refused: malformed event']);
     });
@@ -160,11 +160,11 @@ describe('Receiving signed Stripe webhook deliveries that are not well-formed ev
   });
 
   it('ignores a payment intent that is not one of ours, and keeps answering 503 for a dispute about an unknown charge', async () => {
-    const head = await h.store.headPosition();
+    const head = await h.committed();
     const foreign = { ...intent, id: 'pi_elsewhere', metadata: { paymentId: 'order-17', chargeId: 'c-1' } };
     expect((await deliver(JSON.stringify(event('payment_intent.succeeded', foreign))).expect(200)).body).to.include({ outcome: 'ignored' });
     expect((await deliver(JSON.stringify(event('payment_intent.succeeded', { ...intent, metadata: {} }))).expect(200)).body).to.include({ outcome: 'ignored' });
     await deliver(JSON.stringify(event('charge.dispute.created', { ...dispute(), payment_intent: { id: 'pi_never_seen' } }))).expect(503);
-    expect(await h.store.headPosition()).to.deep.equal(head);
+    expect(await h.committed()).to.deep.equal(head);
   });
 });

@@ -60,6 +60,14 @@ export interface ApiHarness {
   sent: { message: Notification; key: string }[];
   /** Waits until every projector has caught up and the job queues this harness works are empty. */
   settle(): Promise<void>;
+  /**
+   * Every event committed so far (their count and highest sequence), whether or not subscribers may
+   * read them yet: what a refused request must leave as it was. The head position a reader sees can
+   * move late, when an earlier commit becomes readable (DESIGN: readers stay below the snapshot's xmin).
+   */
+  committed(): Promise<string>;
+  /** The types and streams of the newest committed events, to say what a request appended. */
+  newest(n: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -190,6 +198,14 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     token,
     admin,
     settle,
+    async committed() {
+      const { rows } = await knex.raw<{ rows: { n: string; s: string }[] }>('select count(*)::text as n, coalesce(max(seq), 0)::text as s from es_events');
+      return `${rows[0]!.n} events, up to seq ${rows[0]!.s}`;
+    },
+    async newest(n) {
+      const { rows } = await knex.raw<{ rows: { type: string; stream_id: string }[] }>('select type, stream_id from es_events order by seq desc limit ?', [n]);
+      return rows.map((r) => `${r.type}@${r.stream_id}`);
+    },
     async member(kind, roles) {
       const org = await http().post('/orgs').set('Authorization', admin).send({ name: `${kind} ${randomUUID().slice(0, 6)}`, kind }).expect(201);
       const user = await http()
