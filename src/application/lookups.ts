@@ -43,9 +43,13 @@ export function loadState(store: EventStore, loadId: string, upTo?: bigint): Pro
   return fold<LoadEvent, load.LoadState>(store, loadEvents, loadStream(loadId), load.evolve, load.initialState, upTo);
 }
 
+export function organisationState(store: EventStore, orgId: string): Promise<organisation.OrganisationState> {
+  return fold<OrganisationEvent, organisation.OrganisationState>(store, organisationEvents, `organisation-${orgId}`, organisation.evolve, organisation.initialState);
+}
+
 /** A shipper's Stripe billing account, as its organisation's stream says now. */
 export async function billingAccountOf(store: EventStore, orgId: string): Promise<{ stripeCustomerId: string; paymentMethodId: string } | undefined> {
-  const state = await fold<OrganisationEvent, organisation.OrganisationState>(store, organisationEvents, `organisation-${orgId}`, organisation.evolve, organisation.initialState);
+  const state = await organisationState(store, orgId);
   return state.status === 'none' ? undefined : state.billing;
 }
 

@@ -165,6 +165,7 @@ async function main() {
         knex: runtime.knex,
         locations: new LatestLocations(runtime.redis),
         logger,
+        recheckMs: config.REALTIME_RECHECK_MS,
       })
     : undefined;
   if (realtime) metrics.onScrape(async () => void metrics.socketConnections.set(realtime.io.engine.clientsCount));

@@ -40,6 +40,8 @@ export async function readJsonBody(ctx: Context, limits: BodyLimits): Promise<un
   }
   const declared = Number(ctx.get('content-length') || 0);
   if (declared > limits.maxBytes) throw tooLarge(ctx, limits.maxBytes);
+  // The client waits for a go-ahead before sending the body: given only now that it will be read.
+  if (/100-continue/i.test(ctx.get('expect')) && !(ctx.res as { _sent100?: boolean })._sent100) ctx.res.writeContinue();
   const raw = await readRaw(ctx, limits.maxBytes);
   let text: string;
   try {

@@ -118,7 +118,8 @@ export function mountRoutes(router: Router, routes: readonly Route[], deps: Moun
       await deps.limits?.byUser(ctx, actor, budgetOf(def.path));
       const ifMatch = def.command ? parseIfMatch(ctx.get('if-match')) : undefined;
       const key = def.command ? ctx.get('idempotency-key') : '';
-      if (key && !IdempotencyStore.validKey(key)) {
+      // An empty Idempotency-Key header is a malformed key, not no key.
+      if (def.command && (key || ctx.req.headers['idempotency-key'] !== undefined) && !IdempotencyStore.validKey(key)) {
         throw new HttpProblem(400, `${PROBLEM_BASE}bad-idempotency-key`, 'Idempotency-Key must be 1 to 255 visible ASCII characters');
       }
       // Queries ignore a body; a command reads one (under its limits) and refuses one it does not take.
@@ -137,7 +138,9 @@ export function mountRoutes(router: Router, routes: readonly Route[], deps: Moun
       const begun = await deps.idempotency.begin(actor.userId, key, fp);
       if (begun.kind === 'replay') {
         ctx.set('Idempotent-Replayed', 'true');
-        return respond(ctx, begun.answer);
+        const body = begun.answer.body;
+        const replayed = body !== null && typeof body === 'object' && 'replayed' in body ? { ...body, replayed: true } : body;
+        return respond(ctx, { ...begun.answer, body: replayed });
       }
       let answer: Answer;
       try {

@@ -28,10 +28,11 @@ const REFUSALS: Record<string, { status: number; type: string; detail: string }>
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, type: 'request-timeout', detail: 'The request was not received in time' },
 };
 const MALFORMED = { status: 400, type: 'malformed-request', detail: 'The request is not valid HTTP' };
+const UPGRADE = { status: 400, type: 'upgrade-not-supported', detail: 'Only /socket.io/ takes an Upgrade; send the request without one' };
+const CONNECT = { status: 405, type: 'method-not-allowed', detail: 'This server is not a proxy: CONNECT is not taken' };
 
 /** The raw HTTP answer to a refusal the server sees before any request exists. */
-export function refusal(code: string | undefined): string {
-  const r = (code && REFUSALS[code]) || MALFORMED;
+export function refusal(code: string | undefined, r: { status: number; type: string; detail: string } = (code && REFUSALS[code]) || MALFORMED): string {
   const body = JSON.stringify({ type: `${PROBLEM_BASE}${r.type}`, title: title(r.status), status: r.status, detail: r.detail, requestId: randomUUID() });
   return (
     `HTTP/1.1 ${r.status} ${title(r.status)}\r\n` +
@@ -48,6 +49,7 @@ export function refusal(code: string | undefined): string {
  * as application/problem+json and logged, as the app's own refusals are.
  */
 export function createHttpServer(app: Koa, limits: ServerLimits, logger: Logger): Server {
+  const handle = app.callback();
   const server = createServer(
     {
       headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
@@ -59,8 +61,18 @@ export function createHttpServer(app: Koa, limits: ServerLimits, logger: Logger)
       // The app refuses a request without Host itself, as a problem (hostRequired in app.ts).
       requireHostHeader: false,
     },
-    app.callback(),
+    handle,
   );
+  // Expect: 100-continue is answered by the route once it reads the body, after the caller and its
+  // role are known (readJsonBody), not by Node before anything is checked.
+  server.on('checkContinue', handle);
+  // With Socket.IO attached, Node hands every request with an Upgrade header to the upgrade listeners:
+  // one not for Socket.IO would otherwise be dropped without an answer.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    if (server.listenerCount('upgrade') > 1 && req.url?.startsWith('/socket.io/')) return;
+    socket.end(refusal(undefined, UPGRADE), () => socket.destroy());
+  });
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => socket.end(refusal(undefined, CONNECT), () => socket.destroy()));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
     const code = err.code;
     if (code !== 'ECONNRESET' && code !== 'EPIPE') logger.warn('request refused before it reached the app', { code, reason: err.message });

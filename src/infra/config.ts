@@ -69,6 +69,8 @@ export const configSchema = z.object({
   PICKUP_FIX_MAX_AGE_MINUTES: z.coerce.number().min(1).max(24 * 60).default(15),
   /** Dashboards hear of a truck's location at most once per this many ms (the newest is kept). */
   REALTIME_LOCATION_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+  /** How often an open Socket.IO connection's token and account are checked again (revoked ones are disconnected). */
+  REALTIME_RECHECK_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   /** GPS pings are deleted this many days after they were recorded (the loads keep who hauled them). */
   TRACKING_RETENTION_DAYS: z.coerce.number().min(1).max(3_650).default(90),
   /** The FMCSA QCMobile API; without a webKey no verification runs and requests wait in their queue. */

@@ -26,9 +26,10 @@ export function loadMessages(row: BoardRow, now: Date, leftBoard: boolean, corre
   const full = { position, loadId: row.load_id, status: row.status, load: toSummary(row, now), ...(correlationId ? { correlationId } : {}) };
   const board = boardRoomsOf(row.origin_state, row.equipment_type);
   if (row.status === 'posted') return [{ rooms: [...parties, ...board], payload: full }];
-  // Off the board: carriers browsing it learn only that it left.
+  // Off the board: carriers browsing it learn only that it left: not its status (booked, in transit,
+  // cancelled…), nor the correlation id of another organisation's command; a GET of it is a 404.
   const out: { rooms: string[]; payload: unknown }[] = [{ rooms: parties, payload: full }];
-  if (leftBoard) out.push({ rooms: board, payload: { position, loadId: row.load_id, status: row.status, removed: true, ...(correlationId ? { correlationId } : {}) } });
+  if (leftBoard) out.push({ rooms: board, payload: { position, loadId: row.load_id, removed: true } });
   return out;
 }
 

@@ -20,6 +20,11 @@ export interface RealtimeDeps {
   knex: Knex;
   locations: LatestLocations;
   logger: Logger;
+  /**
+   * How often each open connection's token and account are checked again (default 15 s): a user
+   * deactivated, an organisation suspended or a token expired since the handshake is disconnected.
+   */
+  recheckMs?: number;
 }
 
 type Ack = (answer: Record<string, unknown>) => void;
@@ -86,6 +91,40 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): { io: Serv
     }
   }
 
+  /**
+   * Checks every open connection of this process again: one whose token or account no longer holds
+   * is told why (`revoked`, as a problem) and disconnected; one whose roles or organisation changed
+   * leaves the board and organisation rooms it may no longer be in. Over HTTP this happens on the
+   * next request; a socket makes no requests, so it is asked.
+   */
+  async function recheck(): Promise<void> {
+    for (const socket of io.of('/').sockets.values()) {
+      let actor: Actor;
+      try {
+        actor = await actorOf(socket);
+      } catch (err) {
+        const e = err as { status?: number; type?: string; message: string };
+        if (e.status !== 401 && e.status !== 403) continue; // Redis or Postgres hiccup: ask again next time
+        socket.emit('revoked', { type: e.type ?? 'urn:freight:problem:unauthorized', detail: e.message });
+        socket.disconnect(true);
+        continue;
+      }
+      socket.data.actor = actor;
+      for (const room of socket.rooms) {
+        const board = room.startsWith('lb:') && !seesBoard(actor) && !staff(actor);
+        const org = room.startsWith('org:') && !staff(actor) && room !== orgRoom(actor.orgId);
+        if (board || org) await socket.leave(room);
+      }
+    }
+  }
+  let rechecking: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    rechecking ??= recheck()
+      .catch((err: unknown) => void deps.logger.warn('realtime recheck failed', { err }))
+      .finally(() => (rechecking = undefined));
+  }, deps.recheckMs ?? 15_000);
+  timer.unref();
+
   io.on('connection', (socket) => {
     socket.on('subscribe', async (raw: unknown, ack?: Ack) => {
       const reply: Ack = typeof ack === 'function' ? ack : () => {};
@@ -124,6 +163,8 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): { io: Serv
   return {
     io,
     async close() {
+      clearInterval(timer);
+      await rechecking;
       // Disconnects every socket and closes the HTTP server under it.
       await new Promise<void>((resolve) => io.close(() => resolve()));
       // QUIT, not disconnect: the adapter's close() sends its UNSUBSCRIBEs without awaiting them,

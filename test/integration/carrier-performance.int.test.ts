@@ -42,7 +42,7 @@ describe("A carrier's performance score, from load events", () => {
 
   it('counts a delivery inside the window as on time, caused by the delivery event', async () => {
     const loadId = await bookedLoad();
-    await post(carrierOrg.auth, `/loads/${loadId}/assignment`, { driverId: randomUUID(), truckId: 'T-1' }).expect(202);
+    await post(carrierOrg.auth, `/loads/${loadId}/assignment`, { driverId: carrierOrg.userId, truckId: 'T-1' }).expect(202);
     await post(carrierOrg.auth, `/loads/${loadId}/pickup`).expect(202);
     await post(carrierOrg.auth, `/loads/${loadId}/delivery`, { signedBy: 'J. Doe' }).expect(202);
     expect(await performance()).to.deep.equal({ onTime: 1, late: 0, cancelled: 0, score: 100 });

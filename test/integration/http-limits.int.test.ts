@@ -202,7 +202,7 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
     });
   });
 
-  describe('what the fuzz suite found, each answered as a problem below 500', () => {
+  describe('what the fuzz suite and an outside attacker found, each answered as a problem below 500', () => {
     it('searches with the review flag (the search index has none: the board applies it)', async () => {
       const res = await h.http().get('/search/loads?q=rebar&flagged=false').set('Authorization', h.admin).expect(200);
       expect(res.body.items).to.be.an('array');
@@ -239,6 +239,30 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
     it('answers a request without Host, or with an Expect it does not know, as a problem', async () => {
       expectProblem(await raw(port, `GET /loads HTTP/1.1\r\nAuthorization: ${shipper.auth}\r\nConnection: close\r\n\r\n`), 400, 'missing-host');
       expectProblem(await raw(port, `GET /loads HTTP/1.1\r\nHost: x\r\nExpect: the-unexpected\r\nConnection: close\r\n\r\n`), 417, 'expectation-failed');
+    });
+
+    it('answers an Upgrade to anything but Socket.IO, and CONNECT, as problems instead of dropping them', async () => {
+      expectProblem(await raw(port, `GET /loads HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`), 400, 'upgrade-not-supported');
+      expectProblem(await raw(port, `GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n`), 400, 'upgrade-not-supported');
+      expectProblem(await raw(port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n'), 405, 'method-not-allowed');
+    });
+
+    it('says "100 Continue" only once the caller may send its body', async () => {
+      const body = JSON.stringify(loadBody(shipper.orgId));
+      const anonymous = await raw(port, `POST /loads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+      expectProblem(anonymous, 401, 'unauthorized');
+      const c = open(port);
+      await c.ready;
+      c.socket.write(`POST /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+      expect(await until(() => c.received().startsWith('HTTP/1.1 100 Continue'), 10_000), 'the go-ahead').to.equal(true);
+      c.socket.write(body);
+      expect(await until(c.closed, 10_000)).to.equal(true);
+      expect(parse(c.received().slice(c.received().indexOf('\r\n\r\n') + 4)).status).to.equal(201);
+    });
+
+    it('refuses an empty Idempotency-Key rather than running the command without one', async () => {
+      const res = await h.http().post('/loads').set('Authorization', shipper.auth).set('Idempotency-Key', '').send(loadBody(shipper.orgId)).expect(400);
+      expect(res.body.type).to.equal('urn:freight:problem:bad-idempotency-key');
     });
 
     it("does not register the platform operator's own organisation as a customer", async () => {

@@ -165,7 +165,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   if (opts.listen) {
     const s = createHttpServer(app, serverLimits(config), testLogger);
     server = await new Promise<Server>((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
-    realtime = attachRealtime(server, { auth: api.auth, redis, channelKey: channelKey(keyPrefix), knex, locations, logger: testLogger });
+    realtime = attachRealtime(server, { auth: api.auth, redis, channelKey: channelKey(keyPrefix), knex, locations, logger: testLogger, recheckMs: config.REALTIME_RECHECK_MS });
   }
   // Jobs append events that projectors read, and projectors queue jobs: settled when a pass finds both idle.
   const settle = async () => {

@@ -42,7 +42,8 @@ export interface Fix {
 export interface LoadMessage {
   position: string;
   loadId: string;
-  status: string;
+  /** Absent when the load left a board (`removed`): the board hears no more than that. */
+  status?: string;
   load?: LoadSummary;
   removed?: boolean;
 }

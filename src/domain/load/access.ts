@@ -60,6 +60,10 @@ export function mayActAs(actor: Actor, state: LoadState, party: LoadParty, carri
       // With no booking (yet, or any more) there is no one to haul it: a 403 for all, never a 409
       // that would tell another organisation what state the load is in.
       if (parties.carrierOrgId === undefined || actor.orgId !== parties.carrierOrgId) throw new Forbidden("only the booked carrier's organisation may do this");
+      // A driver (with no office role) hauls the loads assigned to them, not their colleagues'.
+      if (!actor.roles.some((r) => r === 'carrier' || r === 'dispatcher') && !('assignment' in state && state.assignment.driverId === actor.userId)) {
+        throw new Forbidden('only the driver assigned to the load (or the carrier\'s office) may do this');
+      }
       return;
     default: {
       const unknown: never = party;

@@ -41,7 +41,7 @@ export function decide(command: OrganisationCommand, state: OrganisationState): 
       if (Object.values(state.users).some((u) => u.email.toLowerCase() === email.toLowerCase())) {
         throw new RuleViolation('duplicate-email', `A user with ${email} already belongs to the organisation`);
       }
-      allowedRoles(state.kind, roles, isAdmin(actor));
+      allowedRoles(state.kind, roles);
       return [{ type: 'UserAdded', data: { userId, email, name, roles, ...(phone ? { phone } : {}), addedAt: now } }];
     }
     case 'ChangeUserRoles': {
@@ -50,7 +50,7 @@ export function decide(command: OrganisationCommand, state: OrganisationState): 
       if (!user) throw new IllegalTransition(`No user ${command.data.userId} in this organisation`);
       if (!user.active) throw new IllegalTransition('Cannot change the roles of a deactivated user');
       if (sameRoles(user.roles, command.data.roles)) return [];
-      allowedRoles(state.kind, command.data.roles, isAdmin(actor));
+      allowedRoles(state.kind, command.data.roles);
       return [{ type: 'UserRolesChanged', data: { userId: command.data.userId, roles: command.data.roles, changedAt: now } }];
     }
     case 'DeactivateUser': {
@@ -85,8 +85,12 @@ export function decide(command: OrganisationCommand, state: OrganisationState): 
   }
 }
 
-function allowedRoles(kind: 'shipper' | 'carrier' | 'broker', roles: readonly Role[], byAdmin: boolean): void {
-  const allowed = byAdmin ? [...ROLES_BY_KIND[kind], 'admin', 'auditor'] : ROLES_BY_KIND[kind];
+/**
+ * Staff roles (admin, auditor) are no organisation's to hand out, not even by an admin: they act
+ * platform-wide, and platform staff are vouched for by the identity provider, not registered here.
+ */
+function allowedRoles(kind: 'shipper' | 'carrier' | 'broker', roles: readonly Role[]): void {
+  const allowed = ROLES_BY_KIND[kind];
   const bad = roles.filter((r) => !allowed.includes(r));
   if (bad.length) throw new RuleViolation('role-not-allowed', `A ${kind} organisation cannot give the role(s) ${bad.join(', ')}`);
 }

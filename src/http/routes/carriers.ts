@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { carrierStream } from '../../application/lookups.js';
+import { carrierState, carrierStream, organisationState } from '../../application/lookups.js';
+import { RuleViolation } from '../../domain/shared/errors.js';
 import * as carrier from '../../domain/carrier/decider.js';
 import type { CarrierCommand } from '../../domain/carrier/commands.js';
 import { CarrierPayoutAccountLinked, carrierEvents, carrierProfile, verification } from '../../domain/carrier/events.js';
@@ -28,7 +29,12 @@ export function carrierCommandRoutes(deps: CommandDeps): Route[] {
       async handle(input) {
         const { carrierId: given, ...profile } = input.body;
         const carrierId = newId(input, given);
-        const r = await exec(carrierId, { type: 'RegisterCarrier', data: { ...profile, carrierId }, metadata: metadataOf(input.actor) }, input);
+        const command: CarrierCommand = { type: 'RegisterCarrier', data: { ...profile, carrierId }, metadata: metadataOf(input.actor) };
+        // Who may register it first (403), then whether the organisation is a registered carrier one.
+        carrier.authorize(command, await carrierState(deps.store, carrierId), carrierId);
+        const org = await organisationState(deps.store, profile.orgId);
+        if (org.status === 'none' || org.kind !== 'carrier') throw new RuleViolation('not-a-carrier', 'orgId must be a registered carrier organisation');
+        const r = await exec(carrierId, command, input);
         return answer(r, 201, { carrierId }, { Location: `/carriers/${carrierId}` });
       },
     }),

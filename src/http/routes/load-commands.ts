@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { carrierStanding, loadState, loadStream } from '../../application/lookups.js';
+import { carrierStanding, loadState, loadStream, organisationState } from '../../application/lookups.js';
 import type { CarrierStanding } from '../../domain/carrier/eligibility.js';
 import type { LoadCommand } from '../../domain/load/commands.js';
 import { mayActAs, mustSee } from '../../domain/load/access.js';
@@ -83,7 +83,13 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       async handle(input) {
         const { loadId: given, ...details } = input.body;
         const loadId = newId(input, given);
-        const r = await exec(loadId, { type: 'PostLoad', data: { ...details, loadId }, metadata: metadataOf(input.actor) }, input);
+        const command: LoadCommand = { type: 'PostLoad', data: { ...details, loadId }, metadata: metadataOf(input.actor) };
+        // Who may post it first (for another organisation: 403; an id taken by another's load: 404 or
+        // 403), then whether the organisation posts loads at all: a registered shipper or broker.
+        load.authorize(command, await loadState(deps.store, loadId), loadId);
+        const org = await organisationState(deps.store, details.shipperOrgId);
+        if (org.status === 'none' || org.kind === 'carrier') throw new RuleViolation('not-a-shipper', 'shipperOrgId must be a registered shipper or broker organisation');
+        const r = await exec(loadId, command, input);
         return answer(r, 201, { loadId }, { Location: `/loads/${loadId}` });
       },
     }),
@@ -169,13 +175,31 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
         return answer(await exec(input.params.loadId, { type: 'BookNow', data: { carrier }, metadata: metadataOf(input.actor) }, input));
       },
     }),
-    transition({
-      path: 'assignment',
+    defineRoute({
+      method: 'post',
+      path: '/loads/{loadId}/assignment',
       operationId: 'assignDriver',
       summary: 'Assign (or reassign) the driver and truck of a booked load',
+      description: "The driver is an active user of the booked carrier's organisation with the driver role.",
+      tags: ['Loads'],
       roles: CARRIER_SIDE,
+      command: true,
+      params: loadParams,
       body: z.object({ driverId: z.uuid(), truckId: z.string().trim().min(1).max(64), trailerId: z.string().trim().min(1).max(64).optional() }),
-      command: (body) => ({ type: 'AssignDriver', data: body }),
+      responses: accepted,
+      async handle(input) {
+        const state = await visibleLoad(deps.store, input.params.loadId, input.actor);
+        mayActAs(input.actor, state, 'hauler');
+        // Who drives is one of the carrier's own drivers (its organisation's stream says so now), not
+        // anyone's id: another organisation's driver could then follow the load, and nobody could track it.
+        const carrierOrgId = 'booking' in state ? state.booking.carrierOrgId : undefined;
+        const org = carrierOrgId ? await organisationState(deps.store, carrierOrgId) : undefined;
+        const driver = org && org.status !== 'none' ? org.users[input.body.driverId] : undefined;
+        if (carrierOrgId && (!driver?.active || !driver.roles.includes('driver'))) {
+          throw new RuleViolation('not-a-driver', `User ${input.body.driverId} is not an active driver of the carrier's organisation`);
+        }
+        return answer(await exec(input.params.loadId, { type: 'AssignDriver', data: input.body, metadata: metadataOf(input.actor) }, input));
+      },
     }),
     defineRoute({
       method: 'post',

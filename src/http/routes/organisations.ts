@@ -110,6 +110,13 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
       async handle(input) {
         const userId = newId(input, input.body.userId);
         const { email, name, roles, phone } = input.body;
+        // A user id is one person's, in one organisation: another organisation's id (they show in load
+        // histories) would take that user over. The read model may lag a concurrent add; the
+        // projections then keep the user where it was added first.
+        // Asked only for an organisation the caller may manage: anyone else gets the decider's 403 first.
+        const mine = isAdmin(input.actor) || input.actor.orgId === input.params.orgId;
+        const taken = mine && (await deps.knex('org_users').where({ user_id: userId }).whereNot({ org_id: input.params.orgId }).first('user_id'));
+        if (taken) throw new HttpProblem(422, `${PROBLEM_BASE}user-id-taken`, `User ${userId} belongs to another organisation: leave userId out to get a new one`);
         const r = await exec(input.params.orgId, { type: 'AddUser', data: { userId, email, name, roles, ...(phone ? { phone } : {}) }, metadata: metadataOf(input.actor) }, input);
         return answer(r, 201, { userId });
       },

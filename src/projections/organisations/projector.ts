@@ -36,7 +36,7 @@ export interface OrgUserRow {
 export const organisationsProjector: PostgresProjector = {
   kind: 'postgres',
   name: 'organisations',
-  version: 2,
+  version: 3,
   eventTypes: organisationEvents.types(),
   streamPrefixes: [ORGANISATION_STREAM],
   tables: ['organisations', 'org_users'],
@@ -91,18 +91,25 @@ export const organisationsProjector: PostgresProjector = {
         case 'UserAdded': {
           const { userId, email, name, roles, phone, addedAt } = event.data;
           const row = { user_id: userId, org_id: orgId, email, phone: phone ?? null, name, roles, active: true, revision, added_at: addedAt, updated_at: addedAt };
-          await trx(users).insert(row).onConflict('user_id').merge().where(`${users}.revision`, '<', revision);
+          // A user id belongs to the organisation that added it first (in log order): another
+          // organisation adding the same id later takes nothing over (it was refused, or lost a race).
+          await trx(users)
+            .insert(row)
+            .onConflict('user_id')
+            .merge()
+            .where(`${users}.org_id`, orgId)
+            .andWhere(`${users}.revision`, '<', revision);
           break;
         }
         case 'UserRolesChanged':
           await trx(users)
-            .where({ user_id: event.data.userId })
+            .where({ user_id: event.data.userId, org_id: orgId })
             .modify(newer(users))
             .update({ roles: event.data.roles, revision, updated_at: event.data.changedAt });
           break;
         case 'UserDeactivated':
           await trx(users)
-            .where({ user_id: event.data.userId })
+            .where({ user_id: event.data.userId, org_id: orgId })
             .modify(newer(users))
             .update({ active: false, revision, updated_at: event.data.deactivatedAt });
           break;

@@ -66,12 +66,14 @@ describe('The organisation decider', () => {
     given([]).when(cmd('RegisterOrganisation', { orgId: CARRIER_ORG, name: 'X', kind: 'carrier' }, dispatcher)).thenThrows(DomainError, /only an admin/);
   });
 
-  it('gives only roles that fit the organisation; platform roles only from admins', () => {
+  it('gives only roles that fit the organisation, and platform roles to nobody, not even from an admin', () => {
     const add = (roles: Role[], actor: Actor) =>
       cmd('AddUser', { userId: USER2, email: 'bo@lonestar.example', name: 'Bo', roles }, actor);
     given([registered, added]).when(add(['shipper'], admin)).thenThrows(RuleViolation, /cannot give the role\(s\) shipper/);
     given([registered, added]).when(add(['admin'], dispatcher)).thenThrows(RuleViolation, /admin/);
-    expect(decide(add(['admin'], admin), [registered, added].reduce(evolve, initialState))).to.have.length(1);
+    given([registered, added]).when(add(['admin'], admin)).thenThrows(RuleViolation, /admin/);
+    given([registered, added]).when(add(['dispatcher', 'auditor'], admin)).thenThrows(RuleViolation, /auditor/);
+    expect(decide(add(['driver'], admin), [registered, added].reduce(evolve, initialState))).to.have.length(1);
   });
 
   it('refuses a second user with the same email, treats a repeated add as done', () => {
