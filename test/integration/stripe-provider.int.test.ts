@@ -31,10 +31,9 @@ describe('The Stripe client (real stripe package, fake Stripe server)', () => {
   });
 
   it('gives up on an answer that does not come, as unavailable', async () => {
+    // The fake never answers it: an answer at all means the client's timeout gave up.
     fake.hangs = 1;
-    const started = Date.now();
     expect(await charge(provider(), 'k-hang').catch((e: unknown) => e)).to.be.instanceOf(ProviderUnavailable);
-    expect(Date.now() - started).to.be.below(1_000);
   });
 
   it('answers a declined card as a decline, and a refused transfer as rejected, telling metrics of each', async () => {
