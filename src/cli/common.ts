@@ -1,6 +1,6 @@
 import { type Config, ConfigError, loadConfig } from '../infra/config.js';
 import { createLogger, type Logger } from '../infra/logger.js';
-import { MissingRedisError } from '../infra/redis-server.js';
+import { ServiceStartError } from '../infra/startup-error.js';
 
 /** Loads the configuration, or stops the process with a message naming the bad variable. */
 export function startup(): { config: Config; logger: Logger } {
@@ -18,7 +18,7 @@ export function startup(): { config: Config; logger: Logger } {
 
 /** Prints a one-line reason for the failures a user can fix, a stack for the rest; exits 1. */
 export function fail(logger: Logger, err: unknown): never {
-  if (err instanceof MissingRedisError) process.stderr.write(`${err.message}\n`);
+  if (err instanceof ServiceStartError) process.stderr.write(`${err.message}\n`);
   else logger.error('failed', { err });
   process.exit(1);
 }

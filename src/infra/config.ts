@@ -23,7 +23,7 @@ export const configSchema = z.object({
   DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(200).default(10),
   /** A read replica (or a pooler in front of several) for the API's queries; unset: the primary. */
   DATABASE_READ_URL: url(['postgres', 'postgresql']).optional(),
-  EMBEDDED_PG_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(1024).max(65535).optional(),
   REDIS_URL: url(['redis', 'rediss']).optional(),
   REDIS_KEY_PREFIX: z.string().default('freight:'),
   ESDB_URL: url(['esdb', 'esdb+discover', 'kurrentdb', 'kurrentdb+discover', 'kdb', 'kdb+discover']).optional(),

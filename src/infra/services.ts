@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
-import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { DEFAULT_EMBEDDED_PG_PORT, startEmbeddedPostgres } from './embedded-postgres.js';
 import type { Logger } from './logger.js';
 import { spawnRedis } from './redis-server.js';
 
@@ -35,6 +35,7 @@ export async function startServices(
       const pg = await startEmbeddedPostgres({
         dir: path.join(runDir, 'postgres'),
         port: opts.ephemeral ? undefined : config.EMBEDDED_PG_PORT,
+        preferredPort: opts.ephemeral ? undefined : DEFAULT_EMBEDDED_PG_PORT,
         persistent: !opts.ephemeral,
         logger,
       });

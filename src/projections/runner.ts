@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Knex } from 'knex';
 import { formatPosition } from '../eventstore/position.js';
 import type { EventStore, RecordedEvent, Subscription } from '../eventstore/types.js';
@@ -42,12 +43,19 @@ interface Worker {
  * recorded, while the others go on; restarting resumes it from its checkpoint. A projector whose
  * code version differs from its live generation is rebuilt beside it, then switched.
  */
+/** One signal that every projector's pause listens to (a process has more than ten of them). */
+function stopSignal(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 export class ProjectionRunner {
   readonly checkpoints: Checkpoints;
   private readonly workers = new Map<string, Worker>();
   private stopped = false;
   /** Aborts rebuilds started by version changes when the runner stops. */
-  private abort = new AbortController();
+  private abort = stopSignal();
 
   constructor(
     private readonly deps: {
@@ -86,7 +94,7 @@ export class ProjectionRunner {
 
   start(): void {
     this.stopped = false;
-    if (this.abort.signal.aborted) this.abort = new AbortController();
+    if (this.abort.signal.aborted) this.abort = stopSignal();
     for (const w of this.workers.values()) if (!w.done) this.launch(w);
   }
 
