@@ -119,7 +119,8 @@ export async function buildWorld(h: ApiHarness): Promise<World> {
     }
     return id;
   };
-  const soon = { pickupWindow: { from: new Date(Date.now() + 500).toISOString(), to: new Date(Date.now() + 1_500).toISOString() }, deliveryWindow: { from: inDays(1), to: inDays(2) } };
+  // A window that ends soon, but not before a slow machine has posted the load; the expiry then waits for it to pass.
+  const soon = { pickupWindow: { from: new Date(Date.now() + 1_000).toISOString(), to: new Date(Date.now() + 5_000).toISOString() }, deliveryWindow: { from: inDays(1), to: inDays(2) } };
   const expiring = await load([], soon);
   const loads: Record<LoadStateName, string> = {
     posted: await load([]),
@@ -133,7 +134,7 @@ export async function buildWorld(h: ApiHarness): Promise<World> {
     expired: expiring,
   };
   // Expiry is the clock's: wait until the posting is due, then expire it as the job would.
-  expect(await until(async () => (await post('admin', `/loads/${expiring}/expire`)).status === 202, 15_000, 200), 'the posting expired').to.equal(true);
+  expect(await until(async () => (await post('admin', `/loads/${expiring}/expire`)).status === 202, 60_000, 200), 'the posting expired').to.equal(true);
   const bid = (await post('carrierA.carrier', `/loads/${loads.posted}/bids`, { carrierId: carriers.a, amountCents: 170_000 }).expect(201)).body.bidId as string;
   // A fix of the truck hauling the load in transit, for the tracking reads.
   await post('carrierA.driver', '/tracking/pings', { loadId: loads.in_transit, pings: [{ id: randomUUID(), lat: 30.1, lng: -95.6, speedMph: 55, recordedAt: new Date().toISOString() }] }).expect(202);
