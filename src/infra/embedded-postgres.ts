@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from './logger.js';
 import { freePort, isListening } from './ports.js';
-import { folderProblem, lastLine, ServiceStartError } from './startup-error.js';
+import { folderProblem, lastLine, makeFolder, ServiceStartError } from './startup-error.js';
 
 const USER = 'postgres';
 const PASSWORD = 'postgres';
@@ -86,6 +86,8 @@ export async function startEmbeddedPostgres(opts: {
     if (err instanceof PortTaken) {
       throw new ServiceStartError(`The embedded Postgres could not listen on port ${err.port} (taken): set EMBEDDED_PG_PORT to a free port, or unset it.`);
     }
+    // e.g. a data folder another account made, which this one may not empty or enter
+    if ((err as NodeJS.ErrnoException).code && !(err instanceof ServiceStartError)) throw folderProblem(err, dataDir, 'the embedded Postgres data');
     throw err;
   }
   logger.info('embedded postgres started', { dir, ...(dataDir !== dir ? { dataDir } : {}), port });
@@ -290,11 +292,7 @@ async function placeData(
   logger: Logger,
 ): Promise<{ dataDir: string; cleanup: () => Promise<void> }> {
   const parent = path.dirname(dir);
-  try {
-    await mkdir(parent, { recursive: true });
-  } catch (err) {
-    throw folderProblem(err, parent, 'the embedded Postgres data');
-  }
+  await makeFolder(parent, 'the embedded Postgres data');
   const st = await lstat(dir).catch(() => undefined);
   if (st?.isSymbolicLink()) {
     const target = await realpath(dir).catch(() => undefined);

@@ -1,9 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from './logger.js';
 import { freePort } from './ports.js';
-import { folderProblem, lastLine, ServiceStartError } from './startup-error.js';
+import { lastLine, makeFolder, ServiceStartError } from './startup-error.js';
 
 export class MissingRedisError extends ServiceStartError {
   constructor() {
@@ -30,9 +29,7 @@ export async function spawnRedis(opts: { dir: string; persistent: boolean; logge
   const bin = redisServerOnPath();
   if (!bin) throw new MissingRedisError();
   const dir = path.resolve(opts.dir);
-  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
-    throw folderProblem(err, dir, 'the Redis data');
-  });
+  await makeFolder(dir, 'the Redis data');
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
   args.push('--appendonly', opts.persistent ? 'yes' : 'no');

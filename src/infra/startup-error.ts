@@ -1,3 +1,6 @@
+import { mkdir, rmdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+
 /**
  * A bundled server (the embedded Postgres, a spawned redis-server) could not start for a reason
  * the user can fix. Its message is one line saying what failed and what to do; the CLIs print it
@@ -39,4 +42,23 @@ export function folderProblem(err: unknown, dir: string, what: string): ServiceS
   return new ServiceStartError(
     `Cannot write ${what} at ${dir} (${why[code] ?? code}): set DATA_DIR to a writable folder, or DATABASE_URL and REDIS_URL to servers of your own.`,
   );
+}
+
+/**
+ * `mkdir -p`, or a ServiceStartError with the real reason: a recursive mkdir on a read-only disk
+ * reports ENOENT, so the first missing folder is made on its own to learn why it cannot be.
+ */
+export async function makeFolder(dir: string, what: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    let cause = err;
+    let missing = dir;
+    while (path.dirname(missing) !== missing && !(await stat(path.dirname(missing)).then(() => true, () => false))) missing = path.dirname(missing);
+    await mkdir(missing).then(
+      () => rmdir(missing),
+      (e: unknown) => (cause = e),
+    );
+    throw folderProblem(cause, dir, what);
+  }
 }
