@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,8 +13,12 @@ import { freshDatabase, testServices } from '../support/services.js';
 
 /** Debian's Chromium (`apt-get install chromium`; .ci/run installs it), or CHROMIUM_PATH. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** UPDATE_SCREENSHOTS=1 writes the README's screenshots; otherwise they go to a temporary folder. */
-const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? path.resolve(import.meta.dirname, '../../docs/screenshots') : path.join(os.tmpdir(), 'freight-dashboard-shots');
+/**
+ * UPDATE_SCREENSHOTS=1 writes the README's screenshots; otherwise they go to a temporary folder of
+ * this run's own (a fixed one in /tmp belonged to whichever user ran the tests first).
+ */
+const UPDATE = process.env.UPDATE_SCREENSHOTS === '1';
+const SHOTS = UPDATE ? path.resolve(import.meta.dirname, '../../docs/screenshots') : mkdtempSync(path.join(os.tmpdir(), 'freight-dashboard-shots-'));
 
 describe('The operations dashboard in a real browser', function () {
   this.timeout(180_000);
@@ -73,6 +77,7 @@ describe('The operations dashboard in a real browser', function () {
     });
   });
   after(async () => {
+    if (!UPDATE) rmSync(SHOTS, { recursive: true, force: true });
     await browser?.close();
     if (svc && svc.child.exitCode === null) {
       svc.child.kill('SIGTERM');
