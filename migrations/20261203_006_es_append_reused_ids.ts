@@ -13,7 +13,7 @@ import type { Knex } from 'knex';
  */
 
 /** The decision once the append's first id was found stored (in v_found_stream at v_found_rev). */
-const DECIDE = {
+export const DECIDE = {
   // Any other place (another stream, or this one without the rest of the append after it) is a reused id.
   reusedIds: `
             if v_found_stream <> v_stream or v_matched <> v_cnt then
@@ -45,13 +45,16 @@ const DECIDE = {
             end if;`,
 };
 
-/** es_append as in migration 001 (see its comments), with the checked path's decision given. */
-const esAppend = (decide: string) => `
+/**
+ * es_append as in migration 001 (see its comments), with the checked path's decision given, and
+ * (migration 007) the statements that announce the append to readers before it has an xid.
+ */
+export const esAppend = (decide: string, announce?: { declare: string; begin: string }) => `
     create or replace function es_append(p_streams text[], p_expected text[], p_events jsonb, p_checked boolean default false)
     returns table (idx int, status text, next_revision bigint, tx xid8, last_seq bigint, actual bigint)
     language plpgsql as $fn$
     declare
-      v_tx     xid8 := pg_current_xact_id();
+      v_tx     xid8${announce ? announce.declare : ' := pg_current_xact_id()'};
       v_i      int;
       v_stream text;
       v_exp    text;
@@ -61,7 +64,7 @@ const esAppend = (decide: string) => `
       v_found_stream text;
       v_found_rev    bigint;
       v_matched      int;
-    begin
+    begin${announce ? announce.begin : ''}
       for v_i in
         select s.ord::int from unnest(p_streams) with ordinality as s(name, ord) order by s.name, s.ord
       loop

@@ -130,7 +130,7 @@ class Raw {
 }
 
 /** Delivery latency (ms) from the append's acknowledgement to a subscriber in another instance. */
-async function ourLatency(writer: PostgresEventStore, url: string, count: number, intervalMs: number): Promise<number[]> {
+async function ourLatency(writer: PostgresEventStore, url: string, count: number, intervalMs: number, afterAppends?: () => Promise<void>): Promise<number[]> {
   const reader = new PostgresEventStore({ databaseUrl: url, poolMax: 4 });
   const prefix = `lat${randomUUID().slice(0, 8)}-`;
   const acked = new Map<string, bigint>();
@@ -151,6 +151,7 @@ async function ourLatency(writer: PostgresEventStore, url: string, count: number
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   await Promise.all(appends);
+  await afterAppends?.();
   await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
   await sub.close();
   await reader.close();
@@ -177,7 +178,13 @@ async function appendRetrying(store: ReturnType<typeof getPostgreSQLEventStore>,
 }
 
 /** The same for Emmett: its message batch puller (what its consumers use), default pulling frequency. */
-async function emmettLatency(store: ReturnType<typeof getPostgreSQLEventStore>, url: string, count: number, intervalMs: number): Promise<number[]> {
+async function emmettLatency(
+  store: ReturnType<typeof getPostgreSQLEventStore>,
+  url: string,
+  count: number,
+  intervalMs: number,
+  afterAppends?: () => Promise<void>,
+): Promise<number[]> {
   const pool = dumbo({ connectionString: url });
   const prefix = `lat${randomUUID().slice(0, 8)}-`;
   const acked = new Map<string, bigint>();
@@ -202,6 +209,7 @@ async function emmettLatency(store: ReturnType<typeof getPostgreSQLEventStore>, 
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   await Promise.all(appends);
+  await afterAppends?.();
   const deadline = Date.now() + 10_000;
   while (received.size < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await puller.stop();
@@ -346,6 +354,46 @@ export async function eventStoreScenario(ctx: ScenarioContext): Promise<Row[]> {
     for (let run = 0; run < ctx.runs; run++) {
       oursLat.push(await ourLatency(ours, url, count, 2));
       emmettLat.push(await emmettLatency(emmett, url, count, 2));
+    }
+    // The same while another session's transaction that wrote elsewhere (a report, a migration,
+    // another application's database) stays open until 2 s after the last append. Emmett reads below
+    // the snapshot's xmin, as this store did before: it delivers only once that transaction ends.
+    const HOLD_MS = 2_000;
+    const oursHeld: number[][] = [];
+    const emmettHeld: number[][] = [];
+    const holding = async <T>(measure: (release: () => Promise<void>) => Promise<T>): Promise<T> => {
+      const other = new pg.Client({ connectionString: url, application_name: 'bench-long-report' });
+      await other.connect();
+      await other.query('create table if not exists bench_report_rows (id uuid primary key)');
+      await other.query('begin');
+      await other.query('insert into bench_report_rows (id) values ($1)', [randomUUID()]);
+      let open = true;
+      const release = async () => {
+        await new Promise((r) => setTimeout(r, HOLD_MS));
+        open = false;
+        await other.query('rollback');
+      };
+      try {
+        return await measure(release);
+      } finally {
+        if (open) await other.query('rollback').catch(() => {});
+        await other.end();
+      }
+    };
+    for (let run = 0; run < ctx.runs; run++) {
+      oursHeld.push(await holding((release) => ourLatency(ours, url, count, 2, release)));
+      emmettHeld.push(await holding((release) => emmettLatency(emmett, url, count, 2, release)));
+    }
+    for (const p of [50, 99]) {
+      rows.push({
+        scenario: 'event store',
+        case: `subscription p${p} while an unrelated writing transaction stays open (${HOLD_MS / 1000} s past the last append)`,
+        unit: 'ms',
+        better: 'lower',
+        ours: oursHeld.map((l) => percentile(l, p)),
+        peer: { name: `Emmett ${emmettVersion} (reads below xmin, as this store did before)`, values: emmettHeld.map((l) => percentile(l, p)) },
+        ...(p === 99 ? { note: `delivered ${oursHeld.map((l) => l.length).join('/')} of ${count} (ours), ${emmettHeld.map((l) => l.length).join('/')} of ${count} (Emmett) per run` } : {}),
+      });
     }
     for (const p of [50, 99]) {
       rows.push({

@@ -19,6 +19,7 @@ import { ProjectionRunner } from '../projections/runner.js';
 import { LatestLocations } from '../projections/tracking/latest.js';
 import { channelKey } from '../realtime/broadcaster.js';
 import { attachRealtime } from '../realtime/server.js';
+import { DeliveryWatch } from '../infra/delivery-watch.js';
 import { fail, startup } from './common.js';
 
 const ROLES = ['api', 'projector', 'worker'] as const;
@@ -132,6 +133,9 @@ async function main() {
 
   // Every role serves /health and /ready on PORT, so each can be probed; the api role adds the API
   // and the Socket.IO server on the same port.
+  // Every role watches what holds event delivery back, for /ready, the metrics and a warning.
+  const deliveryWatch = new DeliveryWatch({ store: runtime.store, logger, metrics, everyMs: config.DELIVERY_WATCH_MS, thresholdMs: config.DELIVERY_HOLD_WARN_MS });
+  deliveryWatch.start();
   const api = roles.has('api') ? createApi({ knex: runtime.knex, readKnex: runtime.readKnex, redis: runtime.redis, store: runtime.store, projectors, queues: runtime.queues, logger, config }) : undefined;
   const app = createApp({
     logger,
@@ -142,6 +146,7 @@ async function main() {
     projections: runner,
     // Readiness fails past 10,000 events behind; the runner counts lag up to just past that.
     maxLagEvents: 10_000,
+    delivery: () => deliveryWatch.state,
     draining: () => draining,
     trustedProxyHops: config.TRUSTED_PROXY_HOPS,
     metrics,
@@ -216,7 +221,10 @@ async function main() {
       await retention?.stop();
       await workers?.close();
     });
-    await step('closing connections', () => runtime.close());
+    await step('closing connections', async () => {
+      await deliveryWatch.stop();
+      await runtime.close();
+    });
     // Spans still buffered go to the collector (bounded by the exporter's own timeout).
     await step('flushing traces', () => tracing?.shutdown());
     logger.info('stopped', { clean: ok });

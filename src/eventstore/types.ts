@@ -93,6 +93,16 @@ export interface Subscription extends AsyncIterable<RecordedEvent> {
   close(): Promise<void>;
 }
 
+/** What holds delivery to subscribers back, if anything (see `EventStore.deliveryHold`). */
+export interface DeliveryHold {
+  /** Committed events subscribers cannot be given yet (counted up to 10,001). */
+  heldEvents: number;
+  /** How long the oldest of them has waited, in seconds (0 when none waits). */
+  heldSeconds: number;
+  /** What holds them (Postgres: the oldest append still open), when known. */
+  holder?: { pid: number; applicationName: string; state: string; query: string; openSeconds: number };
+}
+
 export interface EventStore {
   readonly name: 'postgres' | 'esdb';
   append(streamId: string, events: readonly EventData[], options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult>;
@@ -103,6 +113,18 @@ export interface EventStore {
   headPosition(filter?: EventFilter): Promise<Position | undefined>;
   /** Counts matching events after `after` (all when absent), stopping at `limit`. Lag and progress use it. */
   countEvents(options?: { after?: Position; filter?: EventFilter; limit?: number }): Promise<number>;
+  /**
+   * Whether a subscriber (with `filter`) whose last event is at `after` has nothing more to receive
+   * at or before `upTo`: no committed matching event lies between, and no append still in flight
+   * could land there. A read of one's own write (`?minPosition=`) waits until it holds.
+   */
+  caughtUp(after: Position | undefined, upTo: Position, filter?: EventFilter): Promise<boolean>;
+  /**
+   * Committed events that subscribers cannot be given yet, and why. On Postgres: events behind an
+   * append still in flight (nothing else holds readers back); on EventStoreDB: what this process's
+   * live subscriptions have not received yet.
+   */
+  deliveryHold(): Promise<DeliveryHold>;
   subscribeToAll(options?: SubscribeOptions): Subscription;
   /**
    * Retention, the EventStoreDB way: the stream's events expire after `maxAgeSeconds` ($maxAge).

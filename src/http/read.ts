@@ -22,8 +22,10 @@ export const minPositionQuery = z
 
 /**
  * Waits until the named projection has applied every event it handles up to `minPosition`, so a
- * client reads its own write. Its checkpoint moves only with events it handles, so "caught up"
- * also holds when the next event it would handle lies past the target.
+ * client reads its own write; or answers 503 after `minPositionWaitMs`. Never earlier: its
+ * checkpoint moves only with events it handles, so it is also caught up when no event it handles
+ * lies between its checkpoint and the target and no append still in flight could land there (the
+ * store answers that from committed events, not from what subscribers may read yet).
  */
 export async function readAfter(deps: ReadDeps, projection: string, minPosition: string | undefined): Promise<void> {
   if (!minPosition) return;
@@ -36,12 +38,12 @@ export async function readAfter(deps: ReadDeps, projection: string, minPosition:
   const projector = deps.projectors.find((p) => p.name === projection);
   if (!projector) throw new Error(`No projector ${projection}`);
   const checkpoints = new Checkpoints(deps.knex);
+  const filter = projectorFilter(projector);
   const deadline = Date.now() + deps.minPositionWaitMs;
   for (let pause = 5; ; pause = Math.min(pause * 2, 50)) {
     const cp = (await checkpoints.liveGeneration(projection))?.checkpoint ?? undefined;
     if (cp && comparePositions(cp, target) >= 0) return;
-    const [next] = await deps.store.readAll({ fromPosition: cp ?? 'start', maxCount: 1, filter: projectorFilter(projector) });
-    if (!next || comparePositions(next.position, target) > 0) return;
+    if (await deps.store.caughtUp(cp, target, filter)) return;
     if (Date.now() >= deadline) {
       throw new HttpProblem(503, `${PROBLEM_BASE}read-model-behind`, `The ${projection} read model has not reached ${minPosition} yet; retry shortly`, {
         retryAfterSeconds: 1,

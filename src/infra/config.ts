@@ -57,6 +57,10 @@ export const configSchema = z.object({
   IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
   /** Longest a query with ?minPosition= waits for the read model to catch up. */
   MIN_POSITION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  /** Committed events waiting longer than this for subscribers: /ready says degraded, and a warning names why. */
+  DELIVERY_HOLD_WARN_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
+  /** How often each process looks at what holds delivery back. */
+  DELIVERY_WATCH_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
   /** Pings older than this are refused (a phone that was offline sends what is still useful). */
   TRACKING_MAX_PING_AGE_HOURS: z.coerce.number().min(1).max(24 * 30).default(72),
   /** How far ahead of the server's clock a phone's may run. */

@@ -30,6 +30,16 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly projectionLag = new Gauge({ name: 'projection_lag_events', help: 'Events a projector has yet to apply (counted up to a cap)', labelNames: ['projector', 'state'], registers: [this.registry] });
+  readonly deliveryHeldSeconds = new Gauge({
+    name: 'eventstore_delivery_held_back_seconds',
+    help: 'How long the oldest committed event subscribers cannot be given yet has waited (Postgres: behind an open append)',
+    registers: [this.registry],
+  });
+  readonly deliveryHeldEvents = new Gauge({
+    name: 'eventstore_delivery_held_back_events',
+    help: 'Committed events subscribers cannot be given yet (counted up to 10,001)',
+    registers: [this.registry],
+  });
   readonly socketMessages = new Counter({ name: 'socketio_messages_total', help: 'Messages broadcast to dashboard rooms (once per message, whatever the number of clients), by event', labelNames: ['event'], registers: [this.registry] });
   readonly socketConnections = new Gauge({ name: 'socketio_connections', help: 'Socket.IO clients connected to this process', registers: [this.registry] });
   readonly jobsCompleted = new Counter({ name: 'jobs_completed_total', help: 'Jobs completed, by queue', labelNames: ['queue'], registers: [this.registry] });

@@ -352,6 +352,42 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
       expect(comparePositions(head!, byPrefix.find((e) => e.streamId.startsWith(other))!.position)).to.equal(0);
     });
 
+    it('says whether a reader at a position has anything of its filter left up to another', async () => {
+      const wanted = { streamPrefixes: [`${cat}-`], eventTypes: ['Wanted'] };
+      const a = await store.append(stream(), [ev('Wanted')]);
+      const b = await store.append(stream(), [ev('Other')]);
+      const c = await store.append(stream(), [ev('Wanted')]);
+      // From nothing, a is still to come; at a, nothing wanted lies up to b (b is not wanted).
+      expect(await store.caughtUp(undefined, a.position, wanted)).to.equal(false);
+      expect(await store.caughtUp(a.position, a.position, wanted)).to.equal(true);
+      expect(await store.caughtUp(a.position, b.position, wanted)).to.equal(true);
+      expect(await store.caughtUp(a.position, c.position, wanted)).to.equal(false);
+      expect(await store.caughtUp(a.position, b.position, { streamPrefixes: [`${cat}-`] })).to.equal(false);
+      expect(await store.caughtUp(c.position, c.position, wanted)).to.equal(true);
+      expectInvalidArgument(await rejection(store.caughtUp(a.position, c.position, { eventTypes: [''] })), 'filter.eventTypes', '[""]');
+    });
+
+    it('reports nothing held back from subscribers once what they were given is all there is', async () => {
+      const sub = store.subscribeToAll({ fromPosition: 'start', filter: { streamPrefixes: [`${cat}-`] } });
+      try {
+        await store.append(stream(), [ev('Given')]);
+        const it = sub[Symbol.asyncIterator]();
+        const seen: string[] = [];
+        for (;;) {
+          const n = await it.next();
+          if (n.done) break;
+          seen.push(n.value.type);
+          if (n.value.type === 'Given') break;
+        }
+        expect(seen).to.include('Given');
+        const hold = await store.deliveryHold();
+        expect(hold.heldEvents).to.equal(0);
+        expect(hold.heldSeconds).to.equal(0);
+      } finally {
+        await sub.close();
+      }
+    });
+
     it('gives positions that travel as text and compare the same', async () => {
       const r = await store.append(stream(), [ev()]);
       const text = formatPosition(r.position);

@@ -144,28 +144,87 @@ describe('Postgres event store specifics', () => {
     }
   });
 
-  it('delivers a live event held back by an older open transaction soon after that one ends, with no notification', async () => {
+  it('delivers a live event held back by an older open append soon after that one ends, with no notification', async () => {
     const prefix = `held${randomUUID().slice(0, 8)}-`;
-    // A minute's poll, and nothing notifies once the older transaction ends: delivery before the poll
+    // A minute's poll, and nothing notifies once the older append ends: delivery before the poll
     // came from looking again, soon.
     const store = new PostgresEventStore({ databaseUrl: url, pollMs: 60_000 });
-    const sub = store.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [prefix] } });
-    const got = take(sub, 1, 30_000);
-    await new Promise((r) => setTimeout(r, 200));
-    // Any write holds xmin back, not only an append (a projection's transaction, say).
-    const other = new pg.Client({ connectionString: url });
-    await other.connect();
+    // From the start: only this test's streams match, so nothing depends on when it begins reading.
+    const sub = store.subscribeToAll({ fromPosition: 'start', filter: { streamPrefixes: [prefix] } });
+    const got = take(sub, 2, 30_000);
+    const older = new pg.Client({ connectionString: url });
+    await older.connect();
     try {
-      await other.query('begin');
-      await other.query('select pg_current_xact_id()');
-      await store.append(`${prefix}1`, [{ id: randomUUID(), type: 'T', data: {} }]);
-      await new Promise((r) => setTimeout(r, 300));
-      await other.query('rollback');
-      expect(await got).to.have.length(1);
+      await older.query('begin');
+      await older.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [`${prefix}older`, JSON.stringify([[{ i: randomUUID(), t: 'Older', d: {} }]])]);
+      await store.append(`${prefix}1`, [{ id: randomUUID(), type: 'Newer', data: {} }]);
+      // Not before the older append ends: it could still commit below it.
+      expect(await store.readAll({ filter: { streamPrefixes: [prefix] } })).to.deep.equal([]);
+      await older.query('commit');
+      expect((await got).map((e) => e.type)).to.deep.equal(['Older', 'Newer']);
     } finally {
-      await other.end();
+      await older.end();
       await sub.close();
       await store.close();
+    }
+  });
+
+  for (const where of ['another table of this database', 'another database of the cluster'] as const) {
+    it(`is not held back by a transaction that writes in ${where} and stays open`, async function () {
+      this.timeout(60_000);
+      const prefix = `free${randomUUID().slice(0, 8)}-`;
+      // A minute's poll: delivery comes from the notification and reading below the stable bound.
+      const store = new PostgresEventStore({ databaseUrl: url, pollMs: 60_000 });
+      const sub = store.subscribeToAll({ fromPosition: 'start', filter: { streamPrefixes: [prefix] } });
+      const elsewhere = where === 'another table of this database' ? url : await freshDatabase('holdback_other');
+      const writer = new pg.Client({ connectionString: elsewhere });
+      await writer.connect();
+      try {
+        await writer.query('create table if not exists report_rows (id uuid primary key, at timestamptz not null default now())');
+        await writer.query('begin');
+        await writer.query('insert into report_rows (id) values ($1)', [randomUUID()]);
+        const xid = (await writer.query<{ x: string }>('select pg_current_xact_id()::text as x')).rows[0]!.x;
+        // Every event appended while the writing transaction stays open is delivered while it is open.
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const id = randomUUID();
+          ids.push(id);
+          await store.append(`${prefix}${i}`, [{ id, type: 'T', data: {} }]);
+        }
+        const got = await take(sub, 5, 30_000);
+        expect(got.map((e) => e.id)).to.deep.equal(ids);
+        const still = await writer.query<{ x: string }>('select pg_current_xact_id()::text as x');
+        expect(still.rows[0]!.x, 'the writing transaction was open throughout').to.equal(xid);
+        await writer.query('rollback');
+      } finally {
+        await writer.end();
+        await sub.close();
+        await store.close();
+      }
+    });
+  }
+
+  it('refuses an append in a transaction that wrote before it, which readers could otherwise miss', async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('create table if not exists report_rows (id uuid primary key, at timestamptz not null default now())');
+      await client.query('begin');
+      await client.query('insert into report_rows (id) values ($1)', [randomUUID()]);
+      const err = await client
+        .query("select * from es_append(array['refused-1'], array['any'], $1::jsonb)", [JSON.stringify([[{ i: randomUUID(), t: 'T', d: {} }]])])
+        .then(() => undefined, (e: Error & { code?: string }) => e);
+      expect(err?.code).to.equal('55000');
+      expect(err?.message).to.match(/first write of its transaction/);
+      await client.query('rollback');
+      // Two appends in one transaction are fine: the first announced it.
+      await client.query('begin');
+      for (const n of [1, 2]) {
+        await client.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [`twice-${randomUUID()}`, JSON.stringify([[{ i: randomUUID(), t: `T${n}`, d: {} }]])]);
+      }
+      await client.query('commit');
+    } finally {
+      await client.end();
     }
   });
 

@@ -63,7 +63,7 @@ export interface ApiHarness {
   /**
    * Every event committed so far (their count and highest sequence), whether or not subscribers may
    * read them yet: what a refused request must leave as it was. The head position a reader sees can
-   * move late, when an earlier commit becomes readable (DESIGN: readers stay below the snapshot's xmin).
+   * move late, when an earlier commit becomes readable (an older append still open holds readers back).
    */
   committed(): Promise<string>;
   /** The types and streams of the newest committed events, to say what a request appended. */

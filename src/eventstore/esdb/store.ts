@@ -20,6 +20,7 @@ import { DuplicateEventId, InvalidEvent, WrongExpectedVersion } from '../errors.
 import { comparePositions } from '../position.js';
 import type {
   AppendResult,
+  DeliveryHold,
   EventData,
   EventFilter,
   EventMetadata,
@@ -223,6 +224,26 @@ export class EsdbEventStore implements EventStore {
     // EventStoreDB keeps no counts: read (bounded by `limit`).
     const events = await this.readAll({ fromPosition: options.after ?? 'start', filter: options.filter, maxCount: options.limit ?? 100_000 });
     return events.length;
+  }
+
+  async caughtUp(after: Position | undefined, upTo: Position, filter?: EventFilter): Promise<boolean> {
+    validateFilter(filter);
+    // Positions are handed out in commit order here: what is not readable yet cannot land before upTo.
+    const [next] = await this.readAll({ fromPosition: after ?? 'start', maxCount: 1, filter });
+    return !next || comparePositions(next.position, upTo) > 0;
+  }
+
+  async deliveryHold(): Promise<DeliveryHold> {
+    // The live subscription furthest behind: what it has yet to receive of what it asked for.
+    let worst: { heldEvents: number; heldSeconds: number } = { heldEvents: 0, heldSeconds: 0 };
+    for (const sub of this.subscriptions) {
+      if (!sub.lastSeen) continue;
+      const next = await this.readAll({ fromPosition: sub.lastSeen, filter: sub.options.filter, maxCount: 10_001 });
+      if (next.length === 0) continue;
+      const heldSeconds = Math.max(0, (Date.now() - next[0]!.createdAt.getTime()) / 1000);
+      if (heldSeconds > worst.heldSeconds) worst = { heldEvents: next.length, heldSeconds };
+    }
+    return worst;
   }
 
   subscribeToAll(options: SubscribeOptions = {}): Subscription {

@@ -15,10 +15,12 @@ export class EsdbSubscription implements Subscription {
   private closed = false;
   private current?: AllStreamSubscription;
   private iterator?: AsyncGenerator<RecordedEvent | CheckpointMark>;
+  /** The last event received (matching or not), for `deliveryHold`. */
+  lastSeen?: Position;
 
   constructor(
     private readonly store: EsdbEventStore,
-    private readonly options: SubscribeOptions,
+    readonly options: SubscribeOptions,
     private readonly onClose: () => void,
   ) {}
 
@@ -38,6 +40,7 @@ export class EsdbSubscription implements Subscription {
     try {
       // Resolve 'end' once, so a resubscription after a drop does not skip what came meanwhile.
       if (position === 'end') position = (await this.store.headPosition()) ?? 'start';
+      if (typeof position === 'object') this.lastSeen = position;
       while (!this.closed) {
         const sub = this.store.openServerSubscription(position, filter);
         this.current = sub;
@@ -49,6 +52,7 @@ export class EsdbSubscription implements Subscription {
             const e = toRecorded(r.event as EsdbRecorded);
             if (typeof position === 'object' && comparePositions(e.position, position) <= 0) continue;
             position = e.position;
+            this.lastSeen = e.position;
             if (matches(e, filter)) {
               yield e;
               skipped = 0;

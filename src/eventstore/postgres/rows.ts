@@ -54,3 +54,6 @@ export function filterSql(filter: EventFilter | undefined, next: number): { sql:
 export function positionParams(p: Position): [string, string] {
   return [p.commit.toString(), p.prepare.toString()];
 }
+
+/** The shared advisory lock es_append takes before its xid (migration 007 states the same keys). */
+export const ES_APPEND_LOCK = { classid: 1702063200, objid: 1 } as const;

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { createPgPool } from '../../infra/db.js';
 import type {
   AppendResult,
+  DeliveryHold,
   EventData,
   EventFilter,
   EventStore,
@@ -17,7 +18,7 @@ import { formatPosition } from '../position.js';
 import { validateAppend, validateCountEvents, validateFilter, validateReadAll, validateReadStream } from '../validate.js';
 import { Appender } from './appender.js';
 import { Notifier } from './notifier.js';
-import { EVENT_COLUMNS, eventColumns, type EventRow, filterSql, positionParams, toRecorded } from './rows.js';
+import { ES_APPEND_LOCK, EVENT_COLUMNS, eventColumns, type EventRow, filterSql, positionParams, toRecorded } from './rows.js';
 import { PgSubscription } from './subscription.js';
 import { LiveTail } from './tail.js';
 
@@ -41,8 +42,12 @@ export interface PostgresEventStoreOptions {
   onError?: (err: unknown, where: string) => void;
 }
 
-/** Events below this xid have all committed or aborted: reading below it is final. */
-const STABLE = 'tx_id < pg_snapshot_xmin(pg_current_snapshot())';
+/**
+ * Reads deliver only events below the stable bound, where every append has committed or aborted
+ * (migration 007: the oldest append in flight in this database; transactions that never append do
+ * not count). The bound must come from an earlier statement than the read: `$n` is its value.
+ */
+const stable = (n: number) => `tx_id < $${n}::xid8`;
 /** Index entries one filtered query looks at, at most (see scanWindow). */
 const SCAN_WINDOW = 20_000;
 /** Matches asked of one window when a filtered read has no limit. */
@@ -175,15 +180,15 @@ export class PostgresEventStore implements EventStore {
         window = w.nextWindow;
       }
     }
-    const params: unknown[] = [limit];
+    const params: unknown[] = [limit, await this.stableBound()];
     let bound = '';
     if (after) {
       params.push(...positionParams(after));
-      bound = ` and (tx_id, seq) ${backwards ? '<' : '>'} ($2::xid8, $3::bigint)`;
+      bound = ` and (tx_id, seq) ${backwards ? '<' : '>'} ($3::xid8, $4::bigint)`;
     }
     const dir = backwards ? 'desc' : 'asc';
     const res = await this.pool.query<EventRow>(
-      `select ${EVENT_COLUMNS} from es_events where ${STABLE}${bound}
+      `select ${EVENT_COLUMNS} from es_events where ${stable(2)}${bound}
         order by tx_id ${dir}, seq ${dir} limit $1`,
       params,
     );
@@ -208,11 +213,11 @@ export class PostgresEventStore implements EventStore {
     window = Math.min(SCAN_WINDOW, limit * 2),
   ): Promise<{ events: RecordedEvent[]; scannedTo?: Position; more: boolean; nextWindow: number }> {
     const dir = backwards ? 'desc' : 'asc';
-    const params: unknown[] = [limit, window];
+    const params: unknown[] = [limit, window, await this.stableBound()];
     let bound = '';
     if (after) {
       params.push(...positionParams(after));
-      bound = ` and (tx_id, seq) ${backwards ? '<' : '>'} ($3::xid8, $4::bigint)`;
+      bound = ` and (tx_id, seq) ${backwards ? '<' : '>'} ($4::xid8, $5::bigint)`;
     }
     const f = filterSql(filter, params.length + 1);
     params.push(...f.params);
@@ -220,7 +225,7 @@ export class PostgresEventStore implements EventStore {
       `with scan as materialized (
          select tx_id, seq, stream_id, type, row_number() over (order by tx_id ${dir}, seq ${dir}) as rn from (
            select tx_id, seq, stream_id, type from es_events
-            where ${STABLE}${bound} order by tx_id ${dir}, seq ${dir} limit $2) w),
+            where ${stable(3)}${bound} order by tx_id ${dir}, seq ${dir} limit $2) w),
        hit as (select tx_id, seq, rn from scan where true${f.sql} order by rn limit $1)
        (select ${eventColumns('e')}, false as edge, hit.rn as scanned
           from hit join es_events e on e.tx_id = hit.tx_id and e.seq = hit.seq order by hit.rn)
@@ -264,11 +269,20 @@ export class PostgresEventStore implements EventStore {
     if (hasFilter(filter)) return this.scanWindow(from, false, limit, filter, window);
     const res = await this.pool.query<EventRow>(
       `select ${EVENT_COLUMNS} from es_events
-        where ${STABLE} and (tx_id, seq) > ($2::xid8, $3::bigint) order by tx_id, seq limit $1`,
-      [limit, ...positionParams(from)],
+        where ${stable(4)} and (tx_id, seq) > ($2::xid8, $3::bigint) order by tx_id, seq limit $1`,
+      [limit, ...positionParams(from), await this.stableBound()],
     );
     const events = res.rows.map(toRecorded);
     return { events, scannedTo: events[events.length - 1]?.position, more: events.length === limit };
+  }
+
+  /**
+   * The xid below which every append has ended (es_stable_bound), as text for a `$n::xid8`
+   * parameter. Asked in a statement of its own: the read that uses it must take a later snapshot.
+   */
+  private async stableBound(): Promise<string> {
+    const res = await this.pool.query<{ b: string }>({ name: 'es_stable_bound', text: 'select es_stable_bound()::text as b' });
+    return res.rows[0]!.b;
   }
 
   async headPosition(filter?: EventFilter): Promise<Position | undefined> {
@@ -279,19 +293,73 @@ export class PostgresEventStore implements EventStore {
 
   async countEvents(options: { after?: Position; filter?: EventFilter; limit?: number } = {}): Promise<number> {
     validateCountEvents(options);
-    const params: unknown[] = [options.limit ?? null];
+    const params: unknown[] = [options.limit ?? null, await this.stableBound()];
     let bound = '';
     if (options.after) {
       params.push(...positionParams(options.after));
-      bound = ' and (tx_id, seq) > ($2::xid8, $3::bigint)';
+      bound = ' and (tx_id, seq) > ($3::xid8, $4::bigint)';
     }
     const f = filterSql(options.filter, params.length + 1);
     params.push(...f.params);
     const res = await this.pool.query<{ n: string }>(
-      `select count(*) as n from (select 1 from es_events where ${STABLE}${bound}${f.sql} limit $1) x`,
+      `select count(*) as n from (select 1 from es_events where ${stable(2)}${bound}${f.sql} limit $1) x`,
       params,
     );
     return Number(res.rows[0]!.n);
+  }
+
+  async caughtUp(after: Position | undefined, upTo: Position, filter?: EventFilter): Promise<boolean> {
+    validateFilter(filter);
+    // First: has every append at or below upTo's transaction ended? Then (a later snapshot, which
+    // sees them all) is any matching event committed between?
+    const { rows } = await this.pool.query<{ b: string; next: string }>({
+      name: 'es_stable_bound_next',
+      text: 'select es_stable_bound()::text as b, pg_snapshot_xmax(pg_current_snapshot())::text as next',
+    });
+    // No committed write has a transaction id at or past the snapshot's xmax: a position there is
+    // not one a command answered, and there is nothing to wait for.
+    if (upTo.commit >= BigInt(rows[0]!.next)) return true;
+    if (BigInt(rows[0]!.b) <= upTo.commit) return false;
+    const params: unknown[] = [...positionParams(upTo)];
+    let from = '';
+    if (after) {
+      params.push(...positionParams(after));
+      from = ' and (tx_id, seq) > ($3::xid8, $4::bigint)';
+    }
+    const f = filterSql(filter, params.length + 1);
+    params.push(...f.params);
+    const res = await this.pool.query<{ pending: boolean }>(
+      `select exists (select 1 from es_events where (tx_id, seq) <= ($1::xid8, $2::bigint)${from}${f.sql}) as pending`,
+      params,
+    );
+    return !res.rows[0]!.pending;
+  }
+
+  async deliveryHold(): Promise<DeliveryHold> {
+    const bound = await this.stableBound();
+    const held = await this.pool.query<{ n: string; oldest: Date | null }>(
+      `select count(*) as n, min(created_at) as oldest from (select created_at from es_events where tx_id >= $1::xid8 limit 10001) x`,
+      [bound],
+    );
+    const heldEvents = Number(held.rows[0]!.n);
+    if (heldEvents === 0) return { heldEvents: 0, heldSeconds: 0 };
+    const heldSeconds = Math.max(0, (Date.now() - held.rows[0]!.oldest!.getTime()) / 1000);
+    // The oldest append still open in this database: what the held events wait for.
+    const holder = await this.pool.query<{ pid: number; application_name: string; state: string; query: string; open_seconds: number }>(
+      `select a.pid, coalesce(s.application_name, '') as application_name, coalesce(s.state, '') as state,
+              left(coalesce(s.query, ''), 300) as query, extract(epoch from clock_timestamp() - s.xact_start)::float8 as open_seconds
+         from pg_locks a join pg_stat_activity s on s.pid = a.pid
+        where a.locktype = 'advisory' and a.granted and a.objsubid = 2
+          and a.classid = ${ES_APPEND_LOCK.classid} and a.objid = ${ES_APPEND_LOCK.objid}
+          and a.database = (select oid from pg_database where datname = current_database())
+        order by s.xact_start limit 1`,
+    );
+    const h = holder.rows[0];
+    return {
+      heldEvents,
+      heldSeconds,
+      ...(h ? { holder: { pid: h.pid, applicationName: h.application_name, state: h.state, query: h.query, openSeconds: h.open_seconds } } : {}),
+    };
   }
 
   async setMaxAge(): Promise<void> {
@@ -300,8 +368,7 @@ export class PostgresEventStore implements EventStore {
 
   /**
    * Deletes old events of a stream category in batches of `batchSize`, each its own short
-   * transaction: a long writing transaction would hold back every subscriber (they read below
-   * the snapshot's xmin). The prefix is inlined (checked) so that the partial index on
+   * transaction, so that a long one does not make the table's other users wait on its locks. The prefix is inlined (checked) so that the partial index on
    * `created_at` of tracking streams (migration 004) can serve it.
    */
   async deleteOlderThan(options: { streamPrefix: string; before: Date; batchSize?: number }): Promise<number> {

@@ -4,7 +4,7 @@ import { backoff, sleep } from '../wakeup.js';
 import type { PostgresEventStore } from './store.js';
 
 /**
- * Catch-up then live over $all. Reads pages below the snapshot's xmin in (tx_id, seq) order and
+ * Catch-up then live over $all. Reads pages below the stable bound (the oldest append in flight) in (tx_id, seq) order and
  * resumes after the last delivered position, so nothing is skipped or repeated even when
  * transactions commit out of order. Query errors (a lost connection) are retried with backoff
  * from the same position: the subscription resubscribes by itself. Once caught up it takes new

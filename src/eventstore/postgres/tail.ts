@@ -22,7 +22,7 @@ export function matches(filter: EventFilter | undefined, e: RecordedEvent): bool
  * each filtering for itself.
  *
  * It holds every stable event after `from` up to `to`, in (tx_id, seq) order, read with the same
- * rule as a subscription (below the snapshot's xmin, resuming after the last position), so a
+ * rule as a subscription (below the stable bound, resuming after the last position), so a
  * subscription whose position is at or after `from` finds in it exactly what a query would have
  * returned. It keeps the newest `capacity` events (up to a quarter more between trims, so that a full
  * tail is not copied on every read); a subscription that fell further behind reads from
@@ -130,8 +130,7 @@ export class LiveTail {
         }
         if (got.more) continue;
         if (behind()) {
-          // Announced but not yet readable: an older transaction (any write, not only an append)
-          // still holds the snapshot's xmin back. Look again soon, backing off to every 100 ms.
+          // Announced but not yet readable: an older append is still open. Look again soon, backing off to every 100 ms.
           quickRetry++;
           await notifier.wakeup.wait(Math.min(opts.pollMs, 100, 2 ** quickRetry), seen);
           continue;

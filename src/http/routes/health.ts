@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import type { EventStore } from '../../eventstore/types.js';
+import type { DeliveryState } from '../../infra/delivery-watch.js';
 import type { Metrics } from '../../infra/metrics.js';
 import type { ProjectionRunner } from '../../projections/runner.js';
 
@@ -19,6 +20,8 @@ export interface HealthDeps {
   draining: () => boolean;
   /** This process's Prometheus metrics, at /metrics. */
   metrics?: Metrics;
+  /** The latest look at event delivery (DeliveryWatch): held back too long is `degraded`. */
+  delivery?: () => DeliveryState;
   /** Reaches the search engine (Meilisearch); absent when search is Postgres itself. */
   searchPing?: () => Promise<unknown>;
 }
@@ -54,10 +57,31 @@ export function healthRouter(deps: HealthDeps): Router {
     const projections = deps.projections ? await deps.projections.status().catch(() => null) : undefined;
     const lagging = projections?.filter((p) => p.eventsBehind > deps.maxLagEvents || p.state === 'failed') ?? [];
     const ready = !deps.draining() && postgres.ok && (readReplica?.ok ?? true) && redis.ok && eventStore.ok && (search?.ok ?? true) && projections !== null && lagging.length === 0;
+    // Held-back delivery leaves the service serving (reads answer, commands append): degraded, not
+    // unready, with the reason; taking it out of the load balancer would not release the hold.
+    const delivery = deps.delivery?.();
     ctx.status = ready ? 200 : 503;
     ctx.body = {
-      status: ready ? 'ready' : deps.draining() ? 'draining' : 'not ready',
-      checks: { postgres, ...(readReplica ? { readReplica } : {}), redis, eventStore: { ...eventStore, adapter: deps.store.name }, ...(search ? { search: { ...search, engine: 'meilisearch' } } : {}) },
+      status: !ready ? (deps.draining() ? 'draining' : 'not ready') : delivery?.stalled ? 'degraded' : 'ready',
+      ...(ready && delivery?.stalled ? { reason: delivery.reason } : {}),
+      checks: {
+        postgres,
+        ...(readReplica ? { readReplica } : {}),
+        redis,
+        eventStore: { ...eventStore, adapter: deps.store.name },
+        ...(search ? { search: { ...search, engine: 'meilisearch' } } : {}),
+        ...(delivery
+          ? {
+              delivery: {
+                ok: !delivery.stalled,
+                heldEvents: delivery.heldEvents,
+                heldSeconds: Math.round(delivery.heldSeconds * 10) / 10,
+                ...(delivery.holder ? { holder: delivery.holder } : {}),
+                checkedAt: delivery.checkedAt.toISOString(),
+              },
+            }
+          : {}),
+      },
       projections,
     };
   });
