@@ -36,7 +36,8 @@ describe('Seeing held-back delivery', () => {
     const app = new Koa();
     const health = healthRouter({ knex, redis, store, maxLagEvents: 10_000, draining: () => false, delivery: () => watch.state, metrics });
     app.use(health.routes());
-    const ready = async () => (await request(app.callback()).get('/ready').expect(200)).body as Record<string, any>;
+    type Ready = { status: string; reason?: string; checks: { delivery: Record<string, unknown> } };
+    const ready = async () => (await request(app.callback()).get('/ready').expect(200)).body as Ready;
 
     const report = new pg.Client({ connectionString: url, application_name: 'nightly-report' });
     const held = new pg.Client({ connectionString: url, application_name: 'stuck-importer' });
