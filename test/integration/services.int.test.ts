@@ -46,6 +46,13 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
   );
 }
 
+/** A port another program holds (a listening socket of the test's), until `close`. */
+async function heldPort(): Promise<{ port: number; close: () => void }> {
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  return { port: (holder.address() as net.AddressInfo).port, close: () => holder.close() };
+}
+
 /** A logger whose lines the test can read. */
 function recordingLogger() {
   const lines: { message: string; fields: Record<string, unknown> }[] = [];
@@ -124,9 +131,8 @@ describe('Starting the backing services on a fresh machine', function () {
 
   it('reuses its own running cluster, and gives a second checkout a free port when the usual one is taken, saying so', async () => {
     // Our stand-in for "the usual port": one this test holds open, as another checkout's cluster would.
-    const holder = net.createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const usual = (holder.address() as net.AddressInfo).port;
+    const holder = await heldPort();
+    const usual = holder.port;
     const mine = path.join(home, 'mine', '.data', 'postgres');
     const other = path.join(home, 'other', '.data', 'postgres');
     const first = await startEmbeddedPostgres({ dir: mine, persistent: true, preferredPort: await freePort(), logger: testLogger });
@@ -160,9 +166,8 @@ describe('Starting the backing services on a fresh machine', function () {
   });
 
   it('refuses a port asked for by EMBEDDED_PG_PORT that another program holds, in one line', async () => {
-    const holder = net.createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const port = (holder.address() as net.AddressInfo).port;
+    const holder = await heldPort();
+    const { port } = holder;
     try {
       const err = await rejection(startEmbeddedPostgres({ dir: path.join(dataDir, 'postgres'), persistent: false, port, logger: testLogger }));
       expect(err).to.be.instanceOf(ServiceStartError);

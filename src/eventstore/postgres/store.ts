@@ -167,20 +167,22 @@ export class PostgresEventStore implements EventStore {
   async readAllPage(from: Position | 'start' | 'end', backwards: boolean, limit: number | null, filter?: EventFilter): Promise<RecordedEvent[]> {
     if ((from === 'end' && !backwards) || (from === 'start' && backwards) || limit === 0) return [];
     let after = typeof from === 'object' ? from : undefined;
+    // One bound for the whole page: an older bound is still safe, only less far along.
+    const { bound: stableBound } = await this.snapshotBounds();
     if (hasFilter(filter)) {
       // Window by window (see scanWindow), until the page is full or history ends.
       const out: RecordedEvent[] = [];
       let window: number | undefined;
       for (;;) {
         const want = limit === null ? FILTERED_PAGE : Math.min(FILTERED_PAGE, limit - out.length);
-        const w = await this.scanWindow(after, backwards, want, filter, window);
+        const w = await this.scanWindow(stableBound, after, backwards, want, filter, window);
         out.push(...w.events);
         if (!w.more || (limit !== null && out.length >= limit) || !w.scannedTo) return out;
         after = w.scannedTo;
         window = w.nextWindow;
       }
     }
-    const params: unknown[] = [limit, await this.stableBound()];
+    const params: unknown[] = [limit, stableBound];
     let bound = '';
     if (after) {
       params.push(...positionParams(after));
@@ -206,6 +208,7 @@ export class PostgresEventStore implements EventStore {
    * density of matches seen (a dense filter would otherwise scan far more than it returns).
    */
   private async scanWindow(
+    stableBound: string,
     after: Position | undefined,
     backwards: boolean,
     limit: number,
@@ -213,7 +216,7 @@ export class PostgresEventStore implements EventStore {
     window = Math.min(SCAN_WINDOW, limit * 2),
   ): Promise<{ events: RecordedEvent[]; scannedTo?: Position; more: boolean; nextWindow: number }> {
     const dir = backwards ? 'desc' : 'asc';
-    const params: unknown[] = [limit, window, await this.stableBound()];
+    const params: unknown[] = [limit, window, stableBound];
     let bound = '';
     if (after) {
       params.push(...positionParams(after));
@@ -266,23 +269,28 @@ export class PostgresEventStore implements EventStore {
     filter?: EventFilter,
     window?: number,
   ): Promise<{ events: RecordedEvent[]; scannedTo?: Position; more: boolean; nextWindow?: number }> {
-    if (hasFilter(filter)) return this.scanWindow(from, false, limit, filter, window);
+    const { bound } = await this.snapshotBounds();
+    if (hasFilter(filter)) return this.scanWindow(bound, from, false, limit, filter, window);
     const res = await this.pool.query<EventRow>(
       `select ${EVENT_COLUMNS} from es_events
         where ${stable(4)} and (tx_id, seq) > ($2::xid8, $3::bigint) order by tx_id, seq limit $1`,
-      [limit, ...positionParams(from), await this.stableBound()],
+      [limit, ...positionParams(from), bound],
     );
     const events = res.rows.map(toRecorded);
     return { events, scannedTo: events[events.length - 1]?.position, more: events.length === limit };
   }
 
   /**
-   * The xid below which every append has ended (es_stable_bound), as text for a `$n::xid8`
-   * parameter. Asked in a statement of its own: the read that uses it must take a later snapshot.
+   * `bound`: the xid below which every append has ended (es_stable_bound), as text for a `$n::xid8`
+   * parameter; `next`: the snapshot's xmax, which no committed write has reached. Asked in a
+   * statement of its own: the read that uses them must take a later snapshot.
    */
-  private async stableBound(): Promise<string> {
-    const res = await this.pool.query<{ b: string }>({ name: 'es_stable_bound', text: 'select es_stable_bound()::text as b' });
-    return res.rows[0]!.b;
+  private async snapshotBounds(): Promise<{ bound: string; next: bigint }> {
+    const res = await this.pool.query<{ b: string; next: string }>({
+      name: 'es_stable_bound',
+      text: 'select es_stable_bound()::text as b, pg_snapshot_xmax(pg_current_snapshot())::text as next',
+    });
+    return { bound: res.rows[0]!.b, next: BigInt(res.rows[0]!.next) };
   }
 
   async headPosition(filter?: EventFilter): Promise<Position | undefined> {
@@ -293,7 +301,7 @@ export class PostgresEventStore implements EventStore {
 
   async countEvents(options: { after?: Position; filter?: EventFilter; limit?: number } = {}): Promise<number> {
     validateCountEvents(options);
-    const params: unknown[] = [options.limit ?? null, await this.stableBound()];
+    const params: unknown[] = [options.limit ?? null, (await this.snapshotBounds()).bound];
     let bound = '';
     if (options.after) {
       params.push(...positionParams(options.after));
@@ -312,14 +320,11 @@ export class PostgresEventStore implements EventStore {
     validateFilter(filter);
     // First: has every append at or below upTo's transaction ended? Then (a later snapshot, which
     // sees them all) is any matching event committed between?
-    const { rows } = await this.pool.query<{ b: string; next: string }>({
-      name: 'es_stable_bound_next',
-      text: 'select es_stable_bound()::text as b, pg_snapshot_xmax(pg_current_snapshot())::text as next',
-    });
+    const { bound, next } = await this.snapshotBounds();
     // No committed write has a transaction id at or past the snapshot's xmax: a position there is
     // not one a command answered, and there is nothing to wait for.
-    if (upTo.commit >= BigInt(rows[0]!.next)) return true;
-    if (BigInt(rows[0]!.b) <= upTo.commit) return false;
+    if (upTo.commit >= next) return true;
+    if (BigInt(bound) <= upTo.commit) return false;
     const params: unknown[] = [...positionParams(upTo)];
     let from = '';
     if (after) {
@@ -336,7 +341,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async deliveryHold(): Promise<DeliveryHold> {
-    const bound = await this.stableBound();
+    const { bound } = await this.snapshotBounds();
     const held = await this.pool.query<{ n: string; oldest: Date | null }>(
       `select count(*) as n, min(created_at) as oldest from (select created_at from es_events where tx_id >= $1::xid8 limit 10001) x`,
       [bound],
