@@ -66,12 +66,16 @@ describe('Seeing held-back delivery', () => {
       expect(body.status).to.equal('degraded');
       expect(body.reason).to.match(/3 committed events have waited \d+ s behind an append open for \d+ s \(backend pid \d+, application "stuck-importer"/);
       expect(body.checks.delivery).to.deep.include({ ok: false, heldEvents: 3 });
+      // Unauthenticated: it names the session, but not what the session runs.
+      expect(body.checks.delivery.holder).to.include({ pid: heldPid, applicationName: 'stuck-importer' });
+      expect(body.checks.delivery.holder).to.not.have.property('query');
       const text = await metrics.text();
       expect(text).to.match(/^eventstore_delivery_held_back_events 3$/m);
       expect(Number(/^eventstore_delivery_held_back_seconds (\S+)$/m.exec(text)![1])).to.be.above(0);
       const warning = warnings.find((w) => w.message === 'event delivery is held back');
       expect(warning?.fields).to.deep.include({ heldEvents: 3 });
       expect(warning?.fields.holder).to.include({ pid: heldPid, applicationName: 'stuck-importer' });
+      expect((warning?.fields.holder as { query: string }).query).to.include('es_append');
 
       await held.query('commit');
       expect(await until(() => !watch.state.stalled, 30_000, 50), 'the stall cleared').to.equal(true);

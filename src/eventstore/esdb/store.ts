@@ -234,16 +234,19 @@ export class EsdbEventStore implements EventStore {
   }
 
   async deliveryHold(): Promise<DeliveryHold> {
-    // The live subscription furthest behind: what it has yet to receive of what it asked for.
-    let worst: { heldEvents: number; heldSeconds: number } = { heldEvents: 0, heldSeconds: 0 };
+    // The live subscription furthest behind (the oldest event it has yet to receive of what it
+    // asked for), and how many it has yet to receive, counted for that one only.
+    let worst: { sub: EsdbSubscription; heldSeconds: number } | undefined;
     for (const sub of this.subscriptions) {
       if (!sub.lastSeen) continue;
-      const next = await this.readAll({ fromPosition: sub.lastSeen, filter: sub.options.filter, maxCount: 10_001 });
-      if (next.length === 0) continue;
-      const heldSeconds = Math.max(0, (Date.now() - next[0]!.createdAt.getTime()) / 1000);
-      if (heldSeconds > worst.heldSeconds) worst = { heldEvents: next.length, heldSeconds };
+      const [next] = await this.readAll({ fromPosition: sub.lastSeen, filter: sub.options.filter, maxCount: 1 });
+      if (!next) continue;
+      const heldSeconds = Math.max(0, (Date.now() - next.createdAt.getTime()) / 1000);
+      if (!worst || heldSeconds > worst.heldSeconds) worst = { sub, heldSeconds };
     }
-    return worst;
+    if (!worst) return { heldEvents: 0, heldSeconds: 0 };
+    const heldEvents = await this.countEvents({ after: worst.sub.lastSeen, filter: worst.sub.options.filter, limit: 10_001 });
+    return { heldEvents, heldSeconds: worst.heldSeconds };
   }
 
   subscribeToAll(options: SubscribeOptions = {}): Subscription {

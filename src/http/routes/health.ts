@@ -76,7 +76,8 @@ export function healthRouter(deps: HealthDeps): Router {
                 ok: !delivery.stalled,
                 heldEvents: delivery.heldEvents,
                 heldSeconds: Math.round(delivery.heldSeconds * 10) / 10,
-                ...(delivery.holder ? { holder: delivery.holder } : {}),
+                // /ready is unauthenticated: which session, not what it runs (the warning log has its query).
+                ...(delivery.holder ? { holder: { pid: delivery.holder.pid, applicationName: delivery.holder.applicationName, state: delivery.holder.state, openSeconds: Math.round(delivery.holder.openSeconds) } } : {}),
                 checkedAt: delivery.checkedAt.toISOString(),
               },
             }
