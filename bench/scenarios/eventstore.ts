@@ -14,7 +14,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import type { EventData } from '../../src/eventstore/types.js';
-import { createKnex, dropDatabase, ensureDatabase } from '../../src/infra/db.js';
+import { createKnex, createPgPool, dropDatabase, ensureDatabase } from '../../src/infra/db.js';
 import { migrateLatest } from '../../src/infra/migrate.js';
 import { percentile, type Row } from '../lib/report.js';
 import type { ScenarioContext } from './context.js';
@@ -57,7 +57,7 @@ class Raw {
   constructor(private readonly pool: pg.Pool) {}
 
   static async create(url: string, conns: number): Promise<Raw> {
-    const pool = new pg.Pool({ connectionString: url, max: conns });
+    const pool = createPgPool(url, conns);
     await pool.query(`
       drop table if exists raw_events;
       create table raw_events (like es_events including defaults including indexes);
@@ -245,7 +245,10 @@ export async function eventStoreScenario(ctx: ScenarioContext): Promise<Row[]> {
   await migrateLatest(knex);
   await knex.destroy();
   const raw1 = await Raw.create(url, 1);
-  const raw8 = new Raw(new pg.Pool({ connectionString: url, max: 8 }));
+  // createPgPool: pool.end() resolves before its clients' backends have gone, and the closing
+  // DROP DATABASE … WITH (FORCE) may terminate one of them; a bare pg.Pool emits that as an
+  // unhandled 'error' and the run dies (seen once in CI).
+  const raw8 = new Raw(createPgPool(url, 8));
   const ours = new PostgresEventStore({ databaseUrl: url, poolMax: 10 });
   const emmett = getPostgreSQLEventStore(url);
   await emmett.schema.migrate();
