@@ -17,6 +17,7 @@ import { ActivePrincipals } from '../../src/auth/principals.js';
 import { mintToken } from '../../src/auth/tokens.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import type { Position } from '../../src/eventstore/types.js';
+import { ProjectionProgress } from '../../src/projections/progress.js';
 import { createApi } from '../../src/http/api.js';
 import { createApp } from '../../src/http/app.js';
 import { boardFilterQuery, filtersOf } from '../../src/http/routes/load-board.js';
@@ -124,7 +125,9 @@ export async function loadBoardScenario(ctx: ScenarioContext): Promise<Row[]> {
     const principals = new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
     const search = searchIndexFor({ knex, config });
     const projectors = allProjectors({ principals, search, store, locations: new LatestLocations(redis) });
-    const api = createApi({ knex, redis, store, projectors, principals, search, config });
+    // No read here waits on minPosition: the wait's LISTEN connection is never opened.
+    const progress = new ProjectionProgress({ knex, store, projectors });
+    const api = createApi({ knex, redis, store, projectors, progress, principals, search, config });
     const app = createApp({ logger, knex, redis, store, projections: runner, maxLagEvents: 10_000_000, draining: () => false, api });
     server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server!.once('listening', r));

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../http/app.js';
 import { bootstrap } from '../infra/bootstrap.js';
 import { createApi } from '../http/api.js';
+import { ProjectionProgress } from '../projections/progress.js';
 import { createHttpServer } from '../http/server.js';
 import { otlpHeaders, otlpTracesUrl, serverLimits } from '../infra/config.js';
 import { instrumentStore } from '../infra/instrumented-store.js';
@@ -136,7 +137,20 @@ async function main() {
   // Every role watches what holds event delivery back, for /ready, the metrics and a warning.
   const deliveryWatch = new DeliveryWatch({ store: runtime.store, logger, metrics, everyMs: config.DELIVERY_WATCH_MS, thresholdMs: config.DELIVERY_HOLD_WARN_MS });
   deliveryWatch.start();
-  const api = roles.has('api') ? createApi({ knex: runtime.knex, readKnex: runtime.readKnex, redis: runtime.redis, store: runtime.store, projectors, queues: runtime.queues, logger, config }) : undefined;
+  // Read-your-writes waits hear checkpoint moves on the primary (a replica hears no NOTIFY).
+  const progress = roles.has('api')
+    ? new ProjectionProgress({
+        knex: runtime.readKnex,
+        store: runtime.store,
+        projectors,
+        databaseUrl: runtime.databaseUrl,
+        onError: (err) => logger.warn('read-your-writes wait: a check failed; retrying', { err }),
+      })
+    : undefined;
+  await progress?.start();
+  const api = progress
+    ? createApi({ knex: runtime.knex, readKnex: runtime.readKnex, redis: runtime.redis, store: runtime.store, projectors, progress, queues: runtime.queues, logger, config })
+    : undefined;
   const app = createApp({
     logger,
     knex: runtime.knex,
@@ -223,6 +237,7 @@ async function main() {
     });
     await step('closing connections', async () => {
       await deliveryWatch.stop();
+      await progress?.stop();
       await runtime.close();
     });
     // Spans still buffered go to the collector (bounded by the exporter's own timeout).

@@ -120,6 +120,14 @@ export interface EventStore {
    */
   caughtUp(after: Position | undefined, upTo: Position, filter?: EventFilter): Promise<boolean>;
   /**
+   * Calls `listener` whenever an answer of `caughtUp` may have changed other than by the subscriber
+   * moving on; answers a function that stops it. On Postgres: an append committed (in this process
+   * or, heard through NOTIFY, in another), one of this process's appends failed, or notifications
+   * may have been missed; the store's LISTEN connection starts if it has not. On EventStoreDB never:
+   * positions are given in commit order there, so only the subscriber's own progress changes it.
+   */
+  onCaughtUpChange(listener: () => void): () => void;
+  /**
    * Committed events that subscribers cannot be given yet, and why. On Postgres: events behind an
    * append still in flight (nothing else holds readers back); on EventStoreDB: what this process's
    * live subscriptions have not received yet.

@@ -8,6 +8,7 @@ import { type Config, jwtSettings, locationPolicy } from '../infra/config.js';
 import { searchIndexFor } from '../projections/registry.js';
 import type { SearchIndex } from '../projections/search/types.js';
 import { LatestLocations } from '../projections/tracking/latest.js';
+import type { ProjectionProgress } from '../projections/progress.js';
 import type { Projector } from '../projections/types.js';
 import { IdempotencyStore } from './idempotency.js';
 import type { Route } from './route.js';
@@ -77,6 +78,8 @@ export function createApi(deps: {
   redis: Redis;
   store: EventStore;
   projectors: readonly Projector[];
+  /** Where `?minPosition=` reads wait; its owner starts and stops it. */
+  progress: ProjectionProgress;
   principals?: ActivePrincipals;
   search?: SearchIndex;
   /** The job queues: adds the admin job routes and the queue board. */
@@ -89,7 +92,7 @@ export function createApi(deps: {
   const principals = deps.principals ?? new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
   // Queries (and their read-your-writes waits, which read the checkpoints beside the rows) use the
   // read pool: on a replica both arrive together, in commit order.
-  const read = { knex: deps.readKnex ?? knex, store, projectors, minPositionWaitMs: config.MIN_POSITION_WAIT_MS };
+  const read = { knex: deps.readKnex ?? knex, store, projectors, progress: deps.progress, minPositionWaitMs: config.MIN_POSITION_WAIT_MS };
   const locations = new LatestLocations(redis);
   const auth = new Authenticator(new TokenVerifier(jwtSettings(config as Config)), principals);
   return {

@@ -1,5 +1,17 @@
 import type { Knex } from 'knex';
+import { formatPosition } from '../eventstore/position.js';
 import type { Position } from '../eventstore/types.js';
+
+/**
+ * The NOTIFY channel on which live generations' checkpoint moves are announced (ProgressAnnouncer,
+ * and a rebuild's switch), for read-your-writes waits in every process (ProjectionProgress).
+ */
+export const PROGRESS_CHANNEL = 'freight_projection_progress';
+
+/** `name generation [commit/prepare]`: a projector's live generation moved (at least to the position, when given); lines of these in one payload. */
+export function progressPayload(name: string, generation: number, to?: Position): string {
+  return `${name} ${generation}${to ? ` ${formatPosition(to)}` : ''}`;
+}
 
 export interface GenerationRow {
   name: string;
@@ -106,5 +118,7 @@ export class Checkpoints {
 
   async setLive(trx: Knex.Transaction, name: string, generation: number): Promise<void> {
     await trx('projections').where({ name }).update({ live_generation: generation, updated_at: trx.fn.now() });
+    // Waiters read the new generation's checkpoint when this commits.
+    await trx.raw('select pg_notify(?, ?)', [PROGRESS_CHANNEL, progressPayload(name, generation)]);
   }
 }

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Knex } from 'knex';
-import { formatPosition } from '../eventstore/position.js';
+import { comparePositions, formatPosition } from '../eventstore/position.js';
 import type { EventStore, RecordedEvent, Subscription } from '../eventstore/types.js';
 import { backoff, sleep } from '../eventstore/wakeup.js';
 import type { Logger } from '../infra/logger.js';
@@ -8,6 +8,7 @@ import { contextFrom, recordSpan, tracingEnabled } from '../infra/tracing.js';
 import { applyBatch, GenerationChanged } from './apply.js';
 import { batches } from './batches.js';
 import { Checkpoints } from './checkpoints.js';
+import { ProgressAnnouncer } from './progress.js';
 import { setupGeneration, switchLive } from './generations.js';
 import { rebuildProjection, RebuildInProgress } from './rebuild.js';
 import type { ProjectorLeases } from './lease.js';
@@ -52,6 +53,8 @@ function stopSignal(): AbortController {
 
 export class ProjectionRunner {
   readonly checkpoints: Checkpoints;
+  /** Tells read-your-writes waits in every process that a live checkpoint moved. */
+  private readonly announcer: ProgressAnnouncer;
   private readonly workers = new Map<string, Worker>();
   private stopped = false;
   /** Aborts rebuilds started by version changes when the runner stops. */
@@ -76,6 +79,7 @@ export class ProjectionRunner {
     },
   ) {
     this.checkpoints = new Checkpoints(deps.knex);
+    this.announcer = new ProgressAnnouncer(deps.knex, { onError: (err) => deps.logger.warn('announcing projection progress failed', { err }) });
     const names = new Set<string>();
     for (const p of deps.projectors) {
       if (names.has(p.name)) throw new Error(`Two projectors are named ${p.name}`);
@@ -94,6 +98,7 @@ export class ProjectionRunner {
 
   start(): void {
     this.stopped = false;
+    this.announcer.start();
     if (this.abort.signal.aborted) this.abort = stopSignal();
     for (const w of this.workers.values()) if (!w.done) this.launch(w);
   }
@@ -173,6 +178,10 @@ export class ProjectionRunner {
               throw err;
             }
             lastWrite = Date.now();
+            // Committed: the checkpoint is now at least here (announcing less than it is is harmless).
+            const last = events[events.length - 1]?.position;
+            const reached = skippedTo && (!last || comparePositions(skippedTo, last) > 0) ? skippedTo : last;
+            if (reached) this.announcer.moved(p.name, live.generation, reached);
             // Committed: now dashboards may hear of it (never of data they cannot read yet).
             if (applied.length && p.afterCommit) {
               await p.afterCommit(applied).catch((err: unknown) => logger.warn('projector notification failed', { projector: p.name, err }));
@@ -285,6 +294,7 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
+    this.announcer.stop();
     const running = [...this.workers.values()];
     await Promise.all(running.map((w) => w.subscription?.close()));
     await Promise.all(running.map((w) => w.done));

@@ -5,7 +5,7 @@ import { DuplicateEventId, InvalidEvent } from '../../src/eventstore/errors.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import { comparePositions, START } from '../../src/eventstore/position.js';
 import type { CheckpointMark, RecordedEvent } from '../../src/eventstore/types.js';
-import { take } from '../support/async.js';
+import { take, until } from '../support/async.js';
 import { freshDatabase } from '../support/services.js';
 import { eventStoreContract } from './eventstore.contract.js';
 
@@ -78,6 +78,35 @@ describe('Postgres event store specifics', () => {
       expect(await got).to.have.length(2);
       await sub.close();
     } finally {
+      await other.close();
+    }
+  });
+
+  it('tells onCaughtUpChange listeners of its own appends, failed ones, and another process’s, until they stop listening', async () => {
+    const other = new PostgresEventStore({ databaseUrl: url, pollMs: 60_000 });
+    const heard: string[] = [];
+    let stage = '';
+    const stop = other.onCaughtUpChange(() => heard.push(stage));
+    try {
+      await other.notifier.start();
+      stage = 'own';
+      const s = `heard-${randomUUID()}`;
+      await other.append(s, [{ id: randomUUID(), type: 'T', data: {} }]);
+      expect(heard).to.include('own');
+      // Its own NOTIFY comes back to it too: once heard, nothing more is on its way.
+      expect(await until(() => heard.filter((x) => x === 'own').length >= 2, 30_000)).to.equal(true);
+      stage = 'failed';
+      await other.append(s, [{ id: randomUUID(), type: 'T', data: {} }], { expectedRevision: 'no_stream' }).catch(() => {});
+      expect(heard).to.include('failed');
+      stage = 'other process';
+      await store.append(`heard-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: {} }]);
+      expect(await until(() => heard.includes('other process'), 30_000)).to.equal(true);
+      stop();
+      stage = 'stopped';
+      await other.append(s, [{ id: randomUUID(), type: 'T', data: {} }]);
+      expect(heard).to.not.include('stopped');
+    } finally {
+      stop();
       await other.close();
     }
   });

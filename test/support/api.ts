@@ -8,6 +8,7 @@ import { mintToken, type Principal } from '../../src/auth/tokens.js';
 import type { Role } from '../../src/domain/shared/actor.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import type { EventStore } from '../../src/eventstore/types.js';
+import { ProjectionProgress } from '../../src/projections/progress.js';
 import { createApi } from '../../src/http/api.js';
 import { createApp } from '../../src/http/app.js';
 import { createHttpServer } from '../../src/http/server.js';
@@ -153,7 +154,9 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   if (!(await runner.idle(15_000))) throw new Error('projections did not start');
   // A read-only query pool stands in for a replica: a write routed to it fails.
   const readKnex = opts.readReplica ? createKnex(url, 4, { readOnly: true }) : knex;
-  const api = createApi({ knex, readKnex, redis, store, projectors, principals, search, config, queues, logger: testLogger });
+  const progress = new ProjectionProgress({ knex: readKnex, store, projectors, databaseUrl: url });
+  await progress.start();
+  const api = createApi({ knex, readKnex, redis, store, projectors, progress, principals, search, config, queues, logger: testLogger });
   const app = createApp({ logger: testLogger, knex, readKnex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api, metrics });
   const token = (p: Principal, expiresIn: string | number = '1h') =>
     mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p, expiresIn);
@@ -225,6 +228,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     sent: transport.sent,
     async close() {
       await realtime?.close();
+      await progress.stop();
       await runner.stop();
       await workers.close();
       await queues.close();

@@ -233,6 +233,11 @@ export class EsdbEventStore implements EventStore {
     return !next || comparePositions(next.position, upTo) > 0;
   }
 
+  onCaughtUpChange(): () => void {
+    // Positions are handed out in commit order: nothing but the subscriber's own reading changes caughtUp.
+    return () => {};
+  }
+
   async deliveryHold(): Promise<DeliveryHold> {
     // The live subscription furthest behind (the oldest event it has yet to receive of what it
     // asked for), and how many it has yet to receive, counted for that one only.

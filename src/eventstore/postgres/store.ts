@@ -126,7 +126,11 @@ export class PostgresEventStore implements EventStore {
       // Only an absent expectation means 'any': a null one is refused like any other non-revision.
       const expected = options.expectedRevision === undefined ? 'any' : options.expectedRevision;
       validateAppend(streamId, events, expected);
-      return this.appender.append(streamId, events, expected);
+      // A failed append ends its transaction without a NOTIFY; a reader waiting behind it (caughtUp) may go on.
+      return this.appender.append(streamId, events, expected).catch((err: unknown) => {
+        this.notifier.settled();
+        throw err;
+      });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -338,6 +342,10 @@ export class PostgresEventStore implements EventStore {
       params,
     );
     return !res.rows[0]!.pending;
+  }
+
+  onCaughtUpChange(listener: () => void): () => void {
+    return this.notifier.watch(listener);
   }
 
   async deliveryHold(): Promise<DeliveryHold> {

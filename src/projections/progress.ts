@@ -1,0 +1,264 @@
+import type { Knex } from 'knex';
+import { comparePositions, parsePosition } from '../eventstore/position.js';
+import { PgListener } from '../eventstore/postgres/notifier.js';
+import type { EventFilter, EventStore, Position } from '../eventstore/types.js';
+import { Checkpoints, PROGRESS_CHANNEL, progressPayload } from './checkpoints.js';
+import { type Projector, projectorFilter } from './types.js';
+
+interface Waiter {
+  target: Position;
+  settle(reached: boolean): void;
+}
+
+/** What this process knows of one projector, and who waits on it. */
+class Watch {
+  readonly waiters = new Set<Waiter>();
+  /** The live generation and its checkpoint as last read or heard. */
+  generation?: number;
+  checkpoint?: Position;
+  checking = false;
+  again = false;
+  retry?: NodeJS.Timeout;
+  retryMs = 0;
+
+  constructor(
+    readonly name: string,
+    readonly filter: EventFilter,
+  ) {}
+
+  /** Settles every waiter at or below the known checkpoint. */
+  release(): void {
+    const cp = this.checkpoint;
+    if (!cp) return;
+    for (const w of [...this.waiters]) if (comparePositions(cp, w.target) >= 0) w.settle(true);
+  }
+}
+
+/** The shortest and longest pause of a projector's safety-net re-check while requests wait on it. */
+const RECHECK = { minMs: 25, maxMs: 500 };
+
+/**
+ * Waits for read models to include a position (`?minPosition=`), for every request of the
+ * process at once. A request does not poll: it registers and sleeps. What wakes the waiters of a
+ * projector is hearing that something changed: its live checkpoint moved (every batch commit
+ * says so with a NOTIFY on PROGRESS_CHANNEL, from whichever process runs the projector), or an
+ * append committed or failed that a `caughtUp` answer depended on (`EventStore.onCaughtUpChange`).
+ * Each wake-up runs one check per projector, however many requests wait: read the live checkpoint
+ * once, settle every waiter at or below it, then ask the store whether the rest are caught up (in
+ * target order, stopping at the first that is not: no later one can be). Only while requests
+ * wait, a re-check with backoff (25 ms to 500 ms) stands in for a notification missed or one that
+ * reached a replica's reader before its rows.
+ */
+export class ProjectionProgress {
+  private readonly watches = new Map<string, Watch>();
+  private readonly checkpoints: Checkpoints;
+  private readonly listener?: PgListener;
+  private stopStoreWatch?: () => void;
+  private started?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: {
+      /** Where the checkpoints are read: the same pool as the read models' rows. */
+      knex: Knex;
+      store: EventStore;
+      projectors: readonly Projector[];
+      /** The primary database, for LISTEN (a replica hears no NOTIFY); absent: hears only the store and the re-checks. */
+      databaseUrl?: string;
+      onError?: (err: unknown) => void;
+      /** The safety-net re-check's backoff (tests make it long, to see that notifications alone wake waiters). */
+      recheck?: { minMs: number; maxMs: number };
+    },
+  ) {
+    this.checkpoints = new Checkpoints(deps.knex);
+    for (const p of deps.projectors) this.watches.set(p.name, new Watch(p.name, projectorFilter(p)));
+    if (deps.databaseUrl) {
+      this.listener = new PgListener(deps.databaseUrl, PROGRESS_CHANNEL, {
+        notification: (payload) => this.heard(payload),
+        lost: () => this.wakeAll(),
+        error: (err) => deps.onError?.(err),
+      });
+    }
+  }
+
+  /** Starts listening (also done by the first wait). */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      this.stopStoreWatch = this.deps.store.onCaughtUpChange(() => this.wakeAll());
+      await this.listener?.start();
+    })();
+    return this.started;
+  }
+
+  /**
+   * Resolves true once `projection`'s read model includes every event it handles up to `target`,
+   * or false after `timeoutMs`.
+   */
+  async until(projection: string, target: Position, timeoutMs: number): Promise<boolean> {
+    const watch = this.watches.get(projection);
+    if (!watch) throw new Error(`No projector ${projection}`);
+    if (watch.checkpoint && comparePositions(watch.checkpoint, target) >= 0) return true;
+    if (this.stopped) return false;
+    void this.start();
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => waiter.settle(false), Math.max(0, timeoutMs));
+      const waiter: Waiter = {
+        target,
+        settle: (reached) => {
+          if (!watch.waiters.delete(waiter)) return;
+          clearTimeout(timer);
+          if (watch.waiters.size === 0) this.calm(watch);
+          resolve(reached);
+        },
+      };
+      watch.waiters.add(waiter);
+      void this.check(watch);
+    });
+  }
+
+  /** Requests waiting now, by projector. */
+  waiting(): Record<string, number> {
+    return Object.fromEntries([...this.watches].filter(([, w]) => w.waiters.size).map(([n, w]) => [n, w.waiters.size]));
+  }
+
+  /** Checks run so far (each reads one checkpoint), however many requests each served. */
+  checks = 0;
+
+  private heard(payload: string | undefined): void {
+    for (const line of (payload ?? '').split('\n')) {
+      const [name, gen, pos] = line.split(' ');
+      const watch = name ? this.watches.get(name) : undefined;
+      if (!watch) continue;
+      if (pos && Number(gen) === watch.generation) {
+        try {
+          const to = parsePosition(pos);
+          if (!watch.checkpoint || comparePositions(to, watch.checkpoint) > 0) watch.checkpoint = to;
+          watch.release();
+        } catch {
+          // Not a position: the check below reads it.
+        }
+      }
+      if (watch.waiters.size) void this.check(watch);
+    }
+  }
+
+  private wakeAll(): void {
+    for (const w of this.watches.values()) if (w.waiters.size) void this.check(w);
+  }
+
+  /** One check at a time per projector; a wake-up during one runs it once more after. */
+  private async check(watch: Watch): Promise<void> {
+    if (watch.checking) {
+      watch.again = true;
+      return;
+    }
+    watch.checking = true;
+    try {
+      do {
+        watch.again = false;
+        if (!watch.waiters.size || this.stopped) break;
+        this.checks++;
+        const live = await this.checkpoints.liveGeneration(watch.name);
+        watch.generation = live?.generation;
+        // A rebuild's switch may move the live checkpoint back: take what is read, not the higher.
+        watch.checkpoint = live?.checkpoint;
+        watch.release();
+        const rest = [...watch.waiters].sort((a, b) => comparePositions(a.target, b.target));
+        for (const w of rest) {
+          if (!(await this.deps.store.caughtUp(watch.checkpoint, w.target, watch.filter))) break;
+          w.settle(true);
+        }
+      } while (watch.again);
+    } catch (err) {
+      this.deps.onError?.(err);
+    } finally {
+      watch.checking = false;
+    }
+    if (watch.waiters.size && !this.stopped) this.recheckLater(watch);
+  }
+
+  private recheckLater(watch: Watch): void {
+    if (watch.retry) return;
+    const { minMs, maxMs } = this.deps.recheck ?? RECHECK;
+    watch.retryMs = Math.min(maxMs, Math.max(minMs, watch.retryMs * 2));
+    watch.retry = setTimeout(() => {
+      watch.retry = undefined;
+      void this.check(watch);
+    }, watch.retryMs);
+  }
+
+  /** Nobody waits on this projector any more: no re-checks until someone does. */
+  private calm(watch: Watch): void {
+    clearTimeout(watch.retry);
+    watch.retry = undefined;
+    watch.retryMs = 0;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopStoreWatch?.();
+    for (const w of this.watches.values()) {
+      for (const waiter of [...w.waiters]) waiter.settle(false);
+      this.calm(w);
+    }
+    await this.listener?.stop();
+  }
+}
+
+/**
+ * Tells every process that live checkpoints moved (ProjectionProgress hears it), after the
+ * batches committed and off their path: a NOTIFY inside each batch's transaction would make every
+ * projector's commit queue for Postgres's one notification lock. At most one goes out per
+ * `intervalMs` (the first of a quiet spell at once), naming each projector's newest checkpoint.
+ */
+export class ProgressAnnouncer {
+  private readonly pending = new Map<string, { generation: number; to: Position }>();
+  private busy = false;
+  private last = 0;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly opts: { intervalMs?: number; onError?: (err: unknown) => void } = {},
+  ) {}
+
+  /** `name`'s live generation has committed its checkpoint at `to` or past it. */
+  moved(name: string, generation: number, to: Position): void {
+    const had = this.pending.get(name);
+    if (!had || had.generation !== generation || comparePositions(to, had.to) > 0) this.pending.set(name, { generation, to });
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.busy || this.stopped || this.pending.size === 0) return;
+    this.busy = true;
+    const wait = Math.max(0, this.last + (this.opts.intervalMs ?? 5) - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.last = Date.now();
+      const payload = [...this.pending].map(([name, p]) => progressPayload(name, p.generation, p.to)).join('\n');
+      this.pending.clear();
+      // A lost NOTIFY costs a waiter one safety-net re-check, not a wrong answer: no WAL flush waited for.
+      void this.knex
+        .raw("select set_config('synchronous_commit', 'off', true), pg_notify(?, ?)", [PROGRESS_CHANNEL, payload])
+        .catch((err: unknown) => this.opts.onError?.(err))
+        .finally(() => {
+          this.busy = false;
+          this.flush();
+        });
+    }, wait);
+  }
+
+  start(): void {
+    this.stopped = false;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.busy = false;
+    this.pending.clear();
+  }
+}
