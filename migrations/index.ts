@@ -6,6 +6,7 @@ import * as m004 from './20261123_004_tracking_retention.js';
 import * as m005 from './20261123_005_stripe_webhooks.js';
 import * as m006 from './20261203_006_es_append_reused_ids.js';
 import * as m007 from './20261203_007_es_stable_bound.js';
+import * as m008 from './20261203_008_projection_parked_events.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '20261123_005_stripe_webhooks': m005,
   '20261203_006_es_append_reused_ids': m006,
   '20261203_007_es_stable_bound': m007,
+  '20261203_008_projection_parked_events': m008,
 };

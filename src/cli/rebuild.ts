@@ -22,7 +22,7 @@ async function main() {
     await runtime.close();
     process.exit(2);
   }
-  const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors, logger, batchSize: config.PROJECTION_BATCH_SIZE });
+  const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors, logger, batchSize: config.PROJECTION_BATCH_SIZE, ...(config.PROJECTION_POISON_POLICY ? { poisonPolicy: config.PROJECTION_POISON_POLICY } : {}) });
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());
@@ -55,7 +55,9 @@ async function main() {
         },
       });
       bar.stop();
-      process.stdout.write(`${name}: generation ${result.generation} is live (${result.applied} events applied)\n`);
+      const parked = result.parked ? `; ${result.parked} event(s) it cannot apply are parked: see /admin/projections/${name}/parked` : '';
+      const cleared = result.parkedCleared ? `; cleared ${result.parkedCleared} parked event(s) of the old generation` : '';
+      process.stdout.write(`${name}: generation ${result.generation} is live (${result.applied} events applied${cleared}${parked})\n`);
     }
   } finally {
     await runtime.close();

@@ -68,6 +68,7 @@ async function main() {
         projectors,
         logger,
         batchSize: config.PROJECTION_BATCH_SIZE,
+        ...(config.PROJECTION_POISON_POLICY ? { poisonPolicy: config.PROJECTION_POISON_POLICY } : {}),
         ...(leases ? { leases, leaseRetryMs: config.PROJECTOR_LEASE_RETRY_MS } : {}),
       })
     : undefined;
@@ -188,12 +189,7 @@ async function main() {
       })
     : undefined;
   if (realtime) metrics.onScrape(async () => void metrics.socketConnections.set(realtime.io.engine.clientsCount));
-  if (runner) {
-    metrics.onScrape(async () => {
-      metrics.projectionLag.reset();
-      for (const p of await runner.status()) metrics.projectionLag.set({ projector: p.name, state: p.state }, p.eventsBehind);
-    });
-  }
+  runner?.exportMetrics(metrics);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   logger.info('listening', { port, roles: [...roles], eventStore: runtime.store.name });

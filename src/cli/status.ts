@@ -9,7 +9,7 @@ const { config, logger } = startup();
 async function main() {
   const runtime = await bootstrap(config, logger);
   try {
-    const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors: projectorsFor(runtime), logger });
+    const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors: projectorsFor(runtime), logger, ...(config.PROJECTION_POISON_POLICY ? { poisonPolicy: config.PROJECTION_POISON_POLICY } : {}) });
     const rows = await runner.status();
     console.table(
       rows.map((r) => ({
@@ -20,6 +20,8 @@ async function main() {
         checkpoint: r.checkpoint,
         head: r.head,
         'events behind': r.eventsBehind,
+        parked: r.parked,
+        'on poison': r.onPoison,
         error: r.lastError ?? '',
       })),
     );

@@ -20,6 +20,7 @@ import { loadCommandRoutes } from './routes/load-commands.js';
 import { organisationRoutes } from './routes/organisations.js';
 import { trackingRoutes } from './routes/tracking.js';
 import { jobRoutes } from './routes/jobs.js';
+import { projectionRoutes } from './routes/projections.js';
 import { paymentRoutes } from './routes/payments.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import type { JobQueues } from '../jobs/queues.js';
@@ -130,6 +131,7 @@ export function createApi(deps: {
       ...ledgerRoutes(read),
       ...paymentRoutes({ store, quickPay: { feeBps: config.QUICKPAY_FEE_BPS, minFeeCents: config.QUICKPAY_MIN_FEE_CENTS } }),
       ...(deps.queues ? jobRoutes({ queues: deps.queues, store }) : []),
+      ...projectionRoutes({ knex, projectors }),
     ],
   };
 }

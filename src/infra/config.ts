@@ -12,6 +12,17 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** `park` / `ledger=stop,*=park` → { '*': 'park' } / { ledger: 'stop', '*': 'park' }. */
+export function poisonPolicies(text: string): Record<string, 'stop' | 'park'> {
+  const out: Record<string, 'stop' | 'park'> = {};
+  for (const part of text.split(',')) {
+    const [a, b] = part.split('=').map((x) => x.trim());
+    if (b === undefined) out['*'] = a as 'stop' | 'park';
+    else out[a!] = b as 'stop' | 'park';
+  }
+  return out;
+}
+
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
@@ -33,6 +44,17 @@ export const configSchema = z.object({
   PROJECTOR_LEASES: bool.default(true),
   PROJECTOR_LEASE_RETRY_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
   PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  /**
+   * What a projector does with an event it cannot apply, overriding each projector's own choice
+   * (the ledger stops, the others park): `park`, `stop`, or per projector, `ledger=park,load_board=stop,*=park`.
+   */
+  PROJECTION_POISON_POLICY: z
+    .string()
+    .regex(/^\s*(?:(?:[a-z_][a-z0-9_]*|\*)\s*=\s*)?(?:stop|park)\s*(?:,\s*(?:(?:[a-z_][a-z0-9_]*|\*)\s*=\s*)?(?:stop|park)\s*)*$/, {
+      message: 'must be stop, park, or a list like ledger=stop,*=park',
+    })
+    .transform((v) => poisonPolicies(v))
+    .optional(),
   SUBSCRIPTION_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   /** A request's line and headers must arrive within this (slow clients are cut off: 408). */

@@ -30,6 +30,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly projectionLag = new Gauge({ name: 'projection_lag_events', help: 'Events a projector has yet to apply (counted up to a cap)', labelNames: ['projector', 'state'], registers: [this.registry] });
+  readonly projectionParked = new Gauge({
+    name: 'projection_parked_events',
+    help: "Events a projector's live generation could not apply, by status: parked (passed), stopped (the projector waits on it), retrying, skipping",
+    labelNames: ['projector', 'status'],
+    registers: [this.registry],
+  });
   readonly deliveryHeldSeconds = new Gauge({
     name: 'eventstore_delivery_held_back_seconds',
     help: 'How long the oldest committed event subscribers cannot be given yet has waited (Postgres: behind an open append)',

@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
-import type { EventStore, Position } from '../eventstore/types.js';
+import type { EventStore, Position, RecordedEvent } from '../eventstore/types.js';
 import type { Logger } from '../infra/logger.js';
-import { applyBatch } from './apply.js';
+import { formatPosition } from '../eventstore/position.js';
+import { applyBatch, ProjectorFailed } from './apply.js';
 import type { Checkpoints } from './checkpoints.js';
 import { dropGeneration, indexGeneration, setupGeneration, switchLive } from './generations.js';
-import { type Projector, projectorFilter } from './types.js';
+import { applyOneByOne, isTransient, type ParkedEvents } from './parked.js';
+import { type PoisonPolicy, type Projector, projectorFilter } from './types.js';
 
 export interface RebuildProgress {
   projector: string;
@@ -38,9 +40,12 @@ export async function rebuildProjection(deps: {
   projector: Projector;
   logger: Logger;
   batchSize: number;
+  /** Where events the projector cannot apply are parked, under the 'park' policy; without it (or under 'stop') such an event fails the rebuild. */
+  parked?: ParkedEvents;
+  poisonPolicy?: PoisonPolicy;
   onProgress?: (p: RebuildProgress) => void;
   signal?: AbortSignal;
-}): Promise<{ generation: number; applied: number }> {
+}): Promise<{ generation: number; applied: number; parked: number; parkedCleared: number }> {
   const { knex, store, checkpoints, projector, logger, batchSize } = deps;
   const filter = projectorFilter(projector);
   await checkpoints.ensure(projector.name);
@@ -59,6 +64,7 @@ export async function rebuildProjection(deps: {
       else {
         await dropGeneration(knex, projector, g.generation);
         await checkpoints.setStatus(knex, projector.name, g.generation, 'failed');
+        await deps.parked?.clearGeneration(knex, projector.name, g.generation);
       }
     }
     if (generation === undefined) {
@@ -81,6 +87,33 @@ export async function rebuildProjection(deps: {
       deps.onProgress?.({ projector: projector.name, generation: gen, applied, total: Math.max(total, applied), phase });
     report('building');
 
+    // A page the projector fails on: under 'park', apply it an event at a time and park what fails
+    // on its own in this generation (in savepoints of `trx`, which a failed statement would spoil).
+    let parkedNow = 0;
+    const applyPage = async (page: RecordedEvent[], trx?: Knex.Transaction): Promise<number> => {
+      try {
+        const run = (t?: Knex.Transaction) => applyBatch(knex, checkpoints, projector, gen, page, { live: false, ...(t ? { trx: t } : {}) });
+        return (await (trx ? trx.transaction((sp) => run(sp)) : run())).length;
+      } catch (err) {
+        if (!(err instanceof ProjectorFailed) || isTransient(err.cause) || deps.poisonPolicy !== 'park' || !deps.parked) throw err;
+        const r = await applyOneByOne({
+          knex,
+          checkpoints,
+          parked: deps.parked,
+          projector,
+          generation: gen,
+          events: page,
+          live: false,
+          policy: 'park',
+          ...(trx ? { trx } : {}),
+          onParked: (e, cause) =>
+            logger.warn('rebuild parked an event the projector cannot apply', { projector: projector.name, generation: gen, position: formatPosition(e.position), eventId: e.id, type: e.type, err: cause }),
+        });
+        parkedNow += r.parked;
+        return r.applied.length;
+      }
+    };
+
     // Catch up outside any long transaction: live traffic keeps flowing to the old generation.
     // The next page is read while this one is applied (reading and writing overlap).
     let next = store.readAll({ fromPosition: position, maxCount: batchSize, filter });
@@ -94,10 +127,10 @@ export async function rebuildProjection(deps: {
       position = page[page.length - 1]!.position;
       next = store.readAll({ fromPosition: position, maxCount: batchSize, filter });
       // A failed apply must not leave the read ahead unhandled.
-      applied += (await applyBatch(knex, checkpoints, projector, gen, page, { live: false }).catch(async (err: unknown) => {
+      applied += await applyPage(page).catch(async (err: unknown) => {
         await next.catch(() => {});
         throw err;
-      })).length;
+      });
       if (applied > total) total = applied + (await store.countEvents({ after: position, filter, limit: COUNT_LIMIT }));
       report('building');
     }
@@ -105,23 +138,27 @@ export async function rebuildProjection(deps: {
     await indexGeneration(knex, projector, gen);
 
     report('switching');
-    const previous = await knex.transaction(async (trx) => {
+    const switched = await knex.transaction(async (trx) => {
       const live = await checkpoints.lockLive(trx, projector.name);
       // The last events under the lock: live runners wait, so nothing is applied twice or missed.
       for (;;) {
         const page = await store.readAll({ fromPosition: position, maxCount: batchSize, filter });
         if (page.length === 0) break;
-        applied += (await applyBatch(knex, checkpoints, projector, gen, page, { live: false, trx })).length;
+        applied += await applyPage(page, trx);
         position = page[page.length - 1]!.position;
       }
       await switchLive(trx, checkpoints, projector, gen, live);
-      return live;
+      // What the old generation had parked goes with it: the new one lists what still fails.
+      const cleared = live !== null && live !== gen && deps.parked ? await deps.parked.clearGeneration(trx, projector.name, live) : 0;
+      return { live, cleared };
     });
+    const { live: previous, cleared } = switched;
     if (previous !== null && previous !== gen) await dropGeneration(knex, projector, previous);
     total = applied;
     report('done');
-    logger.info('rebuild switched live', { projector: projector.name, generation: gen, previous, applied });
-    return { generation: gen, applied };
+    const stillParked = deps.parked ? (await deps.parked.list(projector.name, { limit: 1, offset: 0 })).total : 0;
+    logger.info('rebuild switched live', { projector: projector.name, generation: gen, previous, applied, parkedCleared: cleared, parked: stillParked, parkedNow });
+    return { generation: gen, applied, parked: stillParked, parkedCleared: cleared };
   } finally {
     await conn.query('select pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => {});
     await knex.client.releaseConnection(conn);

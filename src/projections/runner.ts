@@ -1,18 +1,20 @@
 import { setMaxListeners } from 'node:events';
 import type { Knex } from 'knex';
 import { comparePositions, formatPosition } from '../eventstore/position.js';
-import type { EventStore, RecordedEvent, Subscription } from '../eventstore/types.js';
+import type { EventStore, Position, RecordedEvent, Subscription } from '../eventstore/types.js';
 import { backoff, sleep } from '../eventstore/wakeup.js';
 import type { Logger } from '../infra/logger.js';
+import type { Metrics } from '../infra/metrics.js';
 import { contextFrom, recordSpan, tracingEnabled } from '../infra/tracing.js';
-import { applyBatch, GenerationChanged } from './apply.js';
+import { applyBatch, GenerationChanged, ProjectorFailed } from './apply.js';
 import { batches } from './batches.js';
 import { Checkpoints } from './checkpoints.js';
+import { applyOneByOne, isTransient, ParkedEvents } from './parked.js';
 import { ProgressAnnouncer } from './progress.js';
 import { setupGeneration, switchLive } from './generations.js';
 import { rebuildProjection, RebuildInProgress } from './rebuild.js';
 import type { ProjectorLeases } from './lease.js';
-import { type Projector, projectorFilter } from './types.js';
+import { type PoisonPolicy, type Projector, projectorFilter } from './types.js';
 
 /** `standby`: another process holds this projector's lease; this one takes over if that one dies. */
 export type ProjectorState = 'starting' | 'running' | 'standby' | 'rebuilding' | 'failed' | 'stopped';
@@ -27,6 +29,10 @@ export interface ProjectionStatus {
   head: string | null;
   /** Matching events after the checkpoint, counted up to `lagCap` (EventStoreDB counts by reading). */
   eventsBehind: number;
+  /** Events of the live generation it could not apply and an operator has yet to retry or skip. */
+  parked: number;
+  /** What it does with such an event: 'park' it and go on, or 'stop' on it. */
+  onPoison: PoisonPolicy;
   lastError: string | null;
 }
 
@@ -36,14 +42,10 @@ interface Worker {
   subscription?: Subscription;
   done?: Promise<void>;
   lastError: string | null;
+  /** restart() while it is stopped on a poison event: try that event again. */
+  retryPoison?: boolean;
 }
 
-/**
- * Runs each projector on its own: reads $all from the live generation's checkpoint in batches
- * and applies them (see apply.ts). A projector that keeps failing stops, with its error logged and
- * recorded, while the others go on; restarting resumes it from its checkpoint. A projector whose
- * code version differs from its live generation is rebuilt beside it, then switched.
- */
 /** One signal that every projector's pause listens to (a process has more than ten of them). */
 function stopSignal(): AbortController {
   const controller = new AbortController();
@@ -51,8 +53,18 @@ function stopSignal(): AbortController {
   return controller;
 }
 
+/**
+ * Runs each projector on its own: reads $all from the live generation's checkpoint in batches
+ * and applies them (see apply.ts). A batch that keeps failing for want of a connection (or a lock,
+ * or the server) is retried, then the projector stops with its error logged and recorded, while the
+ * others go on; restarting resumes it from its checkpoint. A batch its own code fails on is applied
+ * an event at a time to find the poison event, which is parked or stopped on by the projector's
+ * policy (see `poisoned`). A projector whose code version differs from its live generation is
+ * rebuilt beside it, then switched.
+ */
 export class ProjectionRunner {
   readonly checkpoints: Checkpoints;
+  readonly parked: ParkedEvents;
   /** Tells read-your-writes waits in every process that a live checkpoint moved. */
   private readonly announcer: ProgressAnnouncer;
   private readonly workers = new Map<string, Worker>();
@@ -76,9 +88,14 @@ export class ProjectionRunner {
       leases?: ProjectorLeases;
       /** How often a standby asks for a lease (default 2,000 ms). */
       leaseRetryMs?: number;
+      /** Poison-event policies by projector name, `*` for the rest (PROJECTION_POISON_POLICY); else each projector's own, else 'park'. */
+      poisonPolicy?: Record<string, PoisonPolicy>;
+      /** How often a projector stopped on a poison event looks for an operator's retry or skip (default 1,000 ms). */
+      stoppedPollMs?: number;
     },
   ) {
     this.checkpoints = new Checkpoints(deps.knex);
+    this.parked = new ParkedEvents(deps.knex);
     this.announcer = new ProgressAnnouncer(deps.knex, { onError: (err) => deps.logger.warn('announcing projection progress failed', { err }) });
     const names = new Set<string>();
     for (const p of deps.projectors) {
@@ -86,6 +103,12 @@ export class ProjectionRunner {
       names.add(p.name);
       this.workers.set(p.name, { projector: p, state: 'stopped', lastError: null });
     }
+  }
+
+  /** What `name` does with an event it cannot apply: configured by name, else `*`, else its own choice, else 'park'. */
+  policyOf(p: Projector): PoisonPolicy {
+    const configured = this.deps.poisonPolicy;
+    return configured?.[p.name] ?? configured?.['*'] ?? p.onPoison ?? 'park';
   }
 
   private get batchSize() {
@@ -103,10 +126,13 @@ export class ProjectionRunner {
     for (const w of this.workers.values()) if (!w.done) this.launch(w);
   }
 
-  /** Starts a stopped or failed projector again; it resumes from its checkpoint. */
+  /** Starts a stopped or failed projector again; it resumes from its checkpoint (one stopped on a poison event tries that event again). */
   restart(name: string): void {
     const w = this.worker(name);
-    if (w.done) return;
+    if (w.done) {
+      if (w.state === 'failed') w.retryPoison = true;
+      return;
+    }
     this.launch(w);
   }
 
@@ -152,6 +178,8 @@ export class ProjectionRunner {
             logger,
             batchSize: this.batchSize,
             signal: this.abort.signal,
+            parked: this.parked,
+            poisonPolicy: this.policyOf(p),
           });
           continue;
         }
@@ -178,14 +206,7 @@ export class ProjectionRunner {
               throw err;
             }
             lastWrite = Date.now();
-            // Committed: the checkpoint is now at least here (announcing less than it is is harmless).
-            const last = events[events.length - 1]?.position;
-            const reached = skippedTo && (!last || comparePositions(skippedTo, last) > 0) ? skippedTo : last;
-            if (reached) this.announcer.moved(p.name, live.generation, reached);
-            // Committed: now dashboards may hear of it (never of data they cannot read yet).
-            if (applied.length && p.afterCommit) {
-              await p.afterCommit(applied).catch((err: unknown) => logger.warn('projector notification failed', { projector: p.name, err }));
-            }
+            await this.committed(p, live.generation, events, applied, skippedTo);
             traceBatch(p.name, applied, started);
             attempt = 0;
             w.lastError = null;
@@ -194,12 +215,25 @@ export class ProjectionRunner {
           w.subscription = undefined;
           await sub.close();
         }
-      } catch (err) {
+      } catch (caught) {
+        let err = caught;
         if (this.stopped) break;
         if (err instanceof GenerationChanged) continue;
         if (err instanceof RebuildInProgress) {
           await sleep(1_000);
           continue;
+        }
+        // The projector's own code failed, and not for want of a connection: find the event, then park it or stop on it.
+        if (err instanceof ProjectorFailed && !isTransient(err.cause)) {
+          try {
+            await this.poisoned(w, err);
+            attempt = 0;
+            continue;
+          } catch (inner) {
+            if (this.stopped) break;
+            if (inner instanceof GenerationChanged) continue;
+            err = inner;
+          }
         }
         attempt++;
         const message = err instanceof Error ? err.message : String(err);
@@ -220,6 +254,98 @@ export class ProjectionRunner {
       }
     }
     w.state = 'stopped';
+  }
+
+  /** After a batch committed: announce the checkpoint (at least here; less than it is is harmless), then tell dashboards. */
+  private async committed(p: Projector, generation: number, events: readonly RecordedEvent[], applied: readonly RecordedEvent[], skippedTo?: Position): Promise<void> {
+    const last = events[events.length - 1]?.position;
+    const reached = skippedTo && (!last || comparePositions(skippedTo, last) > 0) ? skippedTo : last;
+    if (reached) this.announcer.moved(p.name, generation, reached);
+    // Committed: now dashboards may hear of it (never of data they cannot read yet).
+    if (applied.length && p.afterCommit) {
+      await p.afterCommit(applied).catch((err: unknown) => this.deps.logger.warn('projector notification failed', { projector: p.name, err }));
+    }
+  }
+
+  /**
+   * A batch failed in the projector's own code. Its events are applied one at a time to find the
+   * one that fails on its own; under 'park' it is recorded and passed, and the projector goes on.
+   * Under 'stop' it is recorded as the event the projector stopped on, and the projector waits
+   * (state 'failed', not ready) until an operator asks to retry it (applied now, in order) or to
+   * skip it (the checkpoint moves past it), or a rebuild's switch makes another generation live.
+   */
+  private async poisoned(w: Worker, failed: ProjectorFailed): Promise<void> {
+    const { knex, logger } = this.deps;
+    const p = w.projector;
+    const generation = failed.generation;
+    const where = (e: RecordedEvent) => ({ projector: p.name, generation, position: formatPosition(e.position), eventId: e.id, type: e.type, streamId: e.streamId });
+    const r = await applyOneByOne({
+      knex,
+      checkpoints: this.checkpoints,
+      parked: this.parked,
+      projector: p,
+      generation,
+      events: failed.events,
+      live: true,
+      policy: this.policyOf(p),
+      onParked: (e, err) => {
+        this.announcer.moved(p.name, generation, e.position);
+        logger.warn('projector parked an event it cannot apply and went on; retry or skip it at /admin/projections/{name}/parked', { ...where(e), err });
+      },
+    });
+    if (r.applied.length) await this.committed(p, generation, r.applied, r.applied);
+    if (!r.stoppedAt) return;
+
+    const { event } = r.stoppedAt;
+    let error = r.stoppedAt.error;
+    await this.parked.park(knex, p.name, generation, event, error, r.stoppedAt.attempts, 'stopped');
+    const stoppedOn = () => {
+      const message = `${p.name} stopped at ${formatPosition(event.position)} (${event.type} in ${event.streamId}), which it cannot apply: ${error instanceof Error ? error.message : String(error)}`;
+      w.state = 'failed';
+      w.lastError = message;
+      return this.checkpoints.recordError(p.name, generation, message).catch(() => {});
+    };
+    await stoppedOn();
+    logger.error('projector stopped on an event it cannot apply; retry or skip it at /admin/projections/{name}/parked', { ...where(event), err: error });
+    for (;;) {
+      await this.pause(this.deps.stoppedPollMs ?? 1_000);
+      if (this.stopped) return;
+      if (this.deps.leases && !this.deps.leases.holds(p.name)) return;
+      const row = await this.parked.get(p.name, event.id);
+      // Gone with its generation (a rebuild switched): start again from the live one.
+      if (!row || row.generation !== generation) return;
+      const retry = row.status === 'retrying' || w.retryPoison;
+      w.retryPoison = false;
+      if (retry) {
+        try {
+          const applied = await applyBatch(knex, this.checkpoints, p, generation, [event], { live: true });
+          await this.parked.setStatus(knex, p.name, generation, event.id, 'retried');
+          await this.committed(p, generation, [event], applied);
+          logger.info('projector applied the event it had stopped on, as an operator asked, and goes on', where(event));
+          w.state = 'running';
+          w.lastError = null;
+          return;
+        } catch (err) {
+          if (!(err instanceof ProjectorFailed) || isTransient(err.cause)) throw err;
+          error = err.cause;
+          await this.parked.park(knex, p.name, generation, event, error, 1, 'stopped');
+          await stoppedOn();
+          logger.error('projector still cannot apply the event it stopped on', { ...where(event), err: error });
+        }
+      } else if (row.status === 'skipping') {
+        await knex.transaction(async (trx) => {
+          if ((await this.checkpoints.lockLive(trx, p.name)) !== generation) throw new GenerationChanged(p.name);
+          const gen = await this.checkpoints.generation(p.name, generation, trx);
+          if (!gen?.checkpoint || comparePositions(gen.checkpoint, event.position) < 0) await this.checkpoints.advance(trx, p.name, generation, event.position, 0);
+          await this.parked.setStatus(trx, p.name, generation, event.id, 'skipped');
+        });
+        this.announcer.moved(p.name, generation, event.position);
+        logger.warn('projector skipped the event it had stopped on, as an operator asked, and goes on', where(event));
+        w.state = 'running';
+        w.lastError = null;
+        return;
+      }
+    }
   }
 
   /** Sleeps, but wakes at once when the runner stops. */
@@ -251,13 +377,16 @@ export class ProjectionRunner {
     });
   }
 
-  rebuild(name: string, opts: Omit<Parameters<typeof rebuildProjection>[0], 'knex' | 'store' | 'checkpoints' | 'projector' | 'logger' | 'batchSize'> = {}) {
+  rebuild(name: string, opts: Omit<Parameters<typeof rebuildProjection>[0], 'knex' | 'store' | 'checkpoints' | 'projector' | 'logger' | 'batchSize' | 'parked' | 'poisonPolicy'> = {}) {
     const { knex, store, logger } = this.deps;
-    return rebuildProjection({ knex, store, checkpoints: this.checkpoints, projector: this.worker(name).projector, logger, batchSize: this.batchSize, ...opts });
+    const projector = this.worker(name).projector;
+    return rebuildProjection({ knex, store, checkpoints: this.checkpoints, projector, logger, batchSize: this.batchSize, parked: this.parked, poisonPolicy: this.policyOf(projector), ...opts });
   }
 
   async status(): Promise<ProjectionStatus[]> {
     const out: ProjectionStatus[] = [];
+    const parked = new Map<string, number>();
+    for (const c of await this.parked.openCounts()) parked.set(c.projector, (parked.get(c.projector) ?? 0) + c.count);
     for (const w of this.workers.values()) {
       const p = w.projector;
       const live = await this.checkpoints.liveGeneration(p.name);
@@ -274,10 +403,23 @@ export class ProjectionRunner {
         checkpoint: live?.checkpoint ? formatPosition(live.checkpoint) : null,
         head: head ? formatPosition(head) : null,
         eventsBehind: behind,
+        parked: parked.get(p.name) ?? 0,
+        onPoison: this.policyOf(p),
         lastError: w.lastError ?? live?.lastError ?? null,
       });
     }
     return out;
+  }
+
+  /** Lag and parked events, measured at each scrape of `metrics`. */
+  exportMetrics(metrics: Metrics): void {
+    metrics.onScrape(async () => {
+      const status = await this.status();
+      metrics.projectionLag.reset();
+      for (const p of status) metrics.projectionLag.set({ projector: p.name, state: p.state }, p.eventsBehind);
+      metrics.projectionParked.reset();
+      for (const c of await this.parked.openCounts()) metrics.projectionParked.set({ projector: c.projector, status: c.status }, c.count);
+    });
   }
 
   /** Waits until every running projector has applied everything up to the head. */

@@ -1,6 +1,14 @@
 import type { Knex } from 'knex';
 import type { EventFilter, RecordedEvent } from '../eventstore/types.js';
 
+/**
+ * What a projector does with an event its own code cannot apply (a poison event): `stop` where it
+ * is (the read model stays exact, and behind, until an operator retries or skips the event), or
+ * `park` it and go on (the read model misses that one event, listed for an operator to retry or
+ * skip; a rebuild with fixed code clears it).
+ */
+export type PoisonPolicy = 'stop' | 'park';
+
 interface ProjectorBase {
   readonly name: string;
   /** Bump when the projector's logic or tables change: the runner then rebuilds it from history. */
@@ -13,6 +21,8 @@ interface ProjectorBase {
    * the events it applied: for telling dashboards. At most once; a failure is logged, not retried.
    */
   afterCommit?(events: readonly RecordedEvent[]): Promise<void>;
+  /** Its poison-event policy unless configured otherwise (PROJECTION_POISON_POLICY); default 'park'. */
+  readonly onPoison?: PoisonPolicy;
   /** Releases what the projector holds (timers); the runner calls it when it stops. */
   close?(): void;
 }

@@ -78,6 +78,8 @@ function targetsByRoute(w: World): Record<string, Target[]> {
     closePayment: payments('/close', ADMIN),
     retryJob: [{ name: 'a failed job', path: `/admin/jobs/notifications/${randomUUID()}/retry`, allowed: ADMIN }],
     retryFailedJobs: [{ name: 'the dead letter', path: '/admin/jobs/notifications/failed/retry', allowed: ADMIN }],
+    retryParkedEvent: [{ name: 'a parked event', path: `/admin/projections/load_board/parked/${randomUUID()}/retry`, allowed: ADMIN }],
+    skipParkedEvent: [{ name: 'a parked event', path: `/admin/projections/load_board/parked/${randomUUID()}/skip`, allowed: ADMIN }],
   };
 }
 

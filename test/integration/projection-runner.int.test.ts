@@ -40,6 +40,7 @@ describe('The projection runner', () => {
     for (const t of (await knex.raw<{ rows: { tablename: string }[] }>("select tablename from pg_tables where tablename like 'event_log_test__g%'")).rows) {
       await knex.schema.dropTable(t.tablename);
     }
+    await knex('projection_parked_events').del();
     await knex('projection_generations').del();
     await knex('projections').del();
   });
@@ -124,7 +125,7 @@ describe('The projection runner', () => {
     expect(await rows()).to.have.length(7);
   });
 
-  it('stops a projector that throws mid-batch with nothing of the batch kept, and resumes exactly once', async () => {
+  it('stops a projector whose batch keeps failing for want of a connection, with nothing of the batch kept, and resumes exactly once', async () => {
     const events = evs(30);
     await store.append(`${prefix}-a`, events.slice(0, 10));
     const projector = eventLogProjector({ prefix });
@@ -152,6 +153,40 @@ describe('The projection runner', () => {
     expect(all).to.have.length(30);
     expect(new Set(all.map((x) => x.event_id)).size).to.equal(30);
   });
+
+  for (const policy of ['stop', 'park'] as const) {
+    it(`finds the event its projector's own code fails on in a batch, and ${policy === 'stop' ? 'stops on it' : 'parks it'}: every other event applied exactly once`, async () => {
+      const events = evs(30);
+      await store.append(`${prefix}-a`, events.slice(0, 10));
+      const projector = eventLogProjector({ prefix, poison: true });
+      const r = runner({ projectors: [projector], batchSize: 100, poisonPolicy: { event_log_test: policy }, stoppedPollMs: 50 });
+      r.start();
+      expect(await r.idle()).to.equal(true);
+      projector.failOn.add(events[15]!.id);
+      await store.append(`${prefix}-a`, events.slice(10));
+      const ids = async () => (await knex('event_log_test').orderBy('revision').pluck('event_id')) as string[];
+      if (policy === 'stop') {
+        expect(await until(async () => (await r.status())[0]!.state === 'failed', 30_000)).to.equal(true);
+        const [s] = await r.status();
+        expect(s).to.include({ parked: 1, onPoison: 'stop' });
+        expect(s!.lastError).to.match(/stopped at .*which it cannot apply: test projector refuses event/);
+        // Everything before it, once; nothing after it.
+        expect(await ids()).to.deep.equal(events.slice(0, 15).map((e) => e.id));
+        expect(s!.checkpoint).to.equal(formatPosition((await store.readStream(`${prefix}-a`))[14]!.position));
+        projector.failOn.clear();
+        r.restart('event_log_test');
+        expect(await until(async () => (await rows()).length === 30, 30_000)).to.equal(true);
+        expect(await ids()).to.deep.equal(events.map((e) => e.id));
+        expect((await r.status())[0]).to.include({ state: 'running', parked: 0 });
+      } else {
+        expect(await until(async () => (await rows()).length === 29, 30_000)).to.equal(true);
+        expect(await ids()).to.deep.equal(events.filter((_, i) => i !== 15).map((e) => e.id));
+        expect((await r.status())[0]).to.include({ state: 'running', parked: 1 });
+        const parked = await r.parked.list('event_log_test', { limit: 10, offset: 0 });
+        expect(parked.events.map((e) => [e.eventId, e.status])).to.deep.equal([[events[15]!.id, 'parked']]);
+      }
+    });
+  }
 
   it('applies a batch once even when two runners follow the same projector', async () => {
     await store.append(`${prefix}-a`, evs(200));

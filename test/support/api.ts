@@ -89,6 +89,8 @@ export interface HarnessOptions {
   stripe?: { host: string; port: number; protocol: 'http' };
   /** Send the API's queries through a separate read-only pool, as to a replica (`readKnex`). */
   readReplica?: boolean;
+  /** Projectors run beside the service's own (and reachable through the admin routes). */
+  extraProjectors?: Projector[];
 }
 
 export async function apiHarness(label: string, env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<ApiHarness> {
@@ -109,9 +111,18 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const broadcaster = new RedisBroadcaster(redis, channelKey(keyPrefix));
   const notify = { knex, broadcaster, locationIntervalMs: config.REALTIME_LOCATION_INTERVAL_MS };
   const queues = new JobQueues((await testServices()).redisUrl, keyPrefix, { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
-  const projectors = allProjectors({ principals, search, store, locations, locationPolicy: locationPolicy(config), notify, queues });
-  const runner = new ProjectionRunner({ knex, store, projectors, logger: testLogger, batchSize: 200 });
+  const projectors = [...allProjectors({ principals, search, store, locations, locationPolicy: locationPolicy(config), notify, queues }), ...(opts.extraProjectors ?? [])];
+  const runner = new ProjectionRunner({
+    knex,
+    store,
+    projectors,
+    logger: testLogger,
+    batchSize: 200,
+    stoppedPollMs: 100,
+    ...(config.PROJECTION_POISON_POLICY ? { poisonPolicy: config.PROJECTION_POISON_POLICY } : {}),
+  });
   runner.start();
+  runner.exportMetrics(metrics);
   const transport = new RecordingTransport();
   const fmcsa = opts.fmcsaUrl
     ? new FmcsaClient({

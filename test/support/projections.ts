@@ -6,7 +6,7 @@ import type { PostgresProjector, TableNames } from '../../src/projections/types.
  * A projector for runner tests: one row per event (no unique key, so a duplicate shows), and it
  * can be told to throw on an event after writing the rows before it in the same batch.
  */
-export function eventLogProjector(opts: { name?: string; version?: number; prefix: string; failOn?: Set<string> }): PostgresProjector & {
+export function eventLogProjector(opts: { name?: string; version?: number; prefix: string; failOn?: Set<string>; poison?: boolean }): PostgresProjector & {
   failOn: Set<string>;
 } {
   const failOn = opts.failOn ?? new Set<string>();
@@ -28,7 +28,12 @@ export function eventLogProjector(opts: { name?: string; version?: number; prefi
     },
     async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
       for (const e of events) {
-        if (failOn.has(e.id)) throw new Error(`test projector refuses event ${e.id}`);
+        if (failOn.has(e.id)) {
+          // A connection lost mid-batch by default (retried as such); `poison` makes it the projector's own failure.
+          const err = new Error(`test projector refuses event ${e.id}`);
+          if (!opts.poison) Object.assign(err, { code: '08006' });
+          throw err;
+        }
         await trx(t(opts.name ?? 'event_log_test')).insert({
           event_id: e.id,
           stream_id: e.streamId,

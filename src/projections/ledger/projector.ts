@@ -84,6 +84,8 @@ export const ledgerProjector: PostgresProjector = {
   kind: 'postgres',
   name: 'ledger',
   version: 1,
+  // Books that silently miss an entry misstate every balance after it: stop until an operator decides.
+  onPoison: 'stop',
   eventTypes: paymentEvents.types(),
   streamPrefixes: ['payment-'],
   tables: ['ledger_entries', 'ledger_payments'],
