@@ -67,6 +67,7 @@ async function main() {
         store: runtime.store,
         projectors,
         logger,
+        databaseUrl: runtime.databaseUrl,
         batchSize: config.PROJECTION_BATCH_SIZE,
         ...(config.PROJECTION_POISON_POLICY ? { poisonPolicy: config.PROJECTION_POISON_POLICY } : {}),
         ...(leases ? { leases, leaseRetryMs: config.PROJECTOR_LEASE_RETRY_MS } : {}),
@@ -145,6 +146,7 @@ async function main() {
         store: runtime.store,
         projectors,
         databaseUrl: runtime.databaseUrl,
+        ...(runner ? { announcer: runner.announcer } : {}),
         onError: (err) => logger.warn('read-your-writes wait: a check failed; retrying', { err }),
       })
     : undefined;

@@ -7,6 +7,8 @@ import type { Position } from '../eventstore/types.js';
  * and a rebuild's switch), for read-your-writes waits in every process (ProjectionProgress).
  */
 export const PROGRESS_CHANNEL = 'freight_projection_progress';
+/** The NOTIFY channel on which a process with read-your-writes waits asks for PROGRESS_CHANNEL (see ProgressAnnouncer). */
+export const PROGRESS_WANTED_CHANNEL = 'freight_projection_wanted';
 
 /** `name generation [commit/prepare]`: a projector's live generation moved (at least to the position, when given); lines of these in one payload. */
 export function progressPayload(name: string, generation: number, to?: Position): string {

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { comparePositions, parsePosition } from '../eventstore/position.js';
 import { PgListener } from '../eventstore/postgres/notifier.js';
 import type { EventFilter, EventStore, Position } from '../eventstore/types.js';
-import { Checkpoints, PROGRESS_CHANNEL, progressPayload } from './checkpoints.js';
+import { Checkpoints, PROGRESS_CHANNEL, PROGRESS_WANTED_CHANNEL, progressPayload } from './checkpoints.js';
 import { type Projector, projectorFilter } from './types.js';
 
 interface Waiter {
@@ -41,7 +41,8 @@ const RECHECK = { minMs: 25, maxMs: 500 };
  * Waits for read models to include a position (`?minPosition=`), for every request of the
  * process at once. A request does not poll: it registers and sleeps. What wakes the waiters of a
  * projector is hearing that something changed: its live checkpoint moved (every batch commit
- * says so with a NOTIFY on PROGRESS_CHANNEL, from whichever process runs the projector), or an
+ * says so: at once in this process, and with a NOTIFY on PROGRESS_CHANNEL from other processes
+ * running projectors, which this one asks for while requests wait, see ProgressAnnouncer), or an
  * append committed or failed that a `caughtUp` answer depended on (`EventStore.onCaughtUpChange`).
  * Each wake-up runs one check per projector, however many requests wait: read the live checkpoint
  * once, settle every waiter at or below it, then ask the store whether the rest are caught up (in
@@ -54,6 +55,8 @@ export class ProjectionProgress {
   private readonly checkpoints: Checkpoints;
   private readonly listener?: PgListener;
   private stopStoreWatch?: () => void;
+  private stopLocal?: () => void;
+  private lastAsk = 0;
   private started?: Promise<void>;
   private stopped = false;
 
@@ -68,6 +71,8 @@ export class ProjectionProgress {
       onError?: (err: unknown) => void;
       /** The safety-net re-check's backoff (tests make it long, to see that notifications alone wake waiters). */
       recheck?: { minMs: number; maxMs: number };
+      /** This process's runner's announcer, when it has one: its moves are heard at once, without NOTIFY. */
+      announcer?: ProgressAnnouncer;
     },
   ) {
     this.checkpoints = new Checkpoints(deps.knex);
@@ -85,6 +90,7 @@ export class ProjectionProgress {
   start(): Promise<void> {
     this.started ??= (async () => {
       this.stopStoreWatch = this.deps.store.onCaughtUpChange(() => this.wakeAll());
+      this.stopLocal = this.deps.announcer?.onMoved((payload) => this.heard(payload));
       await this.listener?.start();
     })();
     return this.started;
@@ -112,6 +118,7 @@ export class ProjectionProgress {
         },
       };
       watch.waiters.add(waiter);
+      this.ask();
       void this.check(watch);
     });
   }
@@ -174,7 +181,19 @@ export class ProjectionProgress {
     } finally {
       watch.checking = false;
     }
-    if (watch.waiters.size && !this.stopped) this.recheckLater(watch);
+    if (watch.waiters.size && !this.stopped) {
+      this.ask();
+      this.recheckLater(watch);
+    }
+  }
+
+  /** Requests wait here: asks the projector processes (this one at once, others by NOTIFY) to announce their progress. */
+  private ask(): void {
+    const now = Date.now();
+    if (now - this.lastAsk < ASK_EVERY_MS) return;
+    this.lastAsk = now;
+    this.deps.announcer?.want();
+    void this.listener?.notify(PROGRESS_WANTED_CHANNEL, '');
   }
 
   private recheckLater(watch: Watch): void {
@@ -197,6 +216,7 @@ export class ProjectionProgress {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopStoreWatch?.();
+    this.stopLocal?.();
     for (const w of this.watches.values()) {
       for (const waiter of [...w.waiters]) waiter.settle(false);
       this.calm(w);
@@ -205,14 +225,24 @@ export class ProjectionProgress {
   }
 }
 
+/** How long one "wanted" keeps a projector process announcing, and how often a waiting process says it again. */
+const WANTED_FOR_MS = 2_000;
+const ASK_EVERY_MS = 500;
+
 /**
- * Tells every process that live checkpoints moved (ProjectionProgress hears it), after the
- * batches committed and off their path: a NOTIFY inside each batch's transaction would make every
- * projector's commit queue for Postgres's one notification lock. At most one goes out per
- * `intervalMs` (the first of a quiet spell at once), naming each projector's newest checkpoint.
+ * Tells read-your-writes waits that live checkpoints moved, after the batches committed. In its
+ * own process at once, by a call (`onMoved`). Other processes hear a NOTIFY on PROGRESS_CHANNEL,
+ * but only while some process has said it has requests waiting (a NOTIFY on PROGRESS_WANTED_CHANNEL,
+ * which keeps this announcing for 2 s): a NOTIFY commits like a write, and sent for every batch
+ * it cost commands 10-15% of their throughput when nobody was waiting. While wanted, at most one
+ * goes out per `intervalMs` (the first of a quiet spell at once), naming each projector's newest
+ * checkpoint.
  */
 export class ProgressAnnouncer {
   private readonly pending = new Map<string, { generation: number; to: Position }>();
+  private readonly local = new Set<(payload: string) => void>();
+  private readonly listener?: PgListener;
+  private wantedUntil = 0;
   private busy = false;
   private last = 0;
   private timer?: NodeJS.Timeout;
@@ -220,11 +250,46 @@ export class ProgressAnnouncer {
 
   constructor(
     private readonly knex: Knex,
-    private readonly opts: { intervalMs?: number; onError?: (err: unknown) => void } = {},
-  ) {}
+    private readonly opts: {
+      /** The primary, to hear who wants progress (absent: only this process's waiters hear it). */
+      databaseUrl?: string;
+      intervalMs?: number;
+      onError?: (err: unknown) => void;
+    } = {},
+  ) {
+    if (opts.databaseUrl) {
+      this.listener = new PgListener(opts.databaseUrl, PROGRESS_WANTED_CHANNEL, {
+        notification: () => this.want(),
+        // A request to announce may have been missed meanwhile: announce for a while.
+        lost: () => this.want(),
+        error: (err) => opts.onError?.(err),
+      });
+    }
+  }
+
+  /** Some process has requests waiting: announce to other processes for the next 2 s. */
+  want(): void {
+    this.wantedUntil = Date.now() + WANTED_FOR_MS;
+  }
+
+  /** Whether other processes are being told (tests wait for it). */
+  wanted(): boolean {
+    return Date.now() < this.wantedUntil;
+  }
+
+  /** Hears every move in this process, at once (this process's ProjectionProgress); answers how to stop. */
+  onMoved(fn: (payload: string) => void): () => void {
+    this.local.add(fn);
+    return () => this.local.delete(fn);
+  }
 
   /** `name`'s live generation has committed its checkpoint at `to` or past it. */
   moved(name: string, generation: number, to: Position): void {
+    if (this.local.size) {
+      const payload = progressPayload(name, generation, to);
+      for (const fn of this.local) fn(payload);
+    }
+    if (!this.wanted()) return;
     const had = this.pending.get(name);
     if (!had || had.generation !== generation || comparePositions(to, had.to) > 0) this.pending.set(name, { generation, to });
     this.flush();
@@ -252,13 +317,15 @@ export class ProgressAnnouncer {
 
   start(): void {
     this.stopped = false;
+    void this.listener?.start();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.busy = false;
     this.pending.clear();
+    await this.listener?.stop();
   }
 }

@@ -65,8 +65,8 @@ function stopSignal(): AbortController {
 export class ProjectionRunner {
   readonly checkpoints: Checkpoints;
   readonly parked: ParkedEvents;
-  /** Tells read-your-writes waits in every process that a live checkpoint moved. */
-  private readonly announcer: ProgressAnnouncer;
+  /** Tells read-your-writes waits (in this process at once, in others while they ask) that a live checkpoint moved. */
+  readonly announcer: ProgressAnnouncer;
   private readonly workers = new Map<string, Worker>();
   private stopped = false;
   /** Aborts rebuilds started by version changes when the runner stops. */
@@ -78,6 +78,8 @@ export class ProjectionRunner {
       store: EventStore;
       projectors: readonly Projector[];
       logger: Logger;
+      /** The primary, where other processes ask for checkpoint announcements (absent: only this process's waits hear them). */
+      databaseUrl?: string;
       batchSize?: number;
       /** Attempts at one batch before the projector stops. */
       maxAttempts?: number;
@@ -96,7 +98,10 @@ export class ProjectionRunner {
   ) {
     this.checkpoints = new Checkpoints(deps.knex);
     this.parked = new ParkedEvents(deps.knex);
-    this.announcer = new ProgressAnnouncer(deps.knex, { onError: (err) => deps.logger.warn('announcing projection progress failed', { err }) });
+    this.announcer = new ProgressAnnouncer(deps.knex, {
+      ...(deps.databaseUrl ? { databaseUrl: deps.databaseUrl } : {}),
+      onError: (err) => deps.logger.warn('announcing projection progress failed', { err }),
+    });
     const names = new Set<string>();
     for (const p of deps.projectors) {
       if (names.has(p.name)) throw new Error(`Two projectors are named ${p.name}`);
@@ -436,7 +441,7 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
-    this.announcer.stop();
+    await this.announcer.stop();
     const running = [...this.workers.values()];
     await Promise.all(running.map((w) => w.subscription?.close()));
     await Promise.all(running.map((w) => w.done));

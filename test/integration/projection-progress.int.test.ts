@@ -4,6 +4,7 @@ import pg from 'pg';
 import { parsePosition } from '../../src/eventstore/position.js';
 import { ProjectionProgress } from '../../src/projections/progress.js';
 import { type ApiHarness, apiHarness } from '../support/api.js';
+import { until } from '../support/async.js';
 import { loadBody } from '../support/loads.js';
 
 /**
@@ -48,6 +49,8 @@ describe('Waiting for a read model (ProjectionProgress)', () => {
       const checksBefore = progress.checks;
       const waits = Array.from({ length: 100 }, () => progress.until('load_board', target, 60_000).then((ok) => ({ ok, afterRelease: released })));
       expect(progress.waiting()).to.deep.equal({ load_board: 100 });
+      // It asked the projector processes to announce their progress (by NOTIFY, as from another process).
+      expect(await until(() => h.runner.announcer.wanted(), 30_000)).to.equal(true);
       released = true;
       await lock.query('commit');
       const results = await Promise.all(waits);
@@ -86,10 +89,17 @@ describe('Waiting for a read model (ProjectionProgress)', () => {
     }
   });
 
-  it('answers at once for a position already applied, and false for everyone still waiting when it stops', async function () {
+  it('hears its own process at once, answers at once for a position already applied, and false for everyone still waiting when it stops', async function () {
     this.timeout(60_000);
     const posted = await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201);
     const target = parsePosition(posted.body.position as string);
+    // In the projectors' own process: told of each move at once, by a call, with no NOTIFY and no re-check.
+    const local = new ProjectionProgress({ knex: h.readKnex, store: h.store, projectors: h.projectors, announcer: h.runner.announcer, recheck: deaf });
+    try {
+      expect(await local.until('load_board', target, 30_000)).to.equal(true);
+    } finally {
+      await local.stop();
+    }
     expect(await progress.until('load_board', target, 30_000)).to.equal(true);
     expect(await progress.until('load_board', target, 0)).to.equal(true);
     await expectUnknown(() => progress.until('no_such_projection', target, 10));

@@ -117,6 +117,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     store,
     projectors,
     logger: testLogger,
+    databaseUrl: url,
     batchSize: 200,
     stoppedPollMs: 100,
     ...(config.PROJECTION_POISON_POLICY ? { poisonPolicy: config.PROJECTION_POISON_POLICY } : {}),
@@ -165,7 +166,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   if (!(await runner.idle(15_000))) throw new Error('projections did not start');
   // A read-only query pool stands in for a replica: a write routed to it fails.
   const readKnex = opts.readReplica ? createKnex(url, 4, { readOnly: true }) : knex;
-  const progress = new ProjectionProgress({ knex: readKnex, store, projectors, databaseUrl: url });
+  const progress = new ProjectionProgress({ knex: readKnex, store, projectors, databaseUrl: url, announcer: runner.announcer });
   await progress.start();
   const api = createApi({ knex, readKnex, redis, store, projectors, progress, principals, search, config, queues, logger: testLogger });
   const app = createApp({ logger: testLogger, knex, readKnex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api, metrics });

@@ -63,6 +63,19 @@ export class PgListener {
     }
   }
 
+  /** Sends a NOTIFY on this connection (answers false when it is not connected; errors are reported, not thrown). */
+  async notify(channel: string, payload: string): Promise<boolean> {
+    const c = this.client;
+    if (!c) return false;
+    try {
+      await c.query('select pg_notify($1, $2)', [channel, payload]);
+      return true;
+    } catch (err) {
+      this.handlers.error(err);
+      return false;
+    }
+  }
+
   /** The backend pid of the LISTEN connection (tests kill it). */
   pid(): number | undefined {
     return (this.client as unknown as { processID?: number } | undefined)?.processID;
