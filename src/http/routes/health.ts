@@ -39,6 +39,8 @@ async function check(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<{ o
   }
 }
 
+const PUBLIC_ERROR = (name: string) => `failing: see the service's log, npm run projections:status, and GET /admin/projections/${name}/parked`;
+
 /** `/health`: the process is alive. `/ready`: its dependencies answer and projections keep up. */
 export function healthRouter(deps: HealthDeps): Router {
   const router = new Router();
@@ -83,7 +85,9 @@ export function healthRouter(deps: HealthDeps): Router {
             }
           : {}),
       },
-      projections,
+      // Unauthenticated too: that a projector fails, not why (its error can quote an event's data and
+      // name tables; the log, `npm run projections:status` and the admin's parked list have it).
+      projections: projections?.map((p) => ({ ...p, lastError: p.lastError === null ? null : PUBLIC_ERROR(p.name) })) ?? projections,
     };
   });
   const metrics = deps.metrics;
