@@ -40,6 +40,19 @@ export class ProjectorFailed extends Error {
 const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true)`;
 
 /**
+ * Hands `events` to the projector for `generation` (a Postgres projector writes in `trx`), without
+ * looking at the checkpoint; what its own code throws comes out as ProjectorFailed.
+ */
+export async function applyEvents(trx: Knex.Transaction, projector: Projector, generation: number, events: readonly RecordedEvent[], ctx: { rebuilding: boolean }): Promise<void> {
+  try {
+    if (projector.kind === 'postgres') await projector.apply(trx, events, tableNames(generation), ctx);
+    else await projector.apply(events, generation);
+  } catch (err) {
+    throw new ProjectorFailed(projector.name, generation, events, err);
+  }
+}
+
+/**
  * Applies a batch to one generation and moves its checkpoint. Events at or before the stored
  * checkpoint are dropped, so a batch replayed after a crash, or seen by two runner processes,
  * is applied once. `skippedTo` moves the checkpoint on past events the projector's filter skipped. For Postgres projectors the rows and the checkpoint share one transaction
@@ -81,14 +94,7 @@ export async function applyBatch(
     let to = fresh[fresh.length - 1]?.position;
     if (opts.skippedTo && (!to || comparePositions(opts.skippedTo, to) > 0)) to = opts.skippedTo;
     if (!to || (cp && comparePositions(to, cp) <= 0)) return [];
-    if (fresh.length > 0) {
-      try {
-        if (projector.kind === 'postgres') await projector.apply(trx, fresh, tableNames(generation), { rebuilding: !opts.live });
-        else await projector.apply(fresh, generation);
-      } catch (err) {
-        throw new ProjectorFailed(projector.name, generation, fresh, err);
-      }
-    }
+    if (fresh.length > 0) await applyEvents(trx, projector, generation, fresh, { rebuilding: !opts.live });
     await checkpoints.advance(trx, projector.name, generation, to, fresh.length);
     return fresh;
   };

@@ -8,9 +8,9 @@ import type { PoisonPolicy, Projector } from './types.js';
 
 export type { PoisonPolicy } from './types.js';
 
-export const POISON_POLICIES: readonly PoisonPolicy[] = ['stop', 'park'];
-
-export type ParkedStatus = 'parked' | 'stopped' | 'retrying' | 'skipping' | 'retried' | 'skipped';
+/** Every status a parked event can have (the table's check constraint lists the same). */
+export const PARKED_STATUSES = ['parked', 'stopped', 'retrying', 'skipping', 'retried', 'skipped'] as const;
+export type ParkedStatus = (typeof PARKED_STATUSES)[number];
 /** Rows an operator still has to act on (or that a projector is acting on). */
 export const OPEN_STATUSES: readonly ParkedStatus[] = ['parked', 'stopped', 'retrying', 'skipping'];
 

@@ -1,14 +1,13 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { formatPosition } from '../../eventstore/position.js';
-import { ProjectorFailed } from '../../projections/apply.js';
+import { applyEvents, ProjectorFailed } from '../../projections/apply.js';
 import { Checkpoints } from '../../projections/checkpoints.js';
-import { isTransient, OPEN_STATUSES, type ParkedEvent, ParkedEvents, type ParkedStatus } from '../../projections/parked.js';
-import { type Projector, tableNames } from '../../projections/types.js';
+import { isTransient, OPEN_STATUSES, PARKED_STATUSES, type ParkedEvent, ParkedEvents, type ParkedStatus } from '../../projections/parked.js';
+import type { Projector } from '../../projections/types.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { defineRoute, type Route } from '../route.js';
 
-const STATUSES = ['parked', 'stopped', 'retrying', 'skipping', 'retried', 'skipped'] as const satisfies readonly ParkedStatus[];
 
 const parkedEvent = z
   .object({
@@ -20,7 +19,7 @@ const parkedEvent = z
     type: z.string(),
     error: z.string(),
     attempts: z.number().int(),
-    status: z.enum(STATUSES).meta({
+    status: z.enum(PARKED_STATUSES).meta({
       description:
         'parked: passed, the read model goes on without it; stopped: the projector waits on it; retrying / skipping: the projector is acting on an operator’s request; retried, skipped: done',
     }),
@@ -40,7 +39,7 @@ const parkedEvent = z
   })
   .meta({ id: 'ParkedEvent' });
 
-const outcome = z.object({ eventId: z.string(), status: z.enum(STATUSES) });
+const outcome = z.object({ eventId: z.string(), status: z.enum(PARKED_STATUSES) });
 
 function view(p: ParkedEvent) {
   const e = p.event;
@@ -88,9 +87,9 @@ export function projectionRoutes(deps: { knex: Knex; projectors: readonly Projec
           .transform((v, ctx) => {
             if (v === undefined) return undefined;
             const list = v.split(',').map((s) => s.trim());
-            const bad = list.filter((s) => !(STATUSES as readonly string[]).includes(s));
+            const bad = list.filter((s) => !(PARKED_STATUSES as readonly string[]).includes(s));
             if (bad.length) {
-              ctx.addIssue({ code: 'custom', message: `unknown status ${bad.join(', ')}; choose from ${STATUSES.join(', ')}` });
+              ctx.addIssue({ code: 'custom', message: `unknown status ${bad.join(', ')}; choose from ${PARKED_STATUSES.join(', ')}` });
               return z.NEVER;
             }
             return list as ParkedStatus[];
@@ -137,14 +136,8 @@ export function projectionRoutes(deps: { knex: Knex; projectors: readonly Projec
           }
           if (row.status !== 'parked') throw new HttpProblem(409, `${PROBLEM_BASE}parked-event-settled`, `Event ${row.eventId} is ${row.status}, not parked or stopped`);
           try {
-            await trx.transaction(async (sp) => {
-              try {
-                if (projector.kind === 'postgres') await projector.apply(sp, [row.event], tableNames(live), { rebuilding: false });
-                else await projector.apply([row.event], live);
-              } catch (err) {
-                throw new ProjectorFailed(projector.name, live, [row.event], err);
-              }
-            });
+            // Past the checkpoint's guard (the checkpoint is already past it), in a savepoint a failure spoils alone.
+            await trx.transaction((sp) => applyEvents(sp, projector, live, [row.event], { rebuilding: false }));
           } catch (err) {
             if (!(err instanceof ProjectorFailed) || isTransient(err.cause)) throw err;
             await parked.park(trx, projector.name, row.generation, row.event, err.cause, 1, 'parked');
