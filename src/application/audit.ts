@@ -3,7 +3,7 @@ import * as payment from '../domain/payment/decider.js';
 import { type PaymentEvent, paymentEvents } from '../domain/payment/events.js';
 import { formatPosition } from '../eventstore/position.js';
 import type { EventStore, RecordedEvent } from '../eventstore/types.js';
-import { PAYMENT_STREAM, paymentStream } from './payments.js';
+import { PAYMENT_STREAM, paymentStream } from '../domain/payment/stream.js';
 
 export interface AuditEntry {
   position: string;

@@ -5,7 +5,9 @@ import { type LoadEvent, loadEvents } from '../domain/load/events.js';
 import { IllegalTransition } from '../domain/shared/errors.js';
 import type { EventStore, RecordedEvent } from '../eventstore/types.js';
 import { handle } from './handle.js';
-import { carrierStream, loadState } from './lookups.js';
+import { loadState } from './lookups.js';
+import { carrierStream } from '../domain/carrier/stream.js';
+import { loadIdOf } from '../domain/load/stream.js';
 
 /** Who the carrier stream's events say recorded an outcome. */
 export const PERFORMANCE_ACTOR = 'system:carrier-performance';
@@ -18,7 +20,7 @@ const SYSTEM = { userId: PERFORMANCE_ACTOR, orgId: PERFORMANCE_ACTOR, roles: [] 
  */
 export async function recordOutcome(store: EventStore, e: RecordedEvent): Promise<'recorded' | 'nothing to score'> {
   // The load as it stood just before the event: its booking and delivery window.
-  const before = await loadState(store, e.streamId.slice('load-'.length), e.revision - 1n);
+  const before = await loadState(store, loadIdOf(e.streamId), e.revision - 1n);
   const outcome = outcomeOf(before, { type: e.type, data: loadEvents.decode(e) } as LoadEvent);
   if (!outcome) return 'nothing to score';
   try {

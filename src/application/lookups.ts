@@ -8,9 +8,10 @@ import * as organisation from '../domain/organisation/decider.js';
 import { type OrganisationEvent, organisationEvents } from '../domain/organisation/events.js';
 import type { EventStore } from '../eventstore/types.js';
 import { foldStream } from './state-cache.js';
+import { carrierStream } from '../domain/carrier/stream.js';
+import { loadStream } from '../domain/load/stream.js';
+import { organisationStream } from '../domain/organisation/stream.js';
 
-export const carrierStream = (carrierId: string) => `carrier-${carrierId}`;
-export const loadStream = (loadId: string) => `load-${loadId}`;
 
 /**
  * A stream's state: its events decoded and folded; with `upTo`, only those up to that revision
@@ -44,7 +45,7 @@ export function loadState(store: EventStore, loadId: string, upTo?: bigint): Pro
 }
 
 export function organisationState(store: EventStore, orgId: string): Promise<organisation.OrganisationState> {
-  return fold<OrganisationEvent, organisation.OrganisationState>(store, organisationEvents, `organisation-${orgId}`, organisation.evolve, organisation.initialState);
+  return fold<OrganisationEvent, organisation.OrganisationState>(store, organisationEvents, organisationStream(orgId), organisation.evolve, organisation.initialState);
 }
 
 /** A shipper's Stripe billing account, as its organisation's stream says now. */

@@ -1,8 +1,9 @@
 import { v5 as uuidv5 } from 'uuid';
-import { trackingEvents, trackingStream } from '../domain/tracking/events.js';
+import { trackingEvents } from '../domain/tracking/events.js';
 import type { Ping } from '../domain/tracking/pings.js';
 import { DuplicateEventId, WrongExpectedVersion } from '../eventstore/errors.js';
 import type { EventData, EventMetadata, EventStore, Position } from '../eventstore/types.js';
+import { trackingStream } from '../domain/tracking/stream.js';
 
 // A fixed namespace for ping event ids (uuid v5 of load and ping id).
 const PING_NAMESPACE = '6f1d2c3b-4a5e-4f60-9b8a-7c6d5e4f3a21';

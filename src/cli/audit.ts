@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { auditPayment, type PaymentAudit, paymentIds } from '../application/audit.js';
-import { bootstrap } from '../infra/bootstrap.js';
+import { bootstrap } from '../process/runtime.js';
 import { fail, startup } from './common.js';
 
 /**

@@ -1,4 +1,4 @@
-import { bootstrap } from '../infra/bootstrap.js';
+import { bootstrap } from '../process/runtime.js';
 import { fail, startup } from './common.js';
 
 /** `npm run migrate`: applies pending migrations (the service also does so when it starts). */

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { bootstrap } from '../infra/bootstrap.js';
-import { projectorsFor } from '../projections/registry.js';
+import { bootstrap } from '../process/runtime.js';
+import { projectorsFor } from '../process/projectors.js';
 import { ProjectionRunner } from '../projections/runner.js';
 import { seed } from '../seed/seed.js';
 import { fail, startup } from './common.js';

@@ -1,3 +1,4 @@
+import type { RecordedEvent } from '../eventstore/types.js';
 import { type JobsOptions, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
@@ -81,3 +82,19 @@ export class JobQueues {
     this.connection.disconnect();
   }
 }
+
+/** What every job of a reactor carries: the event that caused it, for tracing and idempotency. */
+export interface CausedBy {
+  eventId: string;
+  streamId: string;
+  /** Decimal text (bigint). */
+  revision: string;
+  correlationId?: string;
+}
+
+export const causedBy = (e: RecordedEvent): CausedBy => ({
+  eventId: e.id,
+  streamId: e.streamId,
+  revision: e.revision.toString(),
+  ...(typeof e.metadata.correlationId === 'string' ? { correlationId: e.metadata.correlationId } : {}),
+});

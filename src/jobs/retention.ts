@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import { TRACKING_STREAM } from '../domain/tracking/events.js';
 import type { EventStore } from '../eventstore/types.js';
 import type { Logger } from '../infra/logger.js';
+import { TRACKING_STREAM } from '../domain/tracking/stream.js';
 
 const DAY_MS = 86_400_000;
 /** Track rows deleted per statement: short transactions, as for the events. */

@@ -1,13 +1,13 @@
 import type { Knex } from 'knex';
 import { LoadBooked, LoadCancelled, LoadExpired } from '../domain/load/events.js';
-import { TRACKING_STREAM } from '../domain/tracking/events.js';
 import type { RecordedEvent } from '../eventstore/types.js';
-import { LOAD_STREAM } from '../projections/load-board/projector.js';
-import type { BoardRow } from '../projections/load-board/row.js';
-import { toSummary } from '../projections/load-board/summary.js';
-import type { LatestLocations, TrackedLoad } from '../projections/tracking/latest.js';
+import type { BoardRow } from '../read-models/load-board/row.js';
+import { toSummary } from '../read-models/load-board/summary.js';
+import type { LatestLocations, TrackedLoad } from '../read-models/tracking/latest.js';
 import { type Broadcaster, Throttle } from './broadcaster.js';
 import { boardRoomsOf, loadRoom, orgRoom, trackingRoom } from './rooms.js';
+import { LOAD_STREAM } from '../domain/load/stream.js';
+import { TRACKING_STREAM } from '../domain/tracking/stream.js';
 
 /** Events after which a load is no longer on the open board. */
 const OFF_BOARD = new Set<string>([LoadBooked.type, LoadCancelled.type, LoadExpired.type]);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Position } from '../eventstore/types.js';
-import type { BoardRow } from '../projections/load-board/row.js';
-import type { LatestLocations, TrackedLoad } from '../projections/tracking/latest.js';
+import type { BoardRow } from '../read-models/load-board/row.js';
+import type { LatestLocations, TrackedLoad } from '../read-models/tracking/latest.js';
 import { loadMessages, locationMessage } from './notifications.js';
 import type { RoomKind } from './rooms.js';
 

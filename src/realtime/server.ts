@@ -8,7 +8,7 @@ import { seesBoard } from '../domain/load/access.js';
 import { type Actor, isStaff } from '../domain/shared/actor.js';
 import { parsePosition } from '../eventstore/position.js';
 import type { Logger } from '../infra/logger.js';
-import { type LatestLocations, maySee } from '../projections/tracking/latest.js';
+import { type LatestLocations, maySee } from '../read-models/tracking/latest.js';
 import { missedSince } from './resume.js';
 import { boardRoomsFor, loadRoom, orgRoom, parseRoom, type RoomKind, subscribeRequest, trackingRoom } from './rooms.js';
 

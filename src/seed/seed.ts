@@ -9,6 +9,8 @@ import { estimatedRoadMiles } from '../domain/shared/geo.js';
 import type { EventRegistry } from '../domain/shared/event-schema.js';
 import type { EventStore } from '../eventstore/types.js';
 import { CITIES, EQUIPMENT, random, weighted } from './data.js';
+import { loadStream } from '../domain/load/stream.js';
+import { organisationStream } from '../domain/organisation/stream.js';
 
 const NS = '6f1c9a52-8d0e-4b7a-9c3f-2e5d8a1b4c70';
 const HOUR = 3_600_000;
@@ -50,7 +52,7 @@ export async function seed(o: SeedOptions): Promise<{ loads: number; events: num
   for (const [i, orgId] of shipperIds.entries()) {
     const name = `${SHIPPER_NAMES[i % SHIPPER_NAMES.length]} ${Math.floor(i / SHIPPER_NAMES.length) + 1}`;
     const decided = org.decide({ type: 'RegisterOrganisation', data: { orgId, name, kind: 'shipper' }, metadata: { now, actor: ADMIN } }, org.initialState);
-    await o.store.append(`organisation-${orgId}`, encode(organisationEvents, decided, (k) => uuidv5(`${orgId}-${k}`, NS)), { expectedRevision: 'any' }).catch((err: unknown) => {
+    await o.store.append(organisationStream(orgId), encode(organisationEvents, decided, (k) => uuidv5(`${orgId}-${k}`, NS)), { expectedRevision: 'any' }).catch((err: unknown) => {
       if ((err as { name?: string }).name !== 'WrongExpectedVersion') throw err;
     });
     events += decided.length;
@@ -95,7 +97,7 @@ export async function seed(o: SeedOptions): Promise<{ loads: number; events: num
       const miles = estimatedRoadMiles(details.origin, details.destination);
       details.rateCents = Math.max(25_000, Math.round((miles * (eq.centsPerMile[0] + rnd() * (eq.centsPerMile[1] - eq.centsPerMile[0]))) / 100) * 100);
       const posted = load.decide({ type: 'PostLoad', data: details, metadata }, load.initialState);
-      const stream = `load-${loadId}`;
+      const stream = loadStream(loadId);
       const cancel = rnd() < (o.cancelledShare ?? 0.08);
       const state = posted.reduce(load.evolve, load.initialState);
       const all = cancel

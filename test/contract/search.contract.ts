@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { Actor } from '../../src/domain/shared/actor.js';
-import type { BoardFilters } from '../../src/projections/load-board/query.js';
-import type { LoadDoc, SearchIndex } from '../../src/projections/search/types.js';
+import type { BoardFilters } from '../../src/read-models/load-board/query.js';
+import type { LoadDoc, SearchIndex } from '../../src/read-models/search/types.js';
 
 export interface SearchFixture {
   index: SearchIndex;

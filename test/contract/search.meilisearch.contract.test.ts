@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { MeiliSearchIndex } from '../../src/projections/search/meilisearch.js';
+import { MeiliSearchIndex } from '../../src/read-models/search/meilisearch.js';
 import { searchIndexContract } from './search.contract.js';
 
 const url = process.env.MEILI_URL;

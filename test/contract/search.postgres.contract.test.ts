@@ -1,5 +1,5 @@
 import { createKnex } from '../../src/infra/db.js';
-import { PostgresSearchIndex } from '../../src/projections/search/postgres.js';
+import { PostgresSearchIndex } from '../../src/read-models/search/postgres.js';
 import { freshDatabase } from '../support/services.js';
 import { searchIndexContract } from './search.contract.js';
 

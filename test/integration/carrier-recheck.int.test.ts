@@ -8,7 +8,7 @@ import { FmcsaClient } from '../../src/integrations/fmcsa/client.js';
 import { LogTransport } from '../../src/jobs/notifications/transport.js';
 import { JobQueues, PRIORITY, QUEUES } from '../../src/jobs/queues.js';
 import { startWorkers } from '../../src/jobs/workers.js';
-import { carrierDirectoryProjector } from '../../src/projections/carrier-directory/projector.js';
+import { carrierDirectoryProjector } from '../../src/read-models/carrier-directory/projector.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import { FakeFmcsa } from '../fakes/fmcsa.js';
 import { until } from '../support/async.js';

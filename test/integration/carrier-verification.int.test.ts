@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { FMCSA_ACTOR } from '../../src/jobs/processors/verification.js';
 import { QUEUES } from '../../src/jobs/queues.js';
-import { verificationRequests } from '../../src/jobs/reactors.js';
+import { verificationRequests } from '../../src/reactors/jobs.js';
 import { FakeFmcsa } from '../fakes/fmcsa.js';
 import { type ApiHarness, apiHarness } from '../support/api.js';
 import { until } from '../support/async.js';

@@ -5,7 +5,7 @@ import pg from 'pg';
 import request from 'supertest';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import { createKnex } from '../../src/infra/db.js';
-import { DeliveryWatch } from '../../src/infra/delivery-watch.js';
+import { DeliveryWatch } from '../../src/eventstore/delivery-watch.js';
 import { createLogger } from '../../src/infra/logger.js';
 import { Metrics } from '../../src/infra/metrics.js';
 import { createRedis } from '../../src/infra/redis.js';

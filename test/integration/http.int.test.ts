@@ -9,9 +9,9 @@ import { createApp } from '../../src/http/app.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
 import { createRedis, type Redis } from '../../src/infra/redis.js';
 import { ActivePrincipals } from '../../src/auth/principals.js';
-import { allProjectors } from '../../src/projections/registry.js';
-import { LatestLocations } from '../../src/projections/tracking/latest.js';
-import { PostgresSearchIndex } from '../../src/projections/search/postgres.js';
+import { allProjectors } from '../../src/process/projectors.js';
+import { LatestLocations } from '../../src/read-models/tracking/latest.js';
+import { PostgresSearchIndex } from '../../src/read-models/search/postgres.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import { freshDatabase, testLogger, testServices } from '../support/services.js';
 

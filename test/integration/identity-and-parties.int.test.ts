@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { organisationEvents } from '../../src/domain/organisation/events.js';
-import { organisationStream } from '../../src/projections/organisations/projector.js';
 import { type ApiHarness, apiHarness } from '../support/api.js';
 import { loadBody } from '../support/loads.js';
 import { buildWorld, type World } from '../support/world.js';
+import { organisationStream } from '../../src/domain/organisation/stream.js';
 
 /**
  * What an outside attacker found with the public API after the command routes held: a user id is

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { WrongExpectedVersion } from '../../src/eventstore/errors.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
-import { instrumentStore } from '../../src/infra/instrumented-store.js';
+import { instrumentStore } from '../../src/eventstore/instrumented.js';
 import { Metrics } from '../../src/infra/metrics.js';
 import { freshDatabase } from '../support/services.js';
 

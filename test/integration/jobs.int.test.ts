@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { QUEUES } from '../../src/jobs/queues.js';
-import { notificationRequests } from '../../src/jobs/reactors.js';
+import { notificationRequests } from '../../src/reactors/jobs.js';
 import { type ApiHarness, apiHarness } from '../support/api.js';
 import { until } from '../support/async.js';
 import { carrierBody, goodVerification, loadBody } from '../support/loads.js';

@@ -5,7 +5,7 @@ import type { PaymentCommand } from '../../src/domain/payment/decider.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
 import { Checkpoints } from '../../src/projections/checkpoints.js';
-import { ledgerProjector } from '../../src/projections/ledger/projector.js';
+import { ledgerProjector } from '../../src/read-models/ledger/projector.js';
 import { rebuildProjection } from '../../src/projections/rebuild.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import { freshDatabase, testLogger } from '../support/services.js';

@@ -4,10 +4,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { auditPayment } from '../../src/application/audit.js';
-import { PAYMENTS_SYSTEM, paymentIdForLoad, runPayment } from '../../src/application/payments.js';
+import { PAYMENTS_SYSTEM, runPayment } from '../../src/application/payments.js';
 import { type ApiHarness, apiHarness } from '../support/api.js';
 import { carrierBody, goodVerification, loadBody } from '../support/loads.js';
 import { testServices } from '../support/services.js';
+import { paymentIdForLoad } from '../../src/domain/payment/stream.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');

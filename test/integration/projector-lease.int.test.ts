@@ -4,7 +4,7 @@ import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
 import { ProjectorLeases } from '../../src/projections/lease.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
-import { streamIndexProjector } from '../../src/projections/stream-index/projector.js';
+import { streamIndexProjector } from '../../src/read-models/stream-index/projector.js';
 import { until } from '../support/async.js';
 import { freshDatabase, testLogger } from '../support/services.js';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
-import { loadBoardProjector } from '../../src/projections/load-board/projector.js';
+import { loadBoardProjector } from '../../src/read-models/load-board/projector.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import { seed } from '../../src/seed/seed.js';
 import { freshDatabase, testLogger } from '../support/services.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { RecordedEvent } from '../../src/eventstore/types.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
-import { streamIndexProjector } from '../../src/projections/stream-index/projector.js';
+import { streamIndexProjector } from '../../src/read-models/stream-index/projector.js';
 import { tableNames } from '../../src/projections/types.js';
 import { freshDatabase } from '../support/services.js';
 

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import Stripe from 'stripe';
-import { paymentIdForLoad } from '../../src/application/payments.js';
 import { QUEUES } from '../../src/jobs/queues.js';
 import { FakeStripe } from '../fakes/stripe.js';
 import { type ApiHarness, apiHarness } from '../support/api.js';
 import { until } from '../support/async.js';
 import { carrierBody, goodVerification, loadBody } from '../support/loads.js';
+import { paymentIdForLoad } from '../../src/domain/payment/stream.js';
 
 const WEBHOOK_SECRET = 'whsec_test_freight';
 const signer = new Stripe('sk_test_signer');

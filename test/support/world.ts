@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { paymentIdForLoad } from '../../src/application/payments.js';
 import type { Role } from '../../src/domain/shared/actor.js';
 import type { ApiHarness } from './api.js';
 import { until } from './async.js';
 import { carrierBody, goodVerification, inDays, loadBody } from './loads.js';
+import { paymentIdForLoad } from '../../src/domain/payment/stream.js';
 
 /** A user with a bearer header. */
 export interface Member {

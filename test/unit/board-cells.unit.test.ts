@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { cellsCovering, greatCircleMiles } from '../../src/projections/load-board/cells.js';
+import { cellsCovering, greatCircleMiles } from '../../src/read-models/load-board/cells.js';
 
 /** The cell id of a point, as the SQL expression computes it. */
 const cellOf = (lat: number, lng: number) => (Math.floor(lat * 4) + 360) * 1440 + Math.floor(lng * 4) + 720;

@@ -1,16 +1,7 @@
 import type { CarrierStanding } from '../carrier/eligibility.js';
-import type { Actor } from '../shared/actor.js';
+import type { Command } from '../shared/command.js';
 import type { LocationPolicy, TruckFix } from './location.js';
 import type { LoadDetails, TimeWindow } from './schemas.js';
-
-/** Every command carries who issues it and the time: deciders read no clock. */
-export interface CommandMetadata {
-  readonly now: Date;
-  readonly actor: Actor;
-}
-
-/** A command as deciders receive it. */
-export type Command<T extends string, D> = { readonly type: T; readonly data: Readonly<D>; readonly metadata: CommandMetadata };
 
 export type PostLoad = Command<'PostLoad', LoadDetails & { loadId: string }>;
 export type ReviseLoad = Command<'ReviseLoad', { rateCents?: number; pickupWindow?: TimeWindow; deliveryWindow?: TimeWindow }>;

@@ -1,4 +1,4 @@
-import type { Command } from '../load/commands.js';
+import type { Command } from '../shared/command.js';
 import type { Role } from '../shared/actor.js';
 
 export type OrganisationCommand =

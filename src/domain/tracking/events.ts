@@ -25,6 +25,3 @@ export const PingRecorded = defineEvent({
 export const trackingEventDefinitions = [PingRecorded] as const;
 export const trackingEvents = new EventRegistry([...trackingEventDefinitions]);
 export type TrackingEvent = EventsOf<typeof trackingEventDefinitions>;
-
-export const TRACKING_STREAM = 'tracking-';
-export const trackingStream = (loadId: string) => `${TRACKING_STREAM}${loadId}`;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { equipmentType, US_STATE } from '../../domain/load/schemas.js';
-import type { CarrierRow } from '../../projections/carrier-directory/projector.js';
+import type { CarrierRow } from '../../read-models/carrier-directory/projector.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
 import { defineRoute, type Route } from '../route.js';

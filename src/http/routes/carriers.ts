@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { carrierState, carrierStream, organisationState } from '../../application/lookups.js';
+import { carrierState, organisationState } from '../../application/lookups.js';
 import { RuleViolation } from '../../domain/shared/errors.js';
 import * as carrier from '../../domain/carrier/decider.js';
 import type { CarrierCommand } from '../../domain/carrier/commands.js';
 import { CarrierPayoutAccountLinked, carrierEvents, carrierProfile, verification } from '../../domain/carrier/events.js';
 import { answer, type CommandDeps, commandAnswer, metadataOf, newId, run, uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
+import { carrierStream } from '../../domain/carrier/stream.js';
 
 const carrierParams = z.object({ carrierId: uuidParam('The carrier') });
 const accepted = { 202: { description: 'Applied (or already so)', schema: commandAnswer } };

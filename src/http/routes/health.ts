@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import type { EventStore } from '../../eventstore/types.js';
-import type { DeliveryState } from '../../infra/delivery-watch.js';
+import type { DeliveryState } from '../../eventstore/delivery-watch.js';
 import type { Metrics } from '../../infra/metrics.js';
 import type { ProjectionRunner } from '../../projections/runner.js';
 

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { carrierStream } from '../../application/lookups.js';
 import type { EventStore } from '../../eventstore/types.js';
 import type { VerificationJob } from '../../jobs/processors/verification.js';
 import { type JobQueues, PRIORITY, QUEUE_NAMES, type QueueName, QUEUES } from '../../jobs/queues.js';
@@ -9,6 +8,7 @@ import { traceCarrier } from '../../infra/tracing.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
+import { carrierStream } from '../../domain/carrier/stream.js';
 
 const queueName = z.enum(QUEUE_NAMES as [QueueName, ...QueueName[]]).meta({ description: 'The queue' });
 const counts = z.record(z.string(), z.number().int());

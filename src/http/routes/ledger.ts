@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { AccessDenied } from '../../auth/errors.js';
 import { isAdmin } from '../../domain/shared/actor.js';
-import { ACCOUNTS } from '../../projections/ledger/projector.js';
+import { ACCOUNTS } from '../../read-models/ledger/projector.js';
 import { uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
 import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
+import { PAYMENT_STREAM, paymentIdOf } from '../../domain/payment/stream.js';
 
 const balance = z.object({ account: z.enum(ACCOUNTS), debitCents: z.number().int(), creditCents: z.number().int(), balanceCents: z.number().int() });
 const entry = z
@@ -90,7 +91,7 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
         await readAfter(deps, 'stream_index', query.minPosition);
         const q = deps
           .knex('stream_index as s')
-          .leftJoin('ledger_payments as p', 'p.payment_id', deps.knex.raw(`substr(s.stream_id, ${'payment-'.length + 1})::uuid`))
+          .leftJoin('ledger_payments as p', 'p.payment_id', deps.knex.raw(`substr(s.stream_id, ${PAYMENT_STREAM.length + 1})::uuid`))
           .where('s.category', 'payment')
           .orderBy([{ column: 's.last_event_at', order: 'desc' }, { column: 's.stream_id', order: 'desc' }])
           .limit(query.limit)
@@ -110,7 +111,7 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
           status: 200,
           body: {
             items: rows.map((r) => ({
-              paymentId: r.stream_id.slice('payment-'.length),
+              paymentId: paymentIdOf(r.stream_id),
               lastEvent: r.last_event_type,
               revision: String(r.last_revision),
               updatedAt: new Date(r.last_event_at).toISOString(),

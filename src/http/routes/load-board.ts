@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { equipmentType, US_STATE } from '../../domain/load/schemas.js';
 import { UNUSABLE_COORDINATE, usableCoordinate } from '../../domain/shared/geo.js';
-import { type BoardFilters, type Keyset, queryBoard, SORTS, type SortName, visibleTo } from '../../projections/load-board/query.js';
-import { BOARD_STATUSES, type BoardRow, type BoardStatus } from '../../projections/load-board/row.js';
+import { type BoardFilters, type Keyset, queryBoard, SORTS, type SortName, visibleTo } from '../../read-models/load-board/query.js';
+import { BOARD_STATUSES, type BoardRow, type BoardStatus } from '../../read-models/load-board/row.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
 import { defineRoute, type Route } from '../route.js';
-import { iso, loadSummary, toSummary } from '../../projections/load-board/summary.js';
+import { iso, loadSummary, toSummary } from '../../read-models/load-board/summary.js';
 
 export { loadSummary, toSummary };
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { carrierStanding, loadState, loadStream, organisationState } from '../../application/lookups.js';
+import { carrierStanding, loadState, organisationState } from '../../application/lookups.js';
 import type { CarrierStanding } from '../../domain/carrier/eligibility.js';
 import type { LoadCommand } from '../../domain/load/commands.js';
 import { mayActAs, mustSee } from '../../domain/load/access.js';
@@ -11,10 +11,11 @@ import { cents, loadDetails, timeWindow } from '../../domain/load/schemas.js';
 import type { LocationPolicy } from '../../domain/load/location.js';
 import { RuleViolation } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../eventstore/types.js';
-import type { LatestLocations } from '../../projections/tracking/latest.js';
+import type { LatestLocations } from '../../read-models/tracking/latest.js';
 import { answer, type CommandDeps, commandAnswer, metadataOf, newId, run, uuidParam } from '../commands.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { defineRoute, type Route, type RouteDef } from '../route.js';
+import { loadStream } from '../../domain/load/stream.js';
 
 const loadParams = z.object({ loadId: uuidParam('The load') });
 const bidParams = loadParams.extend({ bidId: uuidParam('The bid') });

@@ -2,13 +2,13 @@ import { z } from 'zod';
 import * as org from '../../domain/organisation/decider.js';
 import { BillingAccountSet, organisationEvents, orgKind, phoneNumber, role } from '../../domain/organisation/events.js';
 import { isAdmin } from '../../domain/shared/actor.js';
-import { organisationStream } from '../../projections/organisations/projector.js';
 import type { Knex } from 'knex';
 import { AccessDenied } from '../../auth/errors.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { answer, type CommandDeps, commandAnswer, metadataOf, newId, run, uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
 import { readAfter, type ReadDeps } from '../read.js';
+import { organisationStream } from '../../domain/organisation/stream.js';
 
 const orgParams = z.object({ orgId: uuidParam('The organisation') });
 const userParams = orgParams.extend({ userId: uuidParam('The user') });

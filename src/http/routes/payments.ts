@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { auditEvents } from '../../application/audit.js';
-import { paymentStream, runPayment } from '../../application/payments.js';
+import { runPayment } from '../../application/payments.js';
 import type { PaymentCommand } from '../../domain/payment/decider.js';
 import { isoDateTime } from '../../domain/shared/codecs.js';
 import type { EventStore } from '../../eventstore/types.js';
 import { answer, commandAnswer, metadataOf, newId, uuidParam } from '../commands.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { defineRoute, type Route, type RouteInput } from '../route.js';
+import { paymentStream } from '../../domain/payment/stream.js';
 
 const paymentParams = z.object({ paymentId: uuidParam('The payment (one per load settlement)') });
 const accepted = { 202: { description: 'Applied (or already so)', schema: commandAnswer } };

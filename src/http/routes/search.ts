@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Checkpoints } from '../../projections/checkpoints.js';
-import { queryBoard } from '../../projections/load-board/query.js';
-import type { SearchIndex } from '../../projections/search/types.js';
+import { queryBoard } from '../../read-models/load-board/query.js';
+import type { SearchIndex } from '../../read-models/search/types.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
 import { defineRoute, type Route } from '../route.js';

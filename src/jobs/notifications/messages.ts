@@ -5,6 +5,8 @@ import * as load from '../../domain/load/decider.js';
 import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
 import type { Role } from '../../domain/shared/actor.js';
 import type { EventStore, RecordedEvent } from '../../eventstore/types.js';
+import { carrierIdOf } from '../../domain/carrier/stream.js';
+import { loadIdOf } from '../../domain/load/stream.js';
 
 /** The events people hear of (CarrierVerificationRecorded only when the carrier failed it). */
 export const NOTIFIED_EVENTS = [
@@ -39,14 +41,14 @@ async function loadAt(store: EventStore, e: RecordedEvent) {
   const decoded = history.map((h) => ({ type: h.type, data: loadEvents.decode(h) }) as LoadEvent);
   const state = decoded.reduce(load.evolve, load.initialState);
   const posted = decoded.find((d) => d.type === 'LoadPosted');
-  const reference = posted?.type === 'LoadPosted' ? posted.data.reference : e.streamId.slice('load-'.length);
+  const reference = posted?.type === 'LoadPosted' ? posted.data.reference : loadIdOf(e.streamId);
   return { state, reference, event: decoded[decoded.length - 1]! };
 }
 
 /** What to say about an event, and to whom (before the audience becomes addresses). */
 export async function messagesFor(store: EventStore, e: RecordedEvent, platformOrgId: string): Promise<{ audience: Audience; subject: string; body: string; sms?: boolean }[]> {
   if (e.type === 'CarrierVerificationRecorded') {
-    const state = await carrierState(store, e.streamId.slice('carrier-'.length), e.revision);
+    const state = await carrierState(store, carrierIdOf(e.streamId), e.revision);
     const v = carrierEvents.decode(e) as { verified: boolean; reasons: string[] };
     if (v.verified || state.status === 'none') return [];
     return [

@@ -2,13 +2,13 @@ import type { Job } from 'bullmq';
 import type { Knex } from 'knex';
 import { recordOutcome } from '../../application/carrier-performance.js';
 import { handle } from '../../application/handle.js';
-import { loadStream } from '../../application/lookups.js';
 import * as load from '../../domain/load/decider.js';
 import { loadEvents } from '../../domain/load/events.js';
 import { RuleViolation } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../eventstore/types.js';
-import type { CausedBy } from '../reactors.js';
+import type { CausedBy } from '../queues.js';
 import { eventAt, readModelMissing } from './events.js';
+import { loadStream } from '../../domain/load/stream.js';
 
 export const EXPIRY_ACTOR = 'system:load-expiry';
 const SYSTEM = { userId: EXPIRY_ACTOR, orgId: EXPIRY_ACTOR, roles: [] } as const;

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { EventStore } from '../../eventstore/types.js';
 import { addressesOf, messagesFor, type Notification } from '../notifications/messages.js';
 import type { NotificationTransport } from '../notifications/transport.js';
-import type { CausedBy } from '../reactors.js';
+import type { CausedBy } from '../queues.js';
 import { eventAt } from './events.js';
 
 /**

@@ -3,6 +3,7 @@ import { v5 as uuidv5 } from 'uuid';
 import { billingAccountOf, payoutAccountOf } from '../../application/lookups.js';
 import { PAYMENTS_ACTOR, PAYMENTS_SYSTEM, paymentState, runPayment } from '../../application/payments.js';
 import * as payment from '../../domain/payment/decider.js';
+import { loadStream } from '../../domain/load/stream.js';
 import type { EventStore } from '../../eventstore/types.js';
 import { type PaymentProvider, ProviderRejected, ProviderUnavailable } from '../../integrations/stripe/provider.js';
 
@@ -86,7 +87,7 @@ export function paymentProcessor(deps: PaymentJobDeps) {
         currency: s.currency,
         customer: billing.stripeCustomerId,
         paymentMethod: billing.paymentMethodId,
-        transferGroup: `load-${s.loadId}`,
+        transferGroup: loadStream(s.loadId),
         idempotencyKey: `charge-${chargeId}`,
       });
     } catch (err) {
@@ -139,7 +140,7 @@ export function paymentProcessor(deps: PaymentJobDeps) {
         amountCents: pending.amountCents,
         currency: s.currency,
         destination,
-        transferGroup: `load-${s.loadId}`,
+        transferGroup: loadStream(s.loadId),
         idempotencyKey: `payout-${pending.payoutId}`,
       });
       await runPayment(store, paymentId, cmd('RecordPayoutSent', { payoutId: pending.payoutId, providerRef: ref }), system(job, `payout-result-${pending.payoutId}`));

@@ -1,11 +1,12 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { handle } from '../../application/handle.js';
-import { carrierState, carrierStream } from '../../application/lookups.js';
+import { carrierState } from '../../application/lookups.js';
 import * as carrier from '../../domain/carrier/decider.js';
 import { carrierEvents } from '../../domain/carrier/events.js';
 import type { EventStore } from '../../eventstore/types.js';
 import { FmcsaCircuitOpen, type FmcsaClient, FmcsaRejected } from '../../integrations/fmcsa/client.js';
 import { checkCarrier } from '../../integrations/fmcsa/verify.js';
+import { carrierStream } from '../../domain/carrier/stream.js';
 
 export const FMCSA_ACTOR = 'system:fmcsa-verification';
 /** The verification job records results as the platform would: an admin of its own. */

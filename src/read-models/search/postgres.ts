@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { applyFilters, visibleTo } from '../load-board/query.js';
-import { columns, upsertRows } from '../sql/rows.js';
+import { columns, upsertRows } from '../../projections/sql/rows.js';
 import type { LoadDoc, SearchHits, SearchIndex, SearchRequest } from './types.js';
 
 /** How close a misspelt word must be to a commodity word (pg_trgm word similarity, 0..1). */

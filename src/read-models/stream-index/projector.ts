@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { formatPosition } from '../../eventstore/position.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
-import { columns, upsertRows } from '../sql/rows.js';
-import type { PostgresProjector, TableNames } from '../types.js';
+import { columns, upsertRows } from '../../projections/sql/rows.js';
+import type { PostgresProjector, TableNames } from '../../projections/types.js';
 
 /**
  * The stream directory: one row per stream with its category, last revision and last event, for

@@ -1,7 +1,7 @@
 import { ratePerMileCents } from '../../domain/load/decider.js';
 import type { LoadEvent } from '../../domain/load/events.js';
 import type { Position } from '../../eventstore/types.js';
-import { columns } from '../sql/rows.js';
+import { columns } from '../../projections/sql/rows.js';
 
 export type BoardStatus = 'posted' | 'booked' | 'assigned' | 'picked_up' | 'in_transit' | 'delivered' | 'cancelled' | 'expired';
 export const BOARD_STATUSES: readonly BoardStatus[] = ['posted', 'booked', 'assigned', 'picked_up', 'in_transit', 'delivered', 'cancelled', 'expired'];

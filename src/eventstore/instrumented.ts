@@ -1,7 +1,7 @@
-import { WrongExpectedVersion } from '../eventstore/errors.js';
-import type { EventStore } from '../eventstore/types.js';
-import type { Metrics } from './metrics.js';
-import { SpanKind, withSpan } from './tracing.js';
+import { WrongExpectedVersion } from './errors.js';
+import type { EventStore } from './types.js';
+import type { Metrics } from '../infra/metrics.js';
+import { SpanKind, withSpan } from '../infra/tracing.js';
 
 /**
  * The event store with its appends measured: latency, conflicts, and events appended by type

@@ -2,15 +2,15 @@ import type { Knex } from 'knex';
 import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
 import { OrganisationRegistered, organisationEvents } from '../../domain/organisation/events.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
-import { ORGANISATION_STREAM } from '../organisations/projector.js';
-import type { ApplyContext, PostgresProjector, TableNames } from '../types.js';
-import { columns, copyRows, upsertRows } from '../sql/rows.js';
+import type { ApplyContext, PostgresProjector, TableNames } from '../../projections/types.js';
+import { columns, copyRows, upsertRows } from '../../projections/sql/rows.js';
 import { cellSql } from './cells.js';
 import { BOARD_COLUMNS, type BoardRow, evolveRow, type HistoryRow, statusAfter } from './row.js';
+import { ORGANISATION_STREAM } from '../../domain/organisation/stream.js';
+import { LOAD_STREAM } from '../../domain/load/stream.js';
 
 const HISTORY_COLUMNS = columns<HistoryRow>({ load_id: 'uuid', revision: 'int8', event_type: 'text', status: 'text', at: 'timestamptz', actor: 'text' });
 
-export const LOAD_STREAM = 'load-';
 
 /**
  * The load board: one denormalized row per load (shipper name, bid counts, status, booking),

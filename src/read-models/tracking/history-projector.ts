@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
-import { PingRecorded, TRACKING_STREAM, trackingEvents } from '../../domain/tracking/events.js';
+import { PingRecorded, trackingEvents } from '../../domain/tracking/events.js';
 import { formatPosition } from '../../eventstore/position.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
-import { columns, upsertRows } from '../sql/rows.js';
-import type { PostgresProjector, TableNames } from '../types.js';
+import { columns, upsertRows } from '../../projections/sql/rows.js';
+import type { PostgresProjector, TableNames } from '../../projections/types.js';
+import { TRACKING_STREAM } from '../../domain/tracking/stream.js';
 
 interface TrackRow {
   load_id: string;

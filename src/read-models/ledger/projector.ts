@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { type PaymentEvent, paymentEvents } from '../../domain/payment/events.js';
 import { formatPosition } from '../../eventstore/position.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
-import type { PostgresProjector, TableNames } from '../types.js';
+import type { PostgresProjector, TableNames } from '../../projections/types.js';
+import { PAYMENT_STREAM, paymentIdOf } from '../../domain/payment/stream.js';
 
 /**
  * The ledger: double entry for every money movement of the payment streams. Accounts:
@@ -87,7 +88,7 @@ export const ledgerProjector: PostgresProjector = {
   // Books that silently miss an entry misstate every balance after it: stop until an operator decides.
   onPoison: 'stop',
   eventTypes: paymentEvents.types(),
-  streamPrefixes: ['payment-'],
+  streamPrefixes: [PAYMENT_STREAM],
   tables: ['ledger_entries', 'ledger_payments'],
 
   async setup(trx: Knex.Transaction, t: TableNames) {
@@ -125,7 +126,7 @@ export const ledgerProjector: PostgresProjector = {
 
   async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
     const payments = t('ledger_payments');
-    const ids = [...new Set(events.map((e) => e.streamId.slice('payment-'.length)))];
+    const ids = [...new Set(events.map((e) => paymentIdOf(e.streamId)))];
     const parties = new Map<string, Parties & { revision: bigint; chargeRef: string | null }>();
     for (const r of await trx(payments).whereIn('payment_id', ids).select('*')) {
       parties.set(r.payment_id, {
@@ -139,7 +140,7 @@ export const ledgerProjector: PostgresProjector = {
     }
     const rows: Record<string, unknown>[] = [];
     for (const e of events) {
-      const paymentId = e.streamId.slice('payment-'.length);
+      const paymentId = paymentIdOf(e.streamId);
       const p = parties.get(paymentId);
       if (p && e.revision <= p.revision) continue;
       const event = { type: e.type, data: paymentEvents.decode(e) } as PaymentEvent;

@@ -1,8 +1,8 @@
 import type { ActivePrincipals } from '../../auth/principals.js';
 import { type OrganisationEvent, organisationEvents } from '../../domain/organisation/events.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
-import { ORGANISATION_STREAM } from '../organisations/projector.js';
-import type { AtLeastOnceProjector } from '../types.js';
+import type { AtLeastOnceProjector } from '../../projections/types.js';
+import { ORGANISATION_STREAM } from '../../domain/organisation/stream.js';
 
 /**
  * Keeps the Redis active-principal cache in step with the organisation events: a deactivated

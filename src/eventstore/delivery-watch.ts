@@ -1,6 +1,6 @@
-import type { DeliveryHold, EventStore } from '../eventstore/types.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import type { DeliveryHold, EventStore } from './types.js';
+import type { Logger } from '../infra/logger.js';
+import type { Metrics } from '../infra/metrics.js';
 
 /** The latest look at delivery: held back for longer than the threshold is `stalled`. */
 export interface DeliveryState extends DeliveryHold {

@@ -1,33 +1,19 @@
 import type { JobsOptions } from 'bullmq';
-import { CARRIER_STREAM } from '../projections/carrier-directory/projector.js';
 import type { RecordedEvent } from '../eventstore/types.js';
 import type { AtLeastOnceProjector } from '../projections/types.js';
-import { NOTIFIED_EVENTS } from './notifications/messages.js';
-import type { PaymentJob } from './processors/payments.js';
-import type { VerificationJob } from './processors/verification.js';
-import { jobIdFor, type JobQueues, PRIORITY, type QueueName, QUEUES } from './queues.js';
+import { NOTIFIED_EVENTS } from '../jobs/notifications/messages.js';
+import type { PaymentJob } from '../jobs/processors/payments.js';
+import type { VerificationJob } from '../jobs/processors/verification.js';
+import { causedBy, jobIdFor, type JobQueues, PRIORITY, type QueueName, QUEUES } from '../jobs/queues.js';
+import { CARRIER_STREAM } from '../domain/carrier/stream.js';
+import { LOAD_STREAM } from '../domain/load/stream.js';
+import { PAYMENT_STREAM, paymentIdOf } from '../domain/payment/stream.js';
 
 /**
  * Reactors start jobs: each follows the log with a checkpoint, like a projector (the log is the
  * outbox), and adds one job per event it reacts to. The job id derives from the event id, so a
  * batch replayed after a crash adds nothing twice (BullMQ ignores an id it already holds).
  */
-
-/** What every job of a reactor carries: the event that caused it, for tracing and idempotency. */
-export interface CausedBy {
-  eventId: string;
-  streamId: string;
-  /** Decimal text (bigint). */
-  revision: string;
-  correlationId?: string;
-}
-
-export const causedBy = (e: RecordedEvent): CausedBy => ({
-  eventId: e.id,
-  streamId: e.streamId,
-  revision: e.revision.toString(),
-  ...(typeof e.metadata.correlationId === 'string' ? { correlationId: e.metadata.correlationId } : {}),
-});
 
 interface Planned {
   name: string;
@@ -83,7 +69,7 @@ export function performanceRequests(queues: JobQueues): AtLeastOnceProjector {
   // Named as the reactor that recorded outcomes inline before the jobs existed: it keeps its checkpoint.
   return reactor('carrier_performance', queues, QUEUES.performance, {
     eventTypes: ['LoadDelivered', 'LoadBookingReleased'],
-    streamPrefixes: ['load-'],
+    streamPrefixes: [LOAD_STREAM],
     plan: (e) => ({ name: e.type, data: causedBy(e) }),
   });
 }
@@ -92,7 +78,7 @@ export function performanceRequests(queues: JobQueues): AtLeastOnceProjector {
 export function notificationRequests(queues: JobQueues): AtLeastOnceProjector {
   return reactor('notification_requests', queues, QUEUES.notifications, {
     eventTypes: [...NOTIFIED_EVENTS],
-    streamPrefixes: ['load-', CARRIER_STREAM],
+    streamPrefixes: [LOAD_STREAM, CARRIER_STREAM],
     plan: (e) => (e.type === 'CarrierVerificationRecorded' && (e.data as { verified: boolean }).verified ? undefined : { name: e.type, data: { ...causedBy(e), type: e.type } }),
   });
 }
@@ -101,11 +87,11 @@ export function notificationRequests(queues: JobQueues): AtLeastOnceProjector {
 export function paymentRequests(queues: JobQueues): AtLeastOnceProjector {
   return reactor('payment_requests', queues, QUEUES.payments, {
     eventTypes: ['InvoiceIssued', 'ChargeSucceeded', 'QuickPayRequested', 'RefundIssued'],
-    streamPrefixes: ['payment-'],
+    streamPrefixes: [PAYMENT_STREAM],
     plan: (e) => ({
       name: e.type === 'InvoiceIssued' ? 'charge' : e.type === 'RefundIssued' ? 'refund' : 'payout',
       data: {
-        paymentId: e.streamId.slice('payment-'.length),
+        paymentId: paymentIdOf(e.streamId),
         ...(e.type === 'InvoiceIssued' ? { attempt: 1 } : {}),
         ...(e.type === 'RefundIssued' ? { refundId: (e.data as { refundId: string }).refundId } : {}),
         causationId: e.id,

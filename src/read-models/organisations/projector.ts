@@ -1,10 +1,9 @@
 import type { Knex } from 'knex';
 import { type OrganisationEvent, organisationEvents } from '../../domain/organisation/events.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
-import type { PostgresProjector, TableNames } from '../types.js';
+import type { PostgresProjector, TableNames } from '../../projections/types.js';
+import { ORGANISATION_STREAM } from '../../domain/organisation/stream.js';
 
-export const ORGANISATION_STREAM = 'organisation-';
-export const organisationStream = (orgId: string) => `${ORGANISATION_STREAM}${orgId}`;
 
 export interface OrganisationRow {
   org_id: string;

@@ -2,9 +2,9 @@ import type { Knex } from 'knex';
 import { verificationGaps } from '../../domain/carrier/decider.js';
 import { type CarrierEvent, carrierEvents } from '../../domain/carrier/events.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
-import type { PostgresProjector, TableNames } from '../types.js';
+import type { PostgresProjector, TableNames } from '../../projections/types.js';
+import { CARRIER_STREAM } from '../../domain/carrier/stream.js';
 
-export const CARRIER_STREAM = 'carrier-';
 
 export interface CarrierRow {
   carrier_id: string;

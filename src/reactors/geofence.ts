@@ -2,11 +2,13 @@ import * as load from '../domain/load/decider.js';
 import type { RecordArrival } from '../domain/load/commands.js';
 import { type LoadEvent, loadEvents } from '../domain/load/events.js';
 import type { LocationPolicy } from '../domain/load/location.js';
-import { PingRecorded, TRACKING_STREAM, trackingEvents } from '../domain/tracking/events.js';
+import { PingRecorded, trackingEvents } from '../domain/tracking/events.js';
 import type { EventStore, RecordedEvent } from '../eventstore/types.js';
 import type { AtLeastOnceProjector } from '../projections/types.js';
-import { handle } from './handle.js';
-import { loadState, loadStream } from './lookups.js';
+import { handle } from '../application/handle.js';
+import { loadState } from '../application/lookups.js';
+import { loadStream } from '../domain/load/stream.js';
+import { TRACKING_STREAM } from '../domain/tracking/stream.js';
 
 export const GEOFENCE_ACTOR = 'system:geofence';
 const SYSTEM = { userId: GEOFENCE_ACTOR, orgId: GEOFENCE_ACTOR, roles: [] } as const;

@@ -1,9 +1,9 @@
 import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
 import type { EventStore, RecordedEvent } from '../../eventstore/types.js';
-import { LOAD_STREAM } from '../load-board/projector.js';
 import { type BoardRow, evolveRow } from '../load-board/row.js';
-import type { AtLeastOnceProjector } from '../types.js';
+import type { AtLeastOnceProjector } from '../../projections/types.js';
 import { docOf, type LoadDoc, type SearchIndex } from './types.js';
+import { LOAD_STREAM } from '../../domain/load/stream.js';
 
 function fold(events: readonly RecordedEvent[]): BoardRow | undefined {
   let row: BoardRow | undefined;

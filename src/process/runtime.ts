@@ -4,12 +4,12 @@ import { EsdbEventStore } from '../eventstore/esdb/store.js';
 import { PostgresEventStore } from '../eventstore/postgres/store.js';
 import type { EventStore } from '../eventstore/types.js';
 import { JobQueues } from '../jobs/queues.js';
-import type { Config } from './config.js';
-import { createKnex, ensureDatabase } from './db.js';
-import type { Logger } from './logger.js';
-import { migrateLatest } from './migrate.js';
-import { createRedis } from './redis.js';
-import { type ServiceEndpoints, startServices } from './services.js';
+import type { Config } from '../infra/config.js';
+import { createKnex, ensureDatabase } from '../infra/db.js';
+import type { Logger } from '../infra/logger.js';
+import { migrateLatest } from '../infra/migrate.js';
+import { createRedis } from '../infra/redis.js';
+import { type ServiceEndpoints, startServices } from '../infra/services.js';
 
 /** Everything a process role needs: connections, the event store, and how to close them. */
 export interface Runtime {

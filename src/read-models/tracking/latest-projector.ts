@@ -1,10 +1,11 @@
 import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
-import { PingRecorded, TRACKING_STREAM, trackingEvents } from '../../domain/tracking/events.js';
+import { PingRecorded, trackingEvents } from '../../domain/tracking/events.js';
 import { formatPosition } from '../../eventstore/position.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
-import { LOAD_STREAM } from '../load-board/projector.js';
-import type { AtLeastOnceProjector } from '../types.js';
+import type { AtLeastOnceProjector } from '../../projections/types.js';
 import type { LatestLocations, LoadFacts } from './latest.js';
+import { LOAD_STREAM } from '../../domain/load/stream.js';
+import { TRACKING_STREAM } from '../../domain/tracking/stream.js';
 
 const FACT_EVENTS = [
   'LoadPosted',
