@@ -35,6 +35,7 @@ import { type Projector, projectorFilter } from '../../src/projections/types.js'
 import { seed } from '../../src/seed/seed.js';
 import { percentile, type Row } from '../lib/report.js';
 import type { ScenarioContext } from './context.js';
+import { servicesFor } from '../../src/process/services.js';
 
 const logger = createLogger({ LOG_LEVEL: 'warn', LOG_FORMAT: 'pretty', NODE_ENV: 'development' });
 
@@ -61,7 +62,8 @@ async function openBoard(ctx: ScenarioContext): Promise<Board> {
   const store = new PostgresEventStore({ databaseUrl: url, poolMax: 16 });
   const principals = new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
   const search = searchIndexFor({ knex, config });
-  const projectors = allProjectors({ principals, search, store, locations: new LatestLocations(redis) });
+  const services = servicesFor({ store, knex, redis, config });
+  const projectors = allProjectors({ principals, search, store, services, locations: new LatestLocations(redis) });
   const runner = new ProjectionRunner({ knex, store, projectors, logger, batchSize: 2_000 });
   const have = (await knex.raw(`select count(*)::int as n from es_streams where stream_id like 'load-%'`)).rows[0].n as number;
   if (have < loads) {
@@ -124,10 +126,11 @@ export async function loadBoardScenario(ctx: ScenarioContext): Promise<Row[]> {
     const { config, knex, store, runner } = b;
     const principals = new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
     const search = searchIndexFor({ knex, config });
-    const projectors = allProjectors({ principals, search, store, locations: new LatestLocations(redis) });
+    const services = servicesFor({ store, knex, redis, config });
+    const projectors = allProjectors({ principals, search, store, services, locations: new LatestLocations(redis) });
     // No read here waits on minPosition: the wait's LISTEN connection is never opened.
     const progress = new ProjectionProgress({ knex, store, projectors });
-    const api = createApi({ knex, redis, store, projectors, progress, principals, search, config });
+    const api = createApi({ knex, redis, store, services, projectors, progress, principals, search, config });
     const app = createApp({ logger, knex, redis, store, projections: runner, maxLagEvents: 10_000_000, draining: () => false, api });
     server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server!.once('listening', r));

@@ -1,13 +1,14 @@
 import * as payment from '../domain/payment/decider.js';
 import { type PaymentEvent, paymentEvents } from '../domain/payment/events.js';
-import type { EventMetadata, EventStore, RecordedEvent } from '../eventstore/types.js';
-import { handle, type HandleOptions } from './handle.js';
-import { fold } from './lookups.js';
 import { paymentStream } from '../domain/payment/stream.js';
+import type { EventStore, RecordedEvent } from '../eventstore/types.js';
+import { Aggregate } from './aggregate.js';
+import type { HandleResult } from './handle.js';
+import { type Invocation, systemActor, type Unsent } from './invocation.js';
 
 export const PAYMENTS_ACTOR = 'system:payments';
-/** Jobs and webhooks act on payments as the platform. */
-export const PAYMENTS_SYSTEM = { userId: PAYMENTS_ACTOR, orgId: PAYMENTS_ACTOR, roles: ['admin'] } as const;
+/** Jobs, webhooks and the invoicing reactor act on payments as the platform. */
+export const PAYMENTS_SYSTEM = systemActor(PAYMENTS_ACTOR, ['admin']);
 
 export interface PaymentTerms {
   /** The platform's fee on a load, in basis points of the rate. */
@@ -16,18 +17,25 @@ export interface PaymentTerms {
   termsDays: number;
 }
 
-/** A payment as its stream says now (or up to a revision). */
-export function paymentState(store: EventStore, paymentId: string, upTo?: bigint): Promise<payment.PaymentState> {
-  return fold<PaymentEvent, payment.PaymentState>(store, paymentEvents, paymentStream(paymentId), payment.evolve, payment.initialState, upTo);
-}
+/** Load settlements: every event of a payment stream is hash-chained to the one before it. */
+export class PaymentService {
+  private readonly aggregate: Aggregate<payment.PaymentCommand, PaymentEvent, payment.PaymentState>;
 
-/** Runs a payment command; every event is hash-chained to the one before it. */
-export function runPayment(store: EventStore, paymentId: string, command: payment.PaymentCommand, options: Omit<HandleOptions, 'chained'> = {}) {
-  return handle({ store, registry: paymentEvents }, paymentStream(paymentId), payment, command, { ...options, chained: true });
-}
+  constructor(private readonly store: EventStore) {
+    this.aggregate = new Aggregate(store, { stream: paymentStream, registry: paymentEvents, decider: payment, chained: true });
+  }
 
-export const causedBy = (e: RecordedEvent, actor: string): EventMetadata => ({
-  actor,
-  causationId: e.id,
-  ...(typeof e.metadata.correlationId === 'string' ? { correlationId: e.metadata.correlationId } : {}),
-});
+  /** A payment as its stream says now (or up to a revision). */
+  state(paymentId: string, upTo?: bigint): Promise<payment.PaymentState> {
+    return this.aggregate.state(paymentId, upTo);
+  }
+
+  /** Every event of the payment, as recorded: what auditors replay. */
+  history(paymentId: string): Promise<RecordedEvent[]> {
+    return this.store.readStream(paymentStream(paymentId));
+  }
+
+  run(paymentId: string, command: Unsent<payment.PaymentCommand>, by: Invocation): Promise<HandleResult<PaymentEvent>> {
+    return this.aggregate.run(paymentId, command, by);
+  }
+}

@@ -3,9 +3,9 @@ import type { Redis } from 'ioredis';
 import { Authenticator } from '../auth/authenticate.js';
 import { ActivePrincipals } from '../auth/principals.js';
 import { TokenVerifier } from '../auth/tokens.js';
+import type { Services } from '../application/services.js';
 import type { EventStore } from '../eventstore/types.js';
-import { type Config, jwtSettings, locationPolicy } from '../infra/config.js';
-import { searchIndexFor } from '../process/projectors.js';
+import { type Config, jwtSettings } from '../infra/config.js';
 import type { SearchIndex } from '../read-models/search/types.js';
 import { LatestLocations } from '../read-models/tracking/latest.js';
 import type { ProjectionProgress } from '../projections/progress.js';
@@ -78,18 +78,20 @@ export function createApi(deps: {
   readKnex?: Knex;
   redis: Redis;
   store: EventStore;
+  /** The aggregates' services: every command route runs through them. */
+  services: Services;
   projectors: readonly Projector[];
   /** Where `?minPosition=` reads wait; its owner starts and stops it. */
   progress: ProjectionProgress;
   principals?: ActivePrincipals;
-  search?: SearchIndex;
+  search: SearchIndex;
   /** The job queues: adds the admin job routes and the queue board. */
   queues?: JobQueues;
   /** For what the webhook endpoint refuses. */
   logger?: Logger;
   config: ApiConfig;
 }): ApiDeps {
-  const { knex, redis, store, projectors, config } = deps;
+  const { knex, redis, store, services, projectors, config } = deps;
   const principals = deps.principals ?? new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
   // Queries (and their read-your-writes waits, which read the checkpoints beside the rows) use the
   // read pool: on a replica both arrive together, in commit order.
@@ -105,23 +107,22 @@ export function createApi(deps: {
     corsOrigins: (config.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     middleware: [
       ...(config.STRIPE_WEBHOOK_SECRET && deps.logger
-        ? [stripeWebhook({ knex, store, logger: deps.logger, secret: config.STRIPE_WEBHOOK_SECRET, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS })]
+        ? [stripeWebhook({ knex, payments: services.payments, logger: deps.logger, secret: config.STRIPE_WEBHOOK_SECRET, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS })]
         : []),
       ...(deps.queues ? [queueBoard(deps.queues, auth)] : []),
     ],
     idempotency: new IdempotencyStore(redis, config.IDEMPOTENCY_TTL_SECONDS),
     routes: [
-      ...organisationRoutes({ ...read, platformOrgId: config.PLATFORM_ORG_ID }),
-      ...carrierCommandRoutes({ store }),
+      ...organisationRoutes({ ...read, organisations: services.organisations }),
+      ...carrierCommandRoutes(services),
       ...carrierDirectoryRoutes(read),
-      ...loadCommandRoutes({ store, locations, locationPolicy: locationPolicy(config) }),
+      ...loadCommandRoutes(services),
       ...loadBoardRoutes(read),
-      ...searchRoutes({ ...read, search: deps.search ?? searchIndexFor({ knex: read.knex, config }) }),
+      ...searchRoutes({ ...read, search: deps.search }),
       ...trackingRoutes({
         knex,
-        store,
+        tracking: services.tracking,
         locations,
-        retentionDays: config.TRACKING_RETENTION_DAYS,
         limits: {
           maxAgeMs: config.TRACKING_MAX_PING_AGE_HOURS * 3_600_000,
           futureSkewMs: config.TRACKING_CLOCK_SKEW_SECONDS * 1_000,
@@ -129,7 +130,7 @@ export function createApi(deps: {
         },
       }),
       ...ledgerRoutes(read),
-      ...paymentRoutes({ store, quickPay: { feeBps: config.QUICKPAY_FEE_BPS, minFeeCents: config.QUICKPAY_MIN_FEE_CENTS } }),
+      ...paymentRoutes({ payments: services.payments, quickPay: { feeBps: config.QUICKPAY_FEE_BPS, minFeeCents: config.QUICKPAY_MIN_FEE_CENTS } }),
       ...(deps.queues ? jobRoutes({ queues: deps.queues, store }) : []),
       ...projectionRoutes({ knex, projectors }),
     ],

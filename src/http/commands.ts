@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
-import { type Decider, handle, type HandleResult } from '../application/handle.js';
-import type { Actor } from '../domain/shared/actor.js';
-import type { EventRegistry } from '../domain/shared/event-schema.js';
+import type { HandleResult } from '../application/handle.js';
 import { formatPosition } from '../eventstore/position.js';
-import type { EventStore } from '../eventstore/types.js';
-import { currentContext } from '../infra/context.js';
 import type { Answer, RouteInput } from './route.js';
 
 export const commandAnswer = z
@@ -28,35 +24,6 @@ const ID_NAMESPACE = '9b7e4a1c-2d3f-4e5a-8b6c-7d8e9f0a1b2c';
 export function newId(input: Pick<RouteInput<unknown, unknown, unknown>, 'idempotencyKey'>, given?: string): string {
   if (given) return given;
   return input.idempotencyKey ? uuidv5(input.idempotencyKey, ID_NAMESPACE) : randomUUID();
-}
-
-export function metadataOf(actor: Actor) {
-  return { now: new Date(), actor };
-}
-
-export interface CommandDeps {
-  store: EventStore;
-}
-
-/** Runs a command through the handler with the request's If-Match, Idempotency-Key and correlation. */
-export async function run<C, E extends { type: string; data: unknown }, S>(
-  deps: CommandDeps,
-  registry: EventRegistry,
-  streamId: string,
-  decider: Decider<C, E, S>,
-  command: C,
-  input: Pick<RouteInput<unknown, unknown, unknown>, 'ifMatch' | 'idempotencyKey' | 'actor'>,
-): Promise<HandleResult<E>> {
-  const ctx = currentContext();
-  return handle({ store: deps.store, registry }, streamId, decider, command, {
-    ...(input.ifMatch !== undefined ? { expectedRevision: input.ifMatch } : {}),
-    ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
-    metadata: {
-      actor: input.actor.userId,
-      ...(ctx?.correlationId ? { correlationId: ctx.correlationId } : {}),
-      ...(ctx?.requestId ? { causationId: ctx.requestId } : {}),
-    },
-  });
 }
 
 export function answer(result: HandleResult<{ type: string }>, status: 201 | 202 = 202, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Answer {

@@ -1,3 +1,4 @@
+import type { Services } from '../application/services.js';
 import { type Job, type Processor, Worker } from 'bullmq';
 import type { Knex } from 'knex';
 import type { EventStore } from '../eventstore/types.js';
@@ -17,6 +18,8 @@ import { type JobQueues, QUEUE_NAMES, type QueueName, QUEUES } from './queues.js
 export interface WorkerDeps {
   queues: JobQueues;
   store: EventStore;
+  /** The aggregates' services: jobs run commands through them, as routes do. */
+  services: Pick<Services, 'loads' | 'carriers' | 'organisations' | 'payments'>;
   knex: Knex;
   logger: Logger;
   metrics?: Metrics;
@@ -49,6 +52,7 @@ export function limiterFor(perSecond: number): { max: number; duration: number }
 /** Starts every queue's worker in this process. */
 export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[]; close(): Promise<void> }> {
   const { queues, store, knex, logger, metrics } = deps;
+  const { loads, carriers, organisations, payments } = deps.services;
   const workers: Worker[] = [];
   const start = <T>(name: QueueName, processor: Processor<T>, opts: { concurrency: number; limiter?: { max: number; duration: number } }) => {
     const w = new Worker<T>(
@@ -85,7 +89,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
   };
 
   if (deps.fmcsa) {
-    start(QUEUES.verification, verificationProcessor({ store, fmcsa: deps.fmcsa, insuranceTrustMs: deps.insuranceTrustMs }), {
+    start(QUEUES.verification, verificationProcessor({ carriers, fmcsa: deps.fmcsa, insuranceTrustMs: deps.insuranceTrustMs }), {
       concurrency: 16,
       limiter: limiterFor(deps.fmcsaPerSecond),
     });
@@ -96,7 +100,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
     start(
       QUEUES.payments,
       paymentProcessor({
-        store,
+        payments,
+        organisations,
+        carriers,
         queue: queues.queue(QUEUES.payments),
         ...deps.payments,
         ...(metrics ? { observe: (stage, outcome, seconds) => metrics.paymentStage.observe({ stage, outcome }, seconds) } : {}),
@@ -107,11 +113,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
     logger.warn('STRIPE_SECRET_KEY is not set: charges and payouts wait in their queue until a worker with a key runs');
   }
   start(QUEUES.recheck, recheckProcessor({ knex, verification: queues.queue(QUEUES.verification) }), { concurrency: 1 });
-  start(QUEUES.performance, performanceProcessor(store), { concurrency: 1 });
-  start(QUEUES.expiry, expirySweeper({ store, knex }), { concurrency: 1 });
+  start(QUEUES.performance, performanceProcessor({ store, loads, carriers }), { concurrency: 1 });
+  start(QUEUES.expiry, expirySweeper({ loads, knex }), { concurrency: 1 });
   start(
     QUEUES.notifications,
-    notificationProcessor({ store, knex, transport: deps.transport, platformOrgId: deps.platformOrgId, maxAgeMs: deps.notificationMaxAgeMs }),
+    notificationProcessor({ store, carriers, knex, transport: deps.transport, platformOrgId: deps.platformOrgId, maxAgeMs: deps.notificationMaxAgeMs }),
     { concurrency: 8 },
   );
   if (deps.recheckPattern) {

@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import { ActivePrincipals } from '../auth/principals.js';
 import { geofenceReactor } from '../reactors/geofence.js';
 import type { PaymentTerms } from '../application/payments.js';
+import type { Services } from '../application/services.js';
+import { servicesFor } from './services.js';
 import { invoicingReactor } from '../reactors/invoicing.js';
 import { DEFAULT_LOCATION_POLICY, type LocationPolicy } from '../domain/load/location.js';
 import type { EventStore } from '../eventstore/types.js';
@@ -32,6 +34,8 @@ export interface ProjectorDeps {
   principals: ActivePrincipals;
   search: SearchIndex;
   store: EventStore;
+  /** The services the reactors run commands through. */
+  services: Pick<Services, 'loads' | 'payments'>;
   locations: LatestLocations;
   /** Where the reactors queue jobs (FMCSA checks, scores, notifications); absent, those reactors do not run (read-model benchmarks). */
   queues?: JobQueues;
@@ -69,8 +73,8 @@ export function allProjectors(deps: ProjectorDeps): Projector[] {
     ...(deps.queues ? jobReactors(deps.queues) : []),
     trackingLatestProjector(deps.locations),
     trackHistoryProjector,
-    geofenceReactor(deps.store, deps.locationPolicy ?? DEFAULT_LOCATION_POLICY),
-    invoicingReactor(deps.store, deps.paymentTerms ?? { feeBps: 500, termsDays: 30 }),
+    geofenceReactor(deps.services.loads, deps.locationPolicy ?? DEFAULT_LOCATION_POLICY),
+    invoicingReactor(deps.services, deps.paymentTerms ?? { feeBps: 500, termsDays: 30 }),
     ledgerProjector,
   ], deps);
 }
@@ -78,6 +82,8 @@ export function allProjectors(deps: ProjectorDeps): Projector[] {
 /** The projectors of a running process, wired to its connections. */
 export function projectorsFor(runtime: {
   knex: Knex;
+  /** Default: the services of `store`, as servicesFor builds them. */
+  services?: Pick<Services, 'loads' | 'payments'>;
   redis: Redis;
   queues: JobQueues;
   store: EventStore;
@@ -95,6 +101,7 @@ export function projectorsFor(runtime: {
     | 'REALTIME_LOCATION_INTERVAL_MS'
     | 'PLATFORM_FEE_BPS'
     | 'CARRIER_PAYOUT_TERMS_DAYS'
+    | 'TRACKING_RETENTION_DAYS'
   >;
 }): Projector[] {
   const broadcaster = new RedisBroadcaster(
@@ -107,6 +114,7 @@ export function projectorsFor(runtime: {
     principals: new ActivePrincipals({ redis: runtime.redis, knex: runtime.knex, platformOrgId: runtime.config.PLATFORM_ORG_ID }),
     search: searchIndexFor(runtime),
     store: runtime.store,
+    services: runtime.services ?? servicesFor(runtime),
     locations: new LatestLocations(runtime.redis),
     queues: runtime.queues,
     paymentTerms: { feeBps: runtime.config.PLATFORM_FEE_BPS, termsDays: runtime.config.CARRIER_PAYOUT_TERMS_DAYS },

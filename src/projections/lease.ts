@@ -15,12 +15,18 @@ export class ProjectorLeases {
   private closed = false;
   /** Queries on the one connection go one after another (pg 9 refuses overlapping ones). */
   private turn: Promise<unknown> = Promise.resolve();
+  private readonly lostListeners: ((names: string[]) => void)[] = [];
 
   constructor(
     private readonly databaseUrl: string,
     private readonly logger: Logger,
     private readonly onLost: (names: string[]) => void = () => {},
   ) {}
+
+  /** Tells `listener` too when leases are lost (the runner that holds them, once it is built). */
+  whenLost(listener: (names: string[]) => void): void {
+    this.lostListeners.push(listener);
+  }
 
   holds(name: string): boolean {
     return this.held.has(name);
@@ -76,7 +82,10 @@ export class ProjectorLeases {
         if (names.length && !this.closed) {
           this.logger.warn('projector leases lost with their connection; those projectors stop until taken again', { projectors: names, err });
         }
-        if (names.length) this.onLost(names);
+        if (names.length) {
+          this.onLost(names);
+          for (const listener of this.lostListeners) listener(names);
+        }
       };
       client.on('error', (err) => lost(err));
       client.on('end', () => lost());

@@ -1,17 +1,16 @@
 import * as load from '../domain/load/decider.js';
 import type { RecordArrival } from '../domain/load/commands.js';
-import { type LoadEvent, loadEvents } from '../domain/load/events.js';
+import type { LoadEvent } from '../domain/load/events.js';
 import type { LocationPolicy } from '../domain/load/location.js';
 import { PingRecorded, trackingEvents } from '../domain/tracking/events.js';
-import type { EventStore, RecordedEvent } from '../eventstore/types.js';
+import type { RecordedEvent } from '../eventstore/types.js';
 import type { AtLeastOnceProjector } from '../projections/types.js';
-import { handle } from '../application/handle.js';
-import { loadState } from '../application/lookups.js';
-import { loadStream } from '../domain/load/stream.js';
-import { TRACKING_STREAM } from '../domain/tracking/stream.js';
+import { reactingTo, systemActor } from '../application/invocation.js';
+import type { LoadService } from '../application/loads.js';
+import { TRACKING_STREAM, trackedLoadIdOf } from '../domain/tracking/stream.js';
 
 export const GEOFENCE_ACTOR = 'system:geofence';
-const SYSTEM = { userId: GEOFENCE_ACTOR, orgId: GEOFENCE_ACTOR, roles: [] } as const;
+const SYSTEM = systemActor(GEOFENCE_ACTOR);
 
 type Ping = ReturnType<typeof PingRecorded.schema.parse>;
 
@@ -22,7 +21,7 @@ type Ping = ReturnType<typeof PingRecorded.schema.parse>;
  * arrives goes through the command handler, whose event id derives from the ping's event, so a
  * replayed batch appends nothing (and the decider records each arrival once anyway).
  */
-export function geofenceReactor(store: EventStore, policy: LocationPolicy): AtLeastOnceProjector {
+export function geofenceReactor(loads: Pick<LoadService, 'state' | 'recordArrival'>, policy: LocationPolicy): AtLeastOnceProjector {
   return {
     kind: 'at-least-once',
     name: 'geofence',
@@ -33,7 +32,7 @@ export function geofenceReactor(store: EventStore, policy: LocationPolicy): AtLe
     async apply(events: readonly RecordedEvent[]) {
       const byLoad = new Map<string, RecordedEvent[]>();
       for (const e of events) {
-        const loadId = e.streamId.slice(TRACKING_STREAM.length);
+        const loadId = trackedLoadIdOf(e.streamId);
         byLoad.set(loadId, [...(byLoad.get(loadId) ?? []), e]);
       }
       await Promise.all([...byLoad].map(([loadId, pings]) => arrivals(loadId, pings)));
@@ -41,7 +40,7 @@ export function geofenceReactor(store: EventStore, policy: LocationPolicy): AtLe
   };
 
   async function arrivals(loadId: string, pings: RecordedEvent[]): Promise<void> {
-    let state: load.LoadState = await loadState(store, loadId);
+    let state: load.LoadState = await loads.state(loadId);
     if (state.status === 'none') return;
     // In the order the fixes were taken: the first one inside the fence is the arrival.
     const fixes = pings
@@ -56,14 +55,7 @@ export function geofenceReactor(store: EventStore, policy: LocationPolicy): AtLe
         };
         const decided = load.decide(command, state);
         if (decided.length === 0) continue;
-        const r = await handle({ store, registry: loadEvents }, loadStream(loadId), load, command, {
-          idempotencyKey: `arrival:${site}:${e.id}`,
-          metadata: {
-            causationId: e.id,
-            ...(typeof e.metadata.correlationId === 'string' ? { correlationId: e.metadata.correlationId } : {}),
-            actor: GEOFENCE_ACTOR,
-          },
-        });
+        const r = await loads.recordArrival(loadId, command.data, reactingTo(e, SYSTEM, `arrival:${site}:${e.id}`));
         state = r.events.reduce<load.LoadState>((s, ev) => load.evolve(s, ev as LoadEvent), state);
       }
     }

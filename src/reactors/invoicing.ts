@@ -1,16 +1,16 @@
+import type { LoadService } from '../application/loads.js';
+import { reactingTo } from '../application/invocation.js';
+import { PAYMENTS_SYSTEM, type PaymentService, type PaymentTerms } from '../application/payments.js';
 import { LoadDelivered, loadEvents } from '../domain/load/events.js';
 import { LOAD_STREAM, loadIdOf } from '../domain/load/stream.js';
 import { paymentIdForLoad } from '../domain/payment/stream.js';
 import type { AtLeastOnceProjector } from '../projections/types.js';
-import { loadState } from '../application/lookups.js';
-import { causedBy, PAYMENTS_ACTOR, PAYMENTS_SYSTEM, type PaymentTerms, runPayment } from '../application/payments.js';
-import type { EventStore } from '../eventstore/types.js';
 
 /**
  * A reactor: a delivered load is invoiced (the shipper owes the load's rate; the carrier is owed
  * that less the platform's fee). Idempotent: the invoice's event id derives from the delivery's.
  */
-export function invoicingReactor(store: EventStore, terms: PaymentTerms): AtLeastOnceProjector {
+export function invoicingReactor(services: { loads: Pick<LoadService, 'state'>; payments: Pick<PaymentService, 'run'> }, terms: PaymentTerms): AtLeastOnceProjector {
   return {
     kind: 'at-least-once',
     name: 'invoicing',
@@ -19,12 +19,11 @@ export function invoicingReactor(store: EventStore, terms: PaymentTerms): AtLeas
     streamPrefixes: [LOAD_STREAM],
     async apply(events) {
       for (const e of events) {
-        const state = await loadState(store, loadIdOf(e.streamId), e.revision);
+        const state = await services.loads.state(loadIdOf(e.streamId), e.revision);
         if (state.status !== 'delivered') continue;
         const loadId = state.posting.loadId;
         const paymentId = paymentIdForLoad(loadId);
-        await runPayment(
-          store,
+        await services.payments.run(
           paymentId,
           {
             type: 'IssueInvoice',
@@ -39,9 +38,8 @@ export function invoicingReactor(store: EventStore, terms: PaymentTerms): AtLeas
               termsDays: terms.termsDays,
               deliveredAt: (loadEvents.decode(e) as { deliveredAt: Date }).deliveredAt,
             },
-            metadata: { now: e.createdAt, actor: PAYMENTS_SYSTEM },
           },
-          { idempotencyKey: `invoice:${e.id}`, metadata: causedBy(e, PAYMENTS_ACTOR) },
+          reactingTo(e, PAYMENTS_SYSTEM, `invoice:${e.id}`),
         );
       }
     },

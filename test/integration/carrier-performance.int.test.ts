@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { PERFORMANCE_ACTOR } from '../../src/application/carrier-performance.js';
+import { PERFORMANCE_ACTOR } from '../../src/jobs/processors/loads.js';
 import { type LoadEvent, loadEvents } from '../../src/domain/load/events.js';
 import type { AtLeastOnceProjector } from '../../src/projections/types.js';
 import { type ApiHarness, apiHarness } from '../support/api.js';

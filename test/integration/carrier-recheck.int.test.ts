@@ -13,6 +13,9 @@ import { ProjectionRunner } from '../../src/projections/runner.js';
 import { FakeFmcsa } from '../fakes/fmcsa.js';
 import { until } from '../support/async.js';
 import { freshDatabase, testLogger, testServices } from '../support/services.js';
+import { loadConfig } from '../../src/infra/config.js';
+import { servicesFor } from '../../src/process/services.js';
+import { createRedis, type Redis } from '../../src/infra/redis.js';
 
 const CARRIERS = 10_000;
 const PER_SECOND = 300;
@@ -25,6 +28,7 @@ describe('The daily re-check of every carrier (10,000 carriers, fake FMCSA)', fu
   let store: PostgresEventStore;
   let queues: JobQueues;
   let workers: Awaited<ReturnType<typeof startWorkers>>;
+  let redis: Redis | undefined;
   const ids: string[] = [];
 
   before(async () => {
@@ -66,6 +70,7 @@ describe('The daily re-check of every carrier (10,000 carriers, fake FMCSA)', fu
     workers = await startWorkers({
       queues,
       store,
+      services: servicesFor({ store, knex, redis: (redis = createRedis((await testServices()).redisUrl, `t:${randomUUID()}:`)), config: loadConfig({ NODE_ENV: 'test' }) }),
       knex,
       logger: testLogger,
       fmcsa,
@@ -78,6 +83,7 @@ describe('The daily re-check of every carrier (10,000 carriers, fake FMCSA)', fu
   });
   after(async () => {
     await workers?.close();
+    redis?.disconnect();
     await queues?.close();
     await store?.close();
     await knex?.destroy();

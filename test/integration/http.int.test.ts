@@ -14,6 +14,8 @@ import { LatestLocations } from '../../src/read-models/tracking/latest.js';
 import { PostgresSearchIndex } from '../../src/read-models/search/postgres.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import { freshDatabase, testLogger, testServices } from '../support/services.js';
+import { loadConfig } from '../../src/infra/config.js';
+import { servicesFor } from '../../src/process/services.js';
 
 describe('The HTTP app', () => {
   let knex: Knex;
@@ -28,7 +30,7 @@ describe('The HTTP app', () => {
     knex = createKnex(url, 4);
     redis = createRedis((await testServices()).redisUrl, `t:${randomUUID()}:`);
     store = new PostgresEventStore({ databaseUrl: url });
-    runner = new ProjectionRunner({ knex, store, projectors: allProjectors({ principals: new ActivePrincipals({ redis, knex, platformOrgId: randomUUID() }), search: new PostgresSearchIndex(knex), store, locations: new LatestLocations(redis) }), logger: testLogger });
+    runner = new ProjectionRunner({ knex, store, projectors: allProjectors({ principals: new ActivePrincipals({ redis, knex, platformOrgId: randomUUID() }), search: new PostgresSearchIndex(knex), store, services: servicesFor({ store, knex, redis, config: loadConfig({ NODE_ENV: 'test' }) }), locations: new LatestLocations(redis) }), logger: testLogger });
     app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 5, draining: () => draining });
     // Routes that fail in the ways the error middleware must render.
     app.use(async (ctx, next) => {

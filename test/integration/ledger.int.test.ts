@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { PAYMENTS_SYSTEM, runPayment } from '../../src/application/payments.js';
+import type { Unsent } from '../../src/application/invocation.js';
+import { PAYMENTS_SYSTEM, PaymentService } from '../../src/application/payments.js';
 import type { PaymentCommand } from '../../src/domain/payment/decider.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import { createKnex, type Knex } from '../../src/infra/db.js';
@@ -31,7 +32,7 @@ describe('The ledger projection (double entry over the payment streams)', () => 
   });
 
   const pay = (paymentId: string, type: PaymentCommand['type'], data: object, now = new Date()) =>
-    runPayment(store, paymentId, { type, data, metadata: { now, actor: PAYMENTS_SYSTEM } } as PaymentCommand);
+    new PaymentService(store).run(paymentId, { type, data } as Unsent<PaymentCommand>, { actor: PAYMENTS_SYSTEM, now });
   async function invoiced(amountCents: number) {
     const paymentId = randomUUID();
     await pay(paymentId, 'IssueInvoice', { paymentId, loadId: randomUUID(), shipperOrgId: SHIPPER, carrierId: randomUUID(), carrierOrgId: CARRIER, amountCents, feeBps: 500, termsDays: 30, deliveredAt: new Date(Date.now() - 31 * DAY) });
@@ -64,7 +65,7 @@ describe('The ledger projection (double entry over the payment streams)', () => 
     // C: invoiced, QuickPay, never paid: written off.
     const c = await invoiced(30_000);
     await pay(c, 'RequestQuickPay', { feeBps: 300, minFeeCents: 2_500 });
-    await runPayment(store, c, { type: 'WriteOff', data: { reason: 'shipper bankrupt' }, metadata: { now: new Date(), actor: { userId: 'u-admin', orgId: 'x', roles: ['admin'] } } });
+    await new PaymentService(store).run(c, { type: 'WriteOff', data: { reason: 'shipper bankrupt' } }, { actor: { userId: 'u-admin', orgId: 'x', roles: ['admin'] } });
 
     runner = new ProjectionRunner({ knex, store, projectors: [ledgerProjector], logger: testLogger, batchSize: 3 });
     runner.start();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { auditPayment } from '../../src/application/audit.js';
-import { PAYMENTS_SYSTEM, runPayment } from '../../src/application/payments.js';
+import { PAYMENTS_SYSTEM, PaymentService } from '../../src/application/payments.js';
 import { type ApiHarness, apiHarness } from '../support/api.js';
 import { carrierBody, goodVerification, loadBody } from '../support/loads.js';
 import { testServices } from '../support/services.js';
@@ -47,8 +47,8 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
   /** What the payment provider's job and webhook will do: charge the shipper. */
   async function charge(paymentId: string) {
     const chargeId = randomUUID();
-    await runPayment(h.store, paymentId, { type: 'RequestCharge', data: { chargeId }, metadata: { now: new Date(), actor: PAYMENTS_SYSTEM } });
-    await runPayment(h.store, paymentId, { type: 'RecordChargeSucceeded', data: { chargeId, providerRef: `pi_${chargeId.slice(0, 8)}` }, metadata: { now: new Date(), actor: PAYMENTS_SYSTEM } });
+    await new PaymentService(h.store).run(paymentId, { type: 'RequestCharge', data: { chargeId } }, { actor: PAYMENTS_SYSTEM });
+    await new PaymentService(h.store).run(paymentId, { type: 'RecordChargeSucceeded', data: { chargeId, providerRef: `pi_${chargeId.slice(0, 8)}` } }, { actor: PAYMENTS_SYSTEM });
   }
   const audit = (paymentId: string, auth = auditor, query = '') => h.http().get(`/audit/payments/${paymentId}${query}`).set('Authorization', auth);
 

@@ -17,6 +17,7 @@ import { DEV_JWT_SECRET, loadConfig, locationPolicy, serverLimits } from '../../
 import { createKnex, type Knex } from '../../src/infra/db.js';
 import { createRedis, type Redis } from '../../src/infra/redis.js';
 import { allProjectors, searchIndexFor } from '../../src/process/projectors.js';
+import { servicesFor } from '../../src/process/services.js';
 import { LatestLocations } from '../../src/read-models/tracking/latest.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import type { Projector } from '../../src/projections/types.js';
@@ -107,11 +108,13 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const config = loadConfig({ NODE_ENV: 'test', PLATFORM_ORG_ID: platformOrgId, MIN_POSITION_WAIT_MS: '3000', ...unlimited, ...env });
   const principals = new ActivePrincipals({ redis, knex, platformOrgId });
   const search = searchIndexFor({ knex, config });
+  // The services as the service composes them: the same lookups, on this harness's connections.
+  const services = servicesFor({ store, knex, redis, config });
   const locations = new LatestLocations(redis);
   const broadcaster = new RedisBroadcaster(redis, channelKey(keyPrefix));
   const notify = { knex, broadcaster, locationIntervalMs: config.REALTIME_LOCATION_INTERVAL_MS };
   const queues = new JobQueues((await testServices()).redisUrl, keyPrefix, { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
-  const projectors = [...allProjectors({ principals, search, store, locations, locationPolicy: locationPolicy(config), notify, queues }), ...(opts.extraProjectors ?? [])];
+  const projectors = [...allProjectors({ principals, search, store, services, locations, locationPolicy: locationPolicy(config), notify, queues }), ...(opts.extraProjectors ?? [])];
   const runner = new ProjectionRunner({
     knex,
     store,
@@ -150,6 +153,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const workers = await startWorkers({
     queues,
     store,
+    services,
     knex,
     logger: testLogger,
     metrics,
@@ -168,7 +172,7 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const readKnex = opts.readReplica ? createKnex(url, 4, { readOnly: true }) : knex;
   const progress = new ProjectionProgress({ knex: readKnex, store, projectors, databaseUrl: url, announcer: runner.announcer });
   await progress.start();
-  const api = createApi({ knex, readKnex, redis, store, projectors, progress, principals, search, config, queues, logger: testLogger });
+  const api = createApi({ knex, readKnex, redis, store, services, projectors, progress, principals, search, config, queues, logger: testLogger });
   const app = createApp({ logger: testLogger, knex, readKnex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api, metrics });
   const token = (p: Principal, expiresIn: string | number = '1h') =>
     mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p, expiresIn);

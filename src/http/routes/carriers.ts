@@ -1,20 +1,15 @@
 import { z } from 'zod';
-import { carrierState, organisationState } from '../../application/lookups.js';
-import { RuleViolation } from '../../domain/shared/errors.js';
-import * as carrier from '../../domain/carrier/decider.js';
-import type { CarrierCommand } from '../../domain/carrier/commands.js';
-import { CarrierPayoutAccountLinked, carrierEvents, carrierProfile, verification } from '../../domain/carrier/events.js';
-import { answer, type CommandDeps, commandAnswer, metadataOf, newId, run, uuidParam } from '../commands.js';
+import type { CarrierService } from '../../application/carriers.js';
+import { CarrierPayoutAccountLinked, carrierProfile, verification } from '../../domain/carrier/events.js';
+import { answer, commandAnswer, newId, uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
-import { carrierStream } from '../../domain/carrier/stream.js';
 
 const carrierParams = z.object({ carrierId: uuidParam('The carrier') });
 const accepted = { 202: { description: 'Applied (or already so)', schema: commandAnswer } };
 
 /** Carrier commands. Queries (the carrier directory) live in carrier-directory.ts. */
-export function carrierCommandRoutes(deps: CommandDeps): Route[] {
-  const exec = (carrierId: string, command: CarrierCommand, input: Parameters<typeof run>[5]) =>
-    run(deps, carrierEvents, carrierStream(carrierId), carrier, command, input);
+export function carrierCommandRoutes(deps: { carriers: CarrierService }): Route[] {
+  const { carriers } = deps;
 
   return [
     defineRoute({
@@ -30,12 +25,7 @@ export function carrierCommandRoutes(deps: CommandDeps): Route[] {
       async handle(input) {
         const { carrierId: given, ...profile } = input.body;
         const carrierId = newId(input, given);
-        const command: CarrierCommand = { type: 'RegisterCarrier', data: { ...profile, carrierId }, metadata: metadataOf(input.actor) };
-        // Who may register it first (403), then whether the organisation is a registered carrier one.
-        carrier.authorize(command, await carrierState(deps.store, carrierId), carrierId);
-        const org = await organisationState(deps.store, profile.orgId);
-        if (org.status === 'none' || org.kind !== 'carrier') throw new RuleViolation('not-a-carrier', 'orgId must be a registered carrier organisation');
-        const r = await exec(carrierId, command, input);
+        const r = await carriers.register({ ...profile, carrierId }, input);
         return answer(r, 201, { carrierId }, { Location: `/carriers/${carrierId}` });
       },
     }),
@@ -54,7 +44,7 @@ export function carrierCommandRoutes(deps: CommandDeps): Route[] {
       responses: accepted,
       async handle(input) {
         const data = { ...input.body, source: 'admin' as const };
-        return answer(await exec(input.params.carrierId, { type: 'RecordVerification', data, metadata: metadataOf(input.actor) }, input));
+        return answer(await carriers.run(input.params.carrierId, { type: 'RecordVerification', data }, input));
       },
     }),
     defineRoute({
@@ -69,7 +59,7 @@ export function carrierCommandRoutes(deps: CommandDeps): Route[] {
       body: z.object({ mcNumber: carrierProfile.shape.mcNumber.unwrap() }),
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.carrierId, { type: 'ChangeMcNumber', data: { mcNumber: input.body.mcNumber }, metadata: metadataOf(input.actor) }, input));
+        return answer(await carriers.run(input.params.carrierId, { type: 'ChangeMcNumber', data: { mcNumber: input.body.mcNumber } }, input));
       },
     }),
     defineRoute({
@@ -84,7 +74,7 @@ export function carrierCommandRoutes(deps: CommandDeps): Route[] {
       body: CarrierPayoutAccountLinked.schema.pick({ stripeAccountId: true }),
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.carrierId, { type: 'LinkPayoutAccount', data: input.body, metadata: metadataOf(input.actor) }, input));
+        return answer(await carriers.run(input.params.carrierId, { type: 'LinkPayoutAccount', data: input.body }, input));
       },
     }),
     defineRoute({
@@ -98,7 +88,7 @@ export function carrierCommandRoutes(deps: CommandDeps): Route[] {
       params: carrierParams,
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.carrierId, { type: 'ExpireInsurance', data: {}, metadata: metadataOf(input.actor) }, input));
+        return answer(await carriers.run(input.params.carrierId, { type: 'ExpireInsurance', data: {} }, input));
       },
     }),
     defineRoute({
@@ -113,7 +103,7 @@ export function carrierCommandRoutes(deps: CommandDeps): Route[] {
       body: z.object({ reason: z.string().trim().min(1).max(500) }),
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.carrierId, { type: 'SuspendCarrier', data: { reason: input.body.reason }, metadata: metadataOf(input.actor) }, input));
+        return answer(await carriers.run(input.params.carrierId, { type: 'SuspendCarrier', data: { reason: input.body.reason } }, input));
       },
     }),
     defineRoute({
@@ -127,7 +117,7 @@ export function carrierCommandRoutes(deps: CommandDeps): Route[] {
       params: carrierParams,
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.carrierId, { type: 'ReinstateCarrier', data: {}, metadata: metadataOf(input.actor) }, input));
+        return answer(await carriers.run(input.params.carrierId, { type: 'ReinstateCarrier', data: {} }, input));
       },
     }),
   ];

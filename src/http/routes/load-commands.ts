@@ -1,21 +1,8 @@
 import { z } from 'zod';
-import { carrierStanding, loadState, organisationState } from '../../application/lookups.js';
-import type { CarrierStanding } from '../../domain/carrier/eligibility.js';
-import type { LoadCommand } from '../../domain/load/commands.js';
-import { mayActAs, mustSee } from '../../domain/load/access.js';
-import * as load from '../../domain/load/decider.js';
-import type { LoadState } from '../../domain/load/decider.js';
-import type { Actor } from '../../domain/shared/actor.js';
-import { loadEvents } from '../../domain/load/events.js';
+import type { LoadService } from '../../application/loads.js';
 import { cents, loadDetails, timeWindow } from '../../domain/load/schemas.js';
-import type { LocationPolicy } from '../../domain/load/location.js';
-import { RuleViolation } from '../../domain/shared/errors.js';
-import type { EventStore } from '../../eventstore/types.js';
-import type { LatestLocations } from '../../read-models/tracking/latest.js';
-import { answer, type CommandDeps, commandAnswer, metadataOf, newId, run, uuidParam } from '../commands.js';
-import { HttpProblem, PROBLEM_BASE } from '../errors.js';
+import { answer, commandAnswer, newId, uuidParam } from '../commands.js';
 import { defineRoute, type Route, type RouteDef } from '../route.js';
-import { loadStream } from '../../domain/load/stream.js';
 
 const loadParams = z.object({ loadId: uuidParam('The load') });
 const bidParams = loadParams.extend({ bidId: uuidParam('The bid') });
@@ -24,22 +11,9 @@ const SHIPPER_SIDE = ['shipper', 'dispatcher', 'admin'] as const;
 const CARRIER_SIDE = ['carrier', 'dispatcher', 'admin'] as const;
 const HAULING = ['carrier', 'driver', 'dispatcher', 'admin'] as const;
 
-/** The load as the actor may see it: the read's 404 first, before any other lookup a route makes. */
-async function visibleLoad(store: EventStore, loadId: string, actor: Actor): Promise<LoadState> {
-  const state = await loadState(store, loadId);
-  mustSee(actor, state, loadId);
-  return state;
-}
-
-async function standing(store: EventStore, carrierId: string): Promise<CarrierStanding> {
-  const s = await carrierStanding(store, carrierId);
-  if (!s) throw new RuleViolation('unknown-carrier', `No carrier ${carrierId} is registered`);
-  return s;
-}
-
 /** Every load command: post, revise, bid, accept, book, assign, pick up, transit, deliver, cancel, release, expire. */
-export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocations; locationPolicy: LocationPolicy }): Route[] {
-  const exec = (loadId: string, command: LoadCommand, input: Parameters<typeof run>[5]) => run(deps, loadEvents, loadStream(loadId), load, command, input);
+export function loadCommandRoutes(deps: { loads: LoadService }): Route[] {
+  const { loads } = deps;
 
   // The simple transitions share one shape: a load id, maybe a body, one command.
   const transition = <B extends z.ZodType | undefined>(def: {
@@ -49,7 +23,7 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
     description?: string;
     roles: RouteDef['roles'];
     body?: B;
-    command: (body: B extends z.ZodType ? z.output<B> : undefined) => Pick<LoadCommand, 'type' | 'data'>;
+    command: (body: B extends z.ZodType ? z.output<B> : undefined) => Parameters<LoadService['run']>[1];
   }) =>
     defineRoute({
       method: 'post',
@@ -64,8 +38,8 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       body: def.body,
       responses: accepted,
       async handle(input) {
-        const c = def.command(input.body as B extends z.ZodType ? z.output<B> : undefined);
-        return answer(await exec(input.params.loadId, { ...c, metadata: metadataOf(input.actor) } as LoadCommand, input));
+        const command = def.command(input.body as B extends z.ZodType ? z.output<B> : undefined);
+        return answer(await loads.run(input.params.loadId, command, input));
       },
     });
 
@@ -84,13 +58,7 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       async handle(input) {
         const { loadId: given, ...details } = input.body;
         const loadId = newId(input, given);
-        const command: LoadCommand = { type: 'PostLoad', data: { ...details, loadId }, metadata: metadataOf(input.actor) };
-        // Who may post it first (for another organisation: 403; an id taken by another's load: 404 or
-        // 403), then whether the organisation posts loads at all: a registered shipper or broker.
-        load.authorize(command, await loadState(deps.store, loadId), loadId);
-        const org = await organisationState(deps.store, details.shipperOrgId);
-        if (org.status === 'none' || org.kind === 'carrier') throw new RuleViolation('not-a-shipper', 'shipperOrgId must be a registered shipper or broker organisation');
-        const r = await exec(loadId, command, input);
+        const r = await loads.post({ ...details, loadId }, input);
         return answer(r, 201, { loadId }, { Location: `/loads/${loadId}` });
       },
     }),
@@ -117,9 +85,7 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       responses: { 201: { description: 'Bid placed', schema: commandAnswer } },
       async handle(input) {
         const bidId = newId(input, input.body.bidId);
-        await visibleLoad(deps.store, input.params.loadId, input.actor);
-        const carrier = await standing(deps.store, input.body.carrierId);
-        const r = await exec(input.params.loadId, { type: 'PlaceBid', data: { bidId, carrier, amountCents: input.body.amountCents }, metadata: metadataOf(input.actor) }, input);
+        const r = await loads.placeBid(input.params.loadId, { bidId, carrierId: input.body.carrierId, amountCents: input.body.amountCents }, input);
         return answer(r, 201, { bidId });
       },
     }),
@@ -135,7 +101,7 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       responses: accepted,
       async handle(input) {
         const { loadId, bidId } = input.params;
-        return answer(await exec(loadId, { type: 'WithdrawBid', data: { bidId }, metadata: metadataOf(input.actor) }, input));
+        return answer(await loads.run(loadId, { type: 'WithdrawBid', data: { bidId } }, input));
       },
     }),
     defineRoute({
@@ -150,13 +116,7 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       responses: accepted,
       async handle(input) {
         const { loadId, bidId } = input.params;
-        const state = await visibleLoad(deps.store, loadId, input.actor);
-        mayActAs(input.actor, state, 'shipper');
-        const bid = 'posting' in state ? state.posting.bids.find((b) => b.bidId === bidId) : undefined;
-        const carrierId = bid?.carrierId ?? ('booking' in state && state.booking.bidId === bidId ? state.booking.carrierId : undefined);
-        if (!carrierId) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No bid ${bidId} on load ${loadId}`);
-        const carrier = await standing(deps.store, carrierId);
-        return answer(await exec(loadId, { type: 'AcceptBid', data: { bidId, carrier }, metadata: metadataOf(input.actor) }, input));
+        return answer(await loads.acceptBid(loadId, bidId, input));
       },
     }),
     defineRoute({
@@ -171,9 +131,7 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       body: z.object({ carrierId: z.uuid() }),
       responses: accepted,
       async handle(input) {
-        await visibleLoad(deps.store, input.params.loadId, input.actor);
-        const carrier = await standing(deps.store, input.body.carrierId);
-        return answer(await exec(input.params.loadId, { type: 'BookNow', data: { carrier }, metadata: metadataOf(input.actor) }, input));
+        return answer(await loads.bookNow(input.params.loadId, input.body.carrierId, input));
       },
     }),
     defineRoute({
@@ -189,17 +147,7 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       body: z.object({ driverId: z.uuid(), truckId: z.string().trim().min(1).max(64), trailerId: z.string().trim().min(1).max(64).optional() }),
       responses: accepted,
       async handle(input) {
-        const state = await visibleLoad(deps.store, input.params.loadId, input.actor);
-        mayActAs(input.actor, state, 'hauler');
-        // Who drives is one of the carrier's own drivers (its organisation's stream says so now), not
-        // anyone's id: another organisation's driver could then follow the load, and nobody could track it.
-        const carrierOrgId = 'booking' in state ? state.booking.carrierOrgId : undefined;
-        const org = carrierOrgId ? await organisationState(deps.store, carrierOrgId) : undefined;
-        const driver = org && org.status !== 'none' ? org.users[input.body.driverId] : undefined;
-        if (carrierOrgId && (!driver?.active || !driver.roles.includes('driver'))) {
-          throw new RuleViolation('not-a-driver', `User ${input.body.driverId} is not an active driver of the carrier's organisation`);
-        }
-        return answer(await exec(input.params.loadId, { type: 'AssignDriver', data: input.body, metadata: metadataOf(input.actor) }, input));
+        return answer(await loads.assignDriver(input.params.loadId, input.body, input));
       },
     }),
     defineRoute({
@@ -216,10 +164,7 @@ export function loadCommandRoutes(deps: CommandDeps & { locations: LatestLocatio
       params: loadParams,
       responses: accepted,
       async handle(input) {
-        const tracked = await deps.locations.get(input.params.loadId);
-        const fix = tracked?.fix;
-        const data = { ...(fix ? { truckFix: { lat: fix.lat, lng: fix.lng, recordedAt: fix.recordedAt } } : {}), policy: deps.locationPolicy };
-        return answer(await exec(input.params.loadId, { type: 'ConfirmPickup', data, metadata: metadataOf(input.actor) }, input));
+        return answer(await loads.confirmPickup(input.params.loadId, input));
       },
     }),
     transition({ path: 'in-transit', operationId: 'markInTransit', summary: 'Mark the load in transit', roles: HAULING, command: () => ({ type: 'MarkInTransit', data: {} }) }),

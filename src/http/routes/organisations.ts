@@ -1,14 +1,12 @@
 import { z } from 'zod';
-import * as org from '../../domain/organisation/decider.js';
-import { BillingAccountSet, organisationEvents, orgKind, phoneNumber, role } from '../../domain/organisation/events.js';
+import type { OrganisationService } from '../../application/organisations.js';
+import { BillingAccountSet, orgKind, phoneNumber, role } from '../../domain/organisation/events.js';
 import { isAdmin } from '../../domain/shared/actor.js';
-import type { Knex } from 'knex';
 import { AccessDenied } from '../../auth/errors.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
-import { answer, type CommandDeps, commandAnswer, metadataOf, newId, run, uuidParam } from '../commands.js';
+import { answer, commandAnswer, newId, uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
 import { readAfter, type ReadDeps } from '../read.js';
-import { organisationStream } from '../../domain/organisation/stream.js';
 
 const orgParams = z.object({ orgId: uuidParam('The organisation') });
 const userParams = orgParams.extend({ userId: uuidParam('The user') });
@@ -27,10 +25,8 @@ const organisationView = z
   })
   .meta({ id: 'Organisation' });
 
-export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; platformOrgId: string }): Route[] {
-  const decider = org;
-  const exec = (orgId: string, command: org.OrganisationCommand, input: Parameters<typeof run>[5]) =>
-    run(deps, organisationEvents, organisationStream(orgId), decider, command, input);
+export function organisationRoutes(deps: ReadDeps & { organisations: OrganisationService }): Route[] {
+  const { organisations } = deps;
 
   return [
     defineRoute({
@@ -45,9 +41,7 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
       responses: created,
       async handle(input) {
         const orgId = newId(input, input.body.orgId);
-        // The operator's own organisation is not registered: its staff are vouched for by the identity provider.
-        if (orgId === deps.platformOrgId) throw new HttpProblem(422, `${PROBLEM_BASE}reserved-org-id`, 'This id is the platform operator\'s own organisation');
-        const r = await exec(orgId, { type: 'RegisterOrganisation', data: { orgId, name: input.body.name, kind: input.body.kind }, metadata: metadataOf(input.actor) }, input);
+        const r = await organisations.register({ orgId, name: input.body.name, kind: input.body.kind }, input);
         return answer(r, 201, { orgId }, { Location: `/orgs/${orgId}` });
       },
     }),
@@ -110,14 +104,7 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
       async handle(input) {
         const userId = newId(input, input.body.userId);
         const { email, name, roles, phone } = input.body;
-        // A user id is one person's, in one organisation: another organisation's id (they show in load
-        // histories) would take that user over. The read model may lag a concurrent add; the
-        // projections then keep the user where it was added first.
-        // Asked only for an organisation the caller may manage: anyone else gets the decider's 403 first.
-        const mine = isAdmin(input.actor) || input.actor.orgId === input.params.orgId;
-        const taken = mine && (await deps.knex('org_users').where({ user_id: userId }).whereNot({ org_id: input.params.orgId }).first('user_id'));
-        if (taken) throw new HttpProblem(422, `${PROBLEM_BASE}user-id-taken`, `User ${userId} belongs to another organisation: leave userId out to get a new one`);
-        const r = await exec(input.params.orgId, { type: 'AddUser', data: { userId, email, name, roles, ...(phone ? { phone } : {}) }, metadata: metadataOf(input.actor) }, input);
+        const r = await organisations.addUser(input.params.orgId, { userId, email, name, roles, ...(phone ? { phone } : {}) }, input);
         return answer(r, 201, { userId });
       },
     }),
@@ -133,7 +120,7 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
       body: BillingAccountSet.schema.pick({ stripeCustomerId: true, paymentMethodId: true }),
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.orgId, { type: 'SetBillingAccount', data: input.body, metadata: metadataOf(input.actor) }, input));
+        return answer(await organisations.run(input.params.orgId, { type: 'SetBillingAccount', data: input.body }, input));
       },
     }),
     defineRoute({
@@ -149,7 +136,7 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
       responses: accepted,
       async handle(input) {
         const { orgId, userId } = input.params;
-        return answer(await exec(orgId, { type: 'ChangeUserRoles', data: { userId, roles: input.body.roles }, metadata: metadataOf(input.actor) }, input));
+        return answer(await organisations.run(orgId, { type: 'ChangeUserRoles', data: { userId, roles: input.body.roles } }, input));
       },
     }),
     defineRoute({
@@ -164,7 +151,7 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
       responses: accepted,
       async handle(input) {
         const { orgId, userId } = input.params;
-        return answer(await exec(orgId, { type: 'DeactivateUser', data: { userId }, metadata: metadataOf(input.actor) }, input));
+        return answer(await organisations.run(orgId, { type: 'DeactivateUser', data: { userId } }, input));
       },
     }),
     defineRoute({
@@ -179,7 +166,7 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
       body: z.object({ reason: z.string().trim().min(1).max(500) }),
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.orgId, { type: 'SuspendOrganisation', data: { reason: input.body.reason }, metadata: metadataOf(input.actor) }, input));
+        return answer(await organisations.run(input.params.orgId, { type: 'SuspendOrganisation', data: { reason: input.body.reason } }, input));
       },
     }),
     defineRoute({
@@ -193,7 +180,7 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
       params: orgParams,
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.orgId, { type: 'ReinstateOrganisation', data: {}, metadata: metadataOf(input.actor) }, input));
+        return answer(await organisations.run(input.params.orgId, { type: 'ReinstateOrganisation', data: {} }, input));
       },
     }),
   ];

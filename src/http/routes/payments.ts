@@ -1,13 +1,10 @@
 import { z } from 'zod';
 import { auditEvents } from '../../application/audit.js';
-import { runPayment } from '../../application/payments.js';
-import type { PaymentCommand } from '../../domain/payment/decider.js';
+import type { PaymentService } from '../../application/payments.js';
 import { isoDateTime } from '../../domain/shared/codecs.js';
-import type { EventStore } from '../../eventstore/types.js';
-import { answer, commandAnswer, metadataOf, newId, uuidParam } from '../commands.js';
+import { answer, commandAnswer, newId, uuidParam } from '../commands.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
-import { defineRoute, type Route, type RouteInput } from '../route.js';
-import { paymentStream } from '../../domain/payment/stream.js';
+import { defineRoute, type Route } from '../route.js';
 
 const paymentParams = z.object({ paymentId: uuidParam('The payment (one per load settlement)') });
 const accepted = { 202: { description: 'Applied (or already so)', schema: commandAnswer } };
@@ -56,13 +53,8 @@ const auditAnswer = z
   .meta({ id: 'PaymentAudit' });
 
 /** Payment commands people issue (QuickPay, refunds, write-offs) and the auditors' replay of a payment. */
-export function paymentRoutes(deps: { store: EventStore; quickPay: { feeBps: number; minFeeCents: number } }): Route[] {
-  const exec = (paymentId: string, command: PaymentCommand, input: Pick<RouteInput<unknown, unknown, unknown>, 'idempotencyKey' | 'ifMatch' | 'actor'>) =>
-    runPayment(deps.store, paymentId, command, {
-      ...(input.ifMatch !== undefined ? { expectedRevision: input.ifMatch } : {}),
-      ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
-      metadata: { actor: input.actor.userId },
-    });
+export function paymentRoutes(deps: { payments: PaymentService; quickPay: { feeBps: number; minFeeCents: number } }): Route[] {
+  const { payments } = deps;
 
   return [
     defineRoute({
@@ -77,7 +69,7 @@ export function paymentRoutes(deps: { store: EventStore; quickPay: { feeBps: num
       query: z.object({ at: isoDateTime.optional().meta({ description: 'ISO-8601 time: the state then' }) }),
       responses: { 200: { description: 'The payment replayed', schema: auditAnswer } },
       async handle({ params, query }) {
-        const all = await deps.store.readStream(paymentStream(params.paymentId));
+        const all = await payments.history(params.paymentId);
         if (!all.length) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No payment ${params.paymentId}`);
         const whole = auditEvents(params.paymentId, all);
         const upTo = query.at ? all.filter((e) => e.createdAt.getTime() <= query.at!.getTime()) : all;
@@ -98,7 +90,7 @@ export function paymentRoutes(deps: { store: EventStore; quickPay: { feeBps: num
       params: paymentParams,
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.paymentId, { type: 'RequestQuickPay', data: deps.quickPay, metadata: metadataOf(input.actor) }, input));
+        return answer(await payments.run(input.params.paymentId, { type: 'RequestQuickPay', data: deps.quickPay }, input));
       },
     }),
     defineRoute({
@@ -120,7 +112,7 @@ export function paymentRoutes(deps: { store: EventStore; quickPay: { feeBps: num
       async handle(input) {
         const { refundId, ...rest } = input.body;
         const data = { refundId: newId(input, refundId), ...rest };
-        return answer(await exec(input.params.paymentId, { type: 'IssueRefund', data, metadata: metadataOf(input.actor) }, input));
+        return answer(await payments.run(input.params.paymentId, { type: 'IssueRefund', data }, input));
       },
     }),
     defineRoute({
@@ -135,7 +127,7 @@ export function paymentRoutes(deps: { store: EventStore; quickPay: { feeBps: num
       body: z.object({ reason: z.string().trim().min(1).max(500) }),
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.paymentId, { type: 'WriteOff', data: { reason: input.body.reason }, metadata: metadataOf(input.actor) }, input));
+        return answer(await payments.run(input.params.paymentId, { type: 'WriteOff', data: { reason: input.body.reason } }, input));
       },
     }),
     defineRoute({
@@ -149,7 +141,7 @@ export function paymentRoutes(deps: { store: EventStore; quickPay: { feeBps: num
       params: paymentParams,
       responses: accepted,
       async handle(input) {
-        return answer(await exec(input.params.paymentId, { type: 'ClosePayment', data: {}, metadata: metadataOf(input.actor) }, input));
+        return answer(await payments.run(input.params.paymentId, { type: 'ClosePayment', data: {} }, input));
       },
     }),
   ];

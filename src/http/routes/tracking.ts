@@ -1,15 +1,9 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { loadState } from '../../application/lookups.js';
-import { recordPings } from '../../application/tracking.js';
-import { mayActAs, mustSee } from '../../domain/load/access.js';
-import type { Actor } from '../../domain/shared/actor.js';
+import type { TrackingService } from '../../application/tracking.js';
 import { UNUSABLE_COORDINATE, usableCoordinate } from '../../domain/shared/geo.js';
 import { checkPings, pingInput, type PingLimits } from '../../domain/tracking/pings.js';
 import { formatPosition } from '../../eventstore/position.js';
-import type { EventStore } from '../../eventstore/types.js';
-import { currentContext } from '../../infra/context.js';
-import { traceCarrier } from '../../infra/tracing.js';
 import { trackOf } from '../../read-models/tracking/history-projector.js';
 import { type LatestLocations, maySee, type TrackedLoad } from '../../read-models/tracking/latest.js';
 import { uuidParam } from '../commands.js';
@@ -18,14 +12,11 @@ import { defineRoute, type Route } from '../route.js';
 
 export interface TrackingDeps {
   knex: Knex;
-  store: EventStore;
+  tracking: TrackingService;
   locations: LatestLocations;
   limits: PingLimits;
-  retentionDays: number;
 }
 
-/** The statuses in which a load is hauled, and so tracked. */
-const HAULING = ['assigned', 'picked_up', 'in_transit'] as const;
 const MAX_BATCH = 500;
 
 const fixSchema = z
@@ -63,31 +54,6 @@ const notFound = (loadId: string) => new HttpProblem(404, `${PROBLEM_BASE}not-fo
 
 /** GPS ingest from drivers' phones, and where loads are: latest fix, nearby trucks, track history. */
 export function trackingRoutes(deps: TrackingDeps): Route[] {
-  /** The load the driver is hauling: the one named, or the only one. Checked against the load's own stream. */
-  async function currentLoad(actor: Actor, named?: string): Promise<string> {
-    const driverId = actor.userId;
-    let loadId = named;
-    if (!loadId) {
-      const rows = (await deps.knex('load_board').where('driver_id', driverId).whereIn('status', HAULING).orderBy('updated_at', 'desc').limit(2).select('load_id')) as {
-        load_id: string;
-      }[];
-      if (rows.length > 1) throw new HttpProblem(422, `${PROBLEM_BASE}which-load`, 'You are assigned to several loads being hauled: name the loadId');
-      loadId = rows[0]?.load_id;
-    }
-    const state = loadId ? await loadState(deps.store, loadId) : undefined;
-    // A named load the driver may not see is the read's 404; one it sees but its organisation does
-    // not haul, a 403: neither says who hauls it or in what state it is.
-    if (named && state) {
-      mustSee(actor, state, named);
-      mayActAs(actor, state, 'hauler');
-    }
-    const hauling = state && 'assignment' in state && (HAULING as readonly string[]).includes(state.status) && state.assignment.driverId === driverId;
-    if (!hauling) {
-      throw new HttpProblem(409, `${PROBLEM_BASE}no-load-to-track`, named ? `You are not hauling load ${named} now` : 'You are not assigned to a load being hauled');
-    }
-    return loadId!;
-  }
-
   return [
     defineRoute({
       method: 'post',
@@ -124,15 +90,8 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
         if (good.length === 0) {
           throw new HttpProblem(422, `${PROBLEM_BASE}validation`, 'No ping in the batch is acceptable', { rejected });
         }
-        const loadId = await currentLoad(actor, body.loadId);
-        const ctx = currentContext();
-        const r = await recordPings(deps.store, loadId, good, {
-          receivedAt: now,
-          retentionSeconds: deps.retentionDays * 86_400,
-          // No actor: who drove lives in the load's assignment, not in pings that retention deletes.
-          metadata: { ...traceCarrier(), ...(ctx?.correlationId ? { correlationId: ctx.correlationId } : {}), ...(ctx?.requestId ? { causationId: ctx.requestId } : {}) },
-        });
-        return { status: 202, body: { loadId, accepted: good.length, rejected, position: r.position ? formatPosition(r.position) : null } };
+        const r = await deps.tracking.record(good, { ...(body.loadId ? { loadId: body.loadId } : {}), receivedAt: now }, { actor });
+        return { status: 202, body: { loadId: r.loadId, accepted: good.length, rejected, position: r.position ? formatPosition(r.position) : null } };
       },
     }),
     defineRoute({

@@ -2,11 +2,11 @@ import type { Knex } from 'knex';
 import type { Middleware } from 'koa';
 import Stripe from 'stripe';
 import { z } from 'zod';
-import { PAYMENTS_ACTOR, PAYMENTS_SYSTEM, paymentState, runPayment } from '../../application/payments.js';
+import { PAYMENTS_SYSTEM, type PaymentService } from '../../application/payments.js';
+import type { Unsent } from '../../application/invocation.js';
 import type { PaymentCommand } from '../../domain/payment/decider.js';
 import { DomainError } from '../../domain/shared/errors.js';
 import { unstorableText } from '../body.js';
-import type { EventStore } from '../../eventstore/types.js';
 import type { Logger } from '../../infra/logger.js';
 
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
@@ -14,7 +14,7 @@ const MAX_BODY = 512 * 1024;
 
 export interface StripeWebhookDeps {
   knex: Knex;
-  store: EventStore;
+  payments: PaymentService;
   logger: Logger;
   secret: string;
   /** Seconds a signature's timestamp may be off (replay protection). */
@@ -122,11 +122,13 @@ export function stripeWebhook(deps: StripeWebhookDeps): Middleware {
     ctx.body = { received: true, outcome };
   };
 
-  async function send(paymentId: string, command: Omit<PaymentCommand, 'metadata'>, event: HandledEvent): Promise<Outcome> {
+  async function send(paymentId: string, command: Unsent<PaymentCommand>, event: HandledEvent): Promise<Outcome> {
     try {
-      const r = await runPayment(deps.store, paymentId, { ...command, metadata: { now: new Date(event.created * 1000), actor: PAYMENTS_SYSTEM } } as PaymentCommand, {
+      const r = await deps.payments.run(paymentId, command, {
+        actor: PAYMENTS_SYSTEM,
+        now: new Date(event.created * 1000),
         idempotencyKey: `stripe-${event.id}`,
-        metadata: { actor: PAYMENTS_ACTOR, causationId: event.id },
+        causationId: event.id,
       });
       return r.events.length || r.replayed ? 'applied' : 'ignored';
     } catch (err) {
@@ -162,7 +164,7 @@ export function stripeWebhook(deps: StripeWebhookDeps): Middleware {
           return send(paymentId, { type: 'OpenDispute', data: { disputeId: dispute.id, amountCents: dispute.amount, reason: dispute.reason } }, event);
         }
         // Closed before we heard it opened (deliveries are not ordered): wait for the opening.
-        const state = await paymentState(deps.store, paymentId);
+        const state = await deps.payments.state(paymentId);
         if (state.status === 'none' || !state.settlement.disputes[dispute.id]) return 'not yet known';
         return send(paymentId, { type: 'ResolveDispute', data: { disputeId: dispute.id, outcome: dispute.status === 'won' ? 'won' : 'lost' } }, event);
       }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { carrierState } from '../../application/lookups.js';
+import type { CarrierService } from '../../application/carriers.js';
 import { carrierEvents } from '../../domain/carrier/events.js';
 import * as load from '../../domain/load/decider.js';
 import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
@@ -46,9 +46,13 @@ async function loadAt(store: EventStore, e: RecordedEvent) {
 }
 
 /** What to say about an event, and to whom (before the audience becomes addresses). */
-export async function messagesFor(store: EventStore, e: RecordedEvent, platformOrgId: string): Promise<{ audience: Audience; subject: string; body: string; sms?: boolean }[]> {
+export async function messagesFor(
+  deps: { store: EventStore; carriers: Pick<CarrierService, 'state'> },
+  e: RecordedEvent,
+  platformOrgId: string,
+): Promise<{ audience: Audience; subject: string; body: string; sms?: boolean }[]> {
   if (e.type === 'CarrierVerificationRecorded') {
-    const state = await carrierState(store, carrierIdOf(e.streamId), e.revision);
+    const state = await deps.carriers.state(carrierIdOf(e.streamId), e.revision);
     const v = carrierEvents.decode(e) as { verified: boolean; reasons: string[] };
     if (v.verified || state.status === 'none') return [];
     return [
@@ -59,7 +63,7 @@ export async function messagesFor(store: EventStore, e: RecordedEvent, platformO
       },
     ];
   }
-  const { state, reference, event } = await loadAt(store, e);
+  const { state, reference, event } = await loadAt(deps.store, e);
   if (state.status === 'none') return [];
   const shipper = { orgId: state.posting.shipperOrgId, roles: OFFICE };
   const carrierOrg = 'booking' in state ? { orgId: state.booking.carrierOrgId, roles: CARRIER_OFFICE } : undefined;

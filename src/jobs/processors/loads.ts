@@ -1,21 +1,31 @@
 import type { Job } from 'bullmq';
 import type { Knex } from 'knex';
-import { recordOutcome } from '../../application/carrier-performance.js';
-import { handle } from '../../application/handle.js';
-import * as load from '../../domain/load/decider.js';
-import { loadEvents } from '../../domain/load/events.js';
+import type { CarrierService } from '../../application/carriers.js';
+import { reactingTo, systemActor } from '../../application/invocation.js';
+import type { LoadService } from '../../application/loads.js';
+import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
+import { loadIdOf } from '../../domain/load/stream.js';
 import { RuleViolation } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../eventstore/types.js';
 import type { CausedBy } from '../queues.js';
 import { eventAt, readModelMissing } from './events.js';
-import { loadStream } from '../../domain/load/stream.js';
 
 export const EXPIRY_ACTOR = 'system:load-expiry';
-const SYSTEM = { userId: EXPIRY_ACTOR, orgId: EXPIRY_ACTOR, roles: [] } as const;
+const SYSTEM = systemActor(EXPIRY_ACTOR);
+/** Who the carrier stream's events say recorded an outcome. */
+export const PERFORMANCE_ACTOR = 'system:carrier-performance';
 
 /** Scores the carrier for the delivery or released booking that caused the job. */
-export function performanceProcessor(store: EventStore) {
-  return async (job: Job<CausedBy>) => ({ result: await recordOutcome(store, await eventAt(store, job.data.streamId, job.data.revision)) });
+export function performanceProcessor(deps: { store: EventStore; loads: Pick<LoadService, 'state'>; carriers: Pick<CarrierService, 'recordOutcome'> }) {
+  return async (job: Job<CausedBy>) => {
+    const e = await eventAt(deps.store, job.data.streamId, job.data.revision);
+    // The load as it stood just before the event: its booking and delivery window.
+    const before = await deps.loads.state(loadIdOf(e.streamId), e.revision - 1n);
+    const event = { type: e.type, data: loadEvents.decode(e) } as LoadEvent;
+    // The outcome's event id derives from the load event's: a job run twice records it once.
+    const by = reactingTo(e, systemActor(PERFORMANCE_ACTOR), `outcome:${e.id}`);
+    return { result: await deps.carriers.recordOutcome(before, event, by) };
+  };
 }
 
 /**
@@ -25,7 +35,7 @@ export function performanceProcessor(store: EventStore) {
  * each ExpireLoad; the decider checks the stream itself, so a board that lags expires nothing
  * early, and a posting already booked or expired is left as is.
  */
-export function expirySweeper(deps: { store: EventStore; knex: Knex; page?: number }) {
+export function expirySweeper(deps: { loads: Pick<LoadService, 'run'>; knex: Knex; page?: number }) {
   return async (job: Job) => {
     let due: { load_id: string; expires_at: Date }[];
     try {
@@ -45,10 +55,11 @@ export function expirySweeper(deps: { store: EventStore; knex: Knex; page?: numb
       Array.from({ length: 8 }, async () => {
         for (let d = queue.shift(); d; d = queue.shift()) {
           try {
-            const r = await handle({ store: deps.store, registry: loadEvents }, loadStream(d.load_id), load, { type: 'ExpireLoad', data: {}, metadata: { now: new Date(), actor: SYSTEM } }, {
-              idempotencyKey: `expire:${d.expires_at.toISOString()}`,
-              metadata: { actor: EXPIRY_ACTOR, causationId: `${job.id}` },
-            });
+            const r = await deps.loads.run(
+              d.load_id,
+              { type: 'ExpireLoad', data: {} },
+              { actor: SYSTEM, idempotencyKey: `expire:${d.expires_at.toISOString()}`, causationId: `${job.id}` },
+            );
             expired += r.events.length;
           } catch (err) {
             // Revised to end later since the board was written: its new end is not here yet.

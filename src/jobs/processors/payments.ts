@@ -1,10 +1,11 @@
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import { v5 as uuidv5 } from 'uuid';
-import { billingAccountOf, payoutAccountOf } from '../../application/lookups.js';
-import { PAYMENTS_ACTOR, PAYMENTS_SYSTEM, paymentState, runPayment } from '../../application/payments.js';
+import type { CarrierService } from '../../application/carriers.js';
+import type { Invocation, Unsent } from '../../application/invocation.js';
+import type { OrganisationService } from '../../application/organisations.js';
+import { PAYMENTS_SYSTEM, type PaymentService } from '../../application/payments.js';
 import * as payment from '../../domain/payment/decider.js';
 import { loadStream } from '../../domain/load/stream.js';
-import type { EventStore } from '../../eventstore/types.js';
 import { type PaymentProvider, ProviderRejected, ProviderUnavailable } from '../../integrations/stripe/provider.js';
 
 const NS = '0e7c3b1a-9d8f-4e6a-b5c4-3d2e1f0a9b8c';
@@ -20,7 +21,10 @@ export interface PaymentJob {
 }
 
 export interface PaymentJobDeps {
-  store: EventStore;
+  payments: PaymentService;
+  /** The shipper's billing account and the carrier's payout account, as their streams say now. */
+  organisations: Pick<OrganisationService, 'billingAccountOf'>;
+  carriers: Pick<CarrierService, 'payoutAccountOf'>;
   provider: PaymentProvider;
   /** The payments queue, for the next attempt after a decline or a failed transfer. */
   queue: Queue;
@@ -32,8 +36,6 @@ export interface PaymentJobDeps {
   observe?: (stage: 'charge' | 'payout' | 'refund', outcome: 'succeeded' | 'failed', secondsSinceDelivery: number) => void;
 }
 
-const stateOf = paymentState;
-
 /**
  * Charges and payouts: Stripe is called only here, in jobs, never in a request. Each call's
  * idempotency key derives from the charge or payout id, itself derived from the payment and the
@@ -43,19 +45,18 @@ const stateOf = paymentState;
  * saying so.
  */
 export function paymentProcessor(deps: PaymentJobDeps) {
-  const { store, provider, queue } = deps;
-  const system = (job: Job<PaymentJob>, key: string) => ({
+  const { payments, provider, queue } = deps;
+  const system = (job: Job<PaymentJob>, key: string): Invocation => ({
+    actor: PAYMENTS_SYSTEM,
     idempotencyKey: key,
-    metadata: {
-      actor: PAYMENTS_ACTOR,
-      ...(job.data.causationId ? { causationId: job.data.causationId } : {}),
-      ...(job.data.correlationId ? { correlationId: job.data.correlationId } : {}),
-    },
+    ...(job.data.causationId ? { causationId: job.data.causationId } : {}),
+    ...(job.data.correlationId ? { correlationId: job.data.correlationId } : {}),
   });
   const cmd = <T extends payment.PaymentCommand['type']>(type: T, data: Extract<payment.PaymentCommand, { type: T }>['data']) =>
-    ({ type, data, metadata: { now: new Date(), actor: PAYMENTS_SYSTEM } }) as payment.PaymentCommand;
+    ({ type, data }) as Unsent<payment.PaymentCommand>;
+  const run = (job: Job<PaymentJob>, command: Unsent<payment.PaymentCommand>, key: string) => payments.run(job.data.paymentId, command, system(job, key));
   const flag = (job: Job<PaymentJob>, stage: 'charge' | 'payout' | 'refund', attempts: number, reason: string) =>
-    runPayment(store, job.data.paymentId, cmd('FlagForReview', { stage, attempts, reason }), system(job, `flag-${stage}-${job.id}`));
+    run(job, cmd('FlagForReview', { stage, attempts, reason }), `flag-${stage}-${job.id}`);
   const lastTry = (job: Job<PaymentJob>) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const observe = (s: payment.Settlement, stage: 'charge' | 'payout' | 'refund', outcome: 'succeeded' | 'failed') =>
     deps.observe?.(stage, outcome, Math.max(0, (Date.now() - s.deliveredAt.getTime()) / 1000));
@@ -65,19 +66,19 @@ export function paymentProcessor(deps: PaymentJobDeps) {
   async function charge(job: Job<PaymentJob>) {
     const { paymentId } = job.data;
     const attempt = job.data.attempt ?? 1;
-    const state = await stateOf(store, paymentId);
+    const state = await payments.state(paymentId);
     if (state.status !== 'open') return { skipped: state.status };
     const s = state.settlement;
     if (s.chargedCents > 0) return { skipped: 'already charged' };
     const chargeId = uuidv5(`${paymentId}:charge:${attempt}`, NS);
     if (s.charge.pending && s.charge.pending !== chargeId) return { skipped: 'another charge is under way' };
     if (!s.charge.pending && s.charge.attempts >= attempt) return { skipped: `attempt ${attempt} already ended` };
-    const billing = await billingAccountOf(store, s.shipperOrgId);
+    const billing = await deps.organisations.billingAccountOf(s.shipperOrgId);
     if (!billing) {
       await flag(job, 'charge', attempt, 'the shipper has no billing account');
       return { flagged: 'no billing account' };
     }
-    await runPayment(store, paymentId, cmd('RequestCharge', { chargeId }), system(job, `charge-request-${chargeId}`));
+    await run(job, cmd('RequestCharge', { chargeId }), `charge-request-${chargeId}`);
     let result: Awaited<ReturnType<PaymentProvider['charge']>>;
     try {
       result = await provider.charge({
@@ -98,11 +99,11 @@ export function paymentProcessor(deps: PaymentJobDeps) {
       }
     }
     if (result.outcome === 'succeeded') {
-      await runPayment(store, paymentId, cmd('RecordChargeSucceeded', { chargeId, providerRef: result.ref }), system(job, `charge-result-${chargeId}`));
+      await run(job, cmd('RecordChargeSucceeded', { chargeId, providerRef: result.ref }), `charge-result-${chargeId}`);
       observe(s, 'charge', 'succeeded');
       return { charged: result.ref };
     }
-    await runPayment(store, paymentId, cmd('RecordChargeFailed', { chargeId, reason: result.reason }), system(job, `charge-result-${chargeId}`));
+    await run(job, cmd('RecordChargeFailed', { chargeId, reason: result.reason }), `charge-result-${chargeId}`);
     observe(s, 'charge', 'failed');
     if (attempt >= deps.chargeAttempts) await flag(job, 'charge', attempt, `the charge failed ${attempt} times: ${result.reason}`);
     else await later(job, 'charge', attempt + 1);
@@ -111,7 +112,7 @@ export function paymentProcessor(deps: PaymentJobDeps) {
 
   async function payout(job: Job<PaymentJob>, token?: string) {
     const { paymentId } = job.data;
-    const state = await stateOf(store, paymentId);
+    const state = await payments.state(paymentId);
     if (state.status !== 'open') return { skipped: state.status };
     const s = state.settlement;
     if (s.payout.sentAt) return { skipped: 'already paid' };
@@ -123,15 +124,15 @@ export function paymentProcessor(deps: PaymentJobDeps) {
     const due = payment.payoutDueAt(s).getTime();
     if (Date.now() < due) return wait(due);
     if (Object.values(s.disputes).some((d) => d.open)) return wait(Date.now() + Math.max(deps.retryMs, 60_000));
-    const destination = await payoutAccountOf(store, s.carrierId);
+    const destination = await deps.carriers.payoutAccountOf(s.carrierId);
     const attempts = s.payout.attempts + (s.payout.pending ? 0 : 1);
     if (!destination) {
       await flag(job, 'payout', attempts, 'charge succeeded, but the carrier has linked no payout account');
       return { flagged: 'no payout account' };
     }
     const payoutId = s.payout.pending?.payoutId ?? uuidv5(`${paymentId}:payout:${attempts}`, NS);
-    if (!s.payout.pending) await runPayment(store, paymentId, cmd('RequestPayout', { payoutId }), system(job, `payout-request-${payoutId}`));
-    const now = await stateOf(store, paymentId);
+    if (!s.payout.pending) await run(job, cmd('RequestPayout', { payoutId }), `payout-request-${payoutId}`);
+    const now = await payments.state(paymentId);
     const pending = now.status === 'open' ? now.settlement.payout.pending : undefined;
     if (!pending) return { skipped: 'no payout under way' };
     try {
@@ -143,12 +144,12 @@ export function paymentProcessor(deps: PaymentJobDeps) {
         transferGroup: loadStream(s.loadId),
         idempotencyKey: `payout-${pending.payoutId}`,
       });
-      await runPayment(store, paymentId, cmd('RecordPayoutSent', { payoutId: pending.payoutId, providerRef: ref }), system(job, `payout-result-${pending.payoutId}`));
+      await run(job, cmd('RecordPayoutSent', { payoutId: pending.payoutId, providerRef: ref }), `payout-result-${pending.payoutId}`);
       observe(s, 'payout', 'succeeded');
       return { paid: ref };
     } catch (err) {
       if (err instanceof ProviderRejected) {
-        await runPayment(store, paymentId, cmd('RecordPayoutFailed', { payoutId: pending.payoutId, reason: err.message }), system(job, `payout-result-${pending.payoutId}`));
+        await run(job, cmd('RecordPayoutFailed', { payoutId: pending.payoutId, reason: err.message }), `payout-result-${pending.payoutId}`);
         observe(s, 'payout', 'failed');
         if (attempts >= deps.payoutAttempts) await flag(job, 'payout', attempts, `charge succeeded, transfer failed ${attempts} times: ${err.message}`);
         else await later(job, 'payout', attempts + 1);
@@ -161,7 +162,7 @@ export function paymentProcessor(deps: PaymentJobDeps) {
 
   async function refund(job: Job<PaymentJob>) {
     const { paymentId, refundId } = job.data;
-    const state = await stateOf(store, paymentId);
+    const state = await payments.state(paymentId);
     if (state.status === 'none' || !refundId) return { skipped: 'no such payment' };
     const s = state.settlement;
     const r = s.refunds[refundId];
@@ -169,13 +170,13 @@ export function paymentProcessor(deps: PaymentJobDeps) {
     if (!s.charge.ref) return { skipped: 'no charge to refund' };
     try {
       const { ref } = await provider.refund({ paymentId, refundId, chargeRef: s.charge.ref, amountCents: r.amountCents, idempotencyKey: `refund-${refundId}` });
-      await runPayment(store, paymentId, cmd('RecordRefundSent', { refundId, providerRef: ref }), system(job, `refund-result-${refundId}`));
+      await run(job, cmd('RecordRefundSent', { refundId, providerRef: ref }), `refund-result-${refundId}`);
       observe(s, 'refund', 'succeeded');
       return { refunded: ref };
     } catch (err) {
       if (err instanceof ProviderRejected) {
         const attempt = r.failures + 1;
-        await runPayment(store, paymentId, cmd('RecordRefundFailed', { refundId, reason: err.message }), system(job, `refund-result-${refundId}-${attempt}`));
+        await run(job, cmd('RecordRefundFailed', { refundId, reason: err.message }), `refund-result-${refundId}-${attempt}`);
         observe(s, 'refund', 'failed');
         if (attempt >= deps.payoutAttempts) await flag(job, 'refund', attempt, `the refund was refused ${attempt} times: ${err.message}`);
         else await later(job, 'refund', attempt + 1);

@@ -1,16 +1,12 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import { handle } from '../../application/handle.js';
-import { carrierState } from '../../application/lookups.js';
-import * as carrier from '../../domain/carrier/decider.js';
-import { carrierEvents } from '../../domain/carrier/events.js';
-import type { EventStore } from '../../eventstore/types.js';
+import type { CarrierService } from '../../application/carriers.js';
+import { systemActor } from '../../application/invocation.js';
 import { FmcsaCircuitOpen, type FmcsaClient, FmcsaRejected } from '../../integrations/fmcsa/client.js';
 import { checkCarrier } from '../../integrations/fmcsa/verify.js';
-import { carrierStream } from '../../domain/carrier/stream.js';
 
 export const FMCSA_ACTOR = 'system:fmcsa-verification';
 /** The verification job records results as the platform would: an admin of its own. */
-const SYSTEM = { userId: FMCSA_ACTOR, orgId: FMCSA_ACTOR, roles: ['admin'] } as const;
+const SYSTEM = systemActor(FMCSA_ACTOR, ['admin']);
 
 export interface VerificationJob {
   carrierId: string;
@@ -24,15 +20,14 @@ export interface VerificationJob {
  * circuit is open a job goes back to the queue, delayed until the circuit may let a call
  * through, its attempts untouched: nothing is lost, and nothing hammers a register that is down.
  */
-export function verificationProcessor(deps: { store: EventStore; fmcsa: FmcsaClient; insuranceTrustMs: number }) {
+export function verificationProcessor(deps: { carriers: CarrierService; fmcsa: FmcsaClient; insuranceTrustMs: number }) {
   return async (job: Job<VerificationJob>, token?: string) => {
     const wait = async (ms: number): Promise<never> => {
       // A little jitter, so the waiting jobs do not all try the half-open circuit at once.
       await job.moveToDelayed(Date.now() + Math.max(250, ms) + Math.floor(Math.random() * 250), token);
       throw new DelayedError();
     };
-    const streamId = carrierStream(job.data.carrierId);
-    const state = await carrierState(deps.store, job.data.carrierId);
+    const state = await deps.carriers.state(job.data.carrierId);
     if (state.status === 'none') throw new UnrecoverableError(`carrier ${job.data.carrierId} is not registered`);
     if (deps.fmcsa.circuit === 'open') return wait(deps.fmcsa.retryInMs);
     const { usdotNumber, mcNumber } = state.profile;
@@ -45,18 +40,15 @@ export function verificationProcessor(deps: { store: EventStore; fmcsa: FmcsaCli
       if (err instanceof FmcsaRejected) throw new UnrecoverableError(err.message);
       throw err;
     }
-    const r = await handle(
-      { store: deps.store, registry: carrierEvents },
-      streamId,
-      carrier,
-      { type: 'RecordVerification', data: { ...result, source: 'fmcsa' }, metadata: { now: result.checkedAt, actor: SYSTEM } },
+    const r = await deps.carriers.run(
+      job.data.carrierId,
+      { type: 'RecordVerification', data: { ...result, source: 'fmcsa' } },
       {
+        actor: SYSTEM,
+        now: result.checkedAt,
         idempotencyKey: `verify:${job.id}`,
-        metadata: {
-          actor: FMCSA_ACTOR,
-          ...(job.data.causationId ? { causationId: job.data.causationId } : {}),
-          ...(job.data.correlationId ? { correlationId: job.data.correlationId } : {}),
-        },
+        ...(job.data.causationId ? { causationId: job.data.causationId } : {}),
+        ...(job.data.correlationId ? { correlationId: job.data.correlationId } : {}),
       },
     );
     const recorded = r.events[0];
