@@ -7,8 +7,8 @@ import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
 import { contextFrom, recordSpan, tracingEnabled } from '../infra/tracing.js';
 import { applyBatch, GenerationChanged, ProjectorFailed } from './apply.js';
-import { batches } from './batches.js';
-import { Checkpoints } from './checkpoints.js';
+import { type Batch, batches } from './batches.js';
+import { Checkpoints, type GenerationRow } from './checkpoints.js';
 import { applyOneByOne, isTransient, ParkedEvents } from './parked.js';
 import { ProgressAnnouncer } from './progress.js';
 import { setupGeneration, switchLive } from './generations.js';
@@ -44,6 +44,11 @@ interface Worker {
   lastError: string | null;
   /** restart() while it is stopped on a poison event: try that event again. */
   retryPoison?: boolean;
+}
+
+/** Failed attempts at the projector's next batch, since the last one that committed (or the last poison event handled). */
+interface Attempts {
+  count: number;
 }
 
 /** One signal that every projector's pause listens to (a process has more than ten of them). */
@@ -154,111 +159,149 @@ export class ProjectionRunner {
     return w;
   }
 
+  /** One projector's loop, as the sequence of its steps; each pass ends in going round again, a backoff, or the projector failed. */
   private async run(w: Worker): Promise<void> {
-    const { projector: p } = w;
-    const { knex, store, logger } = this.deps;
-    const leases = this.deps.leases;
-    let attempt = 0;
+    const attempts: Attempts = { count: 0 };
     while (!this.stopped) {
       try {
-        if (leases && !(await leases.tryAcquire(p.name))) {
-          w.state = 'standby';
-          await this.pause(this.deps.leaseRetryMs ?? 2_000);
-          continue;
-        }
-        await this.checkpoints.ensure(p.name);
-        const live = await this.checkpoints.liveGeneration(p.name);
-        if (!live) {
-          await this.initialise(p);
-          continue;
-        }
-        if (live.version !== p.version) {
-          w.state = 'rebuilding';
-          logger.info('projector version changed; rebuilding beside the live one', { projector: p.name, from: live.version, to: p.version });
-          await rebuildProjection({
-            knex,
-            store,
-            checkpoints: this.checkpoints,
-            projector: p,
-            logger,
-            batchSize: this.batchSize,
-            signal: this.abort.signal,
-            parked: this.parked,
-            poisonPolicy: this.policyOf(p),
-          });
-          continue;
-        }
-        // stop() closes the subscription it can see; one opened after it ran would never end.
-        if (this.stopped) break;
-        w.state = 'running';
-        const sub = store.subscribeToAll({ fromPosition: live.checkpoint ?? 'start', filter: projectorFilter(p) });
-        w.subscription = sub;
-        try {
-          let lastWrite = 0;
-          for await (const { events, skippedTo } of batches(sub.withCheckpoints(), this.batchSize)) {
-            if (this.stopped) break;
-            // The lease went with its connection: another process may run this projector now.
-            if (leases && !leases.holds(p.name)) break;
-            // Moving the checkpoint past skipped events only matters now and then (it keeps lag
-            // counts and re-reads short); doing it for every quiet page would be a write per wake-up.
-            if (events.length === 0 && Date.now() - lastWrite < this.skipCheckpointMs) continue;
-            const started = tracingEnabled() ? Date.now() : 0;
-            let applied: readonly RecordedEvent[];
-            try {
-              applied = await applyBatch(knex, this.checkpoints, p, live.generation, events, { live: true, skippedTo });
-            } catch (err) {
-              traceBatch(p.name, events, started, err);
-              throw err;
-            }
-            lastWrite = Date.now();
-            await this.committed(p, live.generation, events, applied, skippedTo);
-            traceBatch(p.name, applied, started);
-            attempt = 0;
-            w.lastError = null;
-          }
-        } finally {
-          w.subscription = undefined;
-          await sub.close();
-        }
-      } catch (caught) {
-        let err = caught;
-        if (this.stopped) break;
-        if (err instanceof GenerationChanged) continue;
-        if (err instanceof RebuildInProgress) {
-          await sleep(1_000);
-          continue;
-        }
-        // The projector's own code failed, and not for want of a connection: find the event, then park it or stop on it.
-        if (err instanceof ProjectorFailed && !isTransient(err.cause)) {
-          try {
-            await this.poisoned(w, err);
-            attempt = 0;
-            continue;
-          } catch (inner) {
-            if (this.stopped) break;
-            if (inner instanceof GenerationChanged) continue;
-            err = inner;
-          }
-        }
-        attempt++;
-        const message = err instanceof Error ? err.message : String(err);
-        w.lastError = message;
-        const live = await this.checkpoints.liveGeneration(p.name).catch(() => undefined);
-        if (live) await this.checkpoints.recordError(p.name, live.generation, message).catch(() => {});
-        if (attempt >= (this.deps.maxAttempts ?? 5)) {
-          w.state = 'failed';
-          logger.error('projector stopped; it resumes from its checkpoint when restarted', {
-            projector: p.name,
-            checkpoint: live?.checkpoint ? formatPosition(live.checkpoint) : null,
-            err,
-          });
-          return;
-        }
-        logger.warn('projector batch failed; retrying from the checkpoint', { projector: p.name, attempt, err });
-        await sleep(backoff(attempt, 100, 5_000));
+        await this.pass(w, attempts);
+      } catch (err) {
+        if (!(await this.recover(w, err, attempts))) return;
       }
     }
     w.state = 'stopped';
+  }
+
+  /** Holds the lease, makes the live generation current, then follows $all from its checkpoint until something ends that. */
+  private async pass(w: Worker, attempts: Attempts): Promise<void> {
+    if (!(await this.acquireLease(w))) return;
+    const live = await this.prepareGeneration(w);
+    // stop() closes the subscription it can see; one opened after it ran would never end.
+    if (!live || this.stopped) return;
+    await this.follow(w, live, attempts);
+  }
+
+  /** Whether this process may run the projector now; if not, it waits as a standby before the loop asks again. */
+  private async acquireLease(w: Worker): Promise<boolean> {
+    const leases = this.deps.leases;
+    if (!leases || (await leases.tryAcquire(w.projector.name))) return true;
+    w.state = 'standby';
+    await this.pause(this.deps.leaseRetryMs ?? 2_000);
+    return false;
+  }
+
+  /**
+   * The live generation, when it runs this projector's version. Otherwise it makes the first
+   * generation, or rebuilds beside the live one for the new version, and the loop looks again.
+   */
+  private async prepareGeneration(w: Worker): Promise<GenerationRow | undefined> {
+    const p = w.projector;
+    await this.checkpoints.ensure(p.name);
+    const live = await this.checkpoints.liveGeneration(p.name);
+    if (!live) {
+      await this.initialise(p);
+      return undefined;
+    }
+    if (live.version === p.version) return live;
+    w.state = 'rebuilding';
+    this.deps.logger.info('projector version changed; rebuilding beside the live one', { projector: p.name, from: live.version, to: p.version });
+    await this.rebuild(p.name, { signal: this.abort.signal });
+    return undefined;
+  }
+
+  /** Reads $all from the live generation's checkpoint and applies it until the runner stops, the lease goes or the subscription ends. */
+  private async follow(w: Worker, live: GenerationRow, attempts: Attempts): Promise<void> {
+    w.state = 'running';
+    const sub = this.deps.store.subscribeToAll({ fromPosition: live.checkpoint ?? 'start', filter: projectorFilter(w.projector) });
+    w.subscription = sub;
+    try {
+      await this.consume(w, live.generation, sub, attempts);
+    } finally {
+      w.subscription = undefined;
+      await sub.close();
+    }
+  }
+
+  /** Each batch: applied with its checkpoint in one transaction, then announced and notified, then traced. */
+  private async consume(w: Worker, generation: number, sub: Subscription, attempts: Attempts): Promise<void> {
+    const p = w.projector;
+    let lastWrite = 0;
+    for await (const batch of batches(sub.withCheckpoints(), this.batchSize)) {
+      if (!this.mayGoOn(p)) break;
+      // Moving the checkpoint past skipped events only matters now and then (it keeps lag
+      // counts and re-reads short); doing it for every quiet page would be a write per wake-up.
+      if (batch.events.length === 0 && Date.now() - lastWrite < this.skipCheckpointMs) continue;
+      const started = tracingEnabled() ? Date.now() : 0;
+      const applied = await this.applyLive(p, generation, batch, started);
+      lastWrite = Date.now();
+      await this.committed(p, generation, batch.events, applied, batch.skippedTo);
+      traceBatch(p.name, applied, started);
+      attempts.count = 0;
+      w.lastError = null;
+    }
+  }
+
+  /** Whether to apply the next batch: not once the runner stops or the lease is lost. */
+  private mayGoOn(p: Projector): boolean {
+    if (this.stopped) return false;
+    // The lease went with its connection: another process may run this projector now.
+    return !this.deps.leases || this.deps.leases.holds(p.name);
+  }
+
+  /** Applies a batch and moves the checkpoint in one transaction (see apply.ts); a failed batch's spans carry its error. */
+  private async applyLive(p: Projector, generation: number, { events, skippedTo }: Batch, started: number): Promise<readonly RecordedEvent[]> {
+    try {
+      return await applyBatch(this.deps.knex, this.checkpoints, p, generation, events, { live: true, skippedTo });
+    } catch (err) {
+      traceBatch(p.name, events, started, err);
+      throw err;
+    }
+  }
+
+  /**
+   * A pass failed: go round again at once (stopping, or another generation went live), after a while
+   * (a rebuild holds the projection), once the poison event is parked or stopped on, or after a
+   * backoff. False when the projector has failed for good.
+   */
+  private async recover(w: Worker, caught: unknown, attempts: Attempts): Promise<boolean> {
+    if (this.stopped || caught instanceof GenerationChanged) return true;
+    if (caught instanceof RebuildInProgress) {
+      await sleep(1_000);
+      return true;
+    }
+    // The projector's own code failed, and not for want of a connection: find the event, then park it or stop on it.
+    if (!(caught instanceof ProjectorFailed) || isTransient(caught.cause)) return this.backOff(w, caught, attempts);
+    try {
+      await this.poisoned(w, caught);
+      attempts.count = 0;
+      return true;
+    } catch (inner) {
+      if (this.stopped || inner instanceof GenerationChanged) return true;
+      return this.backOff(w, inner, attempts);
+    }
+  }
+
+  /** Records the error, then waits before the next attempt; after the last, the projector stops (false) until restarted. */
+  private async backOff(w: Worker, err: unknown, attempts: Attempts): Promise<boolean> {
+    const { projector: p } = w;
+    const logger = this.deps.logger;
+    attempts.count++;
+    const message = err instanceof Error ? err.message : String(err);
+    w.lastError = message;
+    const live = await this.checkpoints.liveGeneration(p.name).catch(() => undefined);
+    if (live) await this.checkpoints.recordError(p.name, live.generation, message).catch(() => {});
+    if (attempts.count >= (this.deps.maxAttempts ?? 5)) {
+      w.state = 'failed';
+      logger.error('projector stopped; it resumes from its checkpoint when restarted', {
+        projector: p.name,
+        checkpoint: live?.checkpoint ? formatPosition(live.checkpoint) : null,
+        err,
+      });
+      return false;
+    }
+    logger.warn('projector batch failed; retrying from the checkpoint', { projector: p.name, attempt: attempts.count, err });
+    await sleep(backoff(attempts.count, 100, 5_000));
+    return true;
   }
 
   /** After a batch committed: announce the checkpoint (at least here; less than it is is harmless), then tell dashboards. */
