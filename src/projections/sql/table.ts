@@ -42,6 +42,17 @@ export class ColumnDef<T, N extends boolean = false, S extends SqlType = SqlType
 }
 
 /**
+ * A column Postgres computes from the others (`generated always as (…) stored`). Nobody writes it,
+ * so it is in neither the row type nor the writer's list; queries name it in SQL.
+ */
+export class GeneratedColumn {
+  constructor(
+    readonly sqlType: string,
+    readonly expression: string,
+  ) {}
+}
+
+/**
  * The column types, each with the type its value has in code. int8 is a string by default: pg
  * returns bigint as text, and revisions and positions must not pass through a JS number.
  */
@@ -59,19 +70,21 @@ export const col = {
   numeric: (precision: number, scale: number) =>
     new ColumnDef<string, false, 'numeric'>('numeric', { nullable: false, primary: false, index: false, precision: [precision, scale] }),
   textArray: <T extends string = string>() => new ColumnDef<T[], false, 'text[]'>('text[]'),
+  generated: (sqlType: string, expression: string) => new GeneratedColumn(sqlType, expression),
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any column, whatever its value type
 type AnyColumn = ColumnDef<any, boolean, SqlType>;
-export type TableSpec = Readonly<Record<string, AnyColumn>>;
+export type TableSpec = Readonly<Record<string, AnyColumn | GeneratedColumn>>;
 
-/** The row a table's definition describes: each column's value type, `| null` where nullable. */
+/** The row a table's definition describes: each stored column's value type, `| null` where nullable. */
 export type RowOf<S extends TableSpec> = {
-  -readonly [K in keyof S]: S[K] extends ColumnDef<infer T, infer N, SqlType> ? (N extends true ? T | null : T) : never;
+  -readonly [K in keyof S as S[K] extends GeneratedColumn ? never : K]: S[K] extends ColumnDef<infer T, infer N, SqlType> ? (N extends true ? T | null : T) : never;
 };
 
-/** The writer's column list, where every column's type is one the writer can send (else `never`). */
-type WriterColumns<S extends TableSpec> = S[keyof S] extends ColumnDef<unknown, boolean, ColumnType> ? readonly Column<RowOf<S>>[] : never;
+/** The writer's column list, where every stored column's type is one the writer can send (else `never`). */
+type WriterColumns<S extends TableSpec> =
+  Exclude<S[keyof S], GeneratedColumn> extends ColumnDef<unknown, boolean, ColumnType> ? readonly Column<RowOf<S>>[] : never;
 
 export interface TableDef<S extends TableSpec> {
   /** The logical name (a generation's table is `t(name)`). */
@@ -97,7 +110,11 @@ const MAKE: { readonly [K in SqlType]: (table: Knex.CreateTableBuilder, name: st
   'text[]': (t, n) => t.specificType(n, 'text[]'),
 };
 
-function addColumn(table: Knex.CreateTableBuilder, name: string, c: AnyColumn): void {
+function addColumn(table: Knex.CreateTableBuilder, name: string, c: AnyColumn | GeneratedColumn): void {
+  if (c instanceof GeneratedColumn) {
+    table.specificType(name, `${c.sqlType} generated always as (${c.expression}) stored`);
+    return;
+  }
   const b = MAKE[c.type](table, name, c);
   // A primary key is not null by definition; the key constraint says so, as the tables always have.
   if (c.options.primary) b.primary();
@@ -111,7 +128,7 @@ function addColumn(table: Knex.CreateTableBuilder, name: string, c: AnyColumn): 
  * in the definition's column order. `primary` names a key of several columns.
  */
 export function defineTable<S extends TableSpec>(name: string, spec: S, opts: { primary?: readonly (keyof S & string)[] } = {}): TableDef<S> {
-  const columns = Object.entries(spec).map(([n, c]) => ({ name: n, type: c.type }));
+  const columns = Object.entries(spec).flatMap(([n, c]) => (c instanceof GeneratedColumn ? [] : [{ name: n, type: c.type }]));
   return {
     name,
     spec,
