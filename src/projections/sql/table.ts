@@ -79,7 +79,9 @@ export type TableSpec = Readonly<Record<string, AnyColumn | GeneratedColumn>>;
 
 /** The row a table's definition describes: each stored column's value type, `| null` where nullable. */
 export type RowOf<S extends TableSpec> = {
-  -readonly [K in keyof S as S[K] extends GeneratedColumn ? never : K]: S[K] extends ColumnDef<infer T, infer N, SqlType> ? (N extends true ? T | null : T) : never;
+  -readonly [K in keyof S as S[K] extends GeneratedColumn ? never : K]: S[K] extends ColumnDef<infer T, infer N, SqlType>
+    ? N extends true ? T | null : T
+    : never;
 };
 
 /** The writer's column list, where every stored column's type is one the writer can send (else `never`). */

@@ -39,7 +39,10 @@ export const trackHistoryProjector: PostgresProjector = {
         position: formatPosition(e.position),
       };
     });
-    await upsertRows(trx, t('track_points'), TRACK_POINTS.columns, rows, { key: ['load_id', 'recorded_at', 'ping_id'], onConflict: 'ignore' });
+    await upsertRows(trx, t('track_points'), TRACK_POINTS.columns, rows, {
+      key: ['load_id', 'recorded_at', 'ping_id'],
+      onConflict: 'ignore',
+    });
   },
 };
 
