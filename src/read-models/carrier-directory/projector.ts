@@ -4,37 +4,10 @@ import { type CarrierEvent, carrierEvents } from '../../domain/carrier/events.js
 import type { RecordedEvent } from '../../eventstore/types.js';
 import type { PostgresProjector, TableNames } from '../../projections/types.js';
 import { CARRIER_STREAM } from '../../domain/carrier/stream.js';
+import { CARRIER_DIRECTORY, type CarrierRow } from './schema.js';
 
-
-export interface CarrierRow {
-  carrier_id: string;
-  revision: string;
-  org_id: string;
-  usdot_number: string;
-  mc_number: string | null;
-  legal_name: string;
-  equipment: string[];
-  home_city: string;
-  home_state: string;
-  home_lat: number;
-  home_lng: number;
-  status: 'active' | 'suspended';
-  verified: boolean;
-  allowed_to_operate: boolean | null;
-  out_of_service: boolean | null;
-  authority_status: string | null;
-  insurance_on_file: boolean | null;
-  insurance_expires_at: Date | null;
-  insurance_expired: boolean;
-  verification_gaps: string[];
-  checked_at: Date | null;
-  on_time: number;
-  late: number;
-  cancelled: number;
-  score: number;
-  registered_at: Date;
-  updated_at: Date;
-}
+// The routes have always imported the row from here.
+export type { CarrierRow } from './schema.js';
 
 /** Folds one carrier event into its directory row (pure). */
 export function evolveCarrierRow(row: CarrierRow | undefined, e: CarrierEvent, revision: bigint, at: Date): CarrierRow | undefined {
@@ -114,39 +87,11 @@ export const carrierDirectoryProjector: PostgresProjector = {
   version: 1,
   eventTypes: carrierEvents.types(),
   streamPrefixes: [CARRIER_STREAM],
-  tables: ['carrier_directory'],
+  tables: [CARRIER_DIRECTORY.name],
 
   async setup(trx: Knex.Transaction, t: TableNames) {
-    const table = t('carrier_directory');
-    await trx.schema.createTable(table, (c) => {
-      c.uuid('carrier_id').primary();
-      c.bigInteger('revision').notNullable();
-      c.uuid('org_id').notNullable().index();
-      c.text('usdot_number').notNullable().index();
-      c.text('mc_number');
-      c.text('legal_name').notNullable();
-      c.specificType('equipment', 'text[]').notNullable();
-      c.text('home_city').notNullable();
-      c.text('home_state').notNullable();
-      c.double('home_lat').notNullable();
-      c.double('home_lng').notNullable();
-      c.text('status').notNullable();
-      c.boolean('verified').notNullable();
-      c.boolean('allowed_to_operate');
-      c.boolean('out_of_service');
-      c.text('authority_status');
-      c.boolean('insurance_on_file');
-      c.timestamp('insurance_expires_at', { useTz: true });
-      c.boolean('insurance_expired').notNullable();
-      c.specificType('verification_gaps', 'text[]').notNullable();
-      c.timestamp('checked_at', { useTz: true });
-      c.integer('on_time').notNullable();
-      c.integer('late').notNullable();
-      c.integer('cancelled').notNullable();
-      c.integer('score').notNullable();
-      c.timestamp('registered_at', { useTz: true }).notNullable();
-      c.timestamp('updated_at', { useTz: true }).notNullable();
-    });
+    await CARRIER_DIRECTORY.create(trx, t);
+    const table = t(CARRIER_DIRECTORY.name);
     await trx.raw('create index on ?? (legal_name, carrier_id)', [table]);
     await trx.raw('create index on ?? using gin (equipment)', [table]);
   },

@@ -4,16 +4,10 @@ import { formatPosition } from '../../eventstore/position.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
 import type { PostgresProjector, TableNames } from '../../projections/types.js';
 import { PAYMENT_STREAM, paymentIdOf } from '../../domain/payment/stream.js';
+import { type Account, LEDGER_ENTRIES, LEDGER_PAYMENTS, type LedgerEntryRow, type LedgerPaymentRow } from './schema.js';
 
-/**
- * The ledger: double entry for every money movement of the payment streams. Accounts:
- * shipper_receivable (what shippers owe, per shipper org), cash (the platform's balance at the
- * provider), carrier_payable (what carriers are owed, per carrier org), refund_payable (refunds
- * issued to a shipper and not yet sent back, per shipper org) and platform_fee_revenue.
- * Each event posts lines whose debits equal their credits, so every balance sums to zero.
- */
-export const ACCOUNTS = ['shipper_receivable', 'cash', 'carrier_payable', 'refund_payable', 'platform_fee_revenue'] as const;
-export type Account = (typeof ACCOUNTS)[number];
+// The routes have always imported the accounts from here.
+export { ACCOUNTS, type Account } from './schema.js';
 
 export interface LedgerLine {
   account: Account;
@@ -81,6 +75,13 @@ const applyLines = (p: Parties, lines: LedgerLine[]): Parties => ({
   feeCents: p.feeCents + lines.filter((l) => l.account === 'platform_fee_revenue').reduce((s, l) => s + l.creditCents - l.debitCents, 0),
 });
 
+/**
+ * The ledger: double entry for every money movement of the payment streams. Accounts:
+ * shipper_receivable (what shippers owe, per shipper org), cash (the platform's balance at the
+ * provider), carrier_payable (what carriers are owed, per carrier org), refund_payable (refunds
+ * issued to a shipper and not yet sent back, per shipper org) and platform_fee_revenue.
+ * Each event posts lines whose debits equal their credits, so every balance sums to zero.
+ */
 export const ledgerProjector: PostgresProjector = {
   kind: 'postgres',
   name: 'ledger',
@@ -89,39 +90,14 @@ export const ledgerProjector: PostgresProjector = {
   onPoison: 'stop',
   eventTypes: paymentEvents.types(),
   streamPrefixes: [PAYMENT_STREAM],
-  tables: ['ledger_entries', 'ledger_payments'],
+  tables: [LEDGER_ENTRIES.name, LEDGER_PAYMENTS.name],
 
   async setup(trx: Knex.Transaction, t: TableNames) {
-    await trx.schema.createTable(t('ledger_entries'), (table) => {
-      table.uuid('event_id').notNullable();
-      table.smallint('line').notNullable();
-      table.uuid('payment_id').notNullable();
-      // The event's revision in its payment stream: the order of a payment's entries.
-      table.bigInteger('revision').notNullable();
-      table.text('event_type').notNullable();
-      table.text('position').notNullable();
-      table.text('account').notNullable();
-      table.uuid('org_id');
-      table.bigInteger('debit_cents').notNullable();
-      table.bigInteger('credit_cents').notNullable();
-      table.text('currency').notNullable();
-      table.timestamp('at', { useTz: true }).notNullable();
-      table.primary(['event_id', 'line']);
-    });
+    await LEDGER_ENTRIES.create(trx, t);
     await trx.raw('create index on ?? (payment_id, revision, line)', [t('ledger_entries')]);
     await trx.raw('create index on ?? (org_id, account, at) where org_id is not null', [t('ledger_entries')]);
     await trx.raw('create index on ?? (account)', [t('ledger_entries')]);
-    // Per payment: the parties and running amounts later events post against.
-    await trx.schema.createTable(t('ledger_payments'), (table) => {
-      table.uuid('payment_id').primary();
-      table.uuid('shipper_org_id').notNullable();
-      table.uuid('carrier_org_id').notNullable();
-      table.bigInteger('payable_cents').notNullable();
-      table.bigInteger('fee_cents').notNullable();
-      table.bigInteger('revision').notNullable();
-      // The provider's charge reference: Stripe webhooks about disputes name the charge, not the payment.
-      table.text('charge_ref').index();
-    });
+    await LEDGER_PAYMENTS.create(trx, t);
   },
 
   async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
@@ -138,7 +114,7 @@ export const ledgerProjector: PostgresProjector = {
         chargeRef: r.charge_ref,
       });
     }
-    const rows: Record<string, unknown>[] = [];
+    const rows: LedgerEntryRow[] = [];
     for (const e of events) {
       const paymentId = paymentIdOf(e.streamId);
       const p = parties.get(paymentId);
@@ -167,7 +143,7 @@ export const ledgerProjector: PostgresProjector = {
       if (base) parties.set(paymentId, { ...applyLines(base, lines), revision: e.revision, chargeRef });
     }
     if (rows.length) await trx(t('ledger_entries')).insert(rows).onConflict(['event_id', 'line']).ignore();
-    const changed = [...parties].map(([paymentId, p]) => ({
+    const changed = [...parties].map(([paymentId, p]): LedgerPaymentRow => ({
       payment_id: paymentId,
       shipper_org_id: p.shipperOrgId,
       carrier_org_id: p.carrierOrgId,

@@ -3,14 +3,12 @@ import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
 import { OrganisationRegistered, organisationEvents } from '../../domain/organisation/events.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
 import type { ApplyContext, PostgresProjector, TableNames } from '../../projections/types.js';
-import { columns, copyRows, upsertRows } from '../../projections/sql/rows.js';
+import { copyRows, upsertRows } from '../../projections/sql/rows.js';
 import { cellSql } from './cells.js';
-import { BOARD_COLUMNS, type BoardRow, evolveRow, type HistoryRow, statusAfter } from './row.js';
+import { evolveRow, statusAfter } from './row.js';
+import { type BoardRow, type HistoryRow, LB_SHIPPERS, LOAD_BOARD, LOAD_STATUS_HISTORY } from './schema.js';
 import { ORGANISATION_STREAM } from '../../domain/organisation/stream.js';
 import { LOAD_STREAM } from '../../domain/load/stream.js';
-
-const HISTORY_COLUMNS = columns<HistoryRow>({ load_id: 'uuid', revision: 'int8', event_type: 'text', status: 'text', at: 'timestamptz', actor: 'text' });
-
 
 /**
  * The load board: one denormalized row per load (shipper name, bid counts, status, booking),
@@ -25,61 +23,10 @@ export const loadBoardProjector: PostgresProjector = {
   version: 4,
   eventTypes: [...loadEvents.types(), OrganisationRegistered.type],
   streamPrefixes: [LOAD_STREAM, ORGANISATION_STREAM],
-  tables: ['load_board', 'load_status_history', 'lb_shippers'],
+  tables: [LOAD_BOARD.name, LOAD_STATUS_HISTORY.name, LB_SHIPPERS.name],
 
   async setup(trx: Knex.Transaction, t: TableNames) {
-    const board = t('load_board');
-    await trx.schema.createTable(board, (table) => {
-      table.uuid('load_id').primary();
-      table.bigInteger('revision').notNullable();
-      table.text('status').notNullable();
-      table.uuid('shipper_org_id').notNullable();
-      table.text('shipper_name');
-      for (const c of ['reference', 'commodity', 'description']) table.text(c).notNullable();
-      table.integer('weight_lb').notNullable();
-      table.double('length_ft').notNullable();
-      table.text('equipment_type').notNullable();
-      table.text('load_size').notNullable();
-      for (const p of ['origin', 'dest']) {
-        for (const c of ['address', 'city', 'state', 'zip']) table.text(`${p}_${c}`).notNullable();
-        table.double(`${p}_lat`).notNullable();
-        table.double(`${p}_lng`).notNullable();
-      }
-      for (const c of ['pickup_from', 'pickup_to', 'delivery_from', 'delivery_to']) table.timestamp(c, { useTz: true }).notNullable();
-      table.integer('rate_cents').notNullable();
-      table.text('currency').notNullable();
-      table.integer('trip_miles').notNullable();
-      table.boolean('trip_miles_estimated').notNullable();
-      table.integer('rate_per_mile_cents').notNullable();
-      for (const c of ['tarps', 'hazmat', 'twic', 'team_drivers']) table.boolean(c).notNullable();
-      table.integer('open_bids').notNullable();
-      table.integer('bid_count').notNullable();
-      table.uuid('carrier_id');
-      table.uuid('carrier_org_id');
-      table.integer('booked_rate_cents');
-      table.uuid('driver_id');
-      table.text('truck_id');
-      table.timestamp('posted_at', { useTz: true }).notNullable();
-      table.timestamp('expires_at', { useTz: true }).notNullable();
-      for (const c of ['booked_at', 'picked_up_at', 'delivered_at', 'arrived_pickup_at', 'arrived_delivery_at', 'flagged_at']) table.timestamp(c, { useTz: true });
-      table.text('review_reason');
-      table.decimal('pos_commit', 20, 0).notNullable();
-      table.decimal('pos_prepare', 20, 0).notNullable();
-      table.timestamp('updated_at', { useTz: true }).notNullable();
-    });
-    await trx.schema.createTable(t('load_status_history'), (table) => {
-      table.uuid('load_id').notNullable();
-      table.bigInteger('revision').notNullable();
-      table.text('event_type').notNullable();
-      table.text('status').notNullable();
-      table.timestamp('at', { useTz: true }).notNullable();
-      table.text('actor');
-      table.primary(['load_id', 'revision']);
-    });
-    await trx.schema.createTable(t('lb_shippers'), (table) => {
-      table.uuid('org_id').primary();
-      table.text('name').notNullable();
-    });
+    for (const table of [LOAD_BOARD, LOAD_STATUS_HISTORY, LB_SHIPPERS]) await table.create(trx, t);
   },
 
   async indexes(db: Knex | Knex.Transaction, t: TableNames) {
@@ -165,11 +112,11 @@ export const loadBoardProjector: PostgresProjector = {
     }
     // A rebuild bulk-loads the loads and history rows it creates; live batches upsert, guarded by revision.
     if (ctx?.rebuilding) {
-      await copyRows(trx, board, BOARD_COLUMNS, created);
-      await copyRows(trx, t('load_status_history'), HISTORY_COLUMNS, history);
+      await copyRows(trx, board, LOAD_BOARD.columns, created);
+      await copyRows(trx, t('load_status_history'), LOAD_STATUS_HISTORY.columns, history);
     } else {
-      await upsertRows(trx, t('load_status_history'), HISTORY_COLUMNS, history, { key: ['load_id', 'revision'], onConflict: 'ignore' });
+      await upsertRows(trx, t('load_status_history'), LOAD_STATUS_HISTORY.columns, history, { key: ['load_id', 'revision'], onConflict: 'ignore' });
     }
-    await upsertRows(trx, board, BOARD_COLUMNS, changed, { key: ['load_id'], onConflict: 'update', guard: { column: 'revision', op: '<' } });
+    await upsertRows(trx, board, LOAD_BOARD.columns, changed, { key: ['load_id'], onConflict: 'update', guard: { column: 'revision', op: '<' } });
   },
 };

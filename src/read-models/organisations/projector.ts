@@ -3,29 +3,10 @@ import { type OrganisationEvent, organisationEvents } from '../../domain/organis
 import type { RecordedEvent } from '../../eventstore/types.js';
 import type { PostgresProjector, TableNames } from '../../projections/types.js';
 import { ORGANISATION_STREAM } from '../../domain/organisation/stream.js';
+import { ORG_USERS, ORGANISATIONS } from './schema.js';
 
-
-export interface OrganisationRow {
-  org_id: string;
-  name: string;
-  kind: 'shipper' | 'carrier' | 'broker';
-  status: 'active' | 'suspended';
-  revision: string;
-  registered_at: Date;
-  updated_at: Date;
-}
-
-export interface OrgUserRow {
-  user_id: string;
-  org_id: string;
-  email: string;
-  name: string;
-  roles: string[];
-  active: boolean;
-  revision: string;
-  added_at: Date;
-  updated_at: Date;
-}
+// Where readers of the rows have found them.
+export type { OrganisationRow, OrgUserRow } from './schema.js';
 
 /**
  * Organisations and their users, for `GET /orgs/:id`, the shipper names on the load board and the
@@ -38,31 +19,11 @@ export const organisationsProjector: PostgresProjector = {
   version: 3,
   eventTypes: organisationEvents.types(),
   streamPrefixes: [ORGANISATION_STREAM],
-  tables: ['organisations', 'org_users'],
+  tables: [ORGANISATIONS.name, ORG_USERS.name],
 
   async setup(trx: Knex.Transaction, t: TableNames) {
-    await trx.schema.createTable(t('organisations'), (table) => {
-      table.uuid('org_id').primary();
-      table.text('name').notNullable();
-      table.text('kind').notNullable();
-      table.text('status').notNullable();
-      table.text('stripe_customer_id');
-      table.bigInteger('revision').notNullable();
-      table.timestamp('registered_at', { useTz: true }).notNullable();
-      table.timestamp('updated_at', { useTz: true }).notNullable();
-    });
-    await trx.schema.createTable(t('org_users'), (table) => {
-      table.uuid('user_id').primary();
-      table.uuid('org_id').notNullable().index();
-      table.text('email').notNullable();
-      table.text('phone');
-      table.text('name').notNullable();
-      table.specificType('roles', 'text[]').notNullable();
-      table.boolean('active').notNullable();
-      table.bigInteger('revision').notNullable();
-      table.timestamp('added_at', { useTz: true }).notNullable();
-      table.timestamp('updated_at', { useTz: true }).notNullable();
-    });
+    await ORGANISATIONS.create(trx, t);
+    await ORG_USERS.create(trx, t);
   },
 
   async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {

@@ -1,62 +1,12 @@
 import type { Knex } from 'knex';
 import { applyFilters, visibleTo } from '../load-board/query.js';
-import { columns, upsertRows } from '../../projections/sql/rows.js';
+import { upsertRows } from '../../projections/sql/rows.js';
+import { LOAD_SEARCH, type SearchRow } from './schema.js';
 import type { LoadDoc, SearchHits, SearchIndex, SearchRequest } from './types.js';
 
 /** How close a misspelt word must be to a commodity word (pg_trgm word similarity, 0..1). */
 const TYPO_THRESHOLD = 0.5;
 const MAX_CANDIDATES = 1_000;
-
-interface SearchRow {
-  load_id: string;
-  revision: number;
-  status: string;
-  shipper_org_id: string;
-  carrier_org_id: string | null;
-  commodity: string;
-  body: string;
-  equipment_type: string;
-  load_size: string;
-  origin_state: string;
-  dest_state: string;
-  origin_lat: number;
-  origin_lng: number;
-  dest_lat: number;
-  dest_lng: number;
-  length_ft: number;
-  pickup_from: Date;
-  pickup_to: Date;
-  posted_at: Date;
-  weight_lb: number;
-  rate_cents: number;
-  rate_per_mile_cents: number;
-  trip_miles: number;
-}
-const SEARCH_COLUMNS = columns<SearchRow>({
-  load_id: 'uuid',
-  revision: 'int8',
-  status: 'text',
-  shipper_org_id: 'uuid',
-  carrier_org_id: 'uuid',
-  commodity: 'text',
-  body: 'text',
-  equipment_type: 'text',
-  load_size: 'text',
-  origin_state: 'text',
-  dest_state: 'text',
-  origin_lat: 'float8',
-  origin_lng: 'float8',
-  dest_lat: 'float8',
-  dest_lng: 'float8',
-  length_ft: 'float8',
-  pickup_from: 'timestamptz',
-  pickup_to: 'timestamptz',
-  posted_at: 'timestamptz',
-  weight_lb: 'int4',
-  rate_cents: 'int4',
-  rate_per_mile_cents: 'int4',
-  trip_miles: 'int4',
-});
 
 /**
  * Commodity search on Postgres: full-text (english stemming, websearch syntax) or trigram word
@@ -75,20 +25,7 @@ export class PostgresSearchIndex implements SearchIndex {
     const t = this.table(generation);
     if (await this.knex.schema.hasTable(t)) return;
     await this.knex.transaction(async (trx) => {
-      await trx.schema.createTable(t, (c) => {
-        c.uuid('load_id').primary();
-        c.bigInteger('revision').notNullable();
-        c.text('status').notNullable();
-        c.uuid('shipper_org_id').notNullable();
-        c.uuid('carrier_org_id');
-        c.text('commodity').notNullable();
-        c.text('body').notNullable();
-        for (const col of ['equipment_type', 'load_size', 'origin_state', 'dest_state']) c.text(col).notNullable();
-        for (const col of ['origin_lat', 'origin_lng', 'dest_lat', 'dest_lng', 'length_ft']) c.double(col).notNullable();
-        for (const col of ['pickup_from', 'pickup_to', 'posted_at']) c.timestamp(col, { useTz: true }).notNullable();
-        for (const col of ['weight_lb', 'rate_cents', 'rate_per_mile_cents', 'trip_miles']) c.integer(col).notNullable();
-      });
-      await trx.raw(`alter table ?? add column tsv tsvector generated always as (to_tsvector('english', commodity || ' ' || body)) stored`, [t]);
+      await LOAD_SEARCH.create(trx, () => t);
       await trx.raw('create index on ?? using gin (tsv)', [t]);
       await trx.raw('create index on ?? using gin (commodity gin_trgm_ops)', [t]);
       await trx.raw('create index on ?? using gist (ll_to_earth(origin_lat, origin_lng))', [t]);
@@ -123,7 +60,7 @@ export class PostgresSearchIndex implements SearchIndex {
       rate_per_mile_cents: d.ratePerMileCents,
       trip_miles: d.tripMiles,
     }));
-    await upsertRows(this.knex, t, SEARCH_COLUMNS, rows, { key: ['load_id'], onConflict: 'update', guard: { column: 'revision', op: '<=' } });
+    await upsertRows(this.knex, t, LOAD_SEARCH.columns, rows, { key: ['load_id'], onConflict: 'update', guard: { column: 'revision', op: '<=' } });
   }
 
   /**

@@ -1,23 +1,11 @@
 import type { Knex } from 'knex';
 import { formatPosition } from '../../eventstore/position.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
-import { columns, upsertRows } from '../../projections/sql/rows.js';
+import { upsertRows } from '../../projections/sql/rows.js';
 import type { PostgresProjector, TableNames } from '../../projections/types.js';
+import { STREAM_INDEX, type StreamIndexRow } from './schema.js';
 
-/**
- * The stream directory: one row per stream with its category, last revision and last event, for
- * operators and auditors browsing the log. Rows carry the revision and writes are guarded by it,
- * so replaying events changes nothing.
- */
-export interface StreamIndexRow {
-  stream_id: string;
-  category: string;
-  last_revision: string;
-  last_event_type: string;
-  last_position: string;
-  first_event_at: Date;
-  last_event_at: Date;
-}
+export type { StreamIndexRow } from './schema.js';
 
 /** Keeps the newest event per stream: several events of one stream in a batch make one write. */
 export function streamChanges(events: readonly RecordedEvent[]): StreamIndexRow[] {
@@ -38,38 +26,24 @@ export function streamChanges(events: readonly RecordedEvent[]): StreamIndexRow[
   }));
 }
 
-const STREAM_INDEX_COLUMNS = columns<StreamIndexRow>({
-  stream_id: 'text',
-  category: 'text',
-  last_revision: 'int8',
-  last_event_type: 'text',
-  last_position: 'text',
-  first_event_at: 'timestamptz',
-  last_event_at: 'timestamptz',
-});
-
+/**
+ * The stream directory: one row per stream with its category, last revision and last event, for
+ * operators and auditors browsing the log. Rows carry the revision and writes are guarded by it,
+ * so replaying events changes nothing.
+ */
 export const streamIndexProjector: PostgresProjector = {
   kind: 'postgres',
   name: 'stream_index',
   version: 1,
   eventTypes: 'all',
-  tables: ['stream_index'],
+  tables: [STREAM_INDEX.name],
 
   async setup(trx: Knex.Transaction, t: TableNames) {
-    await trx.schema.createTable(t('stream_index'), (table) => {
-      table.text('stream_id').primary();
-      table.text('category').notNullable();
-      table.bigInteger('last_revision').notNullable();
-      table.text('last_event_type').notNullable();
-      table.text('last_position').notNullable();
-      table.timestamp('first_event_at', { useTz: true }).notNullable();
-      table.timestamp('last_event_at', { useTz: true }).notNullable();
-      table.index(['category', 'last_event_at']);
-    });
+    await STREAM_INDEX.create(trx, t, (table) => table.index(['category', 'last_event_at']));
   },
 
   async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
-    await upsertRows(trx, t('stream_index'), STREAM_INDEX_COLUMNS, streamChanges(events), {
+    await upsertRows(trx, t('stream_index'), STREAM_INDEX.columns, streamChanges(events), {
       key: ['stream_id'],
       onConflict: 'update',
       update: ['last_revision', 'last_event_type', 'last_position', 'last_event_at'],

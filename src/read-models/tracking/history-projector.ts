@@ -2,34 +2,10 @@ import type { Knex } from 'knex';
 import { PingRecorded, trackingEvents } from '../../domain/tracking/events.js';
 import { formatPosition } from '../../eventstore/position.js';
 import type { RecordedEvent } from '../../eventstore/types.js';
-import { columns, upsertRows } from '../../projections/sql/rows.js';
+import { upsertRows } from '../../projections/sql/rows.js';
 import type { PostgresProjector, TableNames } from '../../projections/types.js';
 import { TRACKING_STREAM } from '../../domain/tracking/stream.js';
-
-interface TrackRow {
-  load_id: string;
-  recorded_at: Date;
-  ping_id: string;
-  lat: number;
-  lng: number;
-  speed_mph: number;
-  heading_deg: number | null;
-  accuracy_m: number | null;
-  received_at: Date;
-  position: string;
-}
-const TRACK_COLUMNS = columns<TrackRow>({
-  load_id: 'uuid',
-  recorded_at: 'timestamptz',
-  ping_id: 'uuid',
-  lat: 'float8',
-  lng: 'float8',
-  speed_mph: 'float8',
-  heading_deg: 'float8',
-  accuracy_m: 'float8',
-  received_at: 'timestamptz',
-  position: 'text',
-});
+import { TRACK_POINTS, type TrackRow } from './schema.js';
 
 /**
  * Each load's track: one row per ping, keyed by (load, recorded at, ping), so a replayed ping
@@ -41,22 +17,10 @@ export const trackHistoryProjector: PostgresProjector = {
   version: 1,
   eventTypes: [PingRecorded.type],
   streamPrefixes: [TRACKING_STREAM],
-  tables: ['track_points'],
+  tables: [TRACK_POINTS.name],
 
   async setup(trx: Knex.Transaction, t: TableNames) {
-    await trx.schema.createTable(t('track_points'), (table) => {
-      table.uuid('load_id').notNullable();
-      table.timestamp('recorded_at', { useTz: true }).notNullable();
-      table.uuid('ping_id').notNullable();
-      table.double('lat').notNullable();
-      table.double('lng').notNullable();
-      table.double('speed_mph').notNullable();
-      table.double('heading_deg');
-      table.double('accuracy_m');
-      table.timestamp('received_at', { useTz: true }).notNullable();
-      table.text('position').notNullable();
-      table.primary(['load_id', 'recorded_at', 'ping_id']);
-    });
+    await TRACK_POINTS.create(trx, t);
   },
 
   async apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames) {
@@ -75,7 +39,10 @@ export const trackHistoryProjector: PostgresProjector = {
         position: formatPosition(e.position),
       };
     });
-    await upsertRows(trx, t('track_points'), TRACK_COLUMNS, rows, { key: ['load_id', 'recorded_at', 'ping_id'], onConflict: 'ignore' });
+    await upsertRows(trx, t('track_points'), TRACK_POINTS.columns, rows, {
+      key: ['load_id', 'recorded_at', 'ping_id'],
+      onConflict: 'ignore',
+    });
   },
 };
 
