@@ -2,13 +2,13 @@ import { z } from 'zod';
 import * as org from '../../domain/organisation/decider.js';
 import { BillingAccountSet, organisationEvents, orgKind, phoneNumber, role } from '../../domain/organisation/events.js';
 import { isAdmin } from '../../domain/shared/actor.js';
-import type { Knex } from 'knex';
 import { AccessDenied } from '../../auth/errors.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { answer, type CommandDeps, commandAnswer, metadataOf, newId, run, uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
 import { readAfter, type ReadDeps } from '../read.js';
 import { organisationStream } from '../../domain/organisation/stream.js';
+import { organisationWithUsers, userBelongsElsewhere } from '../../read-models/organisations/queries.js';
 
 const orgParams = z.object({ orgId: uuidParam('The organisation') });
 const userParams = orgParams.extend({ userId: uuidParam('The user') });
@@ -27,7 +27,7 @@ const organisationView = z
   })
   .meta({ id: 'Organisation' });
 
-export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; platformOrgId: string }): Route[] {
+export function organisationRoutes(deps: CommandDeps & ReadDeps & { platformOrgId: string }): Route[] {
   const decider = org;
   const exec = (orgId: string, command: org.OrganisationCommand, input: Parameters<typeof run>[5]) =>
     run(deps, organisationEvents, organisationStream(orgId), decider, command, input);
@@ -66,9 +66,9 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
           throw new AccessDenied('Only members of the organisation see it');
         }
         await readAfter(deps, 'organisations', query.minPosition);
-        const o = await deps.knex('organisations').where({ org_id: params.orgId }).first();
-        if (!o) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No organisation ${params.orgId}`);
-        const users = await deps.knex('org_users').where({ org_id: params.orgId }).orderBy('added_at');
+        const found = await organisationWithUsers(deps.knex, params.orgId);
+        if (!found) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No organisation ${params.orgId}`);
+        const { organisation: o, users } = found;
         return {
           status: 200,
           body: {
@@ -78,7 +78,7 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
             status: o.status,
             revision: String(o.revision),
             registeredAt: new Date(o.registered_at).toISOString(),
-            users: users.map((u: { user_id: string; email: string; phone: string | null; name: string; roles: string[]; active: boolean }) => ({
+            users: users.map((u) => ({
               userId: u.user_id,
               email: u.email,
               phone: u.phone,
@@ -115,7 +115,7 @@ export function organisationRoutes(deps: CommandDeps & ReadDeps & { knex: Knex; 
         // projections then keep the user where it was added first.
         // Asked only for an organisation the caller may manage: anyone else gets the decider's 403 first.
         const mine = isAdmin(input.actor) || input.actor.orgId === input.params.orgId;
-        const taken = mine && (await deps.knex('org_users').where({ user_id: userId }).whereNot({ org_id: input.params.orgId }).first('user_id'));
+        const taken = mine && (await userBelongsElsewhere(deps.knex, userId, input.params.orgId));
         if (taken) throw new HttpProblem(422, `${PROBLEM_BASE}user-id-taken`, `User ${userId} belongs to another organisation: leave userId out to get a new one`);
         const r = await exec(input.params.orgId, { type: 'AddUser', data: { userId, email, name, roles, ...(phone ? { phone } : {}) }, metadata: metadataOf(input.actor) }, input);
         return answer(r, 201, { userId });
