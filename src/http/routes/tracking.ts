@@ -10,6 +10,7 @@ import { formatPosition } from '../../eventstore/position.js';
 import type { EventStore } from '../../eventstore/types.js';
 import { currentContext } from '../../infra/context.js';
 import { traceCarrier } from '../../infra/tracing.js';
+import { loadParties, loadsOfDriver } from '../../read-models/load-board/queries.js';
 import { trackOf } from '../../read-models/tracking/history-projector.js';
 import { type LatestLocations, maySee, type TrackedLoad } from '../../read-models/tracking/latest.js';
 import { uuidParam } from '../commands.js';
@@ -68,11 +69,11 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
     const driverId = actor.userId;
     let loadId = named;
     if (!loadId) {
-      const rows = (await deps.knex('load_board').where('driver_id', driverId).whereIn('status', HAULING).orderBy('updated_at', 'desc').limit(2).select('load_id')) as {
-        load_id: string;
-      }[];
-      if (rows.length > 1) throw new HttpProblem(422, `${PROBLEM_BASE}which-load`, 'You are assigned to several loads being hauled: name the loadId');
-      loadId = rows[0]?.load_id;
+      const loadIds = await loadsOfDriver(deps.knex, driverId, HAULING, 2);
+      if (loadIds.length > 1) {
+        throw new HttpProblem(422, `${PROBLEM_BASE}which-load`, 'You are assigned to several loads being hauled: name the loadId');
+      }
+      loadId = loadIds[0];
     }
     const state = loadId ? await loadState(deps.store, loadId) : undefined;
     // A named load the driver may not see is the read's 404; one it sees but its organisation does
@@ -196,10 +197,8 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
         },
       },
       async handle({ params, query, actor }) {
-        const load = (await deps.knex('load_board').where('load_id', params.loadId).first('shipper_org_id', 'carrier_org_id')) as
-          | { shipper_org_id: string; carrier_org_id: string | null }
-          | undefined;
-        if (!load || !maySee(actor, { shipperOrgId: load.shipper_org_id, carrierOrgId: load.carrier_org_id ?? undefined })) throw notFound(params.loadId);
+        const parties = await loadParties(deps.knex, params.loadId);
+        if (!parties || !maySee(actor, parties)) throw notFound(params.loadId);
         const from = query.from ? new Date(query.from) : undefined;
         const to = query.to ? new Date(query.to) : undefined;
         if (from && to && from > to) throw new HttpProblem(400, `${PROBLEM_BASE}validation`, 'from must not be after to');
