@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 import { createServices, type Services } from '../application/services.js';
 import type { EventStore } from '../eventstore/types.js';
 import { type Config, locationPolicy } from '../infra/config.js';
-import { loadsHauledBy } from '../read-models/load-board/hauling.js';
-import { userBelongsElsewhere } from '../read-models/organisations/membership.js';
+import { HAULING } from '../application/tracking.js';
+import { loadsOfDriver } from '../read-models/load-board/queries.js';
+import { userBelongsElsewhere } from '../read-models/organisations/queries.js';
 import { LatestLocations } from '../read-models/tracking/latest.js';
 
 export type ServicesConfig = Pick<Config, 'PLATFORM_ORG_ID' | 'GEOFENCE_RADIUS_MI' | 'PICKUP_FIX_MAX_AGE_MINUTES' | 'TRACKING_RETENTION_DAYS'>;
@@ -20,7 +21,7 @@ export function servicesFor(runtime: { store: EventStore; knex: Knex; redis: Red
     runtime.store,
     {
       lastFix: async (loadId) => (await locations.get(loadId))?.fix,
-      loadsHauledBy: (driverId, limit) => loadsHauledBy(runtime.knex, driverId, limit),
+      loadsHauledBy: (driverId, limit) => loadsOfDriver(runtime.knex, driverId, HAULING, limit),
       userBelongsElsewhere: (userId, orgId) => userBelongsElsewhere(runtime.knex, userId, orgId),
     },
     {

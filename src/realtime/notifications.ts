@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { LoadBooked, LoadCancelled, LoadExpired } from '../domain/load/events.js';
 import type { RecordedEvent } from '../eventstore/types.js';
+import { boardRowsOf } from '../read-models/load-board/queries.js';
 import type { BoardRow } from '../read-models/load-board/row.js';
 import { toSummary } from '../read-models/load-board/summary.js';
 import type { LatestLocations, TrackedLoad } from '../read-models/tracking/latest.js';
@@ -11,7 +12,6 @@ import { TRACKING_STREAM } from '../domain/tracking/stream.js';
 
 /** Events after which a load is no longer on the open board. */
 const OFF_BOARD = new Set<string>([LoadBooked.type, LoadCancelled.type, LoadExpired.type]);
-const CHUNK = 1_000;
 
 export const rowPosition = (r: Pick<BoardRow, 'pos_commit' | 'pos_prepare'>) => `${r.pos_commit}/${r.pos_prepare}`;
 
@@ -48,8 +48,7 @@ export function boardNotifications(knex: Knex, broadcaster: Broadcaster): (event
     }
     const ids = [...touched.keys()];
     const now = new Date();
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const rows = (await knex('load_board').whereIn('load_id', ids.slice(i, i + CHUNK)).select('*')) as BoardRow[];
+    for await (const rows of boardRowsOf(knex, ids)) {
       for (const row of rows) {
         const t = touched.get(row.load_id)!;
         for (const m of loadMessages(row, now, t.left, t.correlationId)) broadcaster.emit(m.rooms, 'load', m.payload);

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Position } from '../eventstore/types.js';
-import type { BoardRow } from '../read-models/load-board/row.js';
+import { changedSince, type ChangeScope } from '../read-models/load-board/queries.js';
 import type { LatestLocations, TrackedLoad } from '../read-models/tracking/latest.js';
 import { loadMessages, locationMessage } from './notifications.js';
 import type { RoomKind } from './rooms.js';
@@ -14,7 +14,6 @@ export interface Missed {
   truncated: boolean;
 }
 
-const after = (p: Position) => ['(pos_commit, pos_prepare) > (?::numeric, ?::numeric)', [p.commit.toString(), p.prepare.toString()]] as const;
 const positionOf = (text: string) => {
   const [c, p] = text.split('/');
   return { commit: BigInt(c!), prepare: BigInt(p!) };
@@ -23,6 +22,11 @@ const isAfter = (text: string, since: Position) => {
   const p = positionOf(text);
   return p.commit > since.commit || (p.commit === since.commit && p.prepare > since.prepare);
 };
+
+function scopeOf(room: RoomKind): ChangeScope {
+  if (room.kind === 'loadboard') return { originStates: room.states, equipment: room.equipment };
+  return room.kind === 'org' ? { orgId: room.id } : { loadId: room.id };
+}
 
 /**
  * What a dashboard missed in a room since the position it last saw, read from the read models
@@ -36,15 +40,7 @@ export async function missedSince(deps: { knex: Knex; locations: LatestLocations
     const fresh = t?.fix && isAfter(t.fix.position, since);
     return { messages: fresh ? [{ event: 'location', payload: locationMessage(t as TrackedLoad & { fix: NonNullable<TrackedLoad['fix']> }) }] : [], truncated: false };
   }
-  const [sql, args] = after(since);
-  const q = deps.knex('load_board').whereRaw(sql, [...args]).orderBy([{ column: 'pos_commit' }, { column: 'pos_prepare' }]).limit(RESUME_LIMIT + 1);
-  if (room.kind === 'load') q.where('load_id', room.id);
-  if (room.kind === 'org') q.where((w) => w.where('shipper_org_id', room.id).orWhere('carrier_org_id', room.id));
-  if (room.kind === 'loadboard') {
-    if (room.states) q.whereIn('origin_state', room.states as string[]);
-    if (room.equipment) q.whereIn('equipment_type', room.equipment as string[]);
-  }
-  const rows = (await q.select('*')) as BoardRow[];
+  const rows = await changedSince(deps.knex, since, scopeOf(room), RESUME_LIMIT + 1);
   const messages = rows.slice(0, RESUME_LIMIT).flatMap((row) => {
     const all = loadMessages(row, now, true);
     // The board room gets the board's version of the message; the other rooms the parties' one.

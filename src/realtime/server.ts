@@ -8,6 +8,7 @@ import { seesBoard } from '../domain/load/access.js';
 import { type Actor, isStaff } from '../domain/shared/actor.js';
 import { parsePosition } from '../eventstore/position.js';
 import type { Logger } from '../infra/logger.js';
+import { loadParties } from '../read-models/load-board/queries.js';
 import { type LatestLocations, maySee } from '../read-models/tracking/latest.js';
 import { missedSince } from './resume.js';
 import { boardRoomsFor, loadRoom, orgRoom, parseRoom, type RoomKind, subscribeRequest, trackingRoom } from './rooms.js';
@@ -76,11 +77,9 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): { io: Serv
         return [orgRoom(room.id)];
       case 'load':
       case 'tracking': {
-        const row = (await deps.knex('load_board').where('load_id', room.id).first('shipper_org_id', 'carrier_org_id')) as
-          | { shipper_org_id: string; carrier_org_id: string | null }
-          | undefined;
+        const onBoard = await loadParties(deps.knex, room.id);
         const tracked = room.kind === 'tracking' ? await deps.locations.get(room.id) : undefined;
-        const parties = tracked?.shipperOrgId ? tracked : row && { shipperOrgId: row.shipper_org_id, carrierOrgId: row.carrier_org_id ?? undefined };
+        const parties = tracked?.shipperOrgId ? tracked : onBoard;
         if (!parties || !maySee(actor, parties)) throw new RoomDenied('No such load that you may follow');
         return [room.kind === 'load' ? loadRoom(room.id) : trackingRoom(room.id)];
       }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { equipmentType, US_STATE } from '../../domain/load/schemas.js';
 import type { CarrierRow } from '../../read-models/carrier-directory/projector.js';
+import { carrierById, type CarrierKeyset, carrierPage } from '../../read-models/carrier-directory/queries.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
 import { defineRoute, type Route } from '../route.js';
@@ -64,8 +65,18 @@ function toView(r: CarrierRow, now: Date): z.output<typeof carrierView> {
 
 const cursor = z.object({ n: z.string(), id: z.uuid() });
 
+function decodeCursor(text: string): CarrierKeyset {
+  try {
+    const c = cursor.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
+    return { legalName: c.n, carrierId: c.id };
+  } catch {
+    throw new HttpProblem(400, `${PROBLEM_BASE}bad-cursor`, 'The cursor is not one this API gave out');
+  }
+}
+
+const encodeCursor = (k: CarrierKeyset) => Buffer.from(JSON.stringify({ n: k.legalName, id: k.carrierId })).toString('base64url');
+
 export function carrierDirectoryRoutes(deps: ReadDeps): Route[] {
-  const { knex } = deps;
   return [
     defineRoute({
       method: 'get',
@@ -89,29 +100,13 @@ export function carrierDirectoryRoutes(deps: ReadDeps): Route[] {
       responses: { 200: { description: 'One page', schema: z.object({ items: z.array(carrierView), nextCursor: z.string().nullable() }) } },
       async handle({ query }) {
         await readAfter(deps, 'carrier_directory', query.minPosition);
-        const q = knex('carrier_directory').select('*');
-        if (query.state) q.where('home_state', query.state);
-        if (query.equipment) q.whereRaw('equipment @> array[?]::text[]', [query.equipment]);
-        if (query.verified) q.where('verified', query.verified === 'true');
-        if (query.status) q.where('status', query.status);
-        if (query.minScore !== undefined) q.where('score', '>=', query.minScore);
-        if (query.usdotNumber) q.where('usdot_number', query.usdotNumber);
-        if (query.name) q.whereILike('legal_name', `${query.name.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-        if (query.cursor) {
-          let after: z.output<typeof cursor>;
-          try {
-            after = cursor.parse(JSON.parse(Buffer.from(query.cursor, 'base64url').toString('utf8')));
-          } catch {
-            throw new HttpProblem(400, `${PROBLEM_BASE}bad-cursor`, 'The cursor is not one this API gave out');
-          }
-          q.whereRaw('(legal_name, carrier_id) > (?, ?)', [after.n, after.id]);
-        }
-        const rows = (await q.orderBy([{ column: 'legal_name' }, { column: 'carrier_id' }]).limit(query.limit + 1)) as CarrierRow[];
-        const page = rows.slice(0, query.limit);
-        const last = page[page.length - 1];
-        const nextCursor = rows.length > query.limit && last ? Buffer.from(JSON.stringify({ n: last.legal_name, id: last.carrier_id })).toString('base64url') : null;
+        const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+        const { state, equipment, status, minScore, usdotNumber, name: namePrefix } = query;
+        const verified = query.verified ? query.verified === 'true' : undefined;
+        const filters = { state, equipment, verified, status, minScore, usdotNumber, namePrefix };
+        const page = await carrierPage(deps.knex, filters, { after, limit: query.limit });
         const now = new Date();
-        return { status: 200, body: { items: page.map((r) => toView(r, now)), nextCursor } };
+        return { status: 200, body: { items: page.rows.map((r) => toView(r, now)), nextCursor: page.next ? encodeCursor(page.next) : null } };
       },
     }),
     defineRoute({
@@ -126,7 +121,7 @@ export function carrierDirectoryRoutes(deps: ReadDeps): Route[] {
       responses: { 200: { description: 'The carrier', schema: carrierView }, 404: { description: 'No such carrier' } },
       async handle({ params, query }) {
         await readAfter(deps, 'carrier_directory', query.minPosition);
-        const row = (await knex('carrier_directory').where('carrier_id', params.carrierId).first()) as CarrierRow | undefined;
+        const row = await carrierById(deps.knex, params.carrierId);
         if (!row) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No carrier ${params.carrierId}`);
         return { status: 200, headers: { ETag: `"${row.revision}"` }, body: toView(row, new Date()) };
       },

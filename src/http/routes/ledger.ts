@@ -2,10 +2,11 @@ import { z } from 'zod';
 import { AccessDenied } from '../../auth/errors.js';
 import { isAdmin } from '../../domain/shared/actor.js';
 import { ACCOUNTS } from '../../read-models/ledger/projector.js';
+import { entriesOfOrganisation, entriesOfPayment, ledgerBalances, type LedgerEntryRow, recentPayments } from '../../read-models/ledger/queries.js';
 import { uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
 import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
-import { PAYMENT_STREAM, paymentIdOf } from '../../domain/payment/stream.js';
+import { paymentIdOf } from '../../domain/payment/stream.js';
 
 const balance = z.object({ account: z.enum(ACCOUNTS), debitCents: z.number().int(), creditCents: z.number().int(), balanceCents: z.number().int() });
 const entry = z
@@ -27,8 +28,7 @@ const balances = z
   .object({ currency: z.string(), accounts: z.array(balance), totalCents: z.number().int().meta({ description: 'Debits less credits over every account: always 0' }) })
   .meta({ id: 'LedgerBalances' });
 
-type Row = { event_id: string; line: number; payment_id: string; event_type: string; position: string; account: (typeof ACCOUNTS)[number]; org_id: string | null; debit_cents: string; credit_cents: string; currency: string; at: Date };
-const toEntry = (r: Row) => ({
+const toEntry = (r: LedgerEntryRow) => ({
   eventId: r.event_id,
   line: r.line,
   paymentId: r.payment_id,
@@ -45,13 +45,6 @@ const finance = (roles: readonly string[]) => roles.includes('admin') || roles.i
 
 /** Finance dashboards: balances by account, and the entries of a payment or an organisation. */
 export function ledgerRoutes(deps: ReadDeps): Route[] {
-  async function balancesOf(where: { org_id?: string }) {
-    const q = deps.knex('ledger_entries').select('account').sum({ debit: 'debit_cents', credit: 'credit_cents' }).groupBy('account').orderBy('account');
-    if (where.org_id) q.where({ org_id: where.org_id });
-    const rows = (await q) as unknown as { account: (typeof ACCOUNTS)[number]; debit: string; credit: string }[];
-    const accounts = rows.map((r) => ({ account: r.account, debitCents: Number(r.debit), creditCents: Number(r.credit), balanceCents: Number(r.debit) - Number(r.credit) }));
-    return { currency: 'usd', accounts, totalCents: accounts.reduce((s, a) => s + a.balanceCents, 0) };
-  }
   return [
     defineRoute({
       method: 'get',
@@ -89,24 +82,7 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
       },
       async handle({ query }) {
         await readAfter(deps, 'stream_index', query.minPosition);
-        const q = deps
-          .knex('stream_index as s')
-          .leftJoin('ledger_payments as p', 'p.payment_id', deps.knex.raw(`substr(s.stream_id, ${PAYMENT_STREAM.length + 1})::uuid`))
-          .where('s.category', 'payment')
-          .orderBy([{ column: 's.last_event_at', order: 'desc' }, { column: 's.stream_id', order: 'desc' }])
-          .limit(query.limit)
-          .select('s.stream_id', 's.last_event_type', 's.last_revision', 's.last_event_at', 'p.shipper_org_id', 'p.carrier_org_id', 'p.payable_cents', 'p.fee_cents');
-        if (query.before) q.where('s.last_event_at', '<', new Date(query.before));
-        const rows = (await q) as {
-          stream_id: string;
-          last_event_type: string;
-          last_revision: string;
-          last_event_at: Date;
-          shipper_org_id: string | null;
-          carrier_org_id: string | null;
-          payable_cents: string | null;
-          fee_cents: string | null;
-        }[];
+        const rows = await recentPayments(deps.knex, { limit: query.limit, ...(query.before ? { before: new Date(query.before) } : {}) });
         return {
           status: 200,
           body: {
@@ -135,7 +111,7 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
       responses: { 200: { description: 'Balances', schema: balances } },
       async handle({ query }) {
         await readAfter(deps, 'ledger', query.minPosition);
-        return { status: 200, body: await balancesOf({}) };
+        return { status: 200, body: await ledgerBalances(deps.knex) };
       },
     }),
     defineRoute({
@@ -150,7 +126,7 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
       responses: { 200: { description: 'Entries', schema: z.object({ entries: z.array(entry) }) } },
       async handle({ params, query }) {
         await readAfter(deps, 'ledger', query.minPosition);
-        const rows = await deps.knex('ledger_entries').where({ payment_id: params.paymentId }).orderBy([{ column: 'revision' }, { column: 'line' }]).select<Row[]>('*');
+        const rows = await entriesOfPayment(deps.knex, params.paymentId);
         return { status: 200, body: { entries: rows.map(toEntry) } };
       },
     }),
@@ -167,8 +143,8 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
       async handle({ params, query, actor }) {
         if (actor.orgId !== params.orgId && !isAdmin(actor) && !finance(actor.roles)) throw new AccessDenied("Only the organisation's members see its ledger");
         await readAfter(deps, 'ledger', query.minPosition);
-        const rows = await deps.knex('ledger_entries').where({ org_id: params.orgId }).orderBy([{ column: 'at', order: 'desc' }, { column: 'payment_id' }, { column: 'revision', order: 'desc' }, { column: 'line' }]).limit(query.limit).select<Row[]>('*');
-        return { status: 200, body: { ...(await balancesOf({ org_id: params.orgId })), entries: rows.map(toEntry) } };
+        const rows = await entriesOfOrganisation(deps.knex, params.orgId, query.limit);
+        return { status: 200, body: { ...(await ledgerBalances(deps.knex, params.orgId)), entries: rows.map(toEntry) } };
       },
     }),
   ];

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { equipmentType, US_STATE } from '../../domain/load/schemas.js';
 import { UNUSABLE_COORDINATE, usableCoordinate } from '../../domain/shared/geo.js';
-import { type BoardFilters, type Keyset, queryBoard, SORTS, type SortName, visibleTo } from '../../read-models/load-board/query.js';
-import { BOARD_STATUSES, type BoardRow, type BoardStatus } from '../../read-models/load-board/row.js';
+import { type BoardFilters, type Keyset, queryBoard, SORTS, type SortName } from '../../read-models/load-board/query.js';
+import { loadWithHistory } from '../../read-models/load-board/queries.js';
+import { BOARD_STATUSES, type BoardStatus } from '../../read-models/load-board/row.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
 import { defineRoute, type Route } from '../route.js';
@@ -113,7 +114,6 @@ function decodeCursor(text: string, sort: string, order: 'asc' | 'desc'): Keyset
 }
 
 export function loadBoardRoutes(deps: ReadDeps): Route[] {
-  const { knex } = deps;
   return [
     defineRoute({
       method: 'get',
@@ -133,7 +133,7 @@ export function loadBoardRoutes(deps: ReadDeps): Route[] {
         const after = query.cursor ? decodeCursor(query.cursor, query.sort, order) : undefined;
         await readAfter(deps, 'load_board', query.minPosition);
         const now = new Date();
-        const page = await queryBoard(knex, { filters, actor, sort: query.sort, order, ...(after ? { after } : {}), limit: query.limit, now });
+        const page = await queryBoard(deps.knex, { filters, actor, sort: query.sort, order, ...(after ? { after } : {}), limit: query.limit, now });
         return {
           status: 200,
           body: { items: page.rows.map((r) => toSummary(r, now)), nextCursor: page.next ? encodeCursor(query.sort, order, page.next) : null },
@@ -160,16 +160,15 @@ export function loadBoardRoutes(deps: ReadDeps): Route[] {
       },
       async handle({ params, query, actor }) {
         await readAfter(deps, 'load_board', query.minPosition);
-        const q = knex('load_board').where('load_id', params.loadId).select('load_board.*');
-        const row = (await visibleTo(q, actor).first()) as BoardRow | undefined;
-        if (!row) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No load ${params.loadId}`);
-        const history = await knex('load_status_history').where('load_id', params.loadId).orderBy('revision');
+        const found = await loadWithHistory(deps.knex, params.loadId, actor);
+        if (!found) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No load ${params.loadId}`);
+        const { row, history } = found;
         return {
           status: 200,
           headers: { ETag: `"${row.revision}"` },
           body: {
             ...toSummary({ ...row, deadhead_mi: null }, new Date()),
-            history: history.map((h: { revision: string; event_type: string; status: string; at: Date; actor: string | null }) => ({
+            history: history.map((h) => ({
               revision: String(h.revision),
               event: h.event_type,
               status: h.status,

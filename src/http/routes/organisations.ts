@@ -7,6 +7,7 @@ import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { answer, commandAnswer, newId, uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
 import { readAfter, type ReadDeps } from '../read.js';
+import { organisationWithUsers } from '../../read-models/organisations/queries.js';
 
 const orgParams = z.object({ orgId: uuidParam('The organisation') });
 const userParams = orgParams.extend({ userId: uuidParam('The user') });
@@ -60,9 +61,9 @@ export function organisationRoutes(deps: ReadDeps & { organisations: Organisatio
           throw new AccessDenied('Only members of the organisation see it');
         }
         await readAfter(deps, 'organisations', query.minPosition);
-        const o = await deps.knex('organisations').where({ org_id: params.orgId }).first();
-        if (!o) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No organisation ${params.orgId}`);
-        const users = await deps.knex('org_users').where({ org_id: params.orgId }).orderBy('added_at');
+        const found = await organisationWithUsers(deps.knex, params.orgId);
+        if (!found) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No organisation ${params.orgId}`);
+        const { organisation: o, users } = found;
         return {
           status: 200,
           body: {
@@ -72,7 +73,7 @@ export function organisationRoutes(deps: ReadDeps & { organisations: Organisatio
             status: o.status,
             revision: String(o.revision),
             registeredAt: new Date(o.registered_at).toISOString(),
-            users: users.map((u: { user_id: string; email: string; phone: string | null; name: string; roles: string[]; active: boolean }) => ({
+            users: users.map((u) => ({
               userId: u.user_id,
               email: u.email,
               phone: u.phone,

@@ -4,6 +4,7 @@ import type { TrackingService } from '../../application/tracking.js';
 import { UNUSABLE_COORDINATE, usableCoordinate } from '../../domain/shared/geo.js';
 import { checkPings, pingInput, type PingLimits } from '../../domain/tracking/pings.js';
 import { formatPosition } from '../../eventstore/position.js';
+import { loadParties } from '../../read-models/load-board/queries.js';
 import { trackOf } from '../../read-models/tracking/history-projector.js';
 import { type LatestLocations, maySee, type TrackedLoad } from '../../read-models/tracking/latest.js';
 import { uuidParam } from '../commands.js';
@@ -155,10 +156,8 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
         },
       },
       async handle({ params, query, actor }) {
-        const load = (await deps.knex('load_board').where('load_id', params.loadId).first('shipper_org_id', 'carrier_org_id')) as
-          | { shipper_org_id: string; carrier_org_id: string | null }
-          | undefined;
-        if (!load || !maySee(actor, { shipperOrgId: load.shipper_org_id, carrierOrgId: load.carrier_org_id ?? undefined })) throw notFound(params.loadId);
+        const parties = await loadParties(deps.knex, params.loadId);
+        if (!parties || !maySee(actor, parties)) throw notFound(params.loadId);
         const from = query.from ? new Date(query.from) : undefined;
         const to = query.to ? new Date(query.to) : undefined;
         if (from && to && from > to) throw new HttpProblem(400, `${PROBLEM_BASE}validation`, 'from must not be after to');

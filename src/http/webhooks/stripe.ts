@@ -8,6 +8,7 @@ import type { PaymentCommand } from '../../domain/payment/decider.js';
 import { DomainError } from '../../domain/shared/errors.js';
 import { unstorableText } from '../body.js';
 import type { Logger } from '../../infra/logger.js';
+import { paymentOfCharge } from '../../read-models/ledger/queries.js';
 
 export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
 const MAX_BODY = 512 * 1024;
@@ -138,11 +139,6 @@ export function stripeWebhook(deps: StripeWebhookDeps): Middleware {
     }
   }
 
-  async function paymentOfCharge(ref: string): Promise<string | undefined> {
-    const row = await deps.knex('ledger_payments').where({ charge_ref: ref }).first<{ payment_id: string }>();
-    return row?.payment_id;
-  }
-
   async function act(event: HandledEvent): Promise<Outcome> {
     switch (event.type) {
       case 'payment_intent.succeeded':
@@ -158,7 +154,8 @@ export function stripeWebhook(deps: StripeWebhookDeps): Middleware {
       case 'charge.dispute.created':
       case 'charge.dispute.closed': {
         const dispute = event.data.object;
-        const paymentId = await paymentOfCharge(typeof dispute.payment_intent === 'string' ? dispute.payment_intent : dispute.payment_intent.id);
+        const chargeRef = typeof dispute.payment_intent === 'string' ? dispute.payment_intent : dispute.payment_intent.id;
+        const paymentId = await paymentOfCharge(deps.knex, chargeRef);
         if (!paymentId) return 'not yet known';
         if (event.type === 'charge.dispute.created') {
           return send(paymentId, { type: 'OpenDispute', data: { disputeId: dispute.id, amountCents: dispute.amount, reason: dispute.reason } }, event);

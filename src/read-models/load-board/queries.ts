@@ -1,0 +1,84 @@
+import type { Knex } from 'knex';
+import type { Actor } from '../../domain/shared/actor.js';
+import type { Position } from '../../eventstore/types.js';
+import { visibleTo } from './query.js';
+import type { BoardRow, BoardStatus, HistoryRow } from './row.js';
+
+/*
+ * The board's lookups other than its pages (query.ts). Only `loadWithHistory` filters by who asks;
+ * the others answer facts their callers check themselves (a driver's own assignment, `maySee` on
+ * a load's parties, a room already authorized), so they take no actor.
+ */
+
+export interface LoadWithHistory {
+  row: BoardRow;
+  /** Its status changes, oldest first. */
+  history: HistoryRow[];
+}
+
+/** One load as `actor` may see it, with its status history; undefined when there is none it may see. */
+export async function loadWithHistory(knex: Knex, loadId: string, actor: Actor): Promise<LoadWithHistory | undefined> {
+  const q = knex('load_board').where('load_id', loadId).select('load_board.*');
+  const row = (await visibleTo(q, actor).first()) as BoardRow | undefined;
+  if (!row) return undefined;
+  const history = (await knex('load_status_history').where('load_id', loadId).orderBy('revision')) as HistoryRow[];
+  return { row, history };
+}
+
+/** The loads `driverId` is assigned to in one of `statuses`, the most recently changed first. */
+export async function loadsOfDriver(knex: Knex, driverId: string, statuses: readonly BoardStatus[], limit: number): Promise<string[]> {
+  const rows = (await knex('load_board')
+    .where('driver_id', driverId)
+    .whereIn('status', statuses as BoardStatus[])
+    .orderBy('updated_at', 'desc')
+    .limit(limit)
+    .select('load_id')) as { load_id: string }[];
+  return rows.map((r) => r.load_id);
+}
+
+/** Who a load belongs to, for deciding who may follow it; no carrier until it is booked. */
+export interface LoadParties {
+  shipperOrgId: string;
+  carrierOrgId: string | undefined;
+}
+
+export async function loadParties(knex: Knex, loadId: string): Promise<LoadParties | undefined> {
+  const row = (await knex('load_board').where('load_id', loadId).first('shipper_org_id', 'carrier_org_id')) as
+    | { shipper_org_id: string; carrier_org_id: string | null }
+    | undefined;
+  return row && { shipperOrgId: row.shipper_org_id, carrierOrgId: row.carrier_org_id ?? undefined };
+}
+
+/** Bind parameters per statement stay far below Postgres's 65,535. */
+const CHUNK = 1_000;
+
+/** The current rows of the loads named, a chunk at a time (loads not on the board are left out). */
+export async function* boardRowsOf(knex: Knex, loadIds: readonly string[]): AsyncGenerator<BoardRow[]> {
+  for (let i = 0; i < loadIds.length; i += CHUNK) {
+    yield (await knex('load_board').whereIn('load_id', loadIds.slice(i, i + CHUNK)).select('*')) as BoardRow[];
+  }
+}
+
+/** Which loads a dashboard follows: one load, an organisation's (as shipper or carrier), or board cells. */
+export interface ChangeScope {
+  loadId?: string;
+  orgId?: string;
+  originStates?: readonly string[];
+  equipment?: readonly string[];
+}
+
+/**
+ * The loads in `scope` whose row changed after `since`, oldest change first, at most `limit`. The
+ * row's position is that of the last event applied to it, so a load changed twice shows once.
+ */
+export async function changedSince(knex: Knex, since: Position, scope: ChangeScope, limit: number): Promise<BoardRow[]> {
+  const q = knex('load_board')
+    .whereRaw('(pos_commit, pos_prepare) > (?::numeric, ?::numeric)', [since.commit.toString(), since.prepare.toString()])
+    .orderBy([{ column: 'pos_commit' }, { column: 'pos_prepare' }])
+    .limit(limit);
+  if (scope.loadId) q.where('load_id', scope.loadId);
+  if (scope.orgId) q.where((w) => w.where('shipper_org_id', scope.orgId!).orWhere('carrier_org_id', scope.orgId!));
+  if (scope.originStates) q.whereIn('origin_state', scope.originStates as string[]);
+  if (scope.equipment) q.whereIn('equipment_type', scope.equipment as string[]);
+  return (await q.select('*')) as BoardRow[];
+}
