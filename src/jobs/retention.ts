@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { EventStore } from '../eventstore/types.js';
 import type { Logger } from '../infra/logger.js';
 import { TRACKING_STREAM } from '../domain/tracking/stream.js';
+import { deleteTrackPointsBefore } from '../read-models/tracking/queries.js';
 
 const DAY_MS = 86_400_000;
 /** Track rows deleted per statement: short transactions, as for the events. */
@@ -17,13 +18,9 @@ export async function pruneTracking(deps: { store: EventStore; knex: Knex }, day
   const events = await deps.store.deleteOlderThan({ streamPrefix: TRACKING_STREAM, before });
   let points = 0;
   for (;;) {
-    const n = (await deps.knex.raw(
-      `delete from track_points t using (select load_id, recorded_at, ping_id from track_points where recorded_at < ? limit ?) d
-        where t.load_id = d.load_id and t.recorded_at = d.recorded_at and t.ping_id = d.ping_id`,
-      [before, BATCH],
-    )) as { rowCount: number | null };
-    points += n.rowCount ?? 0;
-    if ((n.rowCount ?? 0) < BATCH) break;
+    const n = await deleteTrackPointsBefore(deps.knex, before, BATCH);
+    points += n;
+    if (n < BATCH) break;
   }
   return { events, points };
 }

@@ -1,10 +1,10 @@
-import type { Knex } from 'knex';
 import type { CarrierService } from '../../application/carriers.js';
 import { carrierEvents } from '../../domain/carrier/events.js';
 import * as load from '../../domain/load/decider.js';
 import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
 import type { Role } from '../../domain/shared/actor.js';
 import type { EventStore, RecordedEvent } from '../../eventstore/types.js';
+import type { Recipients } from '../../read-models/organisations/queries.js';
 import { carrierIdOf } from '../../domain/carrier/stream.js';
 import { loadIdOf } from '../../domain/load/stream.js';
 
@@ -28,8 +28,8 @@ export interface Notification {
   body: string;
 }
 
-/** Who is told: the members of an organisation in some roles, or one user. */
-type Audience = { orgId: string; roles: Role[] } | { userId: string };
+/** Who is told: the members of an organisation in some roles, or one user; the organisations read model finds their addresses. */
+type Audience = Recipients;
 
 const money = (cents: number) => `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 const OFFICE: Role[] = ['shipper', 'dispatcher', 'admin'];
@@ -105,12 +105,4 @@ export async function messagesFor(
     default:
       return [];
   }
-}
-
-/** The active users an audience names: their email, and their phone where they gave one. */
-export async function addressesOf(knex: Knex, audience: Audience): Promise<{ email: string; phone: string | null }[]> {
-  const q = knex('org_users').where({ active: true }).select<{ email: string; phone: string | null }[]>('email', 'phone');
-  if ('userId' in audience) q.where({ user_id: audience.userId });
-  else q.where({ org_id: audience.orgId }).whereRaw('roles && ?::text[]', [audience.roles]);
-  return q;
 }

@@ -7,6 +7,7 @@ import { type LoadEvent, loadEvents } from '../../domain/load/events.js';
 import { loadIdOf } from '../../domain/load/stream.js';
 import { RuleViolation } from '../../domain/shared/errors.js';
 import type { EventStore } from '../../eventstore/types.js';
+import { type DuePosting, postingsDue } from '../../read-models/load-board/queries.js';
 import type { CausedBy } from '../queues.js';
 import { eventAt, readModelMissing } from './events.js';
 
@@ -37,14 +38,9 @@ export function performanceProcessor(deps: { store: EventStore; loads: Pick<Load
  */
 export function expirySweeper(deps: { loads: Pick<LoadService, 'run'>; knex: Knex; page?: number }) {
   return async (job: Job) => {
-    let due: { load_id: string; expires_at: Date }[];
+    let due: DuePosting[];
     try {
-      due = await deps.knex('load_board')
-        .where({ status: 'posted' })
-        .where('expires_at', '<=', new Date())
-        .orderBy('expires_at')
-        .limit(deps.page ?? 2_000)
-        .select<{ load_id: string; expires_at: Date }[]>('load_id', 'expires_at');
+      due = await postingsDue(deps.knex, new Date(), deps.page ?? 2_000);
     } catch (err) {
       if (readModelMissing(err)) return { due: 0, expired: 0, note: 'the load board is not built yet' };
       throw err;
@@ -56,9 +52,9 @@ export function expirySweeper(deps: { loads: Pick<LoadService, 'run'>; knex: Kne
         for (let d = queue.shift(); d; d = queue.shift()) {
           try {
             const r = await deps.loads.run(
-              d.load_id,
+              d.loadId,
               { type: 'ExpireLoad', data: {} },
-              { actor: SYSTEM, idempotencyKey: `expire:${d.expires_at.toISOString()}`, causationId: `${job.id}` },
+              { actor: SYSTEM, idempotencyKey: `expire:${d.expiresAt.toISOString()}`, causationId: `${job.id}` },
             );
             expired += r.events.length;
           } catch (err) {

@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { Knex } from 'knex';
+import { carrierIdsAfter } from '../../read-models/carrier-directory/queries.js';
 import { PRIORITY } from '../queues.js';
 import { readModelMissing } from './events.js';
 import type { VerificationJob } from './verification.js';
@@ -19,7 +20,7 @@ export function recheckProcessor(deps: { knex: Knex; verification: Queue }) {
     for (;;) {
       let rows: string[];
       try {
-        rows = await deps.knex('carrier_directory').where('carrier_id', '>', after).orderBy('carrier_id').limit(PAGE).pluck<string[]>('carrier_id');
+        rows = await carrierIdsAfter(deps.knex, after, PAGE);
       } catch (err) {
         // A fresh deployment whose directory is not built yet has no carriers to re-check.
         if (readModelMissing(err)) break;

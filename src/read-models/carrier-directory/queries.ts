@@ -51,3 +51,11 @@ export async function carrierPage(knex: Knex, f: CarrierFilters, page: { after?:
 export async function carrierById(knex: Knex, carrierId: string): Promise<CarrierRow | undefined> {
   return (await knex('carrier_directory').where('carrier_id', carrierId).first()) as CarrierRow | undefined;
 }
+
+/**
+ * Up to `limit` carrier ids after `after`, in id order: a walk over every carrier that neither
+ * repeats nor skips one when carriers register while it runs.
+ */
+export async function carrierIdsAfter(knex: Knex, after: string, limit: number): Promise<string[]> {
+  return knex('carrier_directory').where('carrier_id', '>', after).orderBy('carrier_id').limit(limit).pluck<string[]>('carrier_id');
+}

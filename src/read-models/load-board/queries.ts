@@ -82,3 +82,20 @@ export async function changedSince(knex: Knex, since: Position, scope: ChangeSco
   if (scope.equipment) q.whereIn('equipment_type', scope.equipment as string[]);
   return (await q.select('*')) as BoardRow[];
 }
+
+/** A posting whose time is up, with the end the board knows for it. */
+export interface DuePosting {
+  loadId: string;
+  expiresAt: Date;
+}
+
+/** Up to `limit` posted loads whose end is at or before `now`, the longest overdue first. */
+export async function postingsDue(knex: Knex, now: Date, limit: number): Promise<DuePosting[]> {
+  const rows = await knex('load_board')
+    .where({ status: 'posted' })
+    .where('expires_at', '<=', now)
+    .orderBy('expires_at')
+    .limit(limit)
+    .select<{ load_id: string; expires_at: Date }[]>('load_id', 'expires_at');
+  return rows.map((r) => ({ loadId: r.load_id, expiresAt: r.expires_at }));
+}
