@@ -5,7 +5,7 @@ import { UNUSABLE_COORDINATE, usableCoordinate } from '../../domain/shared/geo.j
 import { checkPings, pingInput, type PingLimits } from '../../domain/tracking/pings.js';
 import { formatPosition } from '../../eventstore/position.js';
 import { loadParties } from '../../read-models/load-board/queries.js';
-import { trackOf } from '../../read-models/tracking/history-projector.js';
+import { trackOf } from '../../read-models/tracking/queries.js';
 import { type LatestLocations, maySee, type TrackedLoad } from '../../read-models/tracking/latest.js';
 import { uuidParam } from '../commands.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
