@@ -15,12 +15,41 @@ export default tseslint.config(
   {
     files: ['src/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['knex', 'pg', 'ioredis', 'koa', '@koa/*', 'socket.io*', 'bullmq', 'stripe', 'meilisearch', '@eventstore/*', 'winston'], message: 'Deciders stay pure: no infrastructure in src/domain.' },
-          { group: ['**/infra/**', '**/http/**', '**/eventstore/**', '**/projections/**', '**/jobs/**', '**/realtime/**', '**/integrations/**'], message: 'Deciders stay pure: no infrastructure in src/domain.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'knex',
+                'pg',
+                'ioredis',
+                'koa',
+                '@koa/*',
+                'socket.io*',
+                'bullmq',
+                'stripe',
+                'meilisearch',
+                '@eventstore/*',
+                'winston',
+              ],
+              message: 'Deciders stay pure: no infrastructure in src/domain.',
+            },
+            {
+              group: [
+                '**/infra/**',
+                '**/http/**',
+                '**/eventstore/**',
+                '**/projections/**',
+                '**/jobs/**',
+                '**/realtime/**',
+                '**/integrations/**',
+              ],
+              message: 'Deciders stay pure: no infrastructure in src/domain.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

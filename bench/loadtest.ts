@@ -40,7 +40,12 @@ process.stdout.write(`connecting ${DASHBOARDS} dashboards…\n`);
 const sockets: Socket[] = [];
 let heard = 0;
 await inParallel([...Array(DASHBOARDS).keys()], 50, async () => {
-  const s = connect(svc.base, { transports: ['websocket'], auth: { token: fleet.carrier }, reconnection: false, forceNew: true });
+  const s = connect(svc.base, {
+    transports: ['websocket'],
+    auth: { token: fleet.carrier },
+    reconnection: false,
+    forceNew: true,
+  });
   sockets.push(s);
   await new Promise<void>((resolve, reject) => {
     s.once('connect', () => resolve());
@@ -58,12 +63,33 @@ interface Scenario {
 const json = (tok: string) => ({ authorization: `Bearer ${tok}`, 'content-type': 'application/json' });
 let n = 0;
 const scenarios: Scenario[] = [
-  { name: 'GET /loads (board: TX flatbed, best rate)', connections: 16, request: () => ({ method: 'GET', path: '/loads?originStates=TX&equipment=flatbed&sort=rate&limit=25', headers: json(fleet.carrier) }) },
-  { name: 'GET /loads/:id', connections: 8, request: () => ({ method: 'GET', path: `/loads/${fleet.loads[n++ % fleet.loads.length]}`, headers: json(fleet.carrier) }) },
+  {
+    name: 'GET /loads (board: TX flatbed, best rate)',
+    connections: 16,
+    request: () => ({
+      method: 'GET',
+      path: '/loads?originStates=TX&equipment=flatbed&sort=rate&limit=25',
+      headers: json(fleet.carrier),
+    }),
+  },
+  {
+    name: 'GET /loads/:id',
+    connections: 8,
+    request: () => ({
+      method: 'GET',
+      path: `/loads/${fleet.loads[n++ % fleet.loads.length]}`,
+      headers: json(fleet.carrier),
+    }),
+  },
   {
     name: 'POST /loads',
     connections: 4,
-    request: () => ({ method: 'POST', path: '/loads', headers: { ...json(fleet.shipper), 'idempotency-key': randomUUID() }, body: JSON.stringify(loadBody(fleet.shipperOrg, n++)) }),
+    request: () => ({
+      method: 'POST',
+      path: '/loads',
+      headers: { ...json(fleet.shipper), 'idempotency-key': randomUUID() },
+      body: JSON.stringify(loadBody(fleet.shipperOrg, n++)),
+    }),
   },
   {
     name: 'POST /tracking/pings (5 pings)',
@@ -80,7 +106,12 @@ const scenarios: Scenario[] = [
         accuracyM: 5,
         recordedAt: new Date(now - (4 - k) * 1_000).toISOString(),
       }));
-      return { method: 'POST', path: '/tracking/pings', headers: json(fleet.driverTokens[i]!), body: JSON.stringify({ loadId: fleet.loads[i], pings }) };
+      return {
+        method: 'POST',
+        path: '/tracking/pings',
+        headers: json(fleet.driverTokens[i]!),
+        body: JSON.stringify({ loadId: fleet.loads[i], pings }),
+      };
     },
   },
 ];
@@ -89,26 +120,37 @@ process.stdout.write(`running the mix for ${SECONDS} s…\n`);
 const results = await Promise.all(
   scenarios.map(
     (sc) =>
-      new Promise<{ name: string; latencies: number[]; ok: number; errors: number; seconds: number }>((resolve, reject) => {
-        const latencies: number[] = [];
-        let ok = 0;
-        let errors = 0;
-        const first = sc.request();
-        const instance = autocannon(
-          {
-            url: svc.base,
-            connections: sc.connections,
-            duration: SECONDS,
-            requests: [{ ...first, setupRequest: (req) => ({ ...req, ...sc.request() }) }],
-          },
-          (err, result) => (err ? reject(err) : resolve({ name: sc.name, latencies: latencies.sort((a, b) => a - b), ok, errors: errors + result.errors + result.timeouts, seconds: result.duration })),
-        );
-        instance.on('response', (_client, status: number, _bytes: number, ms: number) => {
-          latencies.push(ms);
-          if (status >= 200 && status < 300) ok++;
-          else errors++;
-        });
-      }),
+      new Promise<{ name: string; latencies: number[]; ok: number; errors: number; seconds: number }>(
+        (resolve, reject) => {
+          const latencies: number[] = [];
+          let ok = 0;
+          let errors = 0;
+          const first = sc.request();
+          const instance = autocannon(
+            {
+              url: svc.base,
+              connections: sc.connections,
+              duration: SECONDS,
+              requests: [{ ...first, setupRequest: (req) => ({ ...req, ...sc.request() }) }],
+            },
+            (err, result) =>
+              err
+                ? reject(err)
+                : resolve({
+                    name: sc.name,
+                    latencies: latencies.sort((a, b) => a - b),
+                    ok,
+                    errors: errors + result.errors + result.timeouts,
+                    seconds: result.duration,
+                  }),
+          );
+          instance.on('response', (_client, status: number, _bytes: number, ms: number) => {
+            latencies.push(ms);
+            if (status >= 200 && status < 300) ok++;
+            else errors++;
+          });
+        },
+      ),
   ),
 );
 
@@ -120,7 +162,10 @@ const lines = [
   '',
   '| route | connections | requests/s | p50 ms | p95 ms | p99 ms | errors |',
   '|---|---|---|---|---|---|---|',
-  ...results.map((r, i) => `| ${r.name} | ${scenarios[i]!.connections} | ${Math.round(r.ok / r.seconds).toLocaleString('en-US')} | ${f(percentile(r.latencies, 50))} | ${f(percentile(r.latencies, 95))} | ${f(percentile(r.latencies, 99))} | ${r.errors} |`),
+  ...results.map(
+    (r, i) =>
+      `| ${r.name} | ${scenarios[i]!.connections} | ${Math.round(r.ok / r.seconds).toLocaleString('en-US')} | ${f(percentile(r.latencies, 50))} | ${f(percentile(r.latencies, 95))} | ${f(percentile(r.latencies, 99))} | ${r.errors} |`,
+  ),
   '',
   `Dashboards heard ${heard.toLocaleString('en-US')} load messages during the run.`,
 ];

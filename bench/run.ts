@@ -97,7 +97,10 @@ async function main() {
 }
 
 /** The last results' rows of the scenarios this run did not measure, in the scenarios' order. */
-async function keptRows(dir: URL, fresh: Row[]): Promise<{ rows: Row[]; scenarios: string[]; versions: string[]; at: string }> {
+async function keptRows(
+  dir: URL,
+  fresh: Row[],
+): Promise<{ rows: Row[]; scenarios: string[]; versions: string[]; at: string }> {
   type Stored = Omit<Row, 'ours' | 'ceiling' | 'peer' | 'aims'> & {
     ours: { values: number[] };
     ceiling?: { name: string; values: number[] };

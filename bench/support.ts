@@ -42,7 +42,11 @@ export interface Service {
 export const serviceNodeArgs = (): string[] => (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 /** The service (all roles) in its own process on a fresh database; a single load generator, so no rate limits. */
-export async function startService(dbName: string, env: Record<string, string> = {}, nodeArgs: string[] = serviceNodeArgs()): Promise<Service> {
+export async function startService(
+  dbName: string,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = serviceNodeArgs(),
+): Promise<Service> {
   const logger = createLogger({ LOG_LEVEL: 'warn', LOG_FORMAT: 'pretty', NODE_ENV: 'development' });
   const config = loadConfig({ ...process.env, NODE_ENV: 'development' });
   const services = await startServices(config, logger);
@@ -50,26 +54,30 @@ export async function startService(dbName: string, env: Record<string, string> =
   const databaseUrl = await ensureDatabase(services.databaseUrl, dbName);
   const prefix = `bench:${dbName}:${randomUUID().slice(0, 8)}:`;
   const root = path.resolve(import.meta.dirname, '..');
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(root, 'src/cli/serve.ts')], {
-    cwd: root,
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: services.redisUrl,
-      REDIS_KEY_PREFIX: prefix,
-      RATE_LIMIT_PER_IP: '0',
-      RATE_LIMIT_PER_USER: '0',
-      RATE_LIMIT_GPS: '0',
-      RATE_LIMIT_LOADBOARD: '0',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'development',
-      ...env,
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', path.join(root, 'src/cli/serve.ts')],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: services.redisUrl,
+        REDIS_KEY_PREFIX: prefix,
+        RATE_LIMIT_PER_IP: '0',
+        RATE_LIMIT_PER_USER: '0',
+        RATE_LIMIT_GPS: '0',
+        RATE_LIMIT_LOADBOARD: '0',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'info',
+        NODE_ENV: 'development',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  );
   // A failing run must not leave the service behind.
   process.on('exit', () => child.kill('SIGKILL'));
   process.on('unhandledRejection', (err) => {
@@ -80,7 +88,8 @@ export async function startService(dbName: string, env: Record<string, string> =
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
-      for (const line of out.split('\n')) if (line.includes('"message":"listening"')) resolve((JSON.parse(line) as { port: number }).port);
+      for (const line of out.split('\n'))
+        if (line.includes('"message":"listening"')) resolve((JSON.parse(line) as { port: number }).port);
     });
     child.once('exit', (code) => reject(new Error(`the service exited (${code}) before listening`)));
   });
@@ -90,10 +99,18 @@ export async function startService(dbName: string, env: Record<string, string> =
     config,
     services,
     prefix,
-    sign: (userId, orgId, roles) => mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, { userId, orgId, roles }),
+    sign: (userId, orgId, roles) =>
+      mintToken(
+        { secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
+        { userId, orgId, roles },
+      ),
     async call(tok, p, body) {
       for (;;) {
-        const res = await fetch(`${base}${p}`, { method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const res = await fetch(`${base}${p}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
         const json = (await res.json()) as Record<string, string>;
         // 503: not ready yet; 409: lost a race on a busy stream more often than the server retries.
         if (res.status === 503 || res.status === 409) {
@@ -159,20 +176,41 @@ export async function setupFleet(s: Service, trucks: number): Promise<Fleet> {
   await s.settle();
   const shipperOrg = (await s.call(admin, '/orgs', { name: 'Bench Aggregates', kind: 'shipper' })).orgId!;
   const carrierOrg = (await s.call(admin, '/orgs', { name: 'Bench Haulers', kind: 'carrier' })).orgId!;
-  const shipperUser = (await s.call(admin, `/orgs/${shipperOrg}/users`, { email: 'ship@bench.example', name: 'Ship', roles: ['shipper'] })).userId!;
-  const carrierUser = (await s.call(admin, `/orgs/${carrierOrg}/users`, { email: 'disp@bench.example', name: 'Disp', roles: ['carrier'] })).userId!;
+  const shipperUser = (
+    await s.call(admin, `/orgs/${shipperOrg}/users`, { email: 'ship@bench.example', name: 'Ship', roles: ['shipper'] })
+  ).userId!;
+  const carrierUser = (
+    await s.call(admin, `/orgs/${carrierOrg}/users`, { email: 'disp@bench.example', name: 'Disp', roles: ['carrier'] })
+  ).userId!;
   const drivers: string[] = new Array(trucks);
   // Users of one organisation share its stream (which grows with each): two writers at a time.
   await inParallel([...Array(trucks).keys()], 2, async (i) => {
-    drivers[i] = (await s.call(admin, `/orgs/${carrierOrg}/users`, { email: `driver${i}@bench.example`, name: `Driver ${i}`, roles: ['driver'] })).userId!;
+    drivers[i] = (
+      await s.call(admin, `/orgs/${carrierOrg}/users`, {
+        email: `driver${i}@bench.example`,
+        name: `Driver ${i}`,
+        roles: ['driver'],
+      })
+    ).userId!;
   });
   await s.settle();
   const shipper = await s.sign(shipperUser, shipperOrg, ['shipper']);
   const carrier = await s.sign(carrierUser, carrierOrg, ['carrier']);
   const carrierId = (
-    await s.call(carrier, '/carriers', { orgId: carrierOrg, usdotNumber: '1234567', legalName: 'Bench Haulers LLC', equipment: ['flatbed'], homeBase: { city: 'Houston', state: 'TX', lat: 29.76, lng: -95.37 } })
+    await s.call(carrier, '/carriers', {
+      orgId: carrierOrg,
+      usdotNumber: '1234567',
+      legalName: 'Bench Haulers LLC',
+      equipment: ['flatbed'],
+      homeBase: { city: 'Houston', state: 'TX', lat: 29.76, lng: -95.37 },
+    })
   ).carrierId!;
-  await s.call(admin, `/carriers/${carrierId}/verifications`, { allowedToOperate: true, outOfService: false, authorityStatus: 'active', insurance: { onFile: true, expiresAt: day(365) } });
+  await s.call(admin, `/carriers/${carrierId}/verifications`, {
+    allowedToOperate: true,
+    outOfService: false,
+    authorityStatus: 'active',
+    insurance: { onFile: true, expiresAt: day(365) },
+  });
   const loads: string[] = new Array(trucks);
   await inParallel([...Array(trucks).keys()], 16, async (i) => {
     const loadId = (await s.call(shipper, '/loads', loadBody(shipperOrg, i))).loadId!;

@@ -6,7 +6,9 @@ import type { Knex } from 'knex';
  * (and costs nothing on appends to other streams).
  */
 export async function up(knex: Knex): Promise<void> {
-  await knex.raw(`create index es_events_tracking_created_at on es_events (created_at) where stream_id like 'tracking-%'`);
+  await knex.raw(
+    `create index es_events_tracking_created_at on es_events (created_at) where stream_id like 'tracking-%'`,
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -9,7 +9,10 @@ const app = new Koa();
 app.use(bodyParser({ enableTypes: ['json'] }));
 app.use((ctx) => {
   ctx.status = ctx.method === 'POST' ? 201 : 200;
-  ctx.body = { ok: true, received: typeof ctx.request.body === 'object' ? Object.keys(ctx.request.body as object).length : 0 };
+  ctx.body = {
+    ok: true,
+    received: typeof ctx.request.body === 'object' ? Object.keys(ctx.request.body as object).length : 0,
+  };
 });
 const server = app.listen(0, '127.0.0.1', () => {
   const a = server.address();

@@ -25,9 +25,7 @@ export interface Row {
   note?: string;
 }
 
-export type Aim =
-  | { of: 'ceiling' | 'peer'; atLeast: number }
-  | { value: number; atMost?: boolean };
+export type Aim = { of: 'ceiling' | 'peer'; atLeast: number } | { value: number; atMost?: boolean };
 
 export interface Summary {
   median: number;
@@ -45,10 +43,16 @@ export const median = (xs: number[]): number => {
 
 export const summary = (xs: number[]): Summary => {
   const f = xs.filter(Number.isFinite);
-  return { median: median(f), min: f.length ? Math.min(...f) : NaN, max: f.length ? Math.max(...f) : NaN, runs: f.length };
+  return {
+    median: median(f),
+    min: f.length ? Math.min(...f) : NaN,
+    max: f.length ? Math.max(...f) : NaN,
+    runs: f.length,
+  };
 };
 
-export const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+export const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 /** ours ÷ other, by medians (for "lower is better" rows, other ÷ ours, so > 1 is always better). */
 export function ratio(row: Row, other: Series | undefined): number | undefined {
@@ -88,14 +92,29 @@ export function aimResults(row: Row): { text: string; met: boolean | null }[] {
 
 export function fmt(x: number, unit: string): string {
   if (!Number.isFinite(x)) return 'n/a';
-  if (unit === 'ms' || unit === 'µs') return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : Math.round(x).toLocaleString('en-US');
+  if (unit === 'ms' || unit === 'µs')
+    return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : Math.round(x).toLocaleString('en-US');
   return Math.round(x).toLocaleString('en-US');
 }
 
 const spread = (s: Summary, unit: string) => (s.runs > 1 ? `${fmt(s.min, unit)}–${fmt(s.max, unit)}` : '');
 
 export function markdown(rows: Row[], meta: Meta): string {
-  const header = ['scenario', 'case', 'ours (median)', 'spread', 'unit', 'ceiling', 'ceiling value', '× ceiling', 'peer', 'peer value', '× peer', 'aim', 'met'];
+  const header = [
+    'scenario',
+    'case',
+    'ours (median)',
+    'spread',
+    'unit',
+    'ceiling',
+    'ceiling value',
+    '× ceiling',
+    'peer',
+    'peer value',
+    '× peer',
+    'aim',
+    'met',
+  ];
   const body = rows.map((r) => {
     const o = summary(r.ours);
     const rc = ratio(r, r.ceiling);
@@ -155,7 +174,9 @@ export async function writeResults(dir: URL, rows: Row[], meta: Meta): Promise<{
     rows: rows.map((r) => ({
       ...r,
       ours: { values: r.ours, ...summary(r.ours) },
-      ...(r.ceiling ? { ceiling: { name: r.ceiling.name, values: r.ceiling.values, ...summary(r.ceiling.values) } } : {}),
+      ...(r.ceiling
+        ? { ceiling: { name: r.ceiling.name, values: r.ceiling.values, ...summary(r.ceiling.values) } }
+        : {}),
       ...(r.peer ? { peer: { name: r.peer.name, values: r.peer.values, ...summary(r.peer.values) } } : {}),
       ratioToCeiling: ratio(r, r.ceiling) ?? null,
       ratioToPeer: ratio(r, r.peer) ?? null,

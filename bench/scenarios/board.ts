@@ -54,7 +54,13 @@ interface Board {
 async function openBoard(ctx: ScenarioContext): Promise<Board> {
   const loads = ctx.quick ? 2_000 : 1_000_000;
   // One load generator on one address and user: the rate limits would measure themselves.
-  const config = loadConfig({ ...process.env, NODE_ENV: 'development', RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_LOADBOARD: '0' });
+  const config = loadConfig({
+    ...process.env,
+    NODE_ENV: 'development',
+    RATE_LIMIT_PER_IP: '0',
+    RATE_LIMIT_PER_USER: '0',
+    RATE_LIMIT_LOADBOARD: '0',
+  });
   const url = await ensureDatabase(ctx.adminUrl, ctx.quick ? 'bench_loadboard_quick' : 'bench_loadboard');
   const knex = createKnex(url, 16);
   await migrateLatest(knex);
@@ -65,11 +71,19 @@ async function openBoard(ctx: ScenarioContext): Promise<Board> {
   const services = servicesFor({ store, knex, redis, config });
   const projectors = allProjectors({ principals, search, store, services, locations: new LatestLocations(redis) });
   const runner = new ProjectionRunner({ knex, store, projectors, logger, batchSize: 2_000 });
-  const have = (await knex.raw(`select count(*)::int as n from es_streams where stream_id like 'load-%'`)).rows[0].n as number;
+  const have = (await knex.raw(`select count(*)::int as n from es_streams where stream_id like 'load-%'`)).rows[0]
+    .n as number;
   if (have < loads) {
     const t0 = Date.now();
-    ctx.log(`seeding ${(loads - have).toLocaleString('en-US')} loads into ${new URL(url).pathname.slice(1)} (kept for later runs)…`);
-    await seed({ store, loads: loads - have, seed: Date.now() % 2_147_483_647, onProgress: (d) => d % 100_000 === 0 && ctx.log(`  ${d.toLocaleString('en-US')}`) });
+    ctx.log(
+      `seeding ${(loads - have).toLocaleString('en-US')} loads into ${new URL(url).pathname.slice(1)} (kept for later runs)…`,
+    );
+    await seed({
+      store,
+      loads: loads - have,
+      seed: Date.now() % 2_147_483_647,
+      onProgress: (d) => d % 100_000 === 0 && ctx.log(`  ${d.toLocaleString('en-US')}`),
+    });
     ctx.log(`seeded in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
   const t1 = Date.now();
@@ -104,11 +118,31 @@ const inHours = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString(
 /** Six filter sets a carrier uses, and commodity search (plain and with typos). */
 const SETS: { name: string; path: string; query: Record<string, string> }[] = [
   { name: 'open board, soonest pickup first', path: '/loads', query: {} },
-  { name: 'deadhead ≤ 100 mi of Dallas, nearest first', path: '/loads', query: { originLat: '32.78', originLng: '-96.80', originRadiusMi: '100', sort: 'deadhead' } },
-  { name: 'within 150 mi of Chicago to GA/FL', path: '/loads', query: { originLat: '41.88', originLng: '-87.63', originRadiusMi: '150', destStates: 'GA,FL' } },
-  { name: 'flatbed/step deck from TX, ≥ $3/mi', path: '/loads', query: { equipment: 'flatbed,step_deck', originStates: 'TX', minRatePerMileCents: '300' } },
-  { name: 'pickup next 48 h, ≤ 30,000 lb, full, best rate', path: '/loads', query: { pickupFrom: inHours(0), pickupTo: inHours(48), maxWeightLb: '30000', loadSize: 'full', sort: 'rate' } },
-  { name: 'dry van into 75 mi of Los Angeles', path: '/loads', query: { destLat: '34.05', destLng: '-118.24', destRadiusMi: '75', equipment: 'dry_van' } },
+  {
+    name: 'deadhead ≤ 100 mi of Dallas, nearest first',
+    path: '/loads',
+    query: { originLat: '32.78', originLng: '-96.80', originRadiusMi: '100', sort: 'deadhead' },
+  },
+  {
+    name: 'within 150 mi of Chicago to GA/FL',
+    path: '/loads',
+    query: { originLat: '41.88', originLng: '-87.63', originRadiusMi: '150', destStates: 'GA,FL' },
+  },
+  {
+    name: 'flatbed/step deck from TX, ≥ $3/mi',
+    path: '/loads',
+    query: { equipment: 'flatbed,step_deck', originStates: 'TX', minRatePerMileCents: '300' },
+  },
+  {
+    name: 'pickup next 48 h, ≤ 30,000 lb, full, best rate',
+    path: '/loads',
+    query: { pickupFrom: inHours(0), pickupTo: inHours(48), maxWeightLb: '30000', loadSize: 'full', sort: 'rate' },
+  },
+  {
+    name: 'dry van into 75 mi of Los Angeles',
+    path: '/loads',
+    query: { destLat: '34.05', destLng: '-118.24', destRadiusMi: '75', equipment: 'dry_van' },
+  },
   { name: 'search "rebar"', path: '/search/loads', query: { q: 'rebar' } },
   { name: 'search "concret admixtur" (typos)', path: '/search/loads', query: { q: 'concret admixtur' } },
 ];
@@ -120,7 +154,9 @@ export async function loadBoardScenario(ctx: ScenarioContext): Promise<Row[]> {
   const redis = createRedis(ctx.redisUrl, `bench:board-api:${randomUUID().slice(0, 8)}:`);
   try {
     // The live generations' tables (a rebuild scenario before this one may have switched them).
-    const live = async (name: string) => ((await b.knex('projections').where({ name }).first('live_generation')) as { live_generation: number }).live_generation;
+    const live = async (name: string) =>
+      ((await b.knex('projections').where({ name }).first('live_generation')) as { live_generation: number })
+        .live_generation;
     await b.knex.raw('vacuum analyze ??', [`load_board__g${await live('load_board')}`]);
     await b.knex.raw('analyze ??', [`load_search__g${await live('load_search')}`]);
     const { config, knex, store, runner } = b;
@@ -131,16 +167,34 @@ export async function loadBoardScenario(ctx: ScenarioContext): Promise<Row[]> {
     // No read here waits on minPosition: the wait's LISTEN connection is never opened.
     const progress = new ProjectionProgress({ knex, store, projectors });
     const api = createApi({ knex, redis, store, services, projectors, progress, principals, search, config });
-    const app = createApp({ logger, knex, redis, store, projections: runner, maxLagEvents: 10_000_000, draining: () => false, api });
+    const app = createApp({
+      logger,
+      knex,
+      redis,
+      store,
+      projections: runner,
+      maxLagEvents: 10_000_000,
+      draining: () => false,
+      api,
+    });
     server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server!.once('listening', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const sign = (p: { userId: string; orgId: string; roles: ('admin' | 'carrier')[] }) => mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p);
+    const sign = (p: { userId: string; orgId: string; roles: ('admin' | 'carrier')[] }) =>
+      mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p);
     const admin = `Bearer ${await sign({ userId: randomUUID(), orgId: config.PLATFORM_ORG_ID, roles: ['admin'] })}`;
     const post = (p: string, body: object) =>
-      fetch(`${base}${p}`, { method: 'POST', headers: { authorization: admin, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<Record<string, string>>);
+      fetch(`${base}${p}`, {
+        method: 'POST',
+        headers: { authorization: admin, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json() as Promise<Record<string, string>>);
     const org = await post('/orgs', { name: 'Bench Carrier', kind: 'carrier' });
-    const user = await post(`/orgs/${org.orgId}/users`, { email: `bench-${randomUUID().slice(0, 6)}@example.com`, name: 'Bench', roles: ['carrier'] });
+    const user = await post(`/orgs/${org.orgId}/users`, {
+      email: `bench-${randomUUID().slice(0, 6)}@example.com`,
+      name: 'Bench',
+      roles: ['carrier'],
+    });
     await runner.idle(60_000);
     const carrier = `Bearer ${await sign({ userId: user.userId!, orgId: org.orgId!, roles: ['carrier'] })}`;
 
@@ -159,7 +213,9 @@ export async function loadBoardScenario(ctx: ScenarioContext): Promise<Row[]> {
       }
       return { ms: ms.sort((x, y) => x - y), count };
     };
-    const ids = (await knex('load_board').where('status', 'posted').select('load_id').limit(requests)).map((r: { load_id: string }) => `/loads/${r.load_id}`);
+    const ids = (await knex('load_board').where('status', 'posted').select('load_id').limit(requests)).map(
+      (r: { load_id: string }) => `/loads/${r.load_id}`,
+    );
     const pk = { p50: [] as number[], p95: [] as number[], p99: [] as number[] };
     const sets = SETS.map(() => ({ p50: [] as number[], p95: [] as number[], p99: [] as number[], count: 0 }));
     for (let run = 0; run < ctx.runs; run++) {
@@ -171,7 +227,9 @@ export async function loadBoardScenario(ctx: ScenarioContext): Promise<Row[]> {
         for (const p of [50, 95, 99] as const) sets[i]![`p${p}`].push(percentile(r.ms, p));
         sets[i]!.count = r.count;
       }
-      ctx.log(`load board run ${run + 1}: PK p95 ${pk.p95[run]!.toFixed(2)} ms, slowest set p95 ${Math.max(...sets.map((x) => x.p95[run]!)).toFixed(2)} ms`);
+      ctx.log(
+        `load board run ${run + 1}: PK p95 ${pk.p95[run]!.toFixed(2)} ms, slowest set p95 ${Math.max(...sets.map((x) => x.p95[run]!)).toFixed(2)} ms`,
+      );
     }
     const total = (await knex.raw('select count(*)::int as n from load_board')).rows[0].n as number;
     const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
@@ -205,15 +263,28 @@ export async function loadBoardScenario(ctx: ScenarioContext): Promise<Row[]> {
     const actor = { userId: user.userId!, orgId: org.orgId!, roles: ['carrier' as const] };
     // Every statement the page runs (a radius page in pickup order runs two), as the API runs them.
     const statements: { sql: string; bindings: readonly unknown[] }[] = [];
-    const record = (q: { sql: string; bindings?: readonly unknown[] }) => statements.push({ sql: q.sql, bindings: q.bindings ?? [] });
+    const record = (q: { sql: string; bindings?: readonly unknown[] }) =>
+      statements.push({ sql: q.sql, bindings: q.bindings ?? [] });
     knex.on('query', record);
-    await queryBoard(knex, { filters: filtersOf(boardFilterQuery.parse(slowest.query)), actor, sort: (slowest.query.sort ?? 'pickup') as SortName, limit: 25, now: new Date() });
+    await queryBoard(knex, {
+      filters: filtersOf(boardFilterQuery.parse(slowest.query)),
+      actor,
+      sort: (slowest.query.sort ?? 'pickup') as SortName,
+      limit: 25,
+      now: new Date(),
+    });
     knex.removeListener('query', record);
-    const conn = (await knex.client.acquireConnection()) as { query(sql: string, values: readonly unknown[]): Promise<{ rows: { 'QUERY PLAN': string }[] }> };
+    const conn = (await knex.client.acquireConnection()) as {
+      query(sql: string, values: readonly unknown[]): Promise<{ rows: { 'QUERY PLAN': string }[] }>;
+    };
     for (const st of statements) {
       // The statements as sent, with $n parameters: straight to a pg connection.
-      const plan = (await conn.query(`explain (analyze, buffers) ${st.sql}`, st.bindings)).rows.map((r) => r['QUERY PLAN']);
-      ctx.log(`EXPLAIN (ANALYZE, BUFFERS) of the slowest filter set (${slowest.name}):\n${plan.map((l) => `    ${l}`).join('\n')}`);
+      const plan = (await conn.query(`explain (analyze, buffers) ${st.sql}`, st.bindings)).rows.map(
+        (r) => r['QUERY PLAN'],
+      );
+      ctx.log(
+        `EXPLAIN (ANALYZE, BUFFERS) of the slowest filter set (${slowest.name}):\n${plan.map((l) => `    ${l}`).join('\n')}`,
+      );
     }
     await knex.client.releaseConnection(conn);
     return rows;
@@ -248,9 +319,18 @@ export async function rebuildScenario(ctx: ScenarioContext): Promise<Row[]> {
       read.push(n / ((performance.now() - t) / 1000));
       events = n;
       t = performance.now();
-      const r = await rebuildProjection({ knex: b.knex, store: b.store, checkpoints: b.runner.checkpoints, projector, logger, batchSize });
+      const r = await rebuildProjection({
+        knex: b.knex,
+        store: b.store,
+        checkpoints: b.runner.checkpoints,
+        projector,
+        logger,
+        batchSize,
+      });
       rebuilt.push(r.applied / ((performance.now() - t) / 1000));
-      ctx.log(`rebuild run ${run + 1}: ${r.applied.toLocaleString('en-US')} events, rebuild ${Math.round(rebuilt[run]!)}/s, read only ${Math.round(read[run]!)}/s`);
+      ctx.log(
+        `rebuild run ${run + 1}: ${r.applied.toLocaleString('en-US')} events, rebuild ${Math.round(rebuilt[run]!)}/s, read only ${Math.round(read[run]!)}/s`,
+      );
     }
     return [
       {

@@ -17,7 +17,15 @@ interface Shot {
 }
 
 /** autocannon against one route; throughput counts 2xx answers only. */
-function shoot(url: string, opts: { connections: number; seconds?: number; amount?: number; request: () => { method: 'POST'; path: string; headers: Record<string, string>; body: string } }): Promise<Shot> {
+function shoot(
+  url: string,
+  opts: {
+    connections: number;
+    seconds?: number;
+    amount?: number;
+    request: () => { method: 'POST'; path: string; headers: Record<string, string>; body: string };
+  },
+): Promise<Shot> {
   const first = opts.request();
   return new Promise((resolve, reject) => {
     autocannon(
@@ -36,7 +44,9 @@ function shoot(url: string, opts: { connections: number; seconds?: number; amoun
 }
 
 async function bareKoa(): Promise<{ base: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../lib/bare-koa.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../lib/bare-koa.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (c: Buffer) => resolve((JSON.parse(c.toString()) as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`bare Koa exited (${code})`)));
@@ -53,8 +63,18 @@ export async function commandsScenario(ctx: ScenarioContext): Promise<Row[]> {
     const fleet = await setupFleet(s, 0);
     const json = (tok: string) => ({ authorization: `Bearer ${tok}`, 'content-type': 'application/json' });
     let i = 0;
-    const postLoad = () => ({ method: 'POST' as const, path: '/loads', headers: json(fleet.shipper), body: JSON.stringify(loadBody(fleet.shipperOrg, i++)) });
-    const bareCall = () => ({ method: 'POST' as const, path: '/json', headers: { 'content-type': 'application/json' }, body: JSON.stringify(loadBody(fleet.shipperOrg, i++)) });
+    const postLoad = () => ({
+      method: 'POST' as const,
+      path: '/loads',
+      headers: json(fleet.shipper),
+      body: JSON.stringify(loadBody(fleet.shipperOrg, i++)),
+    });
+    const bareCall = () => ({
+      method: 'POST' as const,
+      path: '/json',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(loadBody(fleet.shipperOrg, i++)),
+    });
 
     const rows = {
       post: { ours: [] as Shot[], bare: [] as Shot[] },
@@ -73,11 +93,18 @@ export async function commandsScenario(ctx: ScenarioContext): Promise<Row[]> {
         open[k] = (await s.call(fleet.shipper, '/loads', loadBody(fleet.shipperOrg, i++))).loadId!;
       });
       let next = 0;
-      const book = () => ({ method: 'POST' as const, path: `/loads/${open[next++ % count]}/book`, headers: json(fleet.carrier), body: JSON.stringify({ carrierId: fleet.carrierId }) });
+      const book = () => ({
+        method: 'POST' as const,
+        path: `/loads/${open[next++ % count]}/book`,
+        headers: json(fleet.carrier),
+        body: JSON.stringify({ carrierId: fleet.carrierId }),
+      });
       // The same bare route is the ceiling of both commands.
       rows.book.bare.push(rows.post.bare[run]!);
       rows.book.ours.push(await shoot(s.base, { connections, amount: count, request: book }));
-      ctx.log(`commands run ${run + 1}: post ${Math.round(rows.post.ours[run]!.perSecond)}/s, book ${Math.round(rows.book.ours[run]!.perSecond)}/s, bare ${Math.round(rows.post.bare[run]!.perSecond)}/s`);
+      ctx.log(
+        `commands run ${run + 1}: post ${Math.round(rows.post.ours[run]!.perSecond)}/s, book ${Math.round(rows.book.ours[run]!.perSecond)}/s, bare ${Math.round(rows.post.bare[run]!.perSecond)}/s`,
+      );
     }
     const errors = (xs: Shot[]) => xs.reduce((a, x) => a + x.errors, 0);
     const out: Row[] = [];

@@ -9,7 +9,11 @@ import { readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { dumbo } from '@event-driven-io/dumbo';
-import { getPostgreSQLEventStore, postgreSQLEventStoreMessageBatchPuller, readMessagesBatch } from '@event-driven-io/emmett-postgresql';
+import {
+  getPostgreSQLEventStore,
+  postgreSQLEventStoreMessageBatchPuller,
+  readMessagesBatch,
+} from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
@@ -21,7 +25,12 @@ import type { ScenarioContext } from './context.js';
 
 // Its package.json is not exported: read the installed one.
 export const emmettVersion = (
-  JSON.parse(readFileSync(new URL('../../node_modules/@event-driven-io/emmett-postgresql/package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(
+    readFileSync(
+      new URL('../../node_modules/@event-driven-io/emmett-postgresql/package.json', import.meta.url),
+      'utf8',
+    ),
+  ) as { version: string }
 ).version;
 
 const payload = () => ({
@@ -33,7 +42,12 @@ const payload = () => ({
   recordedAt: new Date().toISOString(),
   note: 'flatbed, 48 ft, tarps required',
 });
-const event = (): EventData => ({ id: randomUUID(), type: 'BenchEvent', data: payload(), metadata: { correlationId: randomUUID() } });
+const event = (): EventData => ({
+  id: randomUUID(),
+  type: 'BenchEvent',
+  data: payload(),
+  metadata: { correlationId: randomUUID() },
+});
 
 async function rate(fn: () => Promise<number>): Promise<number> {
   const started = process.hrtime.bigint();
@@ -77,7 +91,10 @@ class Raw {
   }
 
   insert(conns: number, each: number, size: number): Promise<number> {
-    const values = Array.from({ length: size }, (_, r) => `(pg_current_xact_id(), ${Array.from({ length: 7 }, (_, c) => `$${r * 7 + c + 1}`).join(', ')})`).join(', ');
+    const values = Array.from(
+      { length: size },
+      (_, r) => `(pg_current_xact_id(), ${Array.from({ length: 7 }, (_, c) => `$${r * 7 + c + 1}`).join(', ')})`,
+    ).join(', ');
     const text = `insert into raw_events (tx_id, stream_id, revision, id, type, data, metadata, created_at) values ${values}`;
     return rate(async () => {
       await writers(conns, each, async (w) => {
@@ -89,13 +106,22 @@ class Raw {
 
   /** COPY FROM STDIN of `size` rows per COPY (its own transaction, as an append would be). */
   copy(conns: number, each: number, size: number): Promise<number> {
-    const esc = (v: unknown) => String(v instanceof Date ? v.toISOString() : v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
+    const esc = (v: unknown) =>
+      String(v instanceof Date ? v.toISOString() : v)
+        .replace(/\\/g, '\\\\')
+        .replace(/\t/g, '\\t')
+        .replace(/\n/g, '\\n');
     return rate(async () => {
       await writers(conns, each, async (w) => {
         const client = await this.pool.connect();
         try {
           const lines = this.rows(`copy-${w}`, size).map((r) => `${r.map(esc).join('\t')}\n`);
-          await pipeline(Readable.from(lines), client.query(copyFrom('copy raw_events (stream_id, revision, id, type, data, metadata, created_at) from stdin')));
+          await pipeline(
+            Readable.from(lines),
+            client.query(
+              copyFrom('copy raw_events (stream_id, revision, id, type, data, metadata, created_at) from stdin'),
+            ),
+          );
         } finally {
           client.release();
         }
@@ -130,7 +156,13 @@ class Raw {
 }
 
 /** Delivery latency (ms) from the append's acknowledgement to a subscriber in another instance. */
-async function ourLatency(writer: PostgresEventStore, url: string, count: number, intervalMs: number, afterAppends?: () => Promise<void>): Promise<number[]> {
+async function ourLatency(
+  writer: PostgresEventStore,
+  url: string,
+  count: number,
+  intervalMs: number,
+  afterAppends?: () => Promise<void>,
+): Promise<number[]> {
   const reader = new PostgresEventStore({ databaseUrl: url, poolMax: 4 });
   const prefix = `lat${randomUUID().slice(0, 8)}-`;
   const acked = new Map<string, bigint>();
@@ -165,7 +197,11 @@ async function ourLatency(writer: PostgresEventStore, url: string, count: number
  * a client retries, and so does the benchmark, with its time in the figures.
  */
 let emmettRetries = 0;
-async function appendRetrying(store: ReturnType<typeof getPostgreSQLEventStore>, stream: string, events: { type: string; data: Record<string, unknown> }[]): Promise<void> {
+async function appendRetrying(
+  store: ReturnType<typeof getPostgreSQLEventStore>,
+  stream: string,
+  events: { type: string; data: Record<string, unknown> }[],
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await store.appendToStream(stream, events);
@@ -197,7 +233,9 @@ async function emmettLatency(
     signal: abort.signal,
     eachBatch: (messages) => {
       const now = process.hrtime.bigint();
-      for (const m of messages) if ((m.metadata as { streamName: string }).streamName.startsWith(prefix)) received.set((m.data as { id: string }).id, now);
+      for (const m of messages)
+        if ((m.metadata as { streamName: string }).streamName.startsWith(prefix))
+          received.set((m.data as { id: string }).id, now);
     },
   });
   const running = puller.start({ startFrom: 'END', signal: abort.signal });
@@ -205,7 +243,11 @@ async function emmettLatency(
   const appends: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
     const id = randomUUID();
-    appends.push(appendRetrying(store, `${prefix}${i % 20}`, [{ type: 'BenchEvent', data: { id, ...payload() } }]).then(() => acked.set(id, process.hrtime.bigint())));
+    appends.push(
+      appendRetrying(store, `${prefix}${i % 20}`, [{ type: 'BenchEvent', data: { id, ...payload() } }]).then(() =>
+        acked.set(id, process.hrtime.bigint()),
+      ),
+    );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   await Promise.all(appends);
@@ -252,7 +294,8 @@ export async function eventStoreScenario(ctx: ScenarioContext): Promise<Row[]> {
   const ours = new PostgresEventStore({ databaseUrl: url, poolMax: 10 });
   const emmett = getPostgreSQLEventStore(url);
   await emmett.schema.migrate();
-  const emmettAppend = (stream: string, events: { type: string; data: ReturnType<typeof payload> }[]) => appendRetrying(emmett, stream, events);
+  const emmettAppend = (stream: string, events: { type: string; data: ReturnType<typeof payload> }[]) =>
+    appendRetrying(emmett, stream, events);
   const scale = ctx.quick ? 0.02 : 1;
   const n = (x: number) => Math.max(1, Math.round(x * scale));
   const rows: Row[] = [];
@@ -265,9 +308,29 @@ export async function eventStoreScenario(ctx: ScenarioContext): Promise<Row[]> {
     const cases = [
       { name: 'append 1 event, 1 writer', writers: 1, per: 3000, size: 1, rawConns: 1 },
       { name: 'append 1 event, 8 writers', writers: 8, per: 1000, size: 1, rawConns: 8 },
-      { name: 'append 1 event, 32 writers', writers: 32, per: 400, size: 1, rawConns: 8, aim: [{ of: 'ceiling' as const, atLeast: 1.5 }, { of: 'peer' as const, atLeast: 6 }] },
+      {
+        name: 'append 1 event, 32 writers',
+        writers: 32,
+        per: 400,
+        size: 1,
+        rawConns: 8,
+        aim: [
+          { of: 'ceiling' as const, atLeast: 1.5 },
+          { of: 'peer' as const, atLeast: 6 },
+        ],
+      },
       { name: 'append 100 events, 1 writer', writers: 1, per: 200, size: 100, rawConns: 1 },
-      { name: 'append 100 events, 8 writers', writers: 8, per: 60, size: 100, rawConns: 8, aim: [{ of: 'ceiling' as const, atLeast: 0.9 }, { of: 'peer' as const, atLeast: 2.5 }] },
+      {
+        name: 'append 100 events, 8 writers',
+        writers: 8,
+        per: 60,
+        size: 100,
+        rawConns: 8,
+        aim: [
+          { of: 'ceiling' as const, atLeast: 0.9 },
+          { of: 'peer' as const, atLeast: 2.5 },
+        ],
+      },
       { name: 'append 100 events, 32 writers', writers: 32, per: 15, size: 100, rawConns: 8 },
     ];
     for (const c of cases) {
@@ -279,33 +342,72 @@ export async function eventStoreScenario(ctx: ScenarioContext): Promise<Row[]> {
       // Each run alternates the three, so all meet the same table sizes and disk.
       for (let run = 0; run < ctx.runs; run++) {
         r.push(await rawPool.insert(c.rawConns, n((c.per * c.writers) / c.rawConns), c.size));
-        o.push(await rate(async () => {
-          await writers(c.writers, n(c.per), (w, i) => ours.append(`s-${w}-${i % 50}`, Array.from({ length: c.size }, event)).then(() => {}));
-          return c.writers * n(c.per) * c.size;
-        }));
-        e.push(await rate(async () => {
-          await writers(c.writers, n(c.per), (w, i) =>
-            emmettAppend(`e-${run}-${w}-${i % 50}`, Array.from({ length: c.size }, () => ({ type: 'BenchEvent', data: payload() }))),
-          );
-          return c.writers * n(c.per) * c.size;
-        }));
+        o.push(
+          await rate(async () => {
+            await writers(c.writers, n(c.per), (w, i) =>
+              ours.append(`s-${w}-${i % 50}`, Array.from({ length: c.size }, event)).then(() => {}),
+            );
+            return c.writers * n(c.per) * c.size;
+          }),
+        );
+        e.push(
+          await rate(async () => {
+            await writers(c.writers, n(c.per), (w, i) =>
+              emmettAppend(
+                `e-${run}-${w}-${i % 50}`,
+                Array.from({ length: c.size }, () => ({ type: 'BenchEvent', data: payload() })),
+              ),
+            );
+            return c.writers * n(c.per) * c.size;
+          }),
+        );
       }
-      const ceiling = { name: `${c.size === 1 ? 'single-row' : `${c.size}-row`} INSERT, ${c.rawConns} conn${c.rawConns > 1 ? 's' : ''}`, values: r };
-      const base = { scenario: 'event store', unit: 'events/s', better: 'higher' as const, ours: o, ceiling, peer: { name: `Emmett ${emmettVersion}`, values: e } };
+      const ceiling = {
+        name: `${c.size === 1 ? 'single-row' : `${c.size}-row`} INSERT, ${c.rawConns} conn${c.rawConns > 1 ? 's' : ''}`,
+        values: r,
+      };
+      const base = {
+        scenario: 'event store',
+        unit: 'events/s',
+        better: 'higher' as const,
+        ours: o,
+        ceiling,
+        peer: { name: `Emmett ${emmettVersion}`, values: e },
+      };
       const retried = emmettRetries - retriedBefore;
-      rows.push({ ...base, case: c.name, ...(c.aim ? { aims: c.aim } : {}), ...(retried ? { note: `Emmett's append failed with a version conflict it was not asked to check ${retried} time(s); retried, its time included` } : {}) });
+      rows.push({
+        ...base,
+        case: c.name,
+        ...(c.aim ? { aims: c.aim } : {}),
+        ...(retried
+          ? {
+              note: `Emmett's append failed with a version conflict it was not asked to check ${retried} time(s); retried, its time included`,
+            }
+          : {}),
+      });
     }
     // COPY: the fastest way rows get into Postgres, for the 100-event appends.
     const copy: number[] = [];
     const ours100: number[] = [];
     for (let run = 0; run < ctx.runs; run++) {
       copy.push(await raw8.copy(8, n(60), 100));
-      ours100.push(await rate(async () => {
-        await writers(8, n(60), (w, i) => ours.append(`c-${w}-${i % 50}`, Array.from({ length: 100 }, event)).then(() => {}));
-        return 8 * n(60) * 100;
-      }));
+      ours100.push(
+        await rate(async () => {
+          await writers(8, n(60), (w, i) =>
+            ours.append(`c-${w}-${i % 50}`, Array.from({ length: 100 }, event)).then(() => {}),
+          );
+          return 8 * n(60) * 100;
+        }),
+      );
     }
-    rows.push({ scenario: 'event store', case: 'append 100 events, 8 writers (vs COPY)', unit: 'events/s', better: 'higher', ours: ours100, ceiling: { name: 'COPY 100 rows, 8 conns', values: copy } });
+    rows.push({
+      scenario: 'event store',
+      case: 'append 100 events, 8 writers (vs COPY)',
+      unit: 'events/s',
+      better: 'higher',
+      ours: ours100,
+      ceiling: { name: 'COPY 100 rows, 8 conns', values: copy },
+    });
 
     // Read everything in order, after the write phases settle (as autovacuum would).
     await raw1.readEs().catch(() => {});
@@ -314,7 +416,9 @@ export async function eventStoreScenario(ctx: ScenarioContext): Promise<Row[]> {
     await settle.query('vacuum analyze es_events');
     await settle.query('vacuum analyze emt_messages').catch(() => {});
     const stored = Number((await settle.query<{ n: string }>('select count(*) as n from es_events')).rows[0]!.n);
-    const emmettStored = Number((await settle.query<{ n: string }>('select count(*) as n from emt_messages')).rows[0]!.n);
+    const emmettStored = Number(
+      (await settle.query<{ n: string }>('select count(*) as n from emt_messages')).rows[0]!.n,
+    );
     const readOurs: number[] = [];
     const readRaw: number[] = [];
     const readEmmett: number[] = [];
@@ -323,15 +427,21 @@ export async function eventStoreScenario(ctx: ScenarioContext): Promise<Row[]> {
     for (let run = 0; run < ctx.runs; run++) {
       readRaw.push((await raw8.readEs()).rate);
       oursCount = 0;
-      readOurs.push(await rate(async () => {
-        let from: Parameters<typeof ours.readAll>[0] extends infer O ? (O extends { fromPosition?: infer P } ? P : never) : never = 'start';
-        for (;;) {
-          const page = await ours.readAll({ fromPosition: from, maxCount: 1000 });
-          if (page.length === 0) return oursCount;
-          oursCount += page.length;
-          from = page[page.length - 1]!.position;
-        }
-      }));
+      readOurs.push(
+        await rate(async () => {
+          let from: Parameters<typeof ours.readAll>[0] extends infer O
+            ? O extends { fromPosition?: infer P }
+              ? P
+              : never
+            : never = 'start';
+          for (;;) {
+            const page = await ours.readAll({ fromPosition: from, maxCount: 1000 });
+            if (page.length === 0) return oursCount;
+            oursCount += page.length;
+            from = page[page.length - 1]!.position;
+          }
+        }),
+      );
       const er = await emmettReadAll(url);
       readEmmett.push(er.rate);
       emmettCount = er.count;
@@ -394,8 +504,15 @@ export async function eventStoreScenario(ctx: ScenarioContext): Promise<Row[]> {
         unit: 'ms',
         better: 'lower',
         ours: oursHeld.map((l) => percentile(l, p)),
-        peer: { name: `Emmett ${emmettVersion} (reads below xmin, as this store did before)`, values: emmettHeld.map((l) => percentile(l, p)) },
-        ...(p === 99 ? { note: `delivered ${oursHeld.map((l) => l.length).join('/')} of ${count} (ours), ${emmettHeld.map((l) => l.length).join('/')} of ${count} (Emmett) per run` } : {}),
+        peer: {
+          name: `Emmett ${emmettVersion} (reads below xmin, as this store did before)`,
+          values: emmettHeld.map((l) => percentile(l, p)),
+        },
+        ...(p === 99
+          ? {
+              note: `delivered ${oursHeld.map((l) => l.length).join('/')} of ${count} (ours), ${emmettHeld.map((l) => l.length).join('/')} of ${count} (Emmett) per run`,
+            }
+          : {}),
       });
     }
     for (const p of [50, 99]) {
@@ -406,7 +523,11 @@ export async function eventStoreScenario(ctx: ScenarioContext): Promise<Row[]> {
         better: 'lower',
         ours: oursLat.map((l) => percentile(l, p)),
         peer: { name: `Emmett ${emmettVersion} (polling consumer)`, values: emmettLat.map((l) => percentile(l, p)) },
-        ...(p === 99 ? { note: `delivered ${oursLat.map((l) => l.length).join('/')} of ${count} (ours), ${emmettLat.map((l) => l.length).join('/')} of ${count} (Emmett) per run${emmettRetries ? `; Emmett's appends retried ${emmettRetries} time(s) in all after racing to create a stream` : ''}` } : {}),
+        ...(p === 99
+          ? {
+              note: `delivered ${oursLat.map((l) => l.length).join('/')} of ${count} (ours), ${emmettLat.map((l) => l.length).join('/')} of ${count} (Emmett) per run${emmettRetries ? `; Emmett's appends retried ${emmettRetries} time(s) in all after racing to create a stream` : ''}`,
+            }
+          : {}),
       });
     }
   } finally {

@@ -59,7 +59,12 @@ const message = (seq: number, t: number) => ({
  * Keeps `window` broadcasts in flight for `seconds`; a broadcast is done when every client has it
  * (or after 10 s, its missing deliveries counted).
  */
-async function measure(clients: Socket[], fire: (seq: number, t: number) => void, seconds: number, window = 4): Promise<Shot> {
+async function measure(
+  clients: Socket[],
+  fire: (seq: number, t: number) => void,
+  seconds: number,
+  window = 4,
+): Promise<Shot> {
   const n = clients.length;
   const latencies: number[] = [];
   const waiting = new Map<number, { got: number; done: () => void }>();
@@ -102,7 +107,14 @@ async function measure(clients: Socket[], fire: (seq: number, t: number) => void
     for (const c of clients) c.off('load', onLoad);
   }
   const elapsed = (performance.now() - started) / 1_000;
-  return { perSecond: latencies.length / elapsed, p99: percentile(latencies.sort((a, b) => a - b), 99), missing };
+  return {
+    perSecond: latencies.length / elapsed,
+    p99: percentile(
+      latencies.sort((a, b) => a - b),
+      99,
+    ),
+    missing,
+  };
 }
 
 async function connectAll(n: number, url: string, auth: Record<string, string>, subscribe?: object): Promise<Socket[]> {
@@ -123,7 +135,9 @@ async function connectAll(n: number, url: string, auth: Record<string, string>, 
 }
 
 async function rawServer(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../lib/raw-socketio.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../lib/raw-socketio.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (c: Buffer) => resolve((JSON.parse(c.toString()) as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`raw Socket.IO exited (${code})`)));
@@ -149,13 +163,17 @@ export async function fanoutScenario(ctx: ScenarioContext): Promise<Row[]> {
       // One side's clients at a time (20,000 sockets at once would crowd the ports and descriptors).
       let clients = await connectAll(n, svc.base, { token: fleet.carrier }, { room: 'loadboard' });
       await measure(clients, (s, t) => broadcaster.emit(rooms, 'load', message(s, t)), 1);
-      for (let run = 0; run < ctx.runs; run++) ours.push(await measure(clients, (s, t) => broadcaster.emit(rooms, 'load', message(s, t)), seconds));
+      for (let run = 0; run < ctx.runs; run++)
+        ours.push(await measure(clients, (s, t) => broadcaster.emit(rooms, 'load', message(s, t)), seconds));
       for (const c of clients) c.disconnect();
       clients = await connectAll(n, raw.url, { role: 'client' });
       await measure(clients, (s, t) => control[0]!.emit('fire', message(s, t)), 1);
-      for (let run = 0; run < ctx.runs; run++) bare.push(await measure(clients, (s, t) => control[0]!.emit('fire', message(s, t)), seconds));
+      for (let run = 0; run < ctx.runs; run++)
+        bare.push(await measure(clients, (s, t) => control[0]!.emit('fire', message(s, t)), seconds));
       for (const c of clients) c.disconnect();
-      ctx.log(`fan-out to ${n}: ours ${ours.map((x) => Math.round(x.perSecond)).join(', ')}/s; raw ${bare.map((x) => Math.round(x.perSecond)).join(', ')}/s`);
+      ctx.log(
+        `fan-out to ${n}: ours ${ours.map((x) => Math.round(x.perSecond)).join(', ')}/s; raw ${bare.map((x) => Math.round(x.perSecond)).join(', ')}/s`,
+      );
       const missing = (xs: Shot[]) => xs.reduce((a, x) => a + x.missing, 0);
       rows.push(
         {

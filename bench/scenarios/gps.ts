@@ -34,7 +34,12 @@ export async function gpsScenario(ctx: ScenarioContext): Promise<Row[]> {
     const ackedAt = new Map<string, number>();
     let socketLatency: number[] = [];
     await inParallel([...Array(trucks).keys()], 50, async (i) => {
-      const s = connect(svc.base, { transports: ['websocket'], auth: { token: shipper }, reconnection: false, forceNew: true });
+      const s = connect(svc.base, {
+        transports: ['websocket'],
+        auth: { token: shipper },
+        reconnection: false,
+        forceNew: true,
+      });
       sockets.push(s);
       await new Promise<void>((resolve, reject) => {
         s.once('connect', () => resolve());
@@ -44,7 +49,9 @@ export async function gpsScenario(ctx: ScenarioContext): Promise<Row[]> {
         const at = ackedAt.get(`${m.loadId}|${m.fix.recordedAt}`);
         if (at !== undefined) socketLatency.push(performance.now() - at);
       });
-      const ack = (await s.timeout(10_000).emitWithAck('subscribe', { room: `tracking:${loads[i]}` })) as { ok: boolean };
+      const ack = (await s.timeout(10_000).emitWithAck('subscribe', { room: `tracking:${loads[i]}` })) as {
+        ok: boolean;
+      };
       if (!ack.ok) throw new Error(`subscribe refused: ${JSON.stringify(ack)}`);
     });
 
@@ -76,7 +83,14 @@ export async function gpsScenario(ctx: ScenarioContext): Promise<Row[]> {
       return { ms: ackAt - t, last: pings[size - 1]!.recordedAt, ackAt };
     };
 
-    const out = { rate: [] as number[], satP99: [] as number[], redisP50: [] as number[], redisP99: [] as number[], socketP50: [] as number[], socketP99: [] as number[] };
+    const out = {
+      rate: [] as number[],
+      satP99: [] as number[],
+      redisP50: [] as number[],
+      redisP99: [] as number[],
+      socketP50: [] as number[],
+      socketP99: [] as number[],
+    };
     let samples = { redis: 0, socket: 0 };
     for (let run = 0; run < ctx.runs; run++) {
       // 1. Saturation.
@@ -94,7 +108,12 @@ export async function gpsScenario(ctx: ScenarioContext): Promise<Row[]> {
         }),
       );
       out.rate.push(satPings / ((performance.now() - satStart) / 1_000));
-      out.satP99.push(percentile(satLatency.sort((a, b) => a - b), 99));
+      out.satP99.push(
+        percentile(
+          satLatency.sort((a, b) => a - b),
+          99,
+        ),
+      );
       await svc.settle();
 
       // 2. Paced, with latencies. A separate Redis client polls the latest fix of every tenth truck.
@@ -129,7 +148,9 @@ export async function gpsScenario(ctx: ScenarioContext): Promise<Row[]> {
       out.socketP50.push(percentile(sl, 50));
       out.socketP99.push(percentile(sl, 99));
       samples = { redis: redisLatency.length, socket: sl.length };
-      ctx.log(`gps run ${run + 1}: ${Math.round(out.rate[run]!)} pings/s; Redis p99 ${out.redisP99[run]!.toFixed(1)} ms, socket p99 ${out.socketP99[run]!.toFixed(1)} ms`);
+      ctx.log(
+        `gps run ${run + 1}: ${Math.round(out.rate[run]!)} pings/s; Redis p99 ${out.redisP99[run]!.toFixed(1)} ms, socket p99 ${out.socketP99[run]!.toFixed(1)} ms`,
+      );
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const where = `${trucks} trucks (a driver and a booked, assigned load each), ${trucks} dashboards following one truck each`;

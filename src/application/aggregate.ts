@@ -29,10 +29,14 @@ export class Aggregate<C extends { type: string }, E extends { type: string; dat
   async state(id: string, upTo?: bigint): Promise<S> {
     const { registry, decider } = this.spec;
     const streamId = this.spec.stream(id);
-    if (upTo === undefined) return (await foldStream(this.store, registry, streamId, decider.evolve, decider.initialState)).state;
+    if (upTo === undefined)
+      return (await foldStream(this.store, registry, streamId, decider.evolve, decider.initialState)).state;
     if (upTo < 0n) return decider.initialState;
     const history = await this.store.readStream(streamId, { maxCount: Number(upTo) + 1 });
-    return history.reduce((s, e) => decider.evolve(s, { type: e.type, data: registry.decode(e) } as unknown as E), decider.initialState);
+    return history.reduce(
+      (s, e) => decider.evolve(s, { type: e.type, data: registry.decode(e) } as unknown as E),
+      decider.initialState,
+    );
   }
 
   /** Runs one command on the aggregate `id`, with the invocation's actor, time, If-Match and key. */

@@ -59,7 +59,9 @@ export function viewOf(state: payment.PaymentState): PaymentView {
     refundedCents: s.refundedCents,
     paidOutCents: s.payout.sentCents,
     payoutTerms: s.quickPayAt ? 'quickpay' : 'standard',
-    openDisputes: Object.entries(s.disputes).filter(([, d]) => d.open).map(([id]) => id),
+    openDisputes: Object.entries(s.disputes)
+      .filter(([, d]) => d.open)
+      .map(([id]) => id),
     flagged: s.flagged ?? null,
     reconciles: payment.reconciles(state),
   };

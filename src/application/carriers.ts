@@ -44,18 +44,30 @@ export class CarrierService {
   }
 
   async register(data: Command<'RegisterCarrier'>['data'], by: Invocation): Promise<HandleResult<CarrierEvent>> {
-    const command = { type: 'RegisterCarrier', data, metadata: { now: by.now ?? new Date(), actor: by.actor } } as const;
+    const command = {
+      type: 'RegisterCarrier',
+      data,
+      metadata: { now: by.now ?? new Date(), actor: by.actor },
+    } as const;
     // Who may register it first (403), then whether the organisation is a registered carrier one.
     carrier.authorize(command, await this.state(data.carrierId), data.carrierId);
     const org = await this.organisations.state(data.orgId);
-    if (org.status === 'none' || org.kind !== 'carrier') throw new RuleViolation('not-a-carrier', 'orgId must be a registered carrier organisation');
+    if (org.status === 'none' || org.kind !== 'carrier')
+      throw new RuleViolation('not-a-carrier', 'orgId must be a registered carrier organisation');
     return this.aggregate.run(data.carrierId, { type: 'RegisterCarrier', data }, by);
   }
 
   /** Every other command of the carrier: no lookup needed before deciding. */
   run(
     carrierId: string,
-    command: Command<'RecordVerification' | 'ChangeMcNumber' | 'LinkPayoutAccount' | 'ExpireInsurance' | 'SuspendCarrier' | 'ReinstateCarrier'>,
+    command: Command<
+      | 'RecordVerification'
+      | 'ChangeMcNumber'
+      | 'LinkPayoutAccount'
+      | 'ExpireInsurance'
+      | 'SuspendCarrier'
+      | 'ReinstateCarrier'
+    >,
     by: Invocation,
   ): Promise<HandleResult<CarrierEvent>> {
     return this.aggregate.run(carrierId, command, by);
@@ -71,7 +83,11 @@ export class CarrierService {
     const outcome = outcomeOf(before, event);
     if (!outcome) return 'nothing to score';
     try {
-      await this.aggregate.run(outcome.carrierId, { type: 'RecordLoadOutcome', data: { loadId: outcome.loadId, outcome: outcome.outcome } }, by);
+      await this.aggregate.run(
+        outcome.carrierId,
+        { type: 'RecordLoadOutcome', data: { loadId: outcome.loadId, outcome: outcome.outcome } },
+        by,
+      );
       return 'recorded';
     } catch (err) {
       // A booking always names a registered carrier; should history say otherwise, there is

@@ -65,11 +65,19 @@ export async function handle<C, E extends { type: string; data: unknown }, S>(
   const commandType = typeof named === 'string' ? named : 'command';
   // When tracing, the command is a span and its events carry its traceparent (inside the hashed
   // metadata of payment events: it is part of what happened), so projections and jobs join the trace.
-  return withSpan(`handle ${commandType}`, { attributes: { 'freight.stream': streamId, 'freight.command': commandType } }, async (span) => {
-    const r = await handleOnce(deps, streamId, decider, command, options);
-    span?.setAttributes({ 'freight.events': r.events.map((e) => e.type).join(','), 'freight.revision': r.revision.toString(), 'freight.replayed': r.replayed });
-    return r;
-  });
+  return withSpan(
+    `handle ${commandType}`,
+    { attributes: { 'freight.stream': streamId, 'freight.command': commandType } },
+    async (span) => {
+      const r = await handleOnce(deps, streamId, decider, command, options);
+      span?.setAttributes({
+        'freight.events': r.events.map((e) => e.type).join(','),
+        'freight.revision': r.revision.toString(),
+        'freight.replayed': r.replayed,
+      });
+      return r;
+    },
+  );
 }
 
 async function handleOnce<C, E extends { type: string; data: unknown }, S>(
@@ -92,7 +100,11 @@ async function handleOnce<C, E extends { type: string; data: unknown }, S>(
       const first = derivedEventId(streamId, options.idempotencyKey, 0);
       const at = history.findIndex((e) => e.id === first);
       let end = at;
-      while (end + 1 < history.length && history[end + 1]!.id === derivedEventId(streamId, options.idempotencyKey, end + 1 - at)) end++;
+      while (
+        end + 1 < history.length &&
+        history[end + 1]!.id === derivedEventId(streamId, options.idempotencyKey, end + 1 - at)
+      )
+        end++;
       const mine = history.slice(at, end + 1);
       return {
         streamId,
@@ -115,7 +127,14 @@ async function handleOnce<C, E extends { type: string; data: unknown }, S>(
       if (options.chained) {
         // The revision is part of what is hashed: a lost race re-reads and hashes again.
         metadata[PREVIOUS_FIELD] = previous;
-        previous = chainHash(previous, { streamId, revision: revision + 1n + BigInt(i), id, type: e.type, data, metadata });
+        previous = chainHash(previous, {
+          streamId,
+          revision: revision + 1n + BigInt(i),
+          id,
+          type: e.type,
+          data,
+          metadata,
+        });
         metadata[HASH_FIELD] = previous;
       }
       return { id, type: e.type, data, metadata };
@@ -127,7 +146,9 @@ async function handleOnce<C, E extends { type: string; data: unknown }, S>(
     } catch (err) {
       // A reused derived id means the same command (same key) won a race with this one: reading
       // again finds its events and answers as a replay.
-      const raced = err instanceof WrongExpectedVersion || (options.idempotencyKey !== undefined && err instanceof DuplicateEventId);
+      const raced =
+        err instanceof WrongExpectedVersion ||
+        (options.idempotencyKey !== undefined && err instanceof DuplicateEventId);
       if (!raced || attempt >= attempts) throw err;
       // Many writers on one stream (users added to one organisation at once): a jittered,
       // growing pause lets them take turns instead of colliding again on the next read.

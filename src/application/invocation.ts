@@ -29,7 +29,12 @@ export function systemActor(id: string, roles: Actor['roles'] = []): Actor {
 }
 
 /** The platform reacting to an event: the command is caused by it, correlated with it, and happens when it did. */
-export function reactingTo(e: RecordedEvent, actor: Actor, idempotencyKey: string, now: Date = e.createdAt): Invocation {
+export function reactingTo(
+  e: RecordedEvent,
+  actor: Actor,
+  idempotencyKey: string,
+  now: Date = e.createdAt,
+): Invocation {
   return {
     actor,
     now,

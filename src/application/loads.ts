@@ -56,14 +56,23 @@ export class LoadService {
     // 403), then whether the organisation posts loads at all: a registered shipper or broker.
     load.authorize(command, await this.state(data.loadId), data.loadId);
     const org = await this.lookups.organisations.state(data.shipperOrgId);
-    if (org.status === 'none' || org.kind === 'carrier') throw new RuleViolation('not-a-shipper', 'shipperOrgId must be a registered shipper or broker organisation');
+    if (org.status === 'none' || org.kind === 'carrier')
+      throw new RuleViolation('not-a-shipper', 'shipperOrgId must be a registered shipper or broker organisation');
     return this.aggregate.run(data.loadId, { type: 'PostLoad', data }, by);
   }
 
-  async placeBid(loadId: string, bid: { bidId: string; carrierId: string; amountCents: number }, by: Invocation): Result {
+  async placeBid(
+    loadId: string,
+    bid: { bidId: string; carrierId: string; amountCents: number },
+    by: Invocation,
+  ): Result {
     await this.visible(loadId, by);
     const carrier = await this.lookups.carriers.standing(bid.carrierId);
-    return this.aggregate.run(loadId, { type: 'PlaceBid', data: { bidId: bid.bidId, carrier, amountCents: bid.amountCents } }, by);
+    return this.aggregate.run(
+      loadId,
+      { type: 'PlaceBid', data: { bidId: bid.bidId, carrier, amountCents: bid.amountCents } },
+      by,
+    );
   }
 
   /** Books the load to the bidding carrier at the bid's amount, with the carrier's standing now. */
@@ -71,7 +80,8 @@ export class LoadService {
     const state = await this.visible(loadId, by);
     mayActAs(by.actor, state, 'shipper');
     const bid = 'posting' in state ? state.posting.bids.find((b) => b.bidId === bidId) : undefined;
-    const carrierId = bid?.carrierId ?? ('booking' in state && state.booking.bidId === bidId ? state.booking.carrierId : undefined);
+    const carrierId =
+      bid?.carrierId ?? ('booking' in state && state.booking.bidId === bidId ? state.booking.carrierId : undefined);
     if (!carrierId) throw new NotFound(`No bid ${bidId} on load ${loadId}`);
     const carrier = await this.lookups.carriers.standing(carrierId);
     return this.aggregate.run(loadId, { type: 'AcceptBid', data: { bidId, carrier } }, by);
@@ -92,7 +102,10 @@ export class LoadService {
     const org = carrierOrgId ? await this.lookups.organisations.state(carrierOrgId) : undefined;
     const driver = org && org.status !== 'none' ? org.users[data.driverId] : undefined;
     if (carrierOrgId && (!driver?.active || !driver.roles.includes('driver'))) {
-      throw new RuleViolation('not-a-driver', `User ${data.driverId} is not an active driver of the carrier's organisation`);
+      throw new RuleViolation(
+        'not-a-driver',
+        `User ${data.driverId} is not an active driver of the carrier's organisation`,
+      );
     }
     return this.aggregate.run(loadId, { type: 'AssignDriver', data }, by);
   }
@@ -100,7 +113,10 @@ export class LoadService {
   /** Checked against the assigned truck's last fix: none, a stale one or one off the site flags the pickup for review. */
   async confirmPickup(loadId: string, by: Invocation): Result {
     const fix = await this.lookups.lastFix(loadId);
-    const data = { ...(fix ? { truckFix: { lat: fix.lat, lng: fix.lng, recordedAt: fix.recordedAt } } : {}), policy: this.lookups.locationPolicy };
+    const data = {
+      ...(fix ? { truckFix: { lat: fix.lat, lng: fix.lng, recordedAt: fix.recordedAt } } : {}),
+      policy: this.lookups.locationPolicy,
+    };
     return this.aggregate.run(loadId, { type: 'ConfirmPickup', data }, by);
   }
 
@@ -112,7 +128,9 @@ export class LoadService {
   /** Every other command of the load: no lookup needed before deciding. */
   run(
     loadId: string,
-    command: Command<'ReviseLoad' | 'WithdrawBid' | 'MarkInTransit' | 'DeliverLoad' | 'CancelLoad' | 'ReleaseBooking' | 'ExpireLoad'>,
+    command: Command<
+      'ReviseLoad' | 'WithdrawBid' | 'MarkInTransit' | 'DeliverLoad' | 'CancelLoad' | 'ReleaseBooking' | 'ExpireLoad'
+    >,
     by: Invocation,
   ): Result {
     return this.aggregate.run(loadId, command, by);

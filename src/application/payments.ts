@@ -22,7 +22,12 @@ export class PaymentService {
   private readonly aggregate: Aggregate<payment.PaymentCommand, PaymentEvent, payment.PaymentState>;
 
   constructor(private readonly store: EventStore) {
-    this.aggregate = new Aggregate(store, { stream: paymentStream, registry: paymentEvents, decider: payment, chained: true });
+    this.aggregate = new Aggregate(store, {
+      stream: paymentStream,
+      registry: paymentEvents,
+      decider: payment,
+      chained: true,
+    });
   }
 
   /** A payment as its stream says now (or up to a revision). */

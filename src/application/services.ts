@@ -28,7 +28,12 @@ export function createServices(
 ): Services {
   const organisations = new OrganisationService(store, { platformOrgId: options.platformOrgId, lookups });
   const carriers = new CarrierService(store, organisations);
-  const loads = new LoadService(store, { carriers, organisations, lastFix: (id) => lookups.lastFix(id), locationPolicy: options.locationPolicy });
+  const loads = new LoadService(store, {
+    carriers,
+    organisations,
+    lastFix: (id) => lookups.lastFix(id),
+    locationPolicy: options.locationPolicy,
+  });
   const tracking = new TrackingService(
     store,
     { loads, loadsHauledBy: (driverId, limit) => lookups.loadsHauledBy(driverId, limit) },

@@ -44,11 +44,20 @@ function cacheOf(store: EventStore, evolve: Evolve): LRUCache<string, Folded<unk
   let byFold = caches.get(store);
   if (!byFold) caches.set(store, (byFold = new Map()));
   let cache = byFold.get(evolve);
-  if (!cache) byFold.set(evolve, (cache = new LRUCache<string, Folded<unknown>>({ maxSize: MAX_EVENTS, sizeCalculation: (f) => f.ids.size + 1 })));
+  if (!cache)
+    byFold.set(
+      evolve,
+      (cache = new LRUCache<string, Folded<unknown>>({ maxSize: MAX_EVENTS, sizeCalculation: (f) => f.ids.size + 1 })),
+    );
   return cache;
 }
 
-function folded<E, S>(registry: EventRegistry, evolve: (s: S, e: E) => S, from: Folded<S>, events: readonly Pick<RecordedEvent, 'id' | 'type' | 'data' | 'metadata' | 'revision'>[]): Folded<S> {
+function folded<E, S>(
+  registry: EventRegistry,
+  evolve: (s: S, e: E) => S,
+  from: Folded<S>,
+  events: readonly Pick<RecordedEvent, 'id' | 'type' | 'data' | 'metadata' | 'revision'>[],
+): Folded<S> {
   if (events.length === 0) return from;
   const ids = new Set(from.ids);
   let state = from.state;
@@ -57,11 +66,22 @@ function folded<E, S>(registry: EventRegistry, evolve: (s: S, e: E) => S, from: 
     ids.add(e.id);
   }
   const last = events[events.length - 1]!;
-  return { revision: last.revision, state: stateCacheChecks.freeze ? deepFreeze(state) : state, ids, lastMetadata: last.metadata };
+  return {
+    revision: last.revision,
+    state: stateCacheChecks.freeze ? deepFreeze(state) : state,
+    ids,
+    lastMetadata: last.metadata,
+  };
 }
 
 /** A stream's current state: from the cache and the events appended since, else read whole. */
-export async function foldStream<E, S>(store: EventStore, registry: EventRegistry, streamId: string, evolve: (s: S, e: E) => S, initial: S): Promise<Folded<S>> {
+export async function foldStream<E, S>(
+  store: EventStore,
+  registry: EventRegistry,
+  streamId: string,
+  evolve: (s: S, e: E) => S,
+  initial: S,
+): Promise<Folded<S>> {
   const cache = cacheOf(store, evolve as Evolve);
   const known = cache.get(streamId) as Folded<S> | undefined;
   const start: Folded<S> = known ?? { revision: -1n, state: initial, ids: new Set() };
@@ -85,7 +105,11 @@ export function rememberAppend<E, S>(
   from: Folded<S>,
   written: readonly EventData[],
 ): void {
-  const events = written.map((e, i) => ({ ...e, metadata: e.metadata ?? {}, revision: from.revision + 1n + BigInt(i) }));
+  const events = written.map((e, i) => ({
+    ...e,
+    metadata: e.metadata ?? {},
+    revision: from.revision + 1n + BigInt(i),
+  }));
   remember(cacheOf(store, evolve as Evolve), streamId, folded(registry, evolve, from, events));
 }
 

@@ -35,16 +35,28 @@ export async function recordPings(
   store: EventStore,
   loadId: string,
   pings: readonly Ping[],
-  opts: { receivedAt: Date; metadata?: Omit<EventMetadata, 'schemaVersion'>; dedupeWindow?: number; retentionSeconds?: number },
+  opts: {
+    receivedAt: Date;
+    metadata?: Omit<EventMetadata, 'schemaVersion'>;
+    dedupeWindow?: number;
+    retentionSeconds?: number;
+  },
 ): Promise<{ position?: Position }> {
   if (pings.length === 0) return {};
   const stream = trackingStream(loadId);
   // A new tracking stream gets its retention where the store keeps one per stream (EventStoreDB).
   const created = (r: { nextExpectedRevision: bigint }, n: number) =>
-    opts.retentionSeconds && r.nextExpectedRevision === BigInt(n - 1) ? store.setMaxAge(stream, opts.retentionSeconds) : undefined;
+    opts.retentionSeconds && r.nextExpectedRevision === BigInt(n - 1)
+      ? store.setMaxAge(stream, opts.retentionSeconds)
+      : undefined;
   const events: EventData[] = pings.map((p) => {
     const { data, schemaVersion } = trackingEvents.encode('PingRecorded', { ...p, receivedAt: opts.receivedAt });
-    return { id: pingEventId(loadId, p.pingId), type: 'PingRecorded', data, metadata: { ...opts.metadata, schemaVersion } };
+    return {
+      id: pingEventId(loadId, p.pingId),
+      type: 'PingRecorded',
+      data,
+      metadata: { ...opts.metadata, schemaVersion },
+    };
   });
   try {
     const r = await store.append(stream, events, { expectedRevision: 'any' });
@@ -53,7 +65,11 @@ export async function recordPings(
   } catch (err) {
     if (!storedBefore(err)) throw err;
   }
-  const stored = new Set((await store.readStream(stream, { direction: 'backwards', maxCount: opts.dedupeWindow ?? DEDUPE_WINDOW })).map((e) => e.id));
+  const stored = new Set(
+    (await store.readStream(stream, { direction: 'backwards', maxCount: opts.dedupeWindow ?? DEDUPE_WINDOW })).map(
+      (e) => e.id,
+    ),
+  );
   const fresh = events.filter((e) => !stored.has(e.id));
   if (fresh.length === 0) return {};
   try {
@@ -90,7 +106,8 @@ export class TrackingService {
     let loadId = named;
     if (!loadId) {
       const hauled = await this.lookups.loadsHauledBy(driverId, 2);
-      if (hauled.length > 1) throw new RuleViolation('which-load', 'You are assigned to several loads being hauled: name the loadId');
+      if (hauled.length > 1)
+        throw new RuleViolation('which-load', 'You are assigned to several loads being hauled: name the loadId');
       loadId = hauled[0];
     }
     const state = loadId ? await this.lookups.loads.state(loadId) : undefined;
@@ -100,7 +117,11 @@ export class TrackingService {
       mustSee(by.actor, state, named);
       mayActAs(by.actor, state, 'hauler');
     }
-    const hauling = state && 'assignment' in state && (HAULING as readonly string[]).includes(state.status) && state.assignment.driverId === driverId;
+    const hauling =
+      state &&
+      'assignment' in state &&
+      (HAULING as readonly string[]).includes(state.status) &&
+      state.assignment.driverId === driverId;
     if (!hauling) {
       const why = named ? `You are not hauling load ${named} now` : 'You are not assigned to a load being hauled';
       throw new DomainError(409, 'urn:freight:problem:no-load-to-track', why);
@@ -109,7 +130,11 @@ export class TrackingService {
   }
 
   /** Stores the driver's good pings on the load it hauls (named, or its only one). */
-  async record(pings: readonly Ping[], at: { loadId?: string; receivedAt: Date }, by: Invocation): Promise<{ loadId: string; position?: Position }> {
+  async record(
+    pings: readonly Ping[],
+    at: { loadId?: string; receivedAt: Date },
+    by: Invocation,
+  ): Promise<{ loadId: string; position?: Position }> {
     const loadId = await this.currentLoad(by, at.loadId);
     // No actor: who drove lives in the load's assignment, not in pings that retention deletes.
     const { actor: _actor, ...caused } = handleOptions(by).metadata ?? {};

@@ -32,7 +32,9 @@ redis.call('HSET', KEYS[1], 'rev', ARGV[1], unpack(ARGV, 4))
 if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 1`;
 
-type WithSetIfNewer = Redis & { authSetIfNewer(key: string, rev: string, ttl: number, org: string, ...fields: string[]): Promise<number> };
+type WithSetIfNewer = Redis & {
+  authSetIfNewer(key: string, rev: string, ttl: number, org: string, ...fields: string[]): Promise<number>;
+};
 
 /** An unknown user is remembered this long, so a stream of requests with it does not reach Postgres. */
 const UNKNOWN_TTL_SECONDS = 30;
@@ -45,11 +47,10 @@ const UNKNOWN_TTL_SECONDS = 30;
 export class ActivePrincipals {
   private readonly redis: WithSetIfNewer;
 
-  constructor(
-    private readonly deps: { redis: Redis; knex: Knex; platformOrgId: string },
-  ) {
+  constructor(private readonly deps: { redis: Redis; knex: Knex; platformOrgId: string }) {
     this.redis = deps.redis as WithSetIfNewer;
-    if (!('authSetIfNewer' in deps.redis)) deps.redis.defineCommand('authSetIfNewer', { numberOfKeys: 1, lua: SET_IF_NEWER });
+    if (!('authSetIfNewer' in deps.redis))
+      deps.redis.defineCommand('authSetIfNewer', { numberOfKeys: 1, lua: SET_IF_NEWER });
   }
 
   /** The actor a request acts as: the token's roles that the log still grants, or an error. */
@@ -70,10 +71,13 @@ export class ActivePrincipals {
     }
     if (u.org !== p.orgId) throw new Unauthorized('The token names an organisation the user does not belong to');
     if (u.active !== '1') throw new Unauthorized('The user has been deactivated');
-    if (o.known === '0' && !platform) throw new Unauthorized('The token names an organisation this platform does not know');
+    if (o.known === '0' && !platform)
+      throw new Unauthorized('The token names an organisation this platform does not know');
     if (o.status === 'suspended') throw new AccessDenied('The organisation is suspended');
     // Staff roles are the platform's own: a customer organisation's user never acts with them.
-    const granted = new Set((u.roles ?? '').split(',').filter((r) => r && (platform || (r !== 'admin' && r !== 'auditor'))));
+    const granted = new Set(
+      (u.roles ?? '').split(',').filter((r) => r && (platform || (r !== 'admin' && r !== 'auditor'))),
+    );
     const roles = p.roles.filter((r) => granted.has(r));
     if (!roles.length) throw new AccessDenied("None of the token's roles is granted to the user any more");
     return { userId: p.userId, orgId: p.orgId, roles };
@@ -99,12 +103,18 @@ export class ActivePrincipals {
   }
 
   private async fillUser(userId: string): Promise<Record<string, string>> {
-    const row = await this.lookup<{ org_id: string; active: boolean; roles: string[]; revision: string }>('org_users', { user_id: userId });
+    const row = await this.lookup<{ org_id: string; active: boolean; roles: string[]; revision: string }>('org_users', {
+      user_id: userId,
+    });
     if (!row) {
       await this.redis.authSetIfNewer(userKey(userId), '-1', UNKNOWN_TTL_SECONDS, '', 'known', '0');
       return { known: '0' };
     }
-    const standing = { orgId: row.org_id, active: row.active, roles: row.roles.filter((r): r is Role => (ROLES as readonly string[]).includes(r)) };
+    const standing = {
+      orgId: row.org_id,
+      active: row.active,
+      roles: row.roles.filter((r): r is Role => (ROLES as readonly string[]).includes(r)),
+    };
     await this.redis.authSetIfNewer(userKey(userId), row.revision, 0, standing.orgId, ...userFields(standing));
     // Read back: the projector may have written a newer state meanwhile.
     return this.redis.hgetall(userKey(userId));

@@ -60,7 +60,10 @@ export class TokenVerifier {
       currentDate: new Date(this.now()),
     });
     if (settings.jwksUrl) {
-      const keys = createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+      const keys = createRemoteJWKSet(new URL(settings.jwksUrl), {
+        cooldownDuration: 30_000,
+        cacheMaxAge: 10 * 60_000,
+      });
       this.verifyJwt = (token) => jwtVerify(token, keys, opts(ALGORITHMS_BY_KEY.jwks));
     } else if (settings.secret) {
       const secret = new TextEncoder().encode(settings.secret);
@@ -105,7 +108,8 @@ export class TokenVerifier {
    * refused, so a leaked token is worth a day at most, not forever.
    */
   private checkLifetime(payload: JWTPayload, nowMs: number): void {
-    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw new Unauthorized('The token has no expiry (exp)');
+    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp))
+      throw new Unauthorized('The token has no expiry (exp)');
     const now = nowMs / 1000;
     if (payload.iat !== undefined && (typeof payload.iat !== 'number' || payload.iat > now + CLOCK_TOLERANCE_S)) {
       throw new Unauthorized('The token is issued in the future (iat)');

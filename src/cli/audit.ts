@@ -9,7 +9,10 @@ import { fail, startup } from './common.js';
  * 1 naming the first bad event (0 when every payment checks out).
  */
 const USAGE = 'usage: npm run audit -- payment <paymentId> | --all';
-const { values, positionals } = parseArgs({ options: { all: { type: 'boolean', default: false } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { all: { type: 'boolean', default: false } },
+  allowPositionals: true,
+});
 if (!values.all && !(positionals[0] === 'payment' && positionals[1])) {
   process.stderr.write(`${USAGE}\n`);
   process.exit(2);
@@ -23,16 +26,22 @@ function report(a: PaymentAudit): boolean {
     return false;
   }
   if (!a.chain.ok) {
-    process.stdout.write(`payment ${a.paymentId}: TAMPERED at revision ${a.chain.revision}, event ${a.chain.eventId}: ${a.chain.reason}\n`);
+    process.stdout.write(
+      `payment ${a.paymentId}: TAMPERED at revision ${a.chain.revision}, event ${a.chain.eventId}: ${a.chain.reason}\n`,
+    );
     return false;
   }
   if (a.unreconciledAt) {
     const e = a.events.find((x) => x.eventId === a.unreconciledAt)!;
-    process.stdout.write(`payment ${a.paymentId}: amounts do not reconcile after revision ${e.revision}, event ${e.eventId} (${e.type})\n`);
+    process.stdout.write(
+      `payment ${a.paymentId}: amounts do not reconcile after revision ${e.revision}, event ${e.eventId} (${e.type})\n`,
+    );
     return false;
   }
   const last = a.events[a.events.length - 1]!.stateAfter;
-  process.stdout.write(`payment ${a.paymentId}: ok, ${a.events.length} events, chain head ${a.chain.head?.slice(0, 16)}…, ${last.stage}, ${last.amountCents} cents\n`);
+  process.stdout.write(
+    `payment ${a.paymentId}: ok, ${a.events.length} events, chain head ${a.chain.head?.slice(0, 16)}…, ${last.stage}, ${last.amountCents} cents\n`,
+  );
   return true;
 }
 

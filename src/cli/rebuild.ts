@@ -18,11 +18,20 @@ async function main() {
   const names = positionals.length ? positionals : projectors.map((p) => p.name);
   const unknown = names.filter((n) => !projectors.some((p) => p.name === n));
   if (unknown.length) {
-    process.stderr.write(`Unknown projector(s): ${unknown.join(', ')}. Known: ${projectors.map((p) => p.name).join(', ')}\n`);
+    process.stderr.write(
+      `Unknown projector(s): ${unknown.join(', ')}. Known: ${projectors.map((p) => p.name).join(', ')}\n`,
+    );
     await runtime.close();
     process.exit(2);
   }
-  const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors, logger, batchSize: config.PROJECTION_BATCH_SIZE, ...(config.PROJECTION_POISON_POLICY ? { poisonPolicy: config.PROJECTION_POISON_POLICY } : {}) });
+  const runner = new ProjectionRunner({
+    knex: runtime.knex,
+    store: runtime.store,
+    projectors,
+    logger,
+    batchSize: config.PROJECTION_BATCH_SIZE,
+    ...(config.PROJECTION_POISON_POLICY ? { poisonPolicy: config.PROJECTION_POISON_POLICY } : {}),
+  });
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());
@@ -55,9 +64,15 @@ async function main() {
         },
       });
       bar.stop();
-      const parked = result.parked ? `; ${result.parked} event(s) it cannot apply are parked: see /admin/projections/${name}/parked` : '';
-      const cleared = result.parkedCleared ? `; cleared ${result.parkedCleared} parked event(s) of the old generation` : '';
-      process.stdout.write(`${name}: generation ${result.generation} is live (${result.applied} events applied${cleared}${parked})\n`);
+      const parked = result.parked
+        ? `; ${result.parked} event(s) it cannot apply are parked: see /admin/projections/${name}/parked`
+        : '';
+      const cleared = result.parkedCleared
+        ? `; cleared ${result.parkedCleared} parked event(s) of the old generation`
+        : '';
+      process.stdout.write(
+        `${name}: generation ${result.generation} is live (${result.applied} events applied${cleared}${parked})\n`,
+      );
     }
   } finally {
     await runtime.close();

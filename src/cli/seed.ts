@@ -38,7 +38,13 @@ const { config, logger } = startup();
 
 const bar = (label: string) =>
   new cliProgress.SingleBar(
-    { format: `${label} |{bar}| {percentage}% | {value}/{total} | {rate}/s | ETA {eta_formatted}`, etaBuffer: 200, noTTYOutput: true, notTTYSchedule: 2_000, hideCursor: true },
+    {
+      format: `${label} |{bar}| {percentage}% | {value}/{total} | {rate}/s | ETA {eta_formatted}`,
+      etaBuffer: 200,
+      noTTYOutput: true,
+      notTTYSchedule: 2_000,
+      hideCursor: true,
+    },
     cliProgress.Presets.shades_classic,
   );
 
@@ -55,14 +61,25 @@ async function main() {
       concurrency,
       seed: seedNumber,
       onProgress: (done) => {
-        if (done % 500 === 0 || done === loads) b.update(done, { rate: Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)).toLocaleString('en-US') });
+        if (done % 500 === 0 || done === loads)
+          b.update(done, {
+            rate: Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)).toLocaleString('en-US'),
+          });
       },
     });
     b.stop();
     const seconds = (Date.now() - started) / 1000;
-    process.stdout.write(`seeded ${result.loads.toLocaleString('en-US')} loads (${result.events.toLocaleString('en-US')} events) in ${seconds.toFixed(1)} s, seed ${seedNumber}\n`);
+    process.stdout.write(
+      `seeded ${result.loads.toLocaleString('en-US')} loads (${result.events.toLocaleString('en-US')} events) in ${seconds.toFixed(1)} s, seed ${seedNumber}\n`,
+    );
     if (values.project) {
-      const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors: projectorsFor(runtime), logger, batchSize: Math.max(config.PROJECTION_BATCH_SIZE, 2_000) });
+      const runner = new ProjectionRunner({
+        knex: runtime.knex,
+        store: runtime.store,
+        projectors: projectorsFor(runtime),
+        logger,
+        batchSize: Math.max(config.PROJECTION_BATCH_SIZE, 2_000),
+      });
       const p = bar('projections (events behind)');
       const t0 = Date.now();
       runner.start();
@@ -74,7 +91,9 @@ async function main() {
           first = Math.max(behind, 1);
           p.start(first, 0, { rate: 0 });
         }
-        p.update(Math.max(0, first - behind), { rate: Math.round((first - behind) / Math.max(0.001, (Date.now() - t0) / 1000)).toLocaleString('en-US') });
+        p.update(Math.max(0, first - behind), {
+          rate: Math.round((first - behind) / Math.max(0.001, (Date.now() - t0) / 1000)).toLocaleString('en-US'),
+        });
         if (status.every((x) => x.eventsBehind === 0)) break;
         await new Promise((r) => setTimeout(r, 1_000));
       }

@@ -13,4 +13,3 @@ for (const r of (values.role ?? ROLES.slice()).flatMap((v) => v.split(','))) {
   roles.add(r as Role);
 }
 serve(roles);
-

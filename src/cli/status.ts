@@ -9,7 +9,13 @@ const { config, logger } = startup();
 async function main() {
   const runtime = await bootstrap(config, logger);
   try {
-    const runner = new ProjectionRunner({ knex: runtime.knex, store: runtime.store, projectors: projectorsFor(runtime), logger, ...(config.PROJECTION_POISON_POLICY ? { poisonPolicy: config.PROJECTION_POISON_POLICY } : {}) });
+    const runner = new ProjectionRunner({
+      knex: runtime.knex,
+      store: runtime.store,
+      projectors: projectorsFor(runtime),
+      logger,
+      ...(config.PROJECTION_POISON_POLICY ? { poisonPolicy: config.PROJECTION_POISON_POLICY } : {}),
+    });
     const rows = await runner.status();
     console.table(
       rows.map((r) => ({

@@ -32,21 +32,39 @@ function refuse(message: string): never {
 }
 if (!roles.length) refuse('Give at least one --role');
 if (bad.length) refuse(`Unknown role(s) ${bad.join(', ')}; roles are ${ROLES.join(', ')}`);
-if (!settings.secret) refuse('Tokens come from the identity provider when JWT_JWKS_URL is set; this CLI signs with JWT_SECRET only');
-if (!staffOnly && (!values.org || !values.user)) refuse('Roles other than admin and auditor need --org and --user of a registered user');
+if (!settings.secret)
+  refuse('Tokens come from the identity provider when JWT_JWKS_URL is set; this CLI signs with JWT_SECRET only');
+if (!staffOnly && (!values.org || !values.user))
+  refuse('Roles other than admin and auditor need --org and --user of a registered user');
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-for (const [name, v] of [['--org', values.org], ['--user', values.user]] as const) if (v && !uuid.test(v)) refuse(`${name} must be a UUID`);
+for (const [name, v] of [
+  ['--org', values.org],
+  ['--user', values.user],
+] as const)
+  if (v && !uuid.test(v)) refuse(`${name} must be a UUID`);
 
-const principal = { userId: values.user ?? randomUUID(), orgId: values.org ?? config.PLATFORM_ORG_ID, roles: roles as Role[] };
+const principal = {
+  userId: values.user ?? randomUUID(),
+  orgId: values.org ?? config.PLATFORM_ORG_ID,
+  roles: roles as Role[],
+};
 let token: string;
 try {
-  token = await mintToken({ secret: settings.secret, issuer: settings.issuer, audience: settings.audience }, principal, values.expires);
+  token = await mintToken(
+    { secret: settings.secret, issuer: settings.issuer, audience: settings.audience },
+    principal,
+    values.expires,
+  );
 } catch {
   refuse(`--expires ${values.expires} is not a duration (e.g. 30m, 12h, 1d)`);
 }
 const { exp, iat } = decodeJwt(token);
 if (exp! - iat! > settings.maxLifetimeSeconds) {
-  refuse(`--expires ${values.expires} is longer than the ${settings.maxLifetimeSeconds} s tokens may live (JWT_MAX_LIFETIME_SECONDS): the API would refuse it`);
+  refuse(
+    `--expires ${values.expires} is longer than the ${settings.maxLifetimeSeconds} s tokens may live (JWT_MAX_LIFETIME_SECONDS): the API would refuse it`,
+  );
 }
-process.stderr.write(`user ${principal.userId}, org ${principal.orgId}, roles ${principal.roles.join(',')}, expires in ${values.expires}\n`);
+process.stderr.write(
+  `user ${principal.userId}, org ${principal.orgId}, roles ${principal.roles.join(',')}, expires in ${values.expires}\n`,
+);
 process.stdout.write(`${token}\n`);

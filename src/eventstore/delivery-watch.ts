@@ -22,7 +22,13 @@ export class DeliveryWatch {
   state: DeliveryState = { heldEvents: 0, heldSeconds: 0, stalled: false, checkedAt: new Date(0) };
 
   constructor(
-    private readonly deps: { store: EventStore; logger: Logger; metrics?: Metrics; everyMs: number; thresholdMs: number },
+    private readonly deps: {
+      store: EventStore;
+      logger: Logger;
+      metrics?: Metrics;
+      everyMs: number;
+      thresholdMs: number;
+    },
   ) {}
 
   start(): void {

@@ -16,7 +16,9 @@ export class WrongExpectedVersion extends EventStoreError {
     /** The stream's current last revision; -1n when the stream does not exist. */
     readonly actual: bigint,
   ) {
-    super(`Stream ${streamId} is at revision ${actual === -1n ? 'none (no stream)' : actual}, expected ${String(expected)}`);
+    super(
+      `Stream ${streamId} is at revision ${actual === -1n ? 'none (no stream)' : actual}, expected ${String(expected)}`,
+    );
     this.name = 'WrongExpectedVersion';
   }
 }
@@ -25,7 +27,10 @@ export class WrongExpectedVersion extends EventStoreError {
 export class DuplicateEventId extends EventStoreError {
   override readonly status = 409;
   override readonly type = 'urn:freight:problem:duplicate-event-id';
-  constructor(readonly eventId: string, readonly streamId: string) {
+  constructor(
+    readonly eventId: string,
+    readonly streamId: string,
+  ) {
     super(`Event id ${eventId} is already stored in another place than this append to ${streamId}`);
     this.name = 'DuplicateEventId';
   }
@@ -73,7 +78,12 @@ export function showValue(value: unknown): string {
       break;
     case 'object':
       try {
-        text = value === null ? 'null' : Array.isArray(value) ? `[${value.map(showValue).join(', ')}]` : JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+        text =
+          value === null
+            ? 'null'
+            : Array.isArray(value)
+              ? `[${value.map(showValue).join(', ')}]`
+              : JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
       } catch {
         text = Object.prototype.toString.call(value);
       }

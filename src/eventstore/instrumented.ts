@@ -11,7 +11,11 @@ import { SpanKind, withSpan } from '../infra/tracing.js';
  */
 export function instrumentStore(store: EventStore, metrics: Metrics): EventStore {
   const append: EventStore['append'] = (streamId, events, options) =>
-    withSpan('eventstore.append', { kind: SpanKind.CLIENT, attributes: { 'freight.stream': streamId, 'freight.events': events.length } }, () => measured(streamId, events, options));
+    withSpan(
+      'eventstore.append',
+      { kind: SpanKind.CLIENT, attributes: { 'freight.stream': streamId, 'freight.events': events.length } },
+      () => measured(streamId, events, options),
+    );
   const measured: EventStore['append'] = async (streamId, events, options) => {
     const end = metrics.appendDuration.startTimer();
     try {

@@ -81,7 +81,8 @@ export interface CheckpointMark {
   readonly position: Position;
 }
 
-export const isCheckpointMark = (x: RecordedEvent | CheckpointMark): x is CheckpointMark => (x as CheckpointMark).kind === 'checkpoint';
+export const isCheckpointMark = (x: RecordedEvent | CheckpointMark): x is CheckpointMark =>
+  (x as CheckpointMark).kind === 'checkpoint';
 
 /**
  * A catch-up-then-live subscription to `$all`: every matching event exactly once, in global
@@ -105,7 +106,11 @@ export interface DeliveryHold {
 
 export interface EventStore {
   readonly name: 'postgres' | 'esdb';
-  append(streamId: string, events: readonly EventData[], options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult>;
+  append(
+    streamId: string,
+    events: readonly EventData[],
+    options?: { expectedRevision?: ExpectedRevision },
+  ): Promise<AppendResult>;
   /** Reads a stream; a stream that does not exist reads as empty. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;

@@ -95,19 +95,41 @@ export function createApi(deps: {
   const principals = deps.principals ?? new ActivePrincipals({ redis, knex, platformOrgId: config.PLATFORM_ORG_ID });
   // Queries (and their read-your-writes waits, which read the checkpoints beside the rows) use the
   // read pool: on a replica both arrive together, in commit order.
-  const read = { knex: deps.readKnex ?? knex, store, projectors, progress: deps.progress, minPositionWaitMs: config.MIN_POSITION_WAIT_MS };
+  const read = {
+    knex: deps.readKnex ?? knex,
+    store,
+    projectors,
+    progress: deps.progress,
+    minPositionWaitMs: config.MIN_POSITION_WAIT_MS,
+  };
   const locations = new LatestLocations(redis);
   const auth = new Authenticator(new TokenVerifier(jwtSettings(config as Config)), principals);
   return {
     auth,
     limits: new RateLimits(redis, {
       perIp: config.RATE_LIMIT_PER_IP,
-      perUser: { default: config.RATE_LIMIT_PER_USER, gps: config.RATE_LIMIT_GPS, payments: config.RATE_LIMIT_PAYMENTS, loadboard: config.RATE_LIMIT_LOADBOARD },
+      perUser: {
+        default: config.RATE_LIMIT_PER_USER,
+        gps: config.RATE_LIMIT_GPS,
+        payments: config.RATE_LIMIT_PAYMENTS,
+        loadboard: config.RATE_LIMIT_LOADBOARD,
+      },
     }),
-    corsOrigins: (config.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins: (config.CORS_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
     middleware: [
       ...(config.STRIPE_WEBHOOK_SECRET && deps.logger
-        ? [stripeWebhook({ knex, payments: services.payments, logger: deps.logger, secret: config.STRIPE_WEBHOOK_SECRET, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS })]
+        ? [
+            stripeWebhook({
+              knex,
+              payments: services.payments,
+              logger: deps.logger,
+              secret: config.STRIPE_WEBHOOK_SECRET,
+              toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+            }),
+          ]
         : []),
       ...(deps.queues ? [queueBoard(deps.queues, auth)] : []),
     ],
@@ -130,7 +152,10 @@ export function createApi(deps: {
         },
       }),
       ...ledgerRoutes(read),
-      ...paymentRoutes({ payments: services.payments, quickPay: { feeBps: config.QUICKPAY_FEE_BPS, minFeeCents: config.QUICKPAY_MIN_FEE_CENTS } }),
+      ...paymentRoutes({
+        payments: services.payments,
+        quickPay: { feeBps: config.QUICKPAY_FEE_BPS, minFeeCents: config.QUICKPAY_MIN_FEE_CENTS },
+      }),
       ...(deps.queues ? jobRoutes({ queues: deps.queues, store }) : []),
       ...projectionRoutes({ knex, projectors }),
     ],

@@ -26,7 +26,6 @@ export interface AppDeps extends HealthDeps {
 
 export const API_VERSION = '0.2.0';
 
-
 /** The Koa app: request context, problem+json errors, then one router per feature. */
 export function createApp(deps: AppDeps): Koa {
   const hops = deps.trustedProxyHops ?? 0;
@@ -53,7 +52,8 @@ export function createApp(deps: AppDeps): Koa {
   // A client that refuses identity and every encoding we have (`identity;q=0`) made koa-compress set an
   // undefined Content-Encoding (a 500). RFC 9110 lets a server disregard such a header: answer uncompressed.
   app.use(async function acceptableEncoding(ctx, next) {
-    if (ctx.get('accept-encoding') && !ctx.acceptsEncodings('zstd', 'br', 'gzip', 'deflate', 'identity')) delete ctx.request.headers['accept-encoding'];
+    if (ctx.get('accept-encoding') && !ctx.acceptsEncodings('zstd', 'br', 'gzip', 'deflate', 'identity'))
+      delete ctx.request.headers['accept-encoding'];
     await next();
   });
   app.use(compress({ threshold: 1024 }));
@@ -66,17 +66,36 @@ export function createApp(deps: AppDeps): Koa {
       app.use(
         cors({
           origin: (ctx) => (allowed.has(ctx.get('origin')) ? ctx.get('origin') : ''),
-          allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'If-None-Match', 'X-Correlation-Id', 'X-Request-Id', 'traceparent', 'tracestate'],
-          exposeHeaders: ['ETag', 'Retry-After', 'Idempotent-Replayed', 'Location', 'X-Request-Id', 'X-Correlation-Id', 'X-Trace-Id'],
+          allowHeaders: [
+            'Authorization',
+            'Content-Type',
+            'Idempotency-Key',
+            'If-Match',
+            'If-None-Match',
+            'X-Correlation-Id',
+            'X-Request-Id',
+            'traceparent',
+            'tracestate',
+          ],
+          exposeHeaders: [
+            'ETag',
+            'Retry-After',
+            'Idempotent-Replayed',
+            'Location',
+            'X-Request-Id',
+            'X-Correlation-Id',
+            'X-Trace-Id',
+          ],
           maxAge: 600,
         }),
       );
     }
     const limits = deps.api.limits;
-    if (limits) app.use(async function ipRateLimit(ctx, next) {
-      await limits.byIp(ctx);
-      await next();
-    });
+    if (limits)
+      app.use(async function ipRateLimit(ctx, next) {
+        await limits.byIp(ctx);
+        await next();
+      });
     const docs = docsRouter(deps.api.routes, API_VERSION);
     app.use(docs.routes());
     for (const m of deps.api.middleware ?? []) app.use(m);

@@ -13,7 +13,8 @@ export interface BodyLimits {
 
 export const DEFAULT_BODY_LIMITS: Omit<BodyLimits, 'maxBytes'> = { maxDepth: 16, maxItems: 20_000 };
 
-const bad = (type: string, detail: string, extra: Record<string, unknown> = {}) => new HttpProblem(400, `${PROBLEM_BASE}${type}`, detail, extra);
+const bad = (type: string, detail: string, extra: Record<string, unknown> = {}) =>
+  new HttpProblem(400, `${PROBLEM_BASE}${type}`, detail, extra);
 
 /** Whether the request carries a body at all (a declared length above zero, or a chunked one). */
 export function hasBody(ctx: Context): boolean {
@@ -65,7 +66,11 @@ export async function readJsonBody(ctx: Context, limits: BodyLimits): Promise<un
 function tooLarge(ctx: Context, maxBytes: number): HttpProblem {
   // The rest of the body is not read: the connection cannot carry another request after it.
   ctx.set('Connection', 'close');
-  return new HttpProblem(413, `${PROBLEM_BASE}payload-too-large`, `This request's body may be at most ${Math.floor(maxBytes / 1024)} KiB`);
+  return new HttpProblem(
+    413,
+    `${PROBLEM_BASE}payload-too-large`,
+    `This request's body may be at most ${Math.floor(maxBytes / 1024)} KiB`,
+  );
 }
 
 function readRaw(ctx: Context, maxBytes: number): Promise<Buffer> {
@@ -116,13 +121,15 @@ export function checkShape(text: string, limits: Pick<BodyLimits, 'maxDepth' | '
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
       continue;
     }
     if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limits.maxDepth) throw bad('body-too-deep', `The body nests arrays and objects more than ${limits.maxDepth} deep`);
+      if (++depth > limits.maxDepth)
+        throw bad('body-too-deep', `The body nests arrays and objects more than ${limits.maxDepth} deep`);
       if (++items > limits.maxItems) throw tooMany(limits.maxItems);
     } else if (c === 0x5d || c === 0x7d) depth--;
     else if (c === 0x2c && ++items > limits.maxItems) throw tooMany(limits.maxItems);
@@ -140,7 +147,9 @@ export function storable(s: string): boolean {
 }
 
 export function unstorable(field: string): HttpProblem {
-  return bad('unstorable-text', `${field} holds a NUL character or an unpaired surrogate, which cannot be stored`, { field });
+  return bad('unstorable-text', `${field} holds a NUL character or an unpaired surrogate, which cannot be stored`, {
+    field,
+  });
 }
 
 /**

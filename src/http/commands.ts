@@ -8,10 +8,19 @@ import type { Answer, RouteInput } from './route.js';
 export const commandAnswer = z
   .object({
     streamId: z.string(),
-    revision: z.string().meta({ description: 'The stream revision after the command (decimal text); send it as If-Match to pin the next command' }),
-    position: z.string().nullable().meta({ description: 'Global position of the last event appended ("commit/prepare"); pass as ?minPosition= to read your own write' }),
-    events: z.array(z.string()).meta({ description: 'Types of the events the command appended (empty when it changed nothing)' }),
-    replayed: z.boolean().meta({ description: 'True when the Idempotency-Key showed the command had already been applied' }),
+    revision: z.string().meta({
+      description: 'The stream revision after the command (decimal text); send it as If-Match to pin the next command',
+    }),
+    position: z.string().nullable().meta({
+      description:
+        'Global position of the last event appended ("commit/prepare"); pass as ?minPosition= to read your own write',
+    }),
+    events: z
+      .array(z.string())
+      .meta({ description: 'Types of the events the command appended (empty when it changed nothing)' }),
+    replayed: z
+      .boolean()
+      .meta({ description: 'True when the Idempotency-Key showed the command had already been applied' }),
   })
   .catchall(z.unknown())
   .meta({ id: 'CommandAnswer' });
@@ -26,7 +35,12 @@ export function newId(input: Pick<RouteInput<unknown, unknown, unknown>, 'idempo
   return input.idempotencyKey ? uuidv5(input.idempotencyKey, ID_NAMESPACE) : randomUUID();
 }
 
-export function answer(result: HandleResult<{ type: string }>, status: 201 | 202 = 202, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Answer {
+export function answer(
+  result: HandleResult<{ type: string }>,
+  status: 201 | 202 = 202,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Answer {
   const revision = result.revision.toString();
   return {
     status,

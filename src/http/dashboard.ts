@@ -38,7 +38,11 @@ export function dashboard(opts: { root?: string } = {}): Middleware {
     }
     if (ctx.path === PREFIX) return ctx.redirect(`${PREFIX}/`);
     if (!existsSync(path.join(root, 'index.html'))) {
-      throw new HttpProblem(503, `${PROBLEM_BASE}dashboard-not-built`, 'The dashboard has not been built on this server: run npm run build:web');
+      throw new HttpProblem(
+        503,
+        `${PROBLEM_BASE}dashboard-not-built`,
+        'The dashboard has not been built on this server: run npm run build:web',
+      );
     }
     let file: string;
     try {
@@ -52,7 +56,8 @@ export function dashboard(opts: { root?: string } = {}): Middleware {
       await send(ctx, file, { root, immutable: hashed, maxage: hashed ? 365 * 86_400_000 : 0, hidden: false });
     } catch (err) {
       const status = (err as { status?: number }).status;
-      if (status === 404 || status === 400 || status === 403) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No dashboard file ${file}`);
+      if (status === 404 || status === 400 || status === 403)
+        throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No dashboard file ${file}`);
       throw err;
     }
     if (!hashed) ctx.set('Cache-Control', 'no-cache');

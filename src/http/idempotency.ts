@@ -55,10 +55,18 @@ export class IdempotencyStore {
     if (raw === null) return this.begin(scope, key, fp); // expired in between
     const entry = JSON.parse(raw) as Entry;
     if (entry.fingerprint !== fp) {
-      throw new HttpProblem(422, `${PROBLEM_BASE}idempotency-key-reused`, 'This Idempotency-Key was used with a different request');
+      throw new HttpProblem(
+        422,
+        `${PROBLEM_BASE}idempotency-key-reused`,
+        'This Idempotency-Key was used with a different request',
+      );
     }
     if (entry.state === 'pending' || !entry.answer) {
-      throw new HttpProblem(409, `${PROBLEM_BASE}idempotency-key-in-use`, 'A request with this Idempotency-Key is still being processed; retry shortly');
+      throw new HttpProblem(
+        409,
+        `${PROBLEM_BASE}idempotency-key-in-use`,
+        'A request with this Idempotency-Key is still being processed; retry shortly',
+      );
     }
     return { kind: 'replay', answer: entry.answer };
   }

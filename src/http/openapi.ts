@@ -8,7 +8,9 @@ import type { Route } from './route.js';
 
 export const problemSchema = z
   .object({
-    type: z.string().meta({ description: 'A stable URN naming the problem, e.g. urn:freight:problem:concurrency-conflict' }),
+    type: z
+      .string()
+      .meta({ description: 'A stable URN naming the problem, e.g. urn:freight:problem:concurrency-conflict' }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
@@ -20,14 +22,19 @@ export const problemSchema = z
   .catchall(z.unknown())
   .meta({ id: 'Problem' });
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } });
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: problemSchema } },
+});
 
 const commandHeaders = z.object({
-  'idempotency-key': z
-    .string()
-    .optional()
-    .meta({ description: 'Makes a retry safe: the first answer is returned and nothing is appended twice; reuse with another body is a 422' }),
-  'if-match': z.string().optional().meta({ description: 'The stream revision the command expects (from an ETag or a command answer); 409 when it moved' }),
+  'idempotency-key': z.string().optional().meta({
+    description:
+      'Makes a retry safe: the first answer is returned and nothing is appended twice; reuse with another body is a 422',
+  }),
+  'if-match': z.string().optional().meta({
+    description: 'The stream revision the command expects (from an ETag or a command answer); 409 when it moved',
+  }),
 });
 
 /** The OpenAPI 3.1 document, built from the same route definitions (and zod schemas) the router runs. */
@@ -46,17 +53,34 @@ export function openApiDocument(routes: readonly Route[], version: string) {
         ...(r.command ? { header: commandHeaders } : {}),
       },
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: r.body } } } } : {}),
-      ...(r.method === 'post' && !r.body ? { description: `${r.description ? `${r.description} ` : ''}Takes no body: send none, or {}.` } : {}),
+      ...(r.method === 'post' && !r.body
+        ? { description: `${r.description ? `${r.description} ` : ''}Takes no body: send none, or {}.` }
+        : {}),
       responses: {
         ...Object.fromEntries(
-          Object.entries(r.responses).map(([status, res]) => [status, { description: res.description, ...(res.schema ? { content: { 'application/json': { schema: res.schema } } } : {}) }]),
+          Object.entries(r.responses).map(([status, res]) => [
+            status,
+            {
+              description: res.description,
+              ...(res.schema ? { content: { 'application/json': { schema: res.schema } } } : {}),
+            },
+          ]),
         ),
-        400: problem('Malformed input (a field, a query parameter, text Postgres cannot store, JSON nested too deep or too large, a body on a command that takes none): nothing was changed'),
-        401: problem('No valid bearer token (none, expired, without exp, or living longer than allowed), or its user or organisation is no longer active'),
-        403: problem('Not allowed for this role, or not this organisation\'s to act on'),
-        ...(r.params && !r.responses[404] ? { 404: problem('No such thing, or one the caller may not see: the two answer alike, whatever its state') } : {}),
+        400: problem(
+          'Malformed input (a field, a query parameter, text Postgres cannot store, JSON nested too deep or too large, a body on a command that takes none): nothing was changed',
+        ),
+        401: problem(
+          'No valid bearer token (none, expired, without exp, or living longer than allowed), or its user or organisation is no longer active',
+        ),
+        403: problem("Not allowed for this role, or not this organisation's to act on"),
+        ...(r.params && !r.responses[404]
+          ? { 404: problem('No such thing, or one the caller may not see: the two answer alike, whatever its state') }
+          : {}),
         ...(r.method === 'post'
-          ? { 413: problem('The body is larger than this route takes'), 415: problem('A body that is not application/json in UTF-8') }
+          ? {
+              413: problem('The body is larger than this route takes'),
+              415: problem('A body that is not application/json in UTF-8'),
+            }
           : {}),
         429: problem('Too many requests: retry after Retry-After seconds'),
         ...(r.command
@@ -76,7 +100,7 @@ export function openApiDocument(routes: readonly Route[], version: string) {
       version,
       description:
         'Commands are POSTs answering with the stream, its revision and the global position of the events appended. ' +
-        'Queries read projections; pass a command answer\'s position as ?minPosition= to read your own write. Errors are application/problem+json. ' +
+        "Queries read projections; pass a command answer's position as ?minPosition= to read your own write. Errors are application/problem+json. " +
         'Every answer carries X-Request-Id and X-Correlation-Id (send your own to join a story); when the service traces, a W3C traceparent header is continued and the trace id is answered as X-Trace-Id. ' +
         'Too many requests answer 429 with Retry-After.',
     },

@@ -28,11 +28,21 @@ export function queueBoard(queues: JobQueues, auth: Authenticator): Middleware {
     if (!isAdmin(actor)) {
       ctx.status = 403;
       ctx.type = 'application/problem+json';
-      ctx.body = { type: 'urn:freight:problem:forbidden', title: 'Forbidden', status: 403, detail: 'The queue board is for admins' };
+      ctx.body = {
+        type: 'urn:freight:problem:forbidden',
+        title: 'Forbidden',
+        status: 403,
+        detail: 'The queue board is for admins',
+      };
       return;
     }
     if (fromQuery) {
-      ctx.cookies.set(COOKIE, fromQuery, { httpOnly: true, sameSite: 'strict', path: QUEUE_BOARD_PATH, secure: ctx.secure });
+      ctx.cookies.set(COOKIE, fromQuery, {
+        httpOnly: true,
+        sameSite: 'strict',
+        path: QUEUE_BOARD_PATH,
+        secure: ctx.secure,
+      });
       return ctx.redirect(QUEUE_BOARD_PATH);
     }
     return board(ctx, next);

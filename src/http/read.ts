@@ -13,10 +13,9 @@ export interface ReadDeps {
   minPositionWaitMs: number;
 }
 
-export const minPositionQuery = z
-  .string()
-  .optional()
-  .meta({ description: 'Wait until the read model has applied the event at this position (the `position` of a command answer)' });
+export const minPositionQuery = z.string().optional().meta({
+  description: 'Wait until the read model has applied the event at this position (the `position` of a command answer)',
+});
 
 /**
  * Waits until the named projection has applied every event it handles up to `minPosition`, so a
@@ -29,11 +28,20 @@ export async function readAfter(deps: ReadDeps, projection: string, minPosition:
   try {
     target = parsePosition(minPosition);
   } catch {
-    throw new HttpProblem(400, `${PROBLEM_BASE}bad-min-position`, 'minPosition must be a position as given in a command answer, e.g. "1234/0"');
+    throw new HttpProblem(
+      400,
+      `${PROBLEM_BASE}bad-min-position`,
+      'minPosition must be a position as given in a command answer, e.g. "1234/0"',
+    );
   }
   if (!(await deps.progress.until(projection, target, deps.minPositionWaitMs))) {
-    throw new HttpProblem(503, `${PROBLEM_BASE}read-model-behind`, `The ${projection} read model has not reached ${minPosition} yet; retry shortly`, {
-      retryAfterSeconds: 1,
-    });
+    throw new HttpProblem(
+      503,
+      `${PROBLEM_BASE}read-model-behind`,
+      `The ${projection} read model has not reached ${minPosition} yet; retry shortly`,
+      {
+        retryAfterSeconds: 1,
+      },
+    );
   }
 }

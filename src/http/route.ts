@@ -60,9 +60,11 @@ export type Route = Omit<RouteDef, 'handle' | 'params' | 'query' | 'body'> & {
 };
 
 /** Declares a route once: the Koa router and the OpenAPI document are both built from it. */
-export function defineRoute<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
-  def: RouteDef<P, Q, B>,
-): Route {
+export function defineRoute<
+  P extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+>(def: RouteDef<P, Q, B>): Route {
   return def as unknown as Route;
 }
 
@@ -92,14 +94,16 @@ export function koaPath(openApiPath: string): string {
 function refuseBody(value: unknown): void {
   if (value === undefined) return;
   const empty = value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0;
-  if (!empty) throw new HttpProblem(400, `${PROBLEM_BASE}unexpected-body`, 'This command takes no body: send none, or {}');
+  if (!empty)
+    throw new HttpProblem(400, `${PROBLEM_BASE}unexpected-body`, 'This command takes no body: send none, or {}');
 }
 
 /** Query and path texts reach SQL and the event store: refuse what Postgres cannot store, naming it. */
 function checkTexts(where: 'query' | 'path', values: Record<string, unknown>): void {
   for (const [name, v] of Object.entries(values)) {
     if (!storable(name)) throw unstorable(where);
-    for (const s of Array.isArray(v) ? v : [v]) if (typeof s === 'string' && !storable(s)) throw unstorable(`${where}.${name}`);
+    for (const s of Array.isArray(v) ? v : [v])
+      if (typeof s === 'string' && !storable(s)) throw unstorable(`${where}.${name}`);
   }
 }
 
@@ -120,7 +124,11 @@ export function mountRoutes(router: Router, routes: readonly Route[], deps: Moun
       const key = def.command ? ctx.get('idempotency-key') : '';
       // An empty Idempotency-Key header is a malformed key, not no key.
       if (def.command && (key || ctx.req.headers['idempotency-key'] !== undefined) && !IdempotencyStore.validKey(key)) {
-        throw new HttpProblem(400, `${PROBLEM_BASE}bad-idempotency-key`, 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+        throw new HttpProblem(
+          400,
+          `${PROBLEM_BASE}bad-idempotency-key`,
+          'Idempotency-Key must be 1 to 255 visible ASCII characters',
+        );
       }
       // Queries ignore a body; a command reads one (under its limits) and refuses one it does not take.
       const rawBody = def.method === 'post' ? await readJsonBody(ctx, limits) : undefined;
@@ -139,7 +147,8 @@ export function mountRoutes(router: Router, routes: readonly Route[], deps: Moun
       if (begun.kind === 'replay') {
         ctx.set('Idempotent-Replayed', 'true');
         const body = begun.answer.body;
-        const replayed = body !== null && typeof body === 'object' && 'replayed' in body ? { ...body, replayed: true } : body;
+        const replayed =
+          body !== null && typeof body === 'object' && 'replayed' in body ? { ...body, replayed: true } : body;
         return respond(ctx, { ...begun.answer, body: replayed });
       }
       let answer: Answer;
@@ -149,7 +158,11 @@ export function mountRoutes(router: Router, routes: readonly Route[], deps: Moun
         await deps.idempotency.release(actor.userId, key).catch(() => {});
         throw err;
       }
-      await deps.idempotency.complete(actor.userId, key, fp, { status: answer.status, body: answer.body ?? null, headers: answer.headers ?? {} });
+      await deps.idempotency.complete(actor.userId, key, fp, {
+        status: answer.status,
+        body: answer.body ?? null,
+        headers: answer.headers ?? {},
+      });
       respond(ctx, answer);
     });
   }

@@ -24,16 +24,33 @@ export interface ServerLimits {
 /** What the node parser's refusals mean, answered as problems (Node's own answers have no body). */
 const REFUSALS: Record<string, { status: number; type: string; detail: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, type: 'headers-too-large', detail: 'The request line and headers are too large' },
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, type: 'payload-too-large', detail: 'The chunk extensions are too large' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: 413,
+    type: 'payload-too-large',
+    detail: 'The chunk extensions are too large',
+  },
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, type: 'request-timeout', detail: 'The request was not received in time' },
 };
 const MALFORMED = { status: 400, type: 'malformed-request', detail: 'The request is not valid HTTP' };
-const UPGRADE = { status: 400, type: 'upgrade-not-supported', detail: 'Only /socket.io/ takes an Upgrade; send the request without one' };
+const UPGRADE = {
+  status: 400,
+  type: 'upgrade-not-supported',
+  detail: 'Only /socket.io/ takes an Upgrade; send the request without one',
+};
 const CONNECT = { status: 405, type: 'method-not-allowed', detail: 'This server is not a proxy: CONNECT is not taken' };
 
 /** The raw HTTP answer to a refusal the server sees before any request exists. */
-export function refusal(code: string | undefined, r: { status: number; type: string; detail: string } = (code && REFUSALS[code]) || MALFORMED): string {
-  const body = JSON.stringify({ type: `${PROBLEM_BASE}${r.type}`, title: title(r.status), status: r.status, detail: r.detail, requestId: randomUUID() });
+export function refusal(
+  code: string | undefined,
+  r: { status: number; type: string; detail: string } = (code && REFUSALS[code]) || MALFORMED,
+): string {
+  const body = JSON.stringify({
+    type: `${PROBLEM_BASE}${r.type}`,
+    title: title(r.status),
+    status: r.status,
+    detail: r.detail,
+    requestId: randomUUID(),
+  });
   return (
     `HTTP/1.1 ${r.status} ${title(r.status)}\r\n` +
     'Content-Type: application/problem+json\r\n' +
@@ -72,18 +89,35 @@ export function createHttpServer(app: Koa, limits: ServerLimits, logger: Logger)
     if (server.listenerCount('upgrade') > 1 && req.url?.startsWith('/socket.io/')) return;
     socket.end(refusal(undefined, UPGRADE), () => socket.destroy());
   });
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => socket.end(refusal(undefined, CONNECT), () => socket.destroy()));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
-    const code = err.code;
-    if (code !== 'ECONNRESET' && code !== 'EPIPE') logger.warn('request refused before it reached the app', { code, reason: err.message });
-    // As Node does: answer only when nothing of a response was written to this socket yet.
-    if (socket.writable && !socket._httpMessage?.headersSent && code !== 'ECONNRESET') socket.end(refusal(code), () => socket.destroy());
-    else socket.destroy();
-  });
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
+    socket.end(refusal(undefined, CONNECT), () => socket.destroy()),
+  );
+  server.on(
+    'clientError',
+    (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
+      const code = err.code;
+      if (code !== 'ECONNRESET' && code !== 'EPIPE')
+        logger.warn('request refused before it reached the app', { code, reason: err.message });
+      // As Node does: answer only when nothing of a response was written to this socket yet.
+      if (socket.writable && !socket._httpMessage?.headersSent && code !== 'ECONNRESET')
+        socket.end(refusal(code), () => socket.destroy());
+      else socket.destroy();
+    },
+  );
   // Node answers an Expect it does not know with a bare 417: say so as a problem.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    const body = JSON.stringify({ type: `${PROBLEM_BASE}expectation-failed`, title: title(417), status: 417, detail: 'Only Expect: 100-continue is understood', requestId: randomUUID() });
-    res.writeHead(417, { 'Content-Type': 'application/problem+json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+    const body = JSON.stringify({
+      type: `${PROBLEM_BASE}expectation-failed`,
+      title: title(417),
+      status: 417,
+      detail: 'Only Expect: 100-continue is understood',
+      requestId: randomUUID(),
+    });
+    res.writeHead(417, {
+      'Content-Type': 'application/problem+json',
+      'Content-Length': Buffer.byteLength(body),
+      Connection: 'close',
+    });
     res.end(body);
   });
   return server;

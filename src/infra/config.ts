@@ -50,9 +50,12 @@ export const configSchema = z.object({
    */
   PROJECTION_POISON_POLICY: z
     .string()
-    .regex(/^\s*(?:(?:[a-z_][a-z0-9_]*|\*)\s*=\s*)?(?:stop|park)\s*(?:,\s*(?:(?:[a-z_][a-z0-9_]*|\*)\s*=\s*)?(?:stop|park)\s*)*$/, {
-      message: 'must be stop, park, or a list like ledger=stop,*=park',
-    })
+    .regex(
+      /^\s*(?:(?:[a-z_][a-z0-9_]*|\*)\s*=\s*)?(?:stop|park)\s*(?:,\s*(?:(?:[a-z_][a-z0-9_]*|\*)\s*=\s*)?(?:stop|park)\s*)*$/,
+      {
+        message: 'must be stop, park, or a list like ledger=stop,*=park',
+      },
+    )
     .transform((v) => poisonPolicies(v))
     .optional(),
   SUBSCRIPTION_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
@@ -72,11 +75,21 @@ export const configSchema = z.object({
   JWT_ISSUER: z.string().min(1).default('freight-backend'),
   JWT_AUDIENCE: z.string().min(1).default('freight-api'),
   /** Longest lifetime a token may have (from its iat, or from now, to its exp); longer ones, and ones without exp, are refused. */
-  JWT_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(24 * 3600),
+  JWT_MAX_LIFETIME_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .default(24 * 3600),
   /** The platform operator's own organisation: its staff hold the admin and auditor roles. */
   PLATFORM_ORG_ID: z.uuid().default('00000000-0000-4000-8000-000000000001'),
   /** How long a command's first answer is kept for retries with the same Idempotency-Key. */
-  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
+  IDEMPOTENCY_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(24 * 3600),
   /** Longest a query with ?minPosition= waits for the read model to catch up. */
   MIN_POSITION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   /** Committed events waiting longer than this for subscribers: /ready says degraded, and a warning names why. */
@@ -84,7 +97,11 @@ export const configSchema = z.object({
   /** How often each process looks at what holds delivery back. */
   DELIVERY_WATCH_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
   /** Pings older than this are refused (a phone that was offline sends what is still useful). */
-  TRACKING_MAX_PING_AGE_HOURS: z.coerce.number().min(1).max(24 * 30).default(72),
+  TRACKING_MAX_PING_AGE_HOURS: z.coerce
+    .number()
+    .min(1)
+    .max(24 * 30)
+    .default(72),
   /** How far ahead of the server's clock a phone's may run. */
   TRACKING_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(3_600).default(120),
   /** Faster than this is a bad fix, not a truck. */
@@ -92,7 +109,11 @@ export const configSchema = z.object({
   /** A truck within this many miles of a pickup or delivery site is there. */
   GEOFENCE_RADIUS_MI: z.coerce.number().min(0.05).max(50).default(0.5),
   /** A truck's last fix older than this does not show where it is when pickup is confirmed. */
-  PICKUP_FIX_MAX_AGE_MINUTES: z.coerce.number().min(1).max(24 * 60).default(15),
+  PICKUP_FIX_MAX_AGE_MINUTES: z.coerce
+    .number()
+    .min(1)
+    .max(24 * 60)
+    .default(15),
   /** Dashboards hear of a truck's location at most once per this many ms (the newest is kept). */
   REALTIME_LOCATION_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** How often an open Socket.IO connection's token and account are checked again (revoked ones are disconnected). */
@@ -111,9 +132,18 @@ export const configSchema = z.object({
   FMCSA_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1_000).default(5),
   FMCSA_BREAKER_OPEN_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   /** Answers are reused for this long (0: never). */
-  FMCSA_CACHE_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(3_600),
+  FMCSA_CACHE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .default(3_600),
   /** The register gives no insurance end date: coverage seen is trusted this long (beyond the daily re-check). */
-  FMCSA_INSURANCE_TRUST_HOURS: z.coerce.number().min(1).max(24 * 30).default(48),
+  FMCSA_INSURANCE_TRUST_HOURS: z.coerce
+    .number()
+    .min(1)
+    .max(24 * 30)
+    .default(48),
   /** When the daily re-check of every carrier runs (cron, UTC); "off" to not schedule it. */
   CARRIER_RECHECK_CRON: z.string().min(1).default('0 3 * * *'),
   /** Attempts of a job before it goes to the dead-letter (failed) state; the first retry waits JOB_BACKOFF_MS, doubling. */
@@ -129,7 +159,10 @@ export const configSchema = z.object({
   QUICKPAY_FEE_BPS: z.coerce.number().int().min(0).max(5_000).default(300),
   QUICKPAY_MIN_FEE_CENTS: z.coerce.number().int().min(0).max(1_000_000).default(2_500),
   /** Stripe: without a secret key no payments worker runs (charges and payouts wait in their queue). */
-  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_/, 'a Stripe secret key (sk_test_… or sk_live_…)').optional(),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_/, 'a Stripe secret key (sk_test_… or sk_live_…)')
+    .optional(),
   /** Where the Stripe client sends requests, for a local stand-in; unset: api.stripe.com. */
   STRIPE_API_HOST: z.string().min(1).optional(),
   STRIPE_API_PORT: z.coerce.number().int().min(1).max(65535).optional(),
@@ -146,7 +179,12 @@ export const configSchema = z.object({
   /** Declined charges and refused transfers are tried this many times, the first retry after PAYMENT_RETRY_MS (doubling), then flagged for review. */
   PAYMENT_CHARGE_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
   PAYMENT_PAYOUT_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
-  PAYMENT_RETRY_MS: z.coerce.number().int().min(10).max(7 * 24 * 3_600_000).default(3_600_000),
+  PAYMENT_RETRY_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 24 * 3_600_000)
+    .default(3_600_000),
   /** Requests per minute: per IP address (all), and per user by kind (the rest, GPS pings, payments, the load board). 0: no limit. */
   RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).max(1_000_000).default(1_200),
   RATE_LIMIT_PER_USER: z.coerce.number().int().min(0).max(1_000_000).default(600),
@@ -170,11 +208,18 @@ export const configSchema = z.object({
   /** Share of new traces recorded, 0 to 1 (a caller's sampled traceparent is always followed). */
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   /** Notifications of events older than this are dropped (a reactor replaying history must not mail everyone). */
-  NOTIFICATION_MAX_AGE_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(24),
+  NOTIFICATION_MAX_AGE_HOURS: z.coerce
+    .number()
+    .min(0.01)
+    .max(24 * 30)
+    .default(24),
 });
 
 /** The geofence and freshness rules of the location checks, from the configuration. */
-export function locationPolicy(config: Pick<Config, 'GEOFENCE_RADIUS_MI' | 'PICKUP_FIX_MAX_AGE_MINUTES'>): { geofenceMi: number; maxFixAgeMs: number } {
+export function locationPolicy(config: Pick<Config, 'GEOFENCE_RADIUS_MI' | 'PICKUP_FIX_MAX_AGE_MINUTES'>): {
+  geofenceMi: number;
+  maxFixAgeMs: number;
+} {
   return { geofenceMi: config.GEOFENCE_RADIUS_MI, maxFixAgeMs: config.PICKUP_FIX_MAX_AGE_MINUTES * 60_000 };
 }
 
@@ -184,8 +229,20 @@ export type Config = z.infer<typeof configSchema>;
 export const DEV_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
 
 /** The token settings in force: production must name its own secret or identity provider. */
-export function jwtSettings(config: Config): { secret?: string; jwksUrl?: string; issuer: string; audience: string; maxLifetimeSeconds: number } {
-  const { JWT_SECRET, JWT_JWKS_URL, JWT_ISSUER: issuer, JWT_AUDIENCE: audience, JWT_MAX_LIFETIME_SECONDS: maxLifetimeSeconds } = config;
+export function jwtSettings(config: Config): {
+  secret?: string;
+  jwksUrl?: string;
+  issuer: string;
+  audience: string;
+  maxLifetimeSeconds: number;
+} {
+  const {
+    JWT_SECRET,
+    JWT_JWKS_URL,
+    JWT_ISSUER: issuer,
+    JWT_AUDIENCE: audience,
+    JWT_MAX_LIFETIME_SECONDS: maxLifetimeSeconds,
+  } = config;
   if (JWT_JWKS_URL) return { jwksUrl: JWT_JWKS_URL, issuer, audience, maxLifetimeSeconds };
   if (JWT_SECRET) return { secret: JWT_SECRET, issuer, audience, maxLifetimeSeconds };
   if (config.NODE_ENV === 'production') {
@@ -206,9 +263,7 @@ export function serverLimits(config: Config) {
 
 export class ConfigError extends Error {
   constructor(readonly issues: { variable: string; message: string }[]) {
-    super(
-      `Invalid configuration: ${issues.map((i) => `${i.variable}: ${i.message}`).join('; ')}`,
-    );
+    super(`Invalid configuration: ${issues.map((i) => `${i.variable}: ${i.message}`).join('; ')}`);
     this.name = 'ConfigError';
   }
 }
@@ -219,16 +274,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = configSchema.safeParse(cleaned);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })),
-    );
+    throw new ConfigError(parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })));
   }
   jwtSettings(parsed.data);
   return parsed.data;
 }
 
 /** The OTLP traces URL when tracing is configured. */
-export function otlpTracesUrl(config: Pick<Config, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_EXPORTER_OTLP_ENDPOINT'>): string | undefined {
+export function otlpTracesUrl(
+  config: Pick<Config, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_EXPORTER_OTLP_ENDPOINT'>,
+): string | undefined {
   if (config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
   if (config.OTEL_EXPORTER_OTLP_ENDPOINT) return `${config.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
   return undefined;

@@ -1,7 +1,22 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from './logger.js';
@@ -84,10 +99,13 @@ export async function startEmbeddedPostgres(opts: {
   } catch (err) {
     if (!opts.persistent) await cleanup();
     if (err instanceof PortTaken) {
-      throw new ServiceStartError(`The embedded Postgres could not listen on port ${err.port} (taken): set EMBEDDED_PG_PORT to a free port, or unset it.`);
+      throw new ServiceStartError(
+        `The embedded Postgres could not listen on port ${err.port} (taken): set EMBEDDED_PG_PORT to a free port, or unset it.`,
+      );
     }
     // e.g. a data folder another account made, which this one may not empty or enter
-    if ((err as NodeJS.ErrnoException).code && !(err instanceof ServiceStartError)) throw folderProblem(err, dataDir, 'the embedded Postgres data');
+    if ((err as NodeJS.ErrnoException).code && !(err instanceof ServiceStartError))
+      throw folderProblem(err, dataDir, 'the embedded Postgres data');
     throw err;
   }
   logger.info('embedded postgres started', { dir, ...(dataDir !== dir ? { dataDir } : {}), port });
@@ -152,7 +170,10 @@ async function choosePort(opts: { port?: number; preferredPort?: number }, logge
   if (opts.preferredPort !== undefined) {
     if (!(await isListening(opts.preferredPort))) return opts.preferredPort;
     const port = await freePort();
-    logger.info('embedded postgres: the usual port is taken (another checkout?); using a free one', { taken: opts.preferredPort, port });
+    logger.info('embedded postgres: the usual port is taken (another checkout?); using a free one', {
+      taken: opts.preferredPort,
+      port,
+    });
     return port;
   }
   return freePort();
@@ -198,7 +219,9 @@ function serverAccount(logger: Logger): Account | undefined {
   let found = lookupAccount(USER);
   if (!found) {
     logger.info('creating the "postgres" system account to run the embedded postgres (it refuses to run as root)');
-    spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', USER], { stdio: 'ignore' });
+    spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', USER], {
+      stdio: 'ignore',
+    });
     found = lookupAccount(USER);
   }
   if (!found) {
@@ -222,7 +245,14 @@ function lookupAccount(name: string): Account | undefined {
 /** Whether `account` may search (enter) every folder up to `p` and `p` itself passes `test -x`. */
 function canReach(account: Account | undefined, p: string): boolean {
   if (!account) return true;
-  return spawnSync('/bin/sh', ['-c', 'test -x "$1"', 'sh', p], { uid: account.uid, gid: account.gid, cwd: '/', stdio: 'ignore' }).status === 0;
+  return (
+    spawnSync('/bin/sh', ['-c', 'test -x "$1"', 'sh', p], {
+      uid: account.uid,
+      gid: account.gid,
+      cwd: '/',
+      stdio: 'ignore',
+    }).status === 0
+  );
 }
 
 /** The packaged binaries, or a copy of them in a cache the server's account can read. */
@@ -252,7 +282,10 @@ async function reachableBinaries(bins: Binaries, account: Account | undefined, l
       `The postgres account cannot reach the embedded Postgres in node_modules, and copying it to ${BINARY_CACHE} failed (${(err as NodeJS.ErrnoException).code ?? String(err)}): make the checkout's folders enterable (chmod o+x), run as an ordinary user, or set DATABASE_URL.`,
     );
   }
-  logger.info('embedded postgres: the checkout is private, so its binaries were copied where the postgres account can read them', { to: target });
+  logger.info(
+    'embedded postgres: the checkout is private, so its binaries were copied where the postgres account can read them',
+    { to: target },
+  );
   return at(target);
 }
 
@@ -319,7 +352,11 @@ async function placeData(
     if (persistent) {
       await rootOwnedFolder(DATA_HOME);
       const real = await realpath(parent);
-      const slug = path.basename(path.dirname(real)).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40) || 'data';
+      const slug =
+        path
+          .basename(path.dirname(real))
+          .replace(/[^A-Za-z0-9_.-]/g, '_')
+          .slice(0, 40) || 'data';
       target = path.join(DATA_HOME, `${slug}-${createHash('sha256').update(real).digest('hex').slice(0, 12)}`);
       await collectOrphans(logger);
       // A leftover whose symlink was deleted (the documented reset: remove DATA_DIR) is not revived.
@@ -335,7 +372,10 @@ async function placeData(
     if (err instanceof ServiceStartError) throw err;
     throw folderProblem(err, DATA_HOME, 'the embedded Postgres data (outside the private checkout)');
   }
-  logger.info('embedded postgres: the checkout is private, so its data lives where the postgres account can reach it', { dir, target });
+  logger.info('embedded postgres: the checkout is private, so its data lives where the postgres account can reach it', {
+    dir,
+    target,
+  });
   return { dataDir: target, cleanup: removeBoth(dir, target) };
 }
 
@@ -348,7 +388,10 @@ async function collectOrphans(logger: Logger): Promise<void> {
     if (!name.endsWith('.link')) continue;
     const target = path.join(DATA_HOME, name.slice(0, -'.link'.length));
     const link = await readFile(path.join(DATA_HOME, name), 'utf8').catch(() => '');
-    const pointsHere = await realpath(link).then((real) => real === target, () => false);
+    const pointsHere = await realpath(link).then(
+      (real) => real === target,
+      () => false,
+    );
     if (pointsHere || (await runningCluster(target))) continue;
     await rm(target, { recursive: true, force: true });
     await rm(path.join(DATA_HOME, name), { force: true });
@@ -367,7 +410,12 @@ const removeBoth = (link: string, target: string) => async () => {
   if (link !== target) await rm(link, { force: true });
 };
 
-async function initdb(bins: Binaries, dataDir: string, account: Account | undefined, persistent: boolean): Promise<void> {
+async function initdb(
+  bins: Binaries,
+  dataDir: string,
+  account: Account | undefined,
+  persistent: boolean,
+): Promise<void> {
   // A half-made cluster (a first start that was killed) is made again from nothing.
   await rm(dataDir, { recursive: true, force: true });
   await ownedFolder(dataDir, account);
@@ -379,11 +427,21 @@ async function initdb(bins: Binaries, dataDir: string, account: Account | undefi
       await chown(secrets, account.uid, account.gid);
       await chown(pwfile, account.uid, account.gid);
     }
-    const args = ['-D', dataDir, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'];
+    const args = [
+      '-D',
+      dataDir,
+      '--auth=scram-sha-256',
+      `--username=${USER}`,
+      `--pwfile=${pwfile}`,
+      '--encoding=UTF8',
+      '--locale=C',
+    ];
     if (!persistent) args.push('--no-sync');
     const { code, output } = await run(bins.initdb, args, account);
     if (code !== 0) {
-      throw new ServiceStartError(`The embedded Postgres could not create its cluster in ${dataDir}: ${lastLine(output)}`);
+      throw new ServiceStartError(
+        `The embedded Postgres could not create its cluster in ${dataDir}: ${lastLine(output)}`,
+      );
     }
   } finally {
     await rm(secrets, { recursive: true, force: true });
@@ -400,7 +458,11 @@ function spawnAs(bin: string, args: string[], account: Account | undefined, deta
   });
 }
 
-function run(bin: string, args: string[], account: Account | undefined): Promise<{ code: number | null; output: string }> {
+function run(
+  bin: string,
+  args: string[],
+  account: Account | undefined,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawnAs(bin, args, account);
     let output = '';
@@ -412,7 +474,13 @@ function run(bin: string, args: string[], account: Account | undefined): Promise
 }
 
 /** Starts the postmaster and resolves when it accepts connections; its death first is an error. */
-function startServer(bins: Binaries, dataDir: string, port: number, account: Account | undefined, logger: Logger): Promise<ChildProcess> {
+function startServer(
+  bins: Binaries,
+  dataDir: string,
+  port: number,
+  account: Account | undefined,
+  logger: Logger,
+): Promise<ChildProcess> {
   const args = ['-D', dataDir, '-p', String(port)];
   // TCP on loopback only; no Unix socket, so clusters never share a lock file in /tmp.
   args.push('-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200');
@@ -433,7 +501,13 @@ function startServer(bins: Binaries, dataDir: string, port: number, account: Acc
         resolve(child);
       }
     });
-    child.once('error', (err) => reject(new ServiceStartError(`The embedded Postgres could not be run (${err.message}): set DATABASE_URL to a Postgres server of your own.`)));
+    child.once('error', (err) =>
+      reject(
+        new ServiceStartError(
+          `The embedded Postgres could not be run (${err.message}): set DATABASE_URL to a Postgres server of your own.`,
+        ),
+      ),
+    );
     child.once('exit', (code, signal) => {
       if (!ready) {
         if (/Address already in use/.test(output)) reject(new PortTaken(port));

@@ -16,7 +16,8 @@ const withContext = winston.format((info) => {
 });
 
 /** Keys whose values never reach a log line (any nesting, any case). */
-const SECRET_KEYS = /^(authorization|cookie|set-cookie|token|access_?token|refresh_?token|password|secret|client_?secret|api_?key|web_?key|stripe[-_]?signature|card(_?number)?|number|cvc|cvv|exp_(month|year)|iban|account_?number|routing_?number)$/i;
+const SECRET_KEYS =
+  /^(authorization|cookie|set-cookie|token|access_?token|refresh_?token|password|secret|client_?secret|api_?key|web_?key|stripe[-_]?signature|card(_?number)?|number|cvc|cvv|exp_(month|year)|iban|account_?number|routing_?number)$/i;
 /** Values that look like credentials or card numbers, wherever they appear in a string. */
 const SECRET_VALUES: [RegExp, string][] = [
   [/Bearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer [REDACTED]'],
@@ -44,7 +45,12 @@ export function redact(value: unknown, depth = 0): unknown {
   }
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, SECRET_KEYS.test(k) ? '[REDACTED]' : redact(v, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+      k,
+      SECRET_KEYS.test(k) ? '[REDACTED]' : redact(v, depth + 1),
+    ]),
+  );
 }
 
 // Last before output: no secret, token or card number leaves the process in a log line.

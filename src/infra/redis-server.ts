@@ -42,7 +42,9 @@ export async function spawnRedis(opts: { dir: string; persistent: boolean; logge
   await new Promise<void>((resolve, reject) => {
     let output = '';
     const failed = (why: string) =>
-      new ServiceStartError(`redis-server (${bin}) ${why}: ${lastLine(output) || 'no output'}; set REDIS_URL to a Redis of your own.`);
+      new ServiceStartError(
+        `redis-server (${bin}) ${why}: ${lastLine(output) || 'no output'}; set REDIS_URL to a Redis of your own.`,
+      );
     // Not a test's timing: a server that never says it is ready must not hang the start for ever.
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

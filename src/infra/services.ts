@@ -28,7 +28,9 @@ export async function startServices(
     for (const s of stops.reverse()) await s().catch((err: unknown) => logger.warn('service stop failed', { err }));
   };
   try {
-    const runDir = opts.ephemeral ? path.join(config.DATA_DIR, 'tmp', `run-${process.pid}-${Date.now()}`) : config.DATA_DIR;
+    const runDir = opts.ephemeral
+      ? path.join(config.DATA_DIR, 'tmp', `run-${process.pid}-${Date.now()}`)
+      : config.DATA_DIR;
     if (opts.ephemeral) stops.push(() => rm(runDir, { recursive: true, force: true }));
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {

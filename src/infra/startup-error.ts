@@ -20,7 +20,12 @@ export class ServiceStartError extends Error {
 export function lastLine(output: string): string {
   const lines = output
     .split('\n')
-    .map((l) => l.replace(/^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] /, '').replace(/\s+/g, ' ').trim())
+    .map((l) =>
+      l
+        .replace(/^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] /, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
     .filter(Boolean);
   let at = lines.findLastIndex((l) => /FATAL|ERROR|PANIC|could not|# /.test(l));
   if (at < 0) at = lines.length - 1;
@@ -54,7 +59,14 @@ export async function makeFolder(dir: string, what: string): Promise<void> {
   } catch (err) {
     let cause = err;
     let missing = dir;
-    while (path.dirname(missing) !== missing && !(await stat(path.dirname(missing)).then(() => true, () => false))) missing = path.dirname(missing);
+    while (
+      path.dirname(missing) !== missing &&
+      !(await stat(path.dirname(missing)).then(
+        () => true,
+        () => false,
+      ))
+    )
+      missing = path.dirname(missing);
     await mkdir(missing).then(
       () => rmdir(missing),
       (e: unknown) => (cause = e),

@@ -1,4 +1,14 @@
-import { type Attributes, context, type Context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  context,
+  type Context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -43,7 +53,12 @@ export interface TracingOptions {
 export function startTracing(opts: TracingOptions): { shutdown(): Promise<void> } {
   if (provider) throw new Error('tracing is already started in this process');
   const spanProcessors = [];
-  if (opts.otlpUrl) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: opts.otlpUrl, ...(opts.otlpHeaders ? { headers: opts.otlpHeaders } : {}) })));
+  if (opts.otlpUrl)
+    spanProcessors.push(
+      new BatchSpanProcessor(
+        new OTLPTraceExporter({ url: opts.otlpUrl, ...(opts.otlpHeaders ? { headers: opts.otlpHeaders } : {}) }),
+      ),
+    );
   if (opts.exporter) spanProcessors.push(new SimpleSpanProcessor(opts.exporter));
   const p = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': opts.serviceName }),
@@ -71,7 +86,10 @@ function tracer() {
 /** The trace context a W3C `traceparent` (from event metadata, job data or a header) names. */
 export function contextFrom(carrier: Record<string, unknown> | undefined): Context | undefined {
   if (!provider || !carrier || typeof carrier.traceparent !== 'string') return undefined;
-  const ctx = propagation.extract(ROOT_CONTEXT, { traceparent: carrier.traceparent, ...(typeof carrier.tracestate === 'string' ? { tracestate: carrier.tracestate } : {}) });
+  const ctx = propagation.extract(ROOT_CONTEXT, {
+    traceparent: carrier.traceparent,
+    ...(typeof carrier.tracestate === 'string' ? { tracestate: carrier.tracestate } : {}),
+  });
   return trace.getSpanContext(ctx) ? ctx : undefined;
 }
 
@@ -106,7 +124,11 @@ export interface SpanOptions {
  * Runs `fn` inside a new active span, ending it when `fn` settles and recording a thrown
  * error. Without tracing it only calls `fn` (with no span).
  */
-export async function withSpan<T>(name: string, opts: SpanOptions, fn: (span: Span | undefined) => Promise<T>): Promise<T> {
+export async function withSpan<T>(
+  name: string,
+  opts: SpanOptions,
+  fn: (span: Span | undefined) => Promise<T>,
+): Promise<T> {
   if (!provider) return fn(undefined);
   const parent = opts.parent ?? context.active();
   const links = (opts.links ?? []).flatMap((c) => {
@@ -135,9 +157,16 @@ export async function withSpan<T>(name: string, opts: SpanOptions, fn: (span: Sp
 }
 
 /** A span that starts and ends at given times under a given parent (work already done). */
-export function recordSpan(name: string, opts: { parent: Context; startTime: number; endTime: number; attributes?: Attributes; error?: string }): void {
+export function recordSpan(
+  name: string,
+  opts: { parent: Context; startTime: number; endTime: number; attributes?: Attributes; error?: string },
+): void {
   if (!provider) return;
-  const span = tracer().startSpan(name, { kind: SpanKind.CONSUMER, startTime: opts.startTime, ...(opts.attributes ? { attributes: opts.attributes } : {}) }, opts.parent);
+  const span = tracer().startSpan(
+    name,
+    { kind: SpanKind.CONSUMER, startTime: opts.startTime, ...(opts.attributes ? { attributes: opts.attributes } : {}) },
+    opts.parent,
+  );
   if (opts.error) span.setStatus({ code: SpanStatusCode.ERROR, message: opts.error });
   span.end(opts.endTime);
 }

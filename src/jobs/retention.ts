@@ -13,7 +13,11 @@ const BATCH = 5_000;
  * them by the streams' $maxAge) and from the track history read model, so that a rebuild and the
  * live table agree. The loads keep who hauled them and when; only the fixes go.
  */
-export async function pruneTracking(deps: { store: EventStore; knex: Knex }, days: number, now = new Date()): Promise<{ events: number; points: number }> {
+export async function pruneTracking(
+  deps: { store: EventStore; knex: Knex },
+  days: number,
+  now = new Date(),
+): Promise<{ events: number; points: number }> {
   const before = new Date(now.getTime() - days * DAY_MS);
   const events = await deps.store.deleteOlderThan({ streamPrefix: TRACKING_STREAM, before });
   let points = 0;
@@ -26,7 +30,11 @@ export async function pruneTracking(deps: { store: EventStore; knex: Knex }, day
 }
 
 /** Runs the retention now and then every `intervalMs`, until stopped; failures are logged and retried next time. */
-export function startTrackingRetention(deps: { store: EventStore; knex: Knex; logger: Logger }, days: number, intervalMs = 3_600_000): { stop(): Promise<void> } {
+export function startTrackingRetention(
+  deps: { store: EventStore; knex: Knex; logger: Logger },
+  days: number,
+  intervalMs = 3_600_000,
+): { stop(): Promise<void> } {
   let running: Promise<void> = Promise.resolve();
   const run = () => {
     running = pruneTracking(deps, days)

@@ -54,7 +54,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
   const { queues, store, knex, logger, metrics } = deps;
   const { loads, carriers, organisations, payments } = deps.services;
   const workers: Worker[] = [];
-  const start = <T>(name: QueueName, processor: Processor<T>, opts: { concurrency: number; limiter?: { max: number; duration: number } }) => {
+  const start = <T>(
+    name: QueueName,
+    processor: Processor<T>,
+    opts: { concurrency: number; limiter?: { max: number; duration: number } },
+  ) => {
     const w = new Worker<T>(
       name,
       async (job: Job<T>, token?: string) => {
@@ -64,7 +68,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
         try {
           return await withSpan(
             `job ${name} ${job.name}`,
-            { kind: SpanKind.CONSUMER, ...(parent ? { parent } : {}), attributes: { 'freight.queue': name, 'freight.job_id': job.id ?? '', 'freight.attempt': job.attemptsMade + 1 } },
+            {
+              kind: SpanKind.CONSUMER,
+              ...(parent ? { parent } : {}),
+              attributes: {
+                'freight.queue': name,
+                'freight.job_id': job.id ?? '',
+                'freight.attempt': job.attemptsMade + 1,
+              },
+            },
             () => processor(job, token),
           );
         } finally {
@@ -89,10 +101,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
   };
 
   if (deps.fmcsa) {
-    start(QUEUES.verification, verificationProcessor({ carriers, fmcsa: deps.fmcsa, insuranceTrustMs: deps.insuranceTrustMs }), {
-      concurrency: 16,
-      limiter: limiterFor(deps.fmcsaPerSecond),
-    });
+    start(
+      QUEUES.verification,
+      verificationProcessor({ carriers, fmcsa: deps.fmcsa, insuranceTrustMs: deps.insuranceTrustMs }),
+      {
+        concurrency: 16,
+        limiter: limiterFor(deps.fmcsaPerSecond),
+      },
+    );
   } else {
     logger.warn('FMCSA_WEB_KEY is not set: carrier verifications wait in their queue until a worker with a key runs');
   }
@@ -105,26 +121,47 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
         carriers,
         queue: queues.queue(QUEUES.payments),
         ...deps.payments,
-        ...(metrics ? { observe: (stage, outcome, seconds) => metrics.paymentStage.observe({ stage, outcome }, seconds) } : {}),
+        ...(metrics
+          ? { observe: (stage, outcome, seconds) => metrics.paymentStage.observe({ stage, outcome }, seconds) }
+          : {}),
       }),
       { concurrency: 8 },
     );
   } else {
     logger.warn('STRIPE_SECRET_KEY is not set: charges and payouts wait in their queue until a worker with a key runs');
   }
-  start(QUEUES.recheck, recheckProcessor({ knex, verification: queues.queue(QUEUES.verification) }), { concurrency: 1 });
+  start(QUEUES.recheck, recheckProcessor({ knex, verification: queues.queue(QUEUES.verification) }), {
+    concurrency: 1,
+  });
   start(QUEUES.performance, performanceProcessor({ store, loads, carriers }), { concurrency: 1 });
   start(QUEUES.expiry, expirySweeper({ loads, knex }), { concurrency: 1 });
   start(
     QUEUES.notifications,
-    notificationProcessor({ store, carriers, knex, transport: deps.transport, platformOrgId: deps.platformOrgId, maxAgeMs: deps.notificationMaxAgeMs }),
+    notificationProcessor({
+      store,
+      carriers,
+      knex,
+      transport: deps.transport,
+      platformOrgId: deps.platformOrgId,
+      maxAgeMs: deps.notificationMaxAgeMs,
+    }),
     { concurrency: 8 },
   );
   if (deps.recheckPattern) {
-    await queues.queue(QUEUES.recheck).upsertJobScheduler('daily-recheck', { pattern: deps.recheckPattern, tz: 'UTC' }, { name: 'recheck', data: {} });
+    await queues
+      .queue(QUEUES.recheck)
+      .upsertJobScheduler('daily-recheck', { pattern: deps.recheckPattern, tz: 'UTC' }, { name: 'recheck', data: {} });
   }
   if (deps.expirySweepMs) {
-    await queues.queue(QUEUES.expiry).upsertJobScheduler('expire-due', { every: deps.expirySweepMs }, { name: 'expire-due', data: {}, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
+    await queues.queue(QUEUES.expiry).upsertJobScheduler(
+      'expire-due',
+      { every: deps.expirySweepMs },
+      {
+        name: 'expire-due',
+        data: {},
+        opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+      },
+    );
   }
   logger.info('job workers started', { queues: workers.map((w) => w.name), fmcsa: deps.fmcsa ? 'on' : 'off' });
 
@@ -141,7 +178,13 @@ export async function startWorkers(deps: WorkerDeps): Promise<{ workers: Worker[
 /** Queue depths by state, for /metrics and the admin API. */
 export async function queueCounts(queues: JobQueues): Promise<Record<QueueName, Record<string, number>>> {
   const entries = await Promise.all(
-    QUEUE_NAMES.map(async (name) => [name, await queues.queue(name).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed')] as const),
+    QUEUE_NAMES.map(
+      async (name) =>
+        [
+          name,
+          await queues.queue(name).getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'),
+        ] as const,
+    ),
   );
   return Object.fromEntries(entries) as Record<QueueName, Record<string, number>>;
 }

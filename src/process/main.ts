@@ -35,7 +35,8 @@ export async function runService(roles: ReadonlySet<Role>, config: Config, logge
         sampleRatio: config.OTEL_TRACES_SAMPLER_ARG,
       })
     : undefined;
-  if (tracing) logger.info('tracing on', { otlpUrl: new URL(otlpUrl!).origin, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG });
+  if (tracing)
+    logger.info('tracing on', { otlpUrl: new URL(otlpUrl!).origin, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG });
   const runtime = await bootstrap(config, logger);
   // Every append of this process (commands, reactors, jobs) is measured.
   const metrics = new Metrics();
@@ -48,13 +49,28 @@ export async function runService(roles: ReadonlySet<Role>, config: Config, logge
     }
   });
 
-  const projector: ProjectorRole | undefined = roles.has('projector') ? startProjectorRole(runtime, projectors) : undefined;
-  const worker: WorkerRole | undefined = roles.has('worker') ? await startWorkerRole(runtime, services, metrics) : undefined;
+  const projector: ProjectorRole | undefined = roles.has('projector')
+    ? startProjectorRole(runtime, projectors)
+    : undefined;
+  const worker: WorkerRole | undefined = roles.has('worker')
+    ? await startWorkerRole(runtime, services, metrics)
+    : undefined;
   // Every role watches what holds event delivery back, for /ready, the metrics and a warning.
-  const deliveryWatch = new DeliveryWatch({ store: runtime.store, logger, metrics, everyMs: config.DELIVERY_WATCH_MS, thresholdMs: config.DELIVERY_HOLD_WARN_MS });
+  const deliveryWatch = new DeliveryWatch({
+    store: runtime.store,
+    logger,
+    metrics,
+    everyMs: config.DELIVERY_WATCH_MS,
+    thresholdMs: config.DELIVERY_HOLD_WARN_MS,
+  });
   deliveryWatch.start();
   const api: ApiRole | undefined = roles.has('api')
-    ? await startApiRole(runtime, { services, projectors, metrics, ...(projector ? { announcer: projector.runner.announcer } : {}) })
+    ? await startApiRole(runtime, {
+        services,
+        projectors,
+        metrics,
+        ...(projector ? { announcer: projector.runner.announcer } : {}),
+      })
     : undefined;
 
   const shutdown = new AbortController();

@@ -63,20 +63,23 @@ function withNotifications(projectors: Projector[], deps: ProjectorDeps): Projec
 
 /** Every projector (and log-following reactor) the service runs. Later read models register here. */
 export function allProjectors(deps: ProjectorDeps): Projector[] {
-  return withNotifications([
-    streamIndexProjector,
-    organisationsProjector,
-    principalsProjector(deps.principals),
-    loadBoardProjector,
-    carrierDirectoryProjector,
-    loadSearchProjector(deps.search, deps.store),
-    ...(deps.queues ? jobReactors(deps.queues) : []),
-    trackingLatestProjector(deps.locations),
-    trackHistoryProjector,
-    geofenceReactor(deps.services.loads, deps.locationPolicy ?? DEFAULT_LOCATION_POLICY),
-    invoicingReactor(deps.services, deps.paymentTerms ?? { feeBps: 500, termsDays: 30 }),
-    ledgerProjector,
-  ], deps);
+  return withNotifications(
+    [
+      streamIndexProjector,
+      organisationsProjector,
+      principalsProjector(deps.principals),
+      loadBoardProjector,
+      carrierDirectoryProjector,
+      loadSearchProjector(deps.search, deps.store),
+      ...(deps.queues ? jobReactors(deps.queues) : []),
+      trackingLatestProjector(deps.locations),
+      trackHistoryProjector,
+      geofenceReactor(deps.services.loads, deps.locationPolicy ?? DEFAULT_LOCATION_POLICY),
+      invoicingReactor(deps.services, deps.paymentTerms ?? { feeBps: 500, termsDays: 30 }),
+      ledgerProjector,
+    ],
+    deps,
+  );
 }
 
 /** The projectors of a running process, wired to its connections. */
@@ -111,7 +114,11 @@ export function projectorsFor(runtime: {
     (event) => runtime.metrics?.socketMessages.inc({ event }),
   );
   return allProjectors({
-    principals: new ActivePrincipals({ redis: runtime.redis, knex: runtime.knex, platformOrgId: runtime.config.PLATFORM_ORG_ID }),
+    principals: new ActivePrincipals({
+      redis: runtime.redis,
+      knex: runtime.knex,
+      platformOrgId: runtime.config.PLATFORM_ORG_ID,
+    }),
     search: searchIndexFor(runtime),
     store: runtime.store,
     services: runtime.services ?? servicesFor(runtime),
@@ -124,7 +131,10 @@ export function projectorsFor(runtime: {
 }
 
 /** Meilisearch when MEILI_URL is set, else Postgres full-text + trigram. */
-export function searchIndexFor(runtime: { knex: Knex; config: Pick<Config, 'MEILI_URL' | 'MEILI_API_KEY'> }): SearchIndex {
+export function searchIndexFor(runtime: {
+  knex: Knex;
+  config: Pick<Config, 'MEILI_URL' | 'MEILI_API_KEY'>;
+}): SearchIndex {
   const { MEILI_URL, MEILI_API_KEY } = runtime.config;
   return MEILI_URL ? new MeiliSearchIndex(MEILI_URL, MEILI_API_KEY) : new PostgresSearchIndex(runtime.knex);
 }

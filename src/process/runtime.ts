@@ -35,11 +35,14 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Runtime
   try {
     const databaseUrl = config.DATABASE_URL ?? (await ensureDatabase(endpoints.databaseUrl, EMBEDDED_DATABASE));
     const knex = createKnex(databaseUrl, config.DATABASE_POOL_MAX);
-    const readKnex = config.DATABASE_READ_URL ? createKnex(config.DATABASE_READ_URL, config.DATABASE_POOL_MAX, { readOnly: true }) : knex;
+    const readKnex = config.DATABASE_READ_URL
+      ? createKnex(config.DATABASE_READ_URL, config.DATABASE_POOL_MAX, { readOnly: true })
+      : knex;
     const applied = await migrateLatest(knex);
     if (applied.length) logger.info('migrations applied', { applied });
     const redis = createRedis(endpoints.redisUrl, config.REDIS_KEY_PREFIX);
-    const onError = (err: unknown, where: string) => logger.warn('event store connection problem; retrying', { where, err });
+    const onError = (err: unknown, where: string) =>
+      logger.warn('event store connection problem; retrying', { where, err });
     const store: EventStore = endpoints.esdbUrl
       ? new EsdbEventStore(endpoints.esdbUrl, onError)
       : new PostgresEventStore({
@@ -50,7 +53,10 @@ export async function bootstrap(config: Config, logger: Logger): Promise<Runtime
           onError,
         });
     logger.info('event store ready', { adapter: store.name });
-    const queues = new JobQueues(endpoints.redisUrl, config.REDIS_KEY_PREFIX, { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
+    const queues = new JobQueues(endpoints.redisUrl, config.REDIS_KEY_PREFIX, {
+      attempts: config.JOB_ATTEMPTS,
+      backoffMs: config.JOB_BACKOFF_MS,
+    });
     return {
       config,
       logger,

@@ -8,14 +8,22 @@ import { loadsOfDriver } from '../read-models/load-board/queries.js';
 import { userBelongsElsewhere } from '../read-models/organisations/queries.js';
 import { LatestLocations } from '../read-models/tracking/latest.js';
 
-export type ServicesConfig = Pick<Config, 'PLATFORM_ORG_ID' | 'GEOFENCE_RADIUS_MI' | 'PICKUP_FIX_MAX_AGE_MINUTES' | 'TRACKING_RETENTION_DAYS'>;
+export type ServicesConfig = Pick<
+  Config,
+  'PLATFORM_ORG_ID' | 'GEOFENCE_RADIUS_MI' | 'PICKUP_FIX_MAX_AGE_MINUTES' | 'TRACKING_RETENTION_DAYS'
+>;
 
 /**
  * The aggregates' services, with what they look up outside the log bound to the read models and
  * caches that hold it: the truck's latest fix (Redis), the loads a driver hauls (the board), who
  * belongs to which organisation (the organisations read model).
  */
-export function servicesFor(runtime: { store: EventStore; knex: Knex; redis: Redis; config: ServicesConfig }): Services {
+export function servicesFor(runtime: {
+  store: EventStore;
+  knex: Knex;
+  redis: Redis;
+  config: ServicesConfig;
+}): Services {
   const locations = new LatestLocations(runtime.redis);
   return createServices(
     runtime.store,

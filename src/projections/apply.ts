@@ -43,7 +43,13 @@ const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true)`;
  * Hands `events` to the projector for `generation` (a Postgres projector writes in `trx`), without
  * looking at the checkpoint; what its own code throws comes out as ProjectorFailed.
  */
-export async function applyEvents(trx: Knex.Transaction, projector: Projector, generation: number, events: readonly RecordedEvent[], ctx: { rebuilding: boolean }): Promise<void> {
+export async function applyEvents(
+  trx: Knex.Transaction,
+  projector: Projector,
+  generation: number,
+  events: readonly RecordedEvent[],
+  ctx: { rebuilding: boolean },
+): Promise<void> {
   try {
     if (projector.kind === 'postgres') await projector.apply(trx, events, tableNames(generation), ctx);
     else await projector.apply(events, generation);
@@ -81,15 +87,22 @@ export async function applyBatch(
         [generation, projector.name],
       );
       const row = rows[0];
-      if (!row && (await checkpoints.lockLive(trx, projector.name)) !== generation) throw new GenerationChanged(projector.name);
+      if (!row && (await checkpoints.lockLive(trx, projector.name)) !== generation)
+        throw new GenerationChanged(projector.name);
       if (row && row.live_generation !== generation) throw new GenerationChanged(projector.name);
       gen = row;
     } else {
       await trx.raw(`select ${ASYNC_COMMIT}`);
-      gen = await trx('projection_generations').where({ name: projector.name, generation }).forUpdate().first<Gen>('checkpoint_commit', 'checkpoint_prepare');
+      gen = await trx('projection_generations')
+        .where({ name: projector.name, generation })
+        .forUpdate()
+        .first<Gen>('checkpoint_commit', 'checkpoint_prepare');
     }
     if (!gen) throw new Error(`${projector.name}: generation ${generation} does not exist`);
-    const cp = gen.checkpoint_commit === null ? undefined : { commit: BigInt(gen.checkpoint_commit), prepare: BigInt(gen.checkpoint_prepare!) };
+    const cp =
+      gen.checkpoint_commit === null
+        ? undefined
+        : { commit: BigInt(gen.checkpoint_commit), prepare: BigInt(gen.checkpoint_prepare!) };
     const fresh = cp ? events.filter((e) => comparePositions(e.position, cp) > 0) : events;
     let to = fresh[fresh.length - 1]?.position;
     if (opts.skippedTo && (!to || comparePositions(opts.skippedTo, to) > 0)) to = opts.skippedTo;

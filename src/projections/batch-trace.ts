@@ -6,7 +6,12 @@ import { contextFrom, recordSpan, tracingEnabled } from '../infra/tracing.js';
  * When tracing: a span in each command's trace for the part of this batch that came from it
  * (events carry their command's traceparent), from the batch's start to its commit.
  */
-export function traceBatch(projector: string, events: readonly RecordedEvent[], startTime: number, err?: unknown): void {
+export function traceBatch(
+  projector: string,
+  events: readonly RecordedEvent[],
+  startTime: number,
+  err?: unknown,
+): void {
   if (!tracingEnabled() || events.length === 0) return;
   const byParent = new Map<string, RecordedEvent[]>();
   for (const e of events) {

@@ -16,7 +16,10 @@ export interface Batch {
  * go to the database), so catching up makes big batches and live traffic small ones. Checkpoint
  * marks ride along as `skippedTo`; a batch may hold only a mark.
  */
-export async function* batches(source: AsyncIterable<RecordedEvent | CheckpointMark>, max: number): AsyncGenerator<Batch> {
+export async function* batches(
+  source: AsyncIterable<RecordedEvent | CheckpointMark>,
+  max: number,
+): AsyncGenerator<Batch> {
   const it = source[Symbol.asyncIterator]();
   let pending = it.next();
   for (;;) {

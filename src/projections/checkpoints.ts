@@ -45,7 +45,9 @@ function toRow(r: RawGeneration): GenerationRow {
     version: r.version,
     status: r.status,
     checkpoint:
-      r.checkpoint_commit === null ? undefined : { commit: BigInt(r.checkpoint_commit), prepare: BigInt(r.checkpoint_prepare!) },
+      r.checkpoint_commit === null
+        ? undefined
+        : { commit: BigInt(r.checkpoint_commit), prepare: BigInt(r.checkpoint_prepare!) },
     eventsApplied: BigInt(r.events_applied),
     lastError: r.last_error,
     updatedAt: r.updated_at,
@@ -62,7 +64,10 @@ export class Checkpoints {
 
   /** The live generation number, locking the projection's row until `trx` ends. */
   async lockLive(trx: Knex.Transaction, name: string): Promise<number | null> {
-    const row = await trx('projections').where({ name }).forUpdate().first<{ live_generation: number | null } | undefined>();
+    const row = await trx('projections')
+      .where({ name })
+      .forUpdate()
+      .first<{ live_generation: number | null } | undefined>();
     return row?.live_generation ?? null;
   }
 
@@ -76,7 +81,11 @@ export class Checkpoints {
     return r && toRow(r);
   }
 
-  async generation(name: string, generation: number, db: Knex | Knex.Transaction = this.knex): Promise<GenerationRow | undefined> {
+  async generation(
+    name: string,
+    generation: number,
+    db: Knex | Knex.Transaction = this.knex,
+  ): Promise<GenerationRow | undefined> {
     const r = await db('projection_generations').where({ name, generation }).first<RawGeneration | undefined>();
     return r && toRow(r);
   }
@@ -89,14 +98,22 @@ export class Checkpoints {
   async create(trx: Knex.Transaction, name: string, version: number, status: 'building' | 'live'): Promise<number> {
     // Under the projection's row lock, so a first start and a rebuild cannot pick the same number.
     await this.lockLive(trx, name);
-    const [row] = await trx('projection_generations').where({ name }).max<{ max: number | null }[]>('generation as max');
+    const [row] = await trx('projection_generations')
+      .where({ name })
+      .max<{ max: number | null }[]>('generation as max');
     const max = row?.max ?? 0;
     const generation = max + 1;
     await trx('projection_generations').insert({ name, generation, version, status });
     return generation;
   }
 
-  async advance(trx: Knex | Knex.Transaction, name: string, generation: number, to: Position, applied: number): Promise<void> {
+  async advance(
+    trx: Knex | Knex.Transaction,
+    name: string,
+    generation: number,
+    to: Position,
+    applied: number,
+  ): Promise<void> {
     await trx('projection_generations')
       .where({ name, generation })
       .update({
@@ -109,10 +126,17 @@ export class Checkpoints {
   }
 
   async recordError(name: string, generation: number, message: string): Promise<void> {
-    await this.knex('projection_generations').where({ name, generation }).update({ last_error: message, updated_at: this.knex.fn.now() });
+    await this.knex('projection_generations')
+      .where({ name, generation })
+      .update({ last_error: message, updated_at: this.knex.fn.now() });
   }
 
-  async setStatus(trx: Knex | Knex.Transaction, name: string, generation: number, status: GenerationRow['status']): Promise<void> {
+  async setStatus(
+    trx: Knex | Knex.Transaction,
+    name: string,
+    generation: number,
+    status: GenerationRow['status'],
+  ): Promise<void> {
     await trx('projection_generations')
       .where({ name, generation })
       .update({ status, updated_at: trx.fn.now(), ...(status === 'live' ? { switched_at: trx.fn.now() } : {}) });

@@ -8,7 +8,12 @@ const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
  * Creates a generation's empty storage: its physical tables, or the projector's own setup. With
  * `deferIndexes` (a rebuild) the secondary indexes wait for `indexGeneration`, once it is filled.
  */
-export async function setupGeneration(trx: Knex.Transaction, projector: Projector, generation: number, opts: { deferIndexes?: boolean } = {}): Promise<void> {
+export async function setupGeneration(
+  trx: Knex.Transaction,
+  projector: Projector,
+  generation: number,
+  opts: { deferIndexes?: boolean } = {},
+): Promise<void> {
   if (projector.kind === 'postgres') {
     const t = tableNames(generation);
     for (const table of projector.tables) await trx.raw(`drop table if exists ${q(t(table))} cascade`);
@@ -52,7 +57,8 @@ export async function switchLive(
   previous: number | null,
 ): Promise<void> {
   await pointViews(trx, projector, generation);
-  if (previous !== null && previous !== generation) await checkpoints.setStatus(trx, projector.name, previous, 'retired');
+  if (previous !== null && previous !== generation)
+    await checkpoints.setStatus(trx, projector.name, previous, 'retired');
   await checkpoints.setStatus(trx, projector.name, generation, 'live');
   await checkpoints.setLive(trx, projector.name, generation);
 }

@@ -36,7 +36,11 @@ export class ProjectorLeases {
   async tryAcquire(name: string): Promise<boolean> {
     if (this.held.has(name)) return true;
     if (this.closed) return false;
-    const { rows } = await this.inTurn(async () => (await this.connection()).query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [`projector:${name}`]));
+    const { rows } = await this.inTurn(async () =>
+      (await this.connection()).query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [
+        `projector:${name}`,
+      ]),
+    );
     if (rows[0]?.ok) {
       this.held.add(name);
       this.logger.info('projector lease taken', { projector: name });
@@ -48,7 +52,9 @@ export class ProjectorLeases {
   async release(name: string): Promise<void> {
     if (!this.held.delete(name) || !this.client) return;
     const client = this.client;
-    await this.inTurn(() => client.query('select pg_advisory_unlock(hashtext($1))', [`projector:${name}`])).catch(() => {});
+    await this.inTurn(() => client.query('select pg_advisory_unlock(hashtext($1))', [`projector:${name}`])).catch(
+      () => {},
+    );
   }
 
   async close(): Promise<void> {
@@ -61,7 +67,9 @@ export class ProjectorLeases {
   /** For tests: drop the connection as a crash would, without releasing anything. */
   crash(): void {
     this.closed = true;
-    (this.client as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
+    (
+      this.client as unknown as { connection?: { stream?: { destroy(): void } } } | undefined
+    )?.connection?.stream?.destroy();
   }
 
   private inTurn<T>(fn: () => Promise<T>): Promise<T> {
@@ -80,7 +88,10 @@ export class ProjectorLeases {
         const names = [...this.held];
         this.held.clear();
         if (names.length && !this.closed) {
-          this.logger.warn('projector leases lost with their connection; those projectors stop until taken again', { projectors: names, err });
+          this.logger.warn('projector leases lost with their connection; those projectors stop until taken again', {
+            projectors: names,
+            err,
+          });
         }
         if (names.length) {
           this.onLost(names);

@@ -57,7 +57,9 @@ export async function committed(
   if (reached) ctx.announcer.moved(p.name, generation, reached);
   // Committed: now dashboards may hear of it (never of data they cannot read yet).
   if (applied.length && p.afterCommit) {
-    await p.afterCommit(applied).catch((err: unknown) => ctx.logger.warn('projector notification failed', { projector: p.name, err }));
+    await p
+      .afterCommit(applied)
+      .catch((err: unknown) => ctx.logger.warn('projector notification failed', { projector: p.name, err }));
   }
 }
 

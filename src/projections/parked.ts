@@ -114,7 +114,12 @@ export function isTransient(err: unknown): boolean {
       if (/^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|AI_AGAIN)$/.test(code)) return true;
     }
     const message = e instanceof Error ? e.message : '';
-    if (/Connection terminated|Connection is closed|Client was closed|Timeout acquiring a connection|MaxRetriesPerRequest|fetch failed|socket hang up/i.test(message)) return true;
+    if (
+      /Connection terminated|Connection is closed|Client was closed|Timeout acquiring a connection|MaxRetriesPerRequest|fetch failed|socket hang up/i.test(
+        message,
+      )
+    )
+      return true;
   }
   return false;
 }
@@ -126,7 +131,15 @@ export class ParkedEvents {
   constructor(private readonly knex: Knex) {}
 
   /** Records `event` for `name`'s `generation` (again: its error and attempts are updated). */
-  async park(db: Knex | Knex.Transaction, name: string, generation: number, event: RecordedEvent, err: unknown, attempts: number, status: 'parked' | 'stopped'): Promise<void> {
+  async park(
+    db: Knex | Knex.Transaction,
+    name: string,
+    generation: number,
+    event: RecordedEvent,
+    err: unknown,
+    attempts: number,
+    status: 'parked' | 'stopped',
+  ): Promise<void> {
     await db.raw(
       `insert into projection_parked_events
          (name, generation, event_id, event_commit, event_prepare, stream_id, event_type, event, error, attempts, status)
@@ -151,7 +164,10 @@ export class ParkedEvents {
   }
 
   /** The live generation's rows of `name`, in log order; `statuses` default: the open ones. */
-  async list(name: string, opts: { statuses?: readonly ParkedStatus[]; limit: number; offset: number }): Promise<{ total: number; events: ParkedEvent[] }> {
+  async list(
+    name: string,
+    opts: { statuses?: readonly ParkedStatus[]; limit: number; offset: number },
+  ): Promise<{ total: number; events: ParkedEvent[] }> {
     const statuses = opts.statuses ?? OPEN_STATUSES;
     const base = this.knex('projection_parked_events as e')
       .join('projections as p', function () {
@@ -160,12 +176,22 @@ export class ParkedEvents {
       .where('e.name', name)
       .whereIn('e.status', statuses as ParkedStatus[]);
     const [{ n }] = (await base.clone().count<{ n: string }[]>('* as n')) as [{ n: string }];
-    const rows = await base.clone().select<Row[]>('e.*').orderBy([{ column: 'e.event_commit' }, { column: 'e.event_prepare' }]).limit(opts.limit).offset(opts.offset);
+    const rows = await base
+      .clone()
+      .select<Row[]>('e.*')
+      .orderBy([{ column: 'e.event_commit' }, { column: 'e.event_prepare' }])
+      .limit(opts.limit)
+      .offset(opts.offset);
     return { total: Number(n), events: rows.map(toParked) };
   }
 
   /** One row of the live generation of `name`. */
-  async get(name: string, eventId: string, db: Knex | Knex.Transaction = this.knex, opts: { lock?: boolean } = {}): Promise<ParkedEvent | undefined> {
+  async get(
+    name: string,
+    eventId: string,
+    db: Knex | Knex.Transaction = this.knex,
+    opts: { lock?: boolean } = {},
+  ): Promise<ParkedEvent | undefined> {
     const q = db('projection_parked_events as e')
       .join('projections as p', function () {
         this.on('p.name', 'e.name').andOn('p.live_generation', 'e.generation');
@@ -175,7 +201,14 @@ export class ParkedEvents {
     return row && toParked(row);
   }
 
-  async setStatus(db: Knex | Knex.Transaction, name: string, generation: number, eventId: string, status: ParkedStatus, by?: string): Promise<void> {
+  async setStatus(
+    db: Knex | Knex.Transaction,
+    name: string,
+    generation: number,
+    eventId: string,
+    status: ParkedStatus,
+    by?: string,
+  ): Promise<void> {
     const resolved = status === 'retried' || status === 'skipped';
     await db('projection_parked_events')
       .where({ name, generation, event_id: eventId })
@@ -184,7 +217,10 @@ export class ParkedEvents {
 
   /** Forgets a generation's rows (a rebuild's switch retired it); answers how many were still open. */
   async clearGeneration(db: Knex | Knex.Transaction, name: string, generation: number): Promise<number> {
-    const open = await db('projection_parked_events').where({ name, generation }).whereIn('status', OPEN_STATUSES as ParkedStatus[]).count<{ n: string }[]>('* as n');
+    const open = await db('projection_parked_events')
+      .where({ name, generation })
+      .whereIn('status', OPEN_STATUSES as ParkedStatus[])
+      .count<{ n: string }[]>('* as n');
     await db('projection_parked_events').where({ name, generation }).delete();
     return Number(open[0]?.n ?? 0);
   }
@@ -197,7 +233,11 @@ export class ParkedEvents {
       })
       .whereIn('e.status', OPEN_STATUSES as ParkedStatus[])
       .groupBy('e.name', 'e.status')
-      .select<{ name: string; status: ParkedStatus; n: string }[]>('e.name', 'e.status', this.knex.raw('count(*) as n'));
+      .select<{ name: string; status: ParkedStatus; n: string }[]>(
+        'e.name',
+        'e.status',
+        this.knex.raw('count(*) as n'),
+      );
     return rows.map((r) => ({ projector: r.name, status: r.status, count: Number(r.n) }));
   }
 }
@@ -223,16 +263,25 @@ export async function applyOneByOne(opts: {
   policy: PoisonPolicy;
   trx?: Knex.Transaction;
   onParked?: (event: RecordedEvent, err: unknown) => void;
-}): Promise<{ applied: RecordedEvent[]; parked: number; stoppedAt?: { event: RecordedEvent; error: unknown; attempts: number } }> {
+}): Promise<{
+  applied: RecordedEvent[];
+  parked: number;
+  stoppedAt?: { event: RecordedEvent; error: unknown; attempts: number };
+}> {
   const { knex, checkpoints, projector, generation } = opts;
-  const within = <T>(fn: (trx: Knex.Transaction) => Promise<T>) => (opts.trx ? opts.trx.transaction(fn) : knex.transaction(fn));
+  const within = <T>(fn: (trx: Knex.Transaction) => Promise<T>) =>
+    opts.trx ? opts.trx.transaction(fn) : knex.transaction(fn);
   const applied: RecordedEvent[] = [];
   let parked = 0;
   for (const event of opts.events) {
     let failure: unknown;
     for (let attempt = 1; attempt <= POISON_ATTEMPTS; attempt++) {
       try {
-        applied.push(...(await within((trx) => applyBatch(knex, checkpoints, projector, generation, [event], { live: opts.live, trx }))));
+        applied.push(
+          ...(await within((trx) =>
+            applyBatch(knex, checkpoints, projector, generation, [event], { live: opts.live, trx }),
+          )),
+        );
         failure = undefined;
         break;
       } catch (err) {
@@ -242,9 +291,11 @@ export async function applyOneByOne(opts: {
       }
     }
     if (failure === undefined) continue;
-    if (opts.policy === 'stop') return { applied, parked, stoppedAt: { event, error: failure, attempts: POISON_ATTEMPTS } };
+    if (opts.policy === 'stop')
+      return { applied, parked, stoppedAt: { event, error: failure, attempts: POISON_ATTEMPTS } };
     await within(async (trx) => {
-      if (opts.live && (await checkpoints.lockLive(trx, projector.name)) !== generation) throw new GenerationChanged(projector.name);
+      if (opts.live && (await checkpoints.lockLive(trx, projector.name)) !== generation)
+        throw new GenerationChanged(projector.name);
       const gen = await checkpoints.generation(projector.name, generation, trx);
       // Already at or past it (another process parked it first): nothing to do.
       if (gen?.checkpoint && comparePositions(gen.checkpoint, event.position) >= 0) return;

@@ -7,7 +7,14 @@ import type { Projector } from './types.js';
 
 /** Where a poison event is, for the log. */
 function where(p: Projector, generation: number, e: RecordedEvent) {
-  return { projector: p.name, generation, position: formatPosition(e.position), eventId: e.id, type: e.type, streamId: e.streamId };
+  return {
+    projector: p.name,
+    generation,
+    position: formatPosition(e.position),
+    eventId: e.id,
+    type: e.type,
+    streamId: e.streamId,
+  };
 }
 
 /**
@@ -32,7 +39,8 @@ export async function parkOrStop(ctx: LoopContext, w: Worker, failed: ProjectorF
     policy: ctx.policyOf(p),
     onParked: (e, err) => {
       ctx.announcer.moved(p.name, generation, e.position);
-      const message = 'projector parked an event it cannot apply and went on; retry or skip it at /admin/projections/{name}/parked';
+      const message =
+        'projector parked an event it cannot apply and went on; retry or skip it at /admin/projections/{name}/parked';
       logger.warn(message, { ...where(p, generation, e), err });
     },
   });
@@ -131,7 +139,10 @@ class StoppedOnPoison {
       await parked.setStatus(trx, name, generation, event.id, 'skipped');
     });
     this.ctx.announcer.moved(name, generation, event.position);
-    this.ctx.logger.warn('projector skipped the event it had stopped on, as an operator asked, and goes on', this.where());
+    this.ctx.logger.warn(
+      'projector skipped the event it had stopped on, as an operator asked, and goes on',
+      this.where(),
+    );
     this.goOn();
   }
 

@@ -291,7 +291,8 @@ export class ProgressAnnouncer {
     }
     if (!this.wanted()) return;
     const had = this.pending.get(name);
-    if (!had || had.generation !== generation || comparePositions(to, had.to) > 0) this.pending.set(name, { generation, to });
+    if (!had || had.generation !== generation || comparePositions(to, had.to) > 0)
+      this.pending.set(name, { generation, to });
     this.flush();
   }
 

@@ -78,7 +78,11 @@ export class ProjectorLoop {
     const p = this.w.projector;
     const { knex, store, logger, checkpoints, batchSize, parked } = this.ctx;
     this.w.state = 'rebuilding';
-    logger.info('projector version changed; rebuilding beside the live one', { projector: p.name, from, to: p.version });
+    logger.info('projector version changed; rebuilding beside the live one', {
+      projector: p.name,
+      from,
+      to: p.version,
+    });
     await rebuildProjection({
       knex,
       store,
@@ -95,7 +99,10 @@ export class ProjectorLoop {
   /** Reads $all from the live generation's checkpoint and applies it until the runner stops, the lease goes or the subscription ends. */
   private async follow(live: GenerationRow): Promise<void> {
     this.w.state = 'running';
-    const sub = this.ctx.store.subscribeToAll({ fromPosition: live.checkpoint ?? 'start', filter: projectorFilter(this.w.projector) });
+    const sub = this.ctx.store.subscribeToAll({
+      fromPosition: live.checkpoint ?? 'start',
+      filter: projectorFilter(this.w.projector),
+    });
     this.w.subscription = sub;
     try {
       await this.consume(live.generation, sub);
@@ -132,7 +139,12 @@ export class ProjectorLoop {
   }
 
   /** Applies a batch and moves the checkpoint in one transaction (see apply.ts); a failed batch's spans carry its error. */
-  private async applyLive(p: Projector, generation: number, { events, skippedTo }: Batch, started: number): Promise<readonly RecordedEvent[]> {
+  private async applyLive(
+    p: Projector,
+    generation: number,
+    { events, skippedTo }: Batch,
+    started: number,
+  ): Promise<readonly RecordedEvent[]> {
     try {
       return await applyBatch(this.ctx.knex, this.ctx.checkpoints, p, generation, events, { live: true, skippedTo });
     } catch (err) {
@@ -182,7 +194,11 @@ export class ProjectorLoop {
       });
       return false;
     }
-    logger.warn('projector batch failed; retrying from the checkpoint', { projector: p.name, attempt: this.attempts, err });
+    logger.warn('projector batch failed; retrying from the checkpoint', {
+      projector: p.name,
+      attempt: this.attempts,
+      err,
+    });
     await sleep(backoff(this.attempts, 100, 5_000));
     return true;
   }

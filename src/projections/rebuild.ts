@@ -50,7 +50,9 @@ export async function rebuildProjection(deps: {
   const filter = projectorFilter(projector);
   await checkpoints.ensure(projector.name);
 
-  const conn = (await knex.client.acquireConnection()) as { query(text: string, values: unknown[]): Promise<{ rows: { ok: boolean }[] }> };
+  const conn = (await knex.client.acquireConnection()) as {
+    query(text: string, values: unknown[]): Promise<{ rows: { ok: boolean }[] }>;
+  };
   const lockKey = `projection-rebuild:${projector.name}`;
   try {
     const { rows } = await conn.query('select pg_try_advisory_lock(hashtext($1)) as ok', [lockKey]);
@@ -84,7 +86,13 @@ export async function rebuildProjection(deps: {
     let applied = Number(start.eventsApplied);
     let total = applied + (await store.countEvents({ after: start.checkpoint, filter, limit: COUNT_LIMIT }));
     const report = (phase: RebuildProgress['phase']) =>
-      deps.onProgress?.({ projector: projector.name, generation: gen, applied, total: Math.max(total, applied), phase });
+      deps.onProgress?.({
+        projector: projector.name,
+        generation: gen,
+        applied,
+        total: Math.max(total, applied),
+        phase,
+      });
     report('building');
 
     // A page the projector fails on: under 'park', apply it an event at a time and park what fails
@@ -92,10 +100,12 @@ export async function rebuildProjection(deps: {
     let parkedNow = 0;
     const applyPage = async (page: RecordedEvent[], trx?: Knex.Transaction): Promise<number> => {
       try {
-        const run = (t?: Knex.Transaction) => applyBatch(knex, checkpoints, projector, gen, page, { live: false, ...(t ? { trx: t } : {}) });
+        const run = (t?: Knex.Transaction) =>
+          applyBatch(knex, checkpoints, projector, gen, page, { live: false, ...(t ? { trx: t } : {}) });
         return (await (trx ? trx.transaction((sp) => run(sp)) : run())).length;
       } catch (err) {
-        if (!(err instanceof ProjectorFailed) || isTransient(err.cause) || deps.poisonPolicy !== 'park' || !deps.parked) throw err;
+        if (!(err instanceof ProjectorFailed) || isTransient(err.cause) || deps.poisonPolicy !== 'park' || !deps.parked)
+          throw err;
         const r = await applyOneByOne({
           knex,
           checkpoints,
@@ -107,7 +117,14 @@ export async function rebuildProjection(deps: {
           policy: 'park',
           ...(trx ? { trx } : {}),
           onParked: (e, cause) =>
-            logger.warn('rebuild parked an event the projector cannot apply', { projector: projector.name, generation: gen, position: formatPosition(e.position), eventId: e.id, type: e.type, err: cause }),
+            logger.warn('rebuild parked an event the projector cannot apply', {
+              projector: projector.name,
+              generation: gen,
+              position: formatPosition(e.position),
+              eventId: e.id,
+              type: e.type,
+              err: cause,
+            }),
         });
         parkedNow += r.parked;
         return r.applied.length;
@@ -149,7 +166,8 @@ export async function rebuildProjection(deps: {
       }
       await switchLive(trx, checkpoints, projector, gen, live);
       // What the old generation had parked goes with it: the new one lists what still fails.
-      const cleared = live !== null && live !== gen && deps.parked ? await deps.parked.clearGeneration(trx, projector.name, live) : 0;
+      const cleared =
+        live !== null && live !== gen && deps.parked ? await deps.parked.clearGeneration(trx, projector.name, live) : 0;
       return { live, cleared };
     });
     const { live: previous, cleared } = switched;
@@ -157,7 +175,15 @@ export async function rebuildProjection(deps: {
     total = applied;
     report('done');
     const stillParked = deps.parked ? (await deps.parked.list(projector.name, { limit: 1, offset: 0 })).total : 0;
-    logger.info('rebuild switched live', { projector: projector.name, generation: gen, previous, applied, parkedCleared: cleared, parked: stillParked, parkedNow });
+    logger.info('rebuild switched live', {
+      projector: projector.name,
+      generation: gen,
+      previous,
+      applied,
+      parkedCleared: cleared,
+      parked: stillParked,
+      parkedNow,
+    });
     return { generation: gen, applied, parked: stillParked, parkedCleared: cleared };
   } finally {
     await conn.query('select pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => {});

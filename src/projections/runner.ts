@@ -161,10 +161,26 @@ export class ProjectionRunner {
     for (const name of names) void this.workers.get(name)?.subscription?.close();
   }
 
-  rebuild(name: string, opts: Omit<Parameters<typeof rebuildProjection>[0], 'knex' | 'store' | 'checkpoints' | 'projector' | 'logger' | 'batchSize' | 'parked' | 'poisonPolicy'> = {}) {
+  rebuild(
+    name: string,
+    opts: Omit<
+      Parameters<typeof rebuildProjection>[0],
+      'knex' | 'store' | 'checkpoints' | 'projector' | 'logger' | 'batchSize' | 'parked' | 'poisonPolicy'
+    > = {},
+  ) {
     const { knex, store, logger } = this.deps;
     const projector = this.worker(name).projector;
-    return rebuildProjection({ knex, store, checkpoints: this.checkpoints, projector, logger, batchSize: this.batchSize, parked: this.parked, poisonPolicy: this.policyOf(projector), ...opts });
+    return rebuildProjection({
+      knex,
+      store,
+      checkpoints: this.checkpoints,
+      projector,
+      logger,
+      batchSize: this.batchSize,
+      parked: this.parked,
+      poisonPolicy: this.policyOf(projector),
+      ...opts,
+    });
   }
 
   async status(): Promise<ProjectionStatus[]> {
@@ -177,7 +193,11 @@ export class ProjectionRunner {
       const filter = projectorFilter(p);
       // The store's head, not the newest matching event: finding that may mean a long scan back.
       const head = await this.deps.store.headPosition();
-      const behind = await this.deps.store.countEvents({ after: live?.checkpoint, filter, limit: this.deps.lagCap ?? 10_001 });
+      const behind = await this.deps.store.countEvents({
+        after: live?.checkpoint,
+        filter,
+        limit: this.deps.lagCap ?? 10_001,
+      });
       out.push({
         name: p.name,
         version: p.version,
@@ -202,7 +222,8 @@ export class ProjectionRunner {
       metrics.projectionLag.reset();
       for (const p of status) metrics.projectionLag.set({ projector: p.name, state: p.state }, p.eventsBehind);
       metrics.projectionParked.reset();
-      for (const c of await this.parked.openCounts()) metrics.projectionParked.set({ projector: c.projector, status: c.status }, c.count);
+      for (const c of await this.parked.openCounts())
+        metrics.projectionParked.set({ projector: c.projector, status: c.status }, c.count);
     });
   }
 

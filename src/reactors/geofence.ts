@@ -21,7 +21,10 @@ type Ping = ReturnType<typeof PingRecorded.schema.parse>;
  * arrives goes through the command handler, whose event id derives from the ping's event, so a
  * replayed batch appends nothing (and the decider records each arrival once anyway).
  */
-export function geofenceReactor(loads: Pick<LoadService, 'state' | 'recordArrival'>, policy: LocationPolicy): AtLeastOnceProjector {
+export function geofenceReactor(
+  loads: Pick<LoadService, 'state' | 'recordArrival'>,
+  policy: LocationPolicy,
+): AtLeastOnceProjector {
   return {
     kind: 'at-least-once',
     name: 'geofence',

@@ -10,7 +10,10 @@ import type { AtLeastOnceProjector } from '../projections/types.js';
  * A reactor: a delivered load is invoiced (the shipper owes the load's rate; the carrier is owed
  * that less the platform's fee). Idempotent: the invoice's event id derives from the delivery's.
  */
-export function invoicingReactor(services: { loads: Pick<LoadService, 'state'>; payments: Pick<PaymentService, 'run'> }, terms: PaymentTerms): AtLeastOnceProjector {
+export function invoicingReactor(
+  services: { loads: Pick<LoadService, 'state'>; payments: Pick<PaymentService, 'run'> },
+  terms: PaymentTerms,
+): AtLeastOnceProjector {
   return {
     kind: 'at-least-once',
     name: 'invoicing',

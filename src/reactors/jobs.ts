@@ -25,7 +25,11 @@ function reactor(
   name: string,
   queues: JobQueues,
   queue: QueueName,
-  spec: { eventTypes: string[]; streamPrefixes: string[]; plan: (e: RecordedEvent) => Promise<Planned | undefined> | Planned | undefined },
+  spec: {
+    eventTypes: string[];
+    streamPrefixes: string[];
+    plan: (e: RecordedEvent) => Promise<Planned | undefined> | Planned | undefined;
+  },
 ): AtLeastOnceProjector {
   return {
     kind: 'at-least-once',
@@ -39,7 +43,12 @@ function reactor(
         const p = await spec.plan(e);
         // The event's traceparent makes the job's span part of the command's trace.
         const traced = typeof e.metadata.traceparent === 'string' ? { traceparent: e.metadata.traceparent } : {};
-        if (p) jobs.push({ ...p, data: { ...p.data, ...traced }, opts: { ...p.opts, jobId: jobIdFor(name.replace(/_/g, '-'), e.id) } });
+        if (p)
+          jobs.push({
+            ...p,
+            data: { ...p.data, ...traced },
+            opts: { ...p.opts, jobId: jobIdFor(name.replace(/_/g, '-'), e.id) },
+          });
       }
       if (jobs.length) await queues.queue(queue).addBulk(jobs);
     },
@@ -79,7 +88,10 @@ export function notificationRequests(queues: JobQueues): AtLeastOnceProjector {
   return reactor('notification_requests', queues, QUEUES.notifications, {
     eventTypes: [...NOTIFIED_EVENTS],
     streamPrefixes: [LOAD_STREAM, CARRIER_STREAM],
-    plan: (e) => (e.type === 'CarrierVerificationRecorded' && (e.data as { verified: boolean }).verified ? undefined : { name: e.type, data: { ...causedBy(e), type: e.type } }),
+    plan: (e) =>
+      e.type === 'CarrierVerificationRecorded' && (e.data as { verified: boolean }).verified
+        ? undefined
+        : { name: e.type, data: { ...causedBy(e), type: e.type } },
   });
 }
 
@@ -102,5 +114,10 @@ export function paymentRequests(queues: JobQueues): AtLeastOnceProjector {
 }
 
 export function jobReactors(queues: JobQueues): AtLeastOnceProjector[] {
-  return [verificationRequests(queues), performanceRequests(queues), notificationRequests(queues), paymentRequests(queues)];
+  return [
+    verificationRequests(queues),
+    performanceRequests(queues),
+    notificationRequests(queues),
+    paymentRequests(queues),
+  ];
 }

@@ -23,7 +23,9 @@ export class RedisBroadcaster implements Broadcaster {
   ) {
     // The emitter publishes without awaiting: a failed publish (Redis away) must be reported, not
     // left as an unhandled rejection. Dashboards that miss a message catch up when they resume.
-    const client = { publish: (channel: string, message: string | Buffer) => redis.publish(channel, message).catch(onError) };
+    const client = {
+      publish: (channel: string, message: string | Buffer) => redis.publish(channel, message).catch(onError),
+    };
     this.emitter = new Emitter(client, { key: channelKey });
   }
 
@@ -72,13 +74,16 @@ export class Throttle<T> {
       this.send(key, value);
       return;
     }
-    const timer = setTimeout(() => {
-      const p = this.pending.get(key);
-      this.pending.delete(key);
-      if (!p) return;
-      this.sentAt.set(key, Date.now());
-      this.send(key, p.value);
-    }, last + this.intervalMs - now);
+    const timer = setTimeout(
+      () => {
+        const p = this.pending.get(key);
+        this.pending.delete(key);
+        if (!p) return;
+        this.sentAt.set(key, Date.now());
+        this.send(key, p.value);
+      },
+      last + this.intervalMs - now,
+    );
     timer.unref();
     this.pending.set(key, { value, timer });
   }

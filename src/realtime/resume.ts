@@ -33,12 +33,21 @@ function scopeOf(room: RoomKind): ChangeScope {
  * (not the log): each changed load's current state, or a tracked load's latest fix, oldest change
  * first. The same messages as live ones, so the client handles both alike.
  */
-export async function missedSince(deps: { knex: Knex; locations: LatestLocations }, room: RoomKind, since: Position): Promise<Missed> {
+export async function missedSince(
+  deps: { knex: Knex; locations: LatestLocations },
+  room: RoomKind,
+  since: Position,
+): Promise<Missed> {
   const now = new Date();
   if (room.kind === 'tracking') {
     const t = await deps.locations.get(room.id);
     const fresh = t?.fix && isAfter(t.fix.position, since);
-    return { messages: fresh ? [{ event: 'location', payload: locationMessage(t as TrackedLoad & { fix: NonNullable<TrackedLoad['fix']> }) }] : [], truncated: false };
+    return {
+      messages: fresh
+        ? [{ event: 'location', payload: locationMessage(t as TrackedLoad & { fix: NonNullable<TrackedLoad['fix']> }) }]
+        : [],
+      truncated: false,
+    };
   }
   const rows = await changedSince(deps.knex, since, scopeOf(room), RESUME_LIMIT + 1);
   const messages = rows.slice(0, RESUME_LIMIT).flatMap((row) => {

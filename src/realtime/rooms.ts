@@ -18,13 +18,20 @@ export const subscribeRequest = z.object({
 });
 export type SubscribeRequest = z.output<typeof subscribeRequest>;
 
-export type RoomKind = { kind: 'loadboard'; states?: readonly string[]; equipment?: readonly string[] } | { kind: 'load' | 'tracking' | 'org'; id: string };
+export type RoomKind =
+  | { kind: 'loadboard'; states?: readonly string[]; equipment?: readonly string[] }
+  | { kind: 'load' | 'tracking' | 'org'; id: string };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The room asked for, or undefined when it is no room of ours. */
 export function parseRoom(req: SubscribeRequest): RoomKind | undefined {
-  if (req.room === 'loadboard') return { kind: 'loadboard', ...(req.states?.length ? { states: req.states } : {}), ...(req.equipment?.length ? { equipment: req.equipment } : {}) };
+  if (req.room === 'loadboard')
+    return {
+      kind: 'loadboard',
+      ...(req.states?.length ? { states: req.states } : {}),
+      ...(req.equipment?.length ? { equipment: req.equipment } : {}),
+    };
   const m = /^(load|tracking|org):(.+)$/.exec(req.room);
   if (!m || !UUID.test(m[2]!)) return undefined;
   return { kind: m[1] as 'load' | 'tracking' | 'org', id: m[2]!.toLowerCase() };
@@ -38,7 +45,12 @@ export function boardRoomsFor(states?: readonly string[], equipment?: readonly s
 }
 
 /** The board rooms that hear of a load picked up in `state` on `equipment`. */
-export const boardRoomsOf = (state: string, equipment: string) => [`lb:*:*`, `lb:${state}:*`, `lb:*:${equipment}`, `lb:${state}:${equipment}`];
+export const boardRoomsOf = (state: string, equipment: string) => [
+  `lb:*:*`,
+  `lb:${state}:*`,
+  `lb:*:${equipment}`,
+  `lb:${state}:${equipment}`,
+];
 
 export const loadRoom = (id: string) => `load:${id}`;
 export const trackingRoom = (id: string) => `tracking:${id}`;

@@ -51,7 +51,9 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): { io: Serv
   /** The caller, from the handshake's token: checked at connection and again at each subscription. */
   const actorOf = (socket: Socket): Promise<Actor> => {
     const token = (socket.handshake.auth as { token?: unknown }).token;
-    return typeof token === 'string' ? deps.auth.fromToken(token) : deps.auth.fromAuthorizationHeader(socket.handshake.headers.authorization);
+    return typeof token === 'string'
+      ? deps.auth.fromToken(token)
+      : deps.auth.fromAuthorizationHeader(socket.handshake.headers.authorization);
   };
 
   io.use(async (socket, next) => {
@@ -70,7 +72,8 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): { io: Serv
     socket.data.actor = actor;
     switch (room.kind) {
       case 'loadboard':
-        if (!seesBoard(actor) && !staff(actor)) throw new RoomDenied('The open load board is for carriers, dispatchers and staff');
+        if (!seesBoard(actor) && !staff(actor))
+          throw new RoomDenied('The open load board is for carriers, dispatchers and staff');
         return boardRoomsFor(room.states, room.equipment);
       case 'org':
         if (!staff(actor) && actor.orgId !== room.id) throw new RoomDenied("Another organisation's room");
@@ -128,9 +131,19 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): { io: Serv
     socket.on('subscribe', async (raw: unknown, ack?: Ack) => {
       const reply: Ack = typeof ack === 'function' ? ack : () => {};
       const parsed = subscribeRequest.safeParse(raw);
-      if (!parsed.success) return reply({ ok: false, type: 'urn:freight:problem:validation', detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+      if (!parsed.success)
+        return reply({
+          ok: false,
+          type: 'urn:freight:problem:validation',
+          detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        });
       const room = parseRoom(parsed.data);
-      if (!room) return reply({ ok: false, type: 'urn:freight:problem:validation', detail: 'room must be loadboard, load:<id>, tracking:<loadId> or org:<orgId>' });
+      if (!room)
+        return reply({
+          ok: false,
+          type: 'urn:freight:problem:validation',
+          detail: 'room must be loadboard, load:<id>, tracking:<loadId> or org:<orgId>',
+        });
       try {
         const rooms = await roomsFor(socket, room);
         // Join first, then send what was missed: a change in between arrives twice (positions tell), never not at all.
@@ -140,11 +153,16 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): { io: Serv
         for (const m of missed.messages) socket.emit(m.event, m.payload);
         reply({ ok: true, rooms, resumed: missed.messages.length, truncated: missed.truncated });
       } catch (err) {
-        if (err instanceof RoomDenied) return reply({ ok: false, type: 'urn:freight:problem:forbidden', detail: err.message });
+        if (err instanceof RoomDenied)
+          return reply({ ok: false, type: 'urn:freight:problem:forbidden', detail: err.message });
         const e = err as { type?: string; message?: string };
         if (e.type) return reply({ ok: false, type: e.type, detail: e.message });
         deps.logger.error('subscribe failed', { err, room: parsed.data.room });
-        reply({ ok: false, type: 'urn:freight:problem:internal', detail: 'The subscription could not be made; try again' });
+        reply({
+          ok: false,
+          type: 'urn:freight:problem:internal',
+          detail: 'The subscription could not be made; try again',
+        });
       }
     });
 
@@ -153,7 +171,8 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps): { io: Serv
       const parsed = subscribeRequest.safeParse(raw);
       const room = parsed.success ? parseRoom(parsed.data) : undefined;
       if (!room) return reply({ ok: false, type: 'urn:freight:problem:validation', detail: 'no such room' });
-      const names = room.kind === 'loadboard' ? boardRoomsFor(room.states, room.equipment) : [`${room.kind}:${room.id}`];
+      const names =
+        room.kind === 'loadboard' ? boardRoomsFor(room.states, room.equipment) : [`${room.kind}:${room.id}`];
       for (const n of names) await socket.leave(n);
       reply({ ok: true, rooms: names });
     });

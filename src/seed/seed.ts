@@ -15,7 +15,16 @@ import { organisationStream } from '../domain/organisation/stream.js';
 const NS = '6f1c9a52-8d0e-4b7a-9c3f-2e5d8a1b4c70';
 const HOUR = 3_600_000;
 const ADMIN: Actor = { userId: 'seed', orgId: '00000000-0000-4000-8000-000000000001', roles: ['admin'] };
-const SHIPPER_NAMES = ['Lone Star Concrete', 'Gulf Coast Steel', 'Summit Builders', 'Peak Aggregates', 'Harbor Precast', 'Ironline Supply', 'Red River Lumber', 'Keystone Structures'];
+const SHIPPER_NAMES = [
+  'Lone Star Concrete',
+  'Gulf Coast Steel',
+  'Summit Builders',
+  'Peak Aggregates',
+  'Harbor Precast',
+  'Ironline Supply',
+  'Red River Lumber',
+  'Keystone Structures',
+];
 
 export interface SeedOptions {
   store: EventStore;
@@ -51,10 +60,19 @@ export async function seed(o: SeedOptions): Promise<{ loads: number; events: num
   let events = 0;
   for (const [i, orgId] of shipperIds.entries()) {
     const name = `${SHIPPER_NAMES[i % SHIPPER_NAMES.length]} ${Math.floor(i / SHIPPER_NAMES.length) + 1}`;
-    const decided = org.decide({ type: 'RegisterOrganisation', data: { orgId, name, kind: 'shipper' }, metadata: { now, actor: ADMIN } }, org.initialState);
-    await o.store.append(organisationStream(orgId), encode(organisationEvents, decided, (k) => uuidv5(`${orgId}-${k}`, NS)), { expectedRevision: 'any' }).catch((err: unknown) => {
-      if ((err as { name?: string }).name !== 'WrongExpectedVersion') throw err;
-    });
+    const decided = org.decide(
+      { type: 'RegisterOrganisation', data: { orgId, name, kind: 'shipper' }, metadata: { now, actor: ADMIN } },
+      org.initialState,
+    );
+    await o.store
+      .append(
+        organisationStream(orgId),
+        encode(organisationEvents, decided, (k) => uuidv5(`${orgId}-${k}`, NS)),
+        { expectedRevision: 'any' },
+      )
+      .catch((err: unknown) => {
+        if ((err as { name?: string }).name !== 'WrongExpectedVersion') throw err;
+      });
     events += decided.length;
   }
 
@@ -84,26 +102,65 @@ export async function seed(o: SeedOptions): Promise<{ loads: number; events: num
         lengthFt: [20, 24, 40, 45, 48, 53][Math.floor(rnd() * 6)]!,
         equipmentType: eq.type,
         loadSize: rnd() < 0.8 ? 'full' : 'partial',
-        origin: { address: `${1 + Math.floor(rnd() * 9000)} Industrial Blvd`, city: from.city, state: from.state, zip: from.zip, lat: from.lat + jitter(), lng: from.lng + jitter() },
-        destination: { address: `${1 + Math.floor(rnd() * 9000)} Jobsite Rd`, city: to.city, state: to.state, zip: to.zip, lat: to.lat + jitter(), lng: to.lng + jitter() },
+        origin: {
+          address: `${1 + Math.floor(rnd() * 9000)} Industrial Blvd`,
+          city: from.city,
+          state: from.state,
+          zip: from.zip,
+          lat: from.lat + jitter(),
+          lng: from.lng + jitter(),
+        },
+        destination: {
+          address: `${1 + Math.floor(rnd() * 9000)} Jobsite Rd`,
+          city: to.city,
+          state: to.state,
+          zip: to.zip,
+          lat: to.lat + jitter(),
+          lng: to.lng + jitter(),
+        },
         pickupWindow: { from: pickupFrom, to: pickupTo },
-        deliveryWindow: { from: new Date(pickupTo.getTime() + 12 * HOUR), to: new Date(pickupTo.getTime() + 72 * HOUR) },
+        deliveryWindow: {
+          from: new Date(pickupTo.getTime() + 12 * HOUR),
+          to: new Date(pickupTo.getTime() + 72 * HOUR),
+        },
         rateCents: 0,
         currency: 'USD',
-        requirements: { tarps: eq.type === 'flatbed' && rnd() < 0.4, hazmat: eq.type === 'tanker' && rnd() < 0.5, twic: rnd() < 0.05, teamDrivers: false },
+        requirements: {
+          tarps: eq.type === 'flatbed' && rnd() < 0.4,
+          hazmat: eq.type === 'tanker' && rnd() < 0.5,
+          twic: rnd() < 0.05,
+          teamDrivers: false,
+        },
       };
       const metadata = { now: postedAt, actor: { ...ADMIN, orgId: shipperOrgId, roles: ['shipper' as const] } };
       // The rate follows the trip miles the decider will derive, at the equipment's market rate.
       const miles = estimatedRoadMiles(details.origin, details.destination);
-      details.rateCents = Math.max(25_000, Math.round((miles * (eq.centsPerMile[0] + rnd() * (eq.centsPerMile[1] - eq.centsPerMile[0]))) / 100) * 100);
+      details.rateCents = Math.max(
+        25_000,
+        Math.round((miles * (eq.centsPerMile[0] + rnd() * (eq.centsPerMile[1] - eq.centsPerMile[0]))) / 100) * 100,
+      );
       const posted = load.decide({ type: 'PostLoad', data: details, metadata }, load.initialState);
       const stream = loadStream(loadId);
       const cancel = rnd() < (o.cancelledShare ?? 0.08);
       const state = posted.reduce(load.evolve, load.initialState);
       const all = cancel
-        ? [...posted, ...load.decide({ type: 'CancelLoad', data: { reason: 'project rescheduled' }, metadata: { ...metadata, now: new Date(postedAt.getTime() + HOUR) } }, state)]
+        ? [
+            ...posted,
+            ...load.decide(
+              {
+                type: 'CancelLoad',
+                data: { reason: 'project rescheduled' },
+                metadata: { ...metadata, now: new Date(postedAt.getTime() + HOUR) },
+              },
+              state,
+            ),
+          ]
         : posted;
-      await o.store.append(stream, encode(loadEvents, all, (k) => uuidv5(`${stream}-${k}`, NS)), { expectedRevision: 'no_stream' });
+      await o.store.append(
+        stream,
+        encode(loadEvents, all, (k) => uuidv5(`${stream}-${k}`, NS)),
+        { expectedRevision: 'no_stream' },
+      );
       events += all.length;
       done++;
       o.onProgress?.(done);

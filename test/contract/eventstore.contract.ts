@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { DuplicateEventId, InvalidArgument, WrongExpectedVersion } from '../../src/eventstore/errors.js';
 import { comparePositions, formatPosition, parsePosition } from '../../src/eventstore/position.js';
-import { type EventData, type EventStore, type ExpectedRevision, isCheckpointMark, type Position, type RecordedEvent } from '../../src/eventstore/types.js';
+import {
+  type EventData,
+  type EventStore,
+  type ExpectedRevision,
+  isCheckpointMark,
+  type Position,
+  type RecordedEvent,
+} from '../../src/eventstore/types.js';
 import { collect, take, until } from '../support/async.js';
 import { uniquePrefix } from '../support/services.js';
 
@@ -14,7 +21,12 @@ export interface ContractFixture {
   close(): Promise<void>;
 }
 
-const ev = (type = 'Thing', data: unknown = { n: 1 }, metadata = {}): EventData => ({ id: randomUUID(), type, data, metadata });
+const ev = (type = 'Thing', data: unknown = { n: 1 }, metadata = {}): EventData => ({
+  id: randomUUID(),
+  type,
+  data,
+  metadata,
+});
 const many = (n: number, type = 'Thing') => Array.from({ length: n }, (_, i) => ev(type, { i }));
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
@@ -31,7 +43,9 @@ function expectInvalidArgument(err: unknown, option: string, shown: string): voi
   expect(err, `${option} ${shown}`).to.be.instanceOf(InvalidArgument);
   expect((err as InvalidArgument).status).to.equal(400);
   expect((err as InvalidArgument).type).to.equal('urn:freight:problem:invalid-argument');
-  expect((err as InvalidArgument).message).to.include(option).and.to.include(shown);
+  expect((err as InvalidArgument).message)
+    .to.include(option)
+    .and.to.include(shown);
 }
 
 function expectStrictlyIncreasing(events: RecordedEvent[]): void {
@@ -191,8 +205,16 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
         [10n, '10n'],
       ];
       for (const [maxCount, shown] of cases) {
-        expectInvalidArgument(await rejection(store.readStream(s, { maxCount: maxCount as number })), 'maxCount', shown);
-        expectInvalidArgument(await rejection(store.readAll({ maxCount: maxCount as number, filter: filter() })), 'maxCount', shown);
+        expectInvalidArgument(
+          await rejection(store.readStream(s, { maxCount: maxCount as number })),
+          'maxCount',
+          shown,
+        );
+        expectInvalidArgument(
+          await rejection(store.readAll({ maxCount: maxCount as number, filter: filter() })),
+          'maxCount',
+          shown,
+        );
       }
     });
 
@@ -230,7 +252,11 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
       for (const [options, option, shown] of cases) {
         expectInvalidArgument(await rejection(store.readAll(options)), option, shown);
       }
-      expectInvalidArgument(await rejection(store.readStream(stream(), { direction: 'up' as never })), 'direction', '"up"');
+      expectInvalidArgument(
+        await rejection(store.readStream(stream(), { direction: 'up' as never })),
+        'direction',
+        '"up"',
+      );
       expectInvalidArgument(await rejection(store.headPosition({ eventTypes: [''] })), 'filter.eventTypes', '[""]');
     });
 
@@ -249,7 +275,9 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
       ];
       for (const [expectedRevision, shown] of cases) {
         for (const target of [s, fresh]) {
-          const err = await rejection(store.append(target, [ev()], { expectedRevision: expectedRevision as ExpectedRevision }));
+          const err = await rejection(
+            store.append(target, [ev()], { expectedRevision: expectedRevision as ExpectedRevision }),
+          );
           expect(err).to.not.be.instanceOf(WrongExpectedVersion);
           expectInvalidArgument(err, 'expectedRevision', shown);
         }
@@ -289,7 +317,11 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
 
     it('returns what was written: id, type, data, metadata, timestamps', async () => {
       const s2 = stream();
-      const e = ev('Typed', { nested: { a: [1, 'x', null, true] } }, { correlationId: 'corr-1', actor: 'user-9', schemaVersion: 2 });
+      const e = ev(
+        'Typed',
+        { nested: { a: [1, 'x', null, true] } },
+        { correlationId: 'corr-1', actor: 'user-9', schemaVersion: 2 },
+      );
       await store.append(s2, [e]);
       const [r] = await store.readStream(s2);
       expect(r!.id).to.equal(e.id);
@@ -318,9 +350,19 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
       expect(after3.map((e) => e.id)).to.deep.equal(all.slice(3, 7).map((e) => e.id));
 
       const back = await store.readAll({ filter, direction: 'backwards', maxCount: 4 });
-      expect(back.map((e) => e.id)).to.deep.equal(all.slice(5).reverse().map((e) => e.id));
+      expect(back.map((e) => e.id)).to.deep.equal(
+        all
+          .slice(5)
+          .reverse()
+          .map((e) => e.id),
+      );
       const backFrom = await store.readAll({ filter, direction: 'backwards', fromPosition: all[5]!.position });
-      expect(backFrom.map((e) => e.id)).to.deep.equal(all.slice(0, 5).reverse().map((e) => e.id));
+      expect(backFrom.map((e) => e.id)).to.deep.equal(
+        all
+          .slice(0, 5)
+          .reverse()
+          .map((e) => e.id),
+      );
     });
 
     it('pages through everything by position with nothing missed or repeated', async () => {
@@ -364,7 +406,11 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
       expect(await store.caughtUp(a.position, c.position, wanted)).to.equal(false);
       expect(await store.caughtUp(a.position, b.position, { streamPrefixes: [`${cat}-`] })).to.equal(false);
       expect(await store.caughtUp(c.position, c.position, wanted)).to.equal(true);
-      expectInvalidArgument(await rejection(store.caughtUp(a.position, c.position, { eventTypes: [''] })), 'filter.eventTypes', '[""]');
+      expectInvalidArgument(
+        await rejection(store.caughtUp(a.position, c.position, { eventTypes: [''] })),
+        'filter.eventTypes',
+        '[""]',
+      );
     });
 
     it('reports nothing held back from subscribers once what they were given is all there is', async () => {
@@ -495,7 +541,10 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
       await others();
       const second = await store.append(stream(), [ev('Wanted')]);
       await others();
-      const sub = store.subscribeToAll({ fromPosition: 'start', filter: { streamPrefixes: [`${cat}-`], eventTypes: ['Wanted'] } });
+      const sub = store.subscribeToAll({
+        fromPosition: 'start',
+        filter: { streamPrefixes: [`${cat}-`], eventTypes: ['Wanted'] },
+      });
       const seen: { mark?: Position; event?: RecordedEvent }[] = [];
       const deadline = Date.now() + 30_000;
       for await (const x of sub.withCheckpoints()) {
@@ -511,10 +560,15 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
         if (!s.mark) return;
         // Every match at or before a mark came before it.
         const deliveredBefore = seen.slice(0, i).filter((x) => x.event).length;
-        expect(wanted.filter((p) => comparePositions(p, s.mark!) <= 0).length, `mark ${i}`).to.be.at.most(deliveredBefore);
+        expect(wanted.filter((p) => comparePositions(p, s.mark!) <= 0).length, `mark ${i}`).to.be.at.most(
+          deliveredBefore,
+        );
       });
       const marks = seen.flatMap((s) => (s.mark ? [s.mark] : []));
-      expect(marks.some((m) => comparePositions(m, first.position) < 0), 'a mark while skipping before the first match').to.equal(true);
+      expect(
+        marks.some((m) => comparePositions(m, first.position) < 0),
+        'a mark while skipping before the first match',
+      ).to.equal(true);
       expect(comparePositions(marks[marks.length - 1]!, second.position)).to.equal(1);
     });
 
@@ -528,7 +582,7 @@ export function eventStoreContract(setup: () => Promise<ContractFixture>): void 
       const written: string[] = [];
       await Promise.all(
         Array.from({ length: writers }, async () => {
-          for (let i = 0; i < perWriter; ) {
+          for (let i = 0; i < perWriter;) {
             const n = Math.min(perWriter - i, 1 + Math.floor(Math.random() * 3));
             const batch = many(n);
             await store.append(streams[Math.floor(Math.random() * streams.length)]!, batch);

@@ -8,7 +8,9 @@ const url = process.env.ESDB_URL;
 describe(`EventStore contract on EventStoreDB${url ? '' : ' — SKIPPED: ESDB_URL is not set, no EventStoreDB server to test against'}`, function () {
   before(function () {
     if (!url) {
-      console.log('    ⚠ EventStoreDB contract suite SKIPPED: set ESDB_URL (e.g. esdb://localhost:2113?tls=false) to run it.');
+      console.log(
+        '    ⚠ EventStoreDB contract suite SKIPPED: set ESDB_URL (e.g. esdb://localhost:2113?tls=false) to run it.',
+      );
       this.skip();
     }
   });

@@ -96,7 +96,9 @@ describe('Postgres event store specifics', () => {
       // Its own NOTIFY comes back to it too: once heard, nothing more is on its way.
       expect(await until(() => heard.filter((x) => x === 'own').length >= 2, 30_000)).to.equal(true);
       stage = 'failed';
-      await other.append(s, [{ id: randomUUID(), type: 'T', data: {} }], { expectedRevision: 'no_stream' }).catch(() => {});
+      await other
+        .append(s, [{ id: randomUUID(), type: 'T', data: {} }], { expectedRevision: 'no_stream' })
+        .catch(() => {});
       expect(heard).to.include('failed');
       stage = 'other process';
       await store.append(`heard-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: {} }]);
@@ -115,7 +117,10 @@ describe('Postgres event store specifics', () => {
     const prefix = `skip${randomUUID().slice(0, 8)}-`;
     // A minute's poll: a mark that comes before it came from the skipped events' own wake-up.
     const store = new PostgresEventStore({ databaseUrl: url, pollMs: 60_000 });
-    const sub = store.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [prefix], eventTypes: ['Wanted'] } });
+    const sub = store.subscribeToAll({
+      fromPosition: 'end',
+      filter: { streamPrefixes: [prefix], eventTypes: ['Wanted'] },
+    });
     const it = sub.withCheckpoints()[Symbol.asyncIterator]();
     try {
       const first = it.next();
@@ -123,7 +128,10 @@ describe('Postgres event store specifics', () => {
       const a = { id: randomUUID(), type: 'Wanted', data: {} };
       await store.append(`${prefix}1`, [a]);
       expect(((await first).value as RecordedEvent).id).to.equal(a.id);
-      const skipped = await store.append(`${prefix}2`, Array.from({ length: 50 }, () => ({ id: randomUUID(), type: 'Other', data: {} })));
+      const skipped = await store.append(
+        `${prefix}2`,
+        Array.from({ length: 50 }, () => ({ id: randomUUID(), type: 'Other', data: {} })),
+      );
       // Next comes a mark at (or past) the last skipped event, without waiting for the poll.
       const mark = (await it.next()).value as CheckpointMark;
       expect(mark.kind).to.equal('checkpoint');
@@ -142,7 +150,9 @@ describe('Postgres event store specifics', () => {
   it('serves every live subscription from one shared read of the newest events, not a query each', async () => {
     const prefix = `tail${randomUUID().slice(0, 8)}-`;
     const subs = [
-      ...Array.from({ length: 10 }, (_, i) => store.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [`${prefix}${i % 2}`] } })),
+      ...Array.from({ length: 10 }, (_, i) =>
+        store.subscribeToAll({ fromPosition: 'end', filter: { streamPrefixes: [`${prefix}${i % 2}`] } }),
+      ),
       store.subscribeToAll({ fromPosition: 'end', filter: { eventTypes: ['TailOdd'] } }),
       store.subscribeToAll({ fromPosition: 'end' }),
     ];
@@ -158,7 +168,9 @@ describe('Postgres event store specifics', () => {
     }) as typeof store.pool.query;
     try {
       for (let k = 0; k < 20; k++) {
-        await store.append(`${prefix}${k % 2}`, [{ id: randomUUID(), type: k % 2 ? 'TailOdd' : 'TailEven', data: { k } }]);
+        await store.append(`${prefix}${k % 2}`, [
+          { id: randomUUID(), type: k % 2 ? 'TailOdd' : 'TailEven', data: { k } },
+        ]);
         await new Promise((r) => setTimeout(r, 20));
       }
       const results = await Promise.all(got);
@@ -185,7 +197,10 @@ describe('Postgres event store specifics', () => {
     await older.connect();
     try {
       await older.query('begin');
-      await older.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [`${prefix}older`, JSON.stringify([[{ i: randomUUID(), t: 'Older', d: {} }]])]);
+      await older.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [
+        `${prefix}older`,
+        JSON.stringify([[{ i: randomUUID(), t: 'Older', d: {} }]]),
+      ]);
       await store.append(`${prefix}1`, [{ id: randomUUID(), type: 'Newer', data: {} }]);
       // Not before the older append ends: it could still commit below it.
       expect(await store.readAll({ filter: { streamPrefixes: [prefix] } })).to.deep.equal([]);
@@ -209,7 +224,9 @@ describe('Postgres event store specifics', () => {
       const writer = new pg.Client({ connectionString: elsewhere });
       await writer.connect();
       try {
-        await writer.query('create table if not exists report_rows (id uuid primary key, at timestamptz not null default now())');
+        await writer.query(
+          'create table if not exists report_rows (id uuid primary key, at timestamptz not null default now())',
+        );
         await writer.query('begin');
         await writer.query('insert into report_rows (id) values ($1)', [randomUUID()]);
         const xid = (await writer.query<{ x: string }>('select pg_current_xact_id()::text as x')).rows[0]!.x;
@@ -237,19 +254,29 @@ describe('Postgres event store specifics', () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      await client.query('create table if not exists report_rows (id uuid primary key, at timestamptz not null default now())');
+      await client.query(
+        'create table if not exists report_rows (id uuid primary key, at timestamptz not null default now())',
+      );
       await client.query('begin');
       await client.query('insert into report_rows (id) values ($1)', [randomUUID()]);
       const err = await client
-        .query("select * from es_append(array['refused-1'], array['any'], $1::jsonb)", [JSON.stringify([[{ i: randomUUID(), t: 'T', d: {} }]])])
-        .then(() => undefined, (e: Error & { code?: string }) => e);
+        .query("select * from es_append(array['refused-1'], array['any'], $1::jsonb)", [
+          JSON.stringify([[{ i: randomUUID(), t: 'T', d: {} }]]),
+        ])
+        .then(
+          () => undefined,
+          (e: Error & { code?: string }) => e,
+        );
       expect(err?.code).to.equal('55000');
       expect(err?.message).to.match(/first write of its transaction/);
       await client.query('rollback');
       // Two appends in one transaction are fine: the first announced it.
       await client.query('begin');
       for (const n of [1, 2]) {
-        await client.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [`twice-${randomUUID()}`, JSON.stringify([[{ i: randomUUID(), t: `T${n}`, d: {} }]])]);
+        await client.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [
+          `twice-${randomUUID()}`,
+          JSON.stringify([[{ i: randomUUID(), t: `T${n}`, d: {} }]]),
+        ]);
       }
       await client.query('commit');
     } finally {
@@ -287,7 +314,8 @@ describe('Postgres event store specifics', () => {
         expect(events).to.have.length(300);
         expect(new Set(events.map((e) => e.id)).size).to.equal(300);
         expect([...events.map((e) => e.id)].sort()).to.deep.equal([...ids].sort());
-        for (let i = 1; i < events.length; i++) expect(comparePositions(events[i - 1]!.position, events[i]!.position)).to.equal(-1);
+        for (let i = 1; i < events.length; i++)
+          expect(comparePositions(events[i - 1]!.position, events[i]!.position)).to.equal(-1);
       }
       await Promise.all([fast.close(), slow.close()]);
     } finally {
@@ -322,7 +350,8 @@ describe('Postgres event store specifics', () => {
        values ('99'::xid8, $1, 0, gen_random_uuid(), 'T', '{}', '{}')`,
       [`old99-${randomUUID()}`],
     );
-    for (let i = 0; i < 30; i++) await store.append(`scan-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: {} }]);
+    for (let i = 0; i < 30; i++)
+      await store.append(`scan-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: {} }]);
     const head = (await store.headPosition())!;
     // A filter that matches nothing scans a window from the start, which holds the tx-99 event.
     const page = await store.scanPage(START, 10, { eventTypes: ['NothingIsOfThisType'] });
@@ -331,7 +360,10 @@ describe('Postgres event store specifics', () => {
     const all = await store.readAll({ maxCount: 10_000 });
     const at = all.findIndex((e) => comparePositions(e.position, page.scannedTo!) === 0);
     expect(at, 'scannedTo is a stored event').to.be.greaterThan(0);
-    expect(all.slice(0, at).some((e) => e.position.commit === 99n), 'the tx-99 event lies inside the window').to.equal(true);
+    expect(
+      all.slice(0, at).some((e) => e.position.commit === 99n),
+      'the tx-99 event lies inside the window',
+    ).to.equal(true);
     // Scanning on from there reaches the head, and says history ends there.
     let from = page.scannedTo!;
     let last = page;
@@ -346,19 +378,31 @@ describe('Postgres event store specifics', () => {
     const cat = `trk${randomUUID().slice(0, 6)}-`;
     const old = `${cat}a`;
     const other = `keep${randomUUID().slice(0, 6)}-a`;
-    await store.append(old, Array.from({ length: 10 }, () => ({ id: randomUUID(), type: 'Ping', data: {} })));
+    await store.append(
+      old,
+      Array.from({ length: 10 }, () => ({ id: randomUUID(), type: 'Ping', data: {} })),
+    );
     await store.append(other, [{ id: randomUUID(), type: 'Ping', data: {} }]);
     // Age them (created_at is the server's clock at append).
-    await store.pool.query(`update es_events set created_at = now() - interval '40 days' where stream_id in ($1, $2)`, [old, other]);
+    await store.pool.query(`update es_events set created_at = now() - interval '40 days' where stream_id in ($1, $2)`, [
+      old,
+      other,
+    ]);
     await store.append(old, [{ id: randomUUID(), type: 'Ping', data: {} }]);
-    const deleted = await store.deleteOlderThan({ streamPrefix: cat, before: new Date(Date.now() - 30 * 86_400_000), batchSize: 3 });
+    const deleted = await store.deleteOlderThan({
+      streamPrefix: cat,
+      before: new Date(Date.now() - 30 * 86_400_000),
+      batchSize: 3,
+    });
     expect(deleted).to.equal(10);
     expect((await store.readStream(old)).map((e) => e.revision)).to.deep.equal([10n]);
     expect(await store.readStream(other)).to.have.length(1);
     // The stream goes on from its revision; nothing is reused.
     const r = await store.append(old, [{ id: randomUUID(), type: 'Ping', data: {} }], { expectedRevision: 10n });
     expect(r.nextExpectedRevision).to.equal(11n);
-    const bad = await store.deleteOlderThan({ streamPrefix: "x'; drop table es_events; --", before: new Date() }).catch((e: unknown) => e);
+    const bad = await store
+      .deleteOlderThan({ streamPrefix: "x'; drop table es_events; --", before: new Date() })
+      .catch((e: unknown) => e);
     expect(bad).to.be.instanceOf(RangeError);
   });
 
@@ -395,7 +439,10 @@ describe('Postgres event store specifics', () => {
     const bad = `b-${randomUUID()}`;
     const good = `g-${randomUUID()}`;
     const [rb, rg] = await Promise.allSettled([
-      store.append(bad, [{ id: randomUUID(), type: 'T', data: {} }, { id, type: 'T', data: {} }]),
+      store.append(bad, [
+        { id: randomUUID(), type: 'T', data: {} },
+        { id, type: 'T', data: {} },
+      ]),
       store.append(good, [{ id: randomUUID(), type: 'T', data: {} }]),
     ]);
     expect(rb.status).to.equal('rejected');
@@ -411,8 +458,14 @@ describe('Postgres event store specifics', () => {
     const good = `g-${randomUUID()}`;
     // Sent together: the stored id first (es_append's checked answer), then after a new id (the insert's).
     const [first, later, rg] = await Promise.allSettled([
-      store.append(s, [{ id: stored, type: 'T', data: {} }, { id: randomUUID(), type: 'T', data: {} }]),
-      store.append(s, [{ id: randomUUID(), type: 'T', data: {} }, { id: stored, type: 'T', data: {} }]),
+      store.append(s, [
+        { id: stored, type: 'T', data: {} },
+        { id: randomUUID(), type: 'T', data: {} },
+      ]),
+      store.append(s, [
+        { id: randomUUID(), type: 'T', data: {} },
+        { id: stored, type: 'T', data: {} },
+      ]),
       store.append(good, [{ id: randomUUID(), type: 'T', data: {} }]),
     ]);
     for (const r of [first, later]) {
@@ -427,10 +480,14 @@ describe('Postgres event store specifics', () => {
 
   it('refuses with a clear error what jsonb cannot hold, and what is not JSON', async () => {
     let err: unknown;
-    await store.append(`n-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: { s: 'nul\u0000' } }]).catch((e: unknown) => (err = e));
+    await store
+      .append(`n-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: { s: 'nul\u0000' } }])
+      .catch((e: unknown) => (err = e));
     expect(err).to.be.instanceOf(InvalidEvent);
     err = undefined;
-    await store.append(`n-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: { n: 1n } }]).catch((e: unknown) => (err = e));
+    await store
+      .append(`n-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: { n: 1n } }])
+      .catch((e: unknown) => (err = e));
     expect(err).to.be.instanceOf(InvalidEvent);
     err = undefined;
     await store.append('no category', [{ id: randomUUID(), type: 'T', data: {} }]).catch((e: unknown) => (err = e));

@@ -58,8 +58,22 @@ export function searchIndexContract(make: () => Promise<SearchFixture>) {
   const docs = {
     rebar: doc('Rebar, grade 60', { description: '20 ft bundles for a bridge deck' }),
     beams: doc('Steel I-beams', { equipmentType: 'step_deck', rateCents: 500_000, ratePerMileCents: 1_200 }),
-    gravel: doc('Crushed gravel', { equipmentType: 'dump', originCity: 'Austin', originState: 'TX', originLat: 30.2672, originLng: -97.7431, weightLb: 48_000 }),
-    cement: doc('Portland cement', { equipmentType: 'tanker', shipperOrgId: OTHER_SHIPPER, destCity: 'Phoenix', destState: 'AZ', destLat: 33.4484, destLng: -112.074 }),
+    gravel: doc('Crushed gravel', {
+      equipmentType: 'dump',
+      originCity: 'Austin',
+      originState: 'TX',
+      originLat: 30.2672,
+      originLng: -97.7431,
+      weightLb: 48_000,
+    }),
+    cement: doc('Portland cement', {
+      equipmentType: 'tanker',
+      shipperOrgId: OTHER_SHIPPER,
+      destCity: 'Phoenix',
+      destState: 'AZ',
+      destLat: 33.4484,
+      destLng: -112.074,
+    }),
     oldRebar: doc('Rebar offcuts', { status: 'booked', carrierOrgId: randomUUID() }),
   };
   const search = (q: string, filters: BoardFilters = posted, actor: Actor = carrier, limit = 20, offset = 0) =>
@@ -95,14 +109,24 @@ export function searchIndexContract(make: () => Promise<SearchFixture>) {
   it('applies the board filters: status, equipment, states, radius, weight, rates, shipper', async () => {
     expect((await search('steel', { ...posted, equipment: ['flatbed'] })).ids).to.deep.equal([]);
     expect((await search('steel', { ...posted, equipment: ['step_deck'] })).ids).to.deep.equal([docs.beams.loadId]);
-    expect((await search('gravel', { ...posted, origin: { lat: 29.76, lng: -95.37, radiusMi: 50 } })).ids).to.deep.equal([]);
-    expect((await search('gravel', { ...posted, origin: { lat: 30.27, lng: -97.74, radiusMi: 50 } })).ids).to.deep.equal([docs.gravel.loadId]);
+    expect(
+      (await search('gravel', { ...posted, origin: { lat: 29.76, lng: -95.37, radiusMi: 50 } })).ids,
+    ).to.deep.equal([]);
+    expect(
+      (await search('gravel', { ...posted, origin: { lat: 30.27, lng: -97.74, radiusMi: 50 } })).ids,
+    ).to.deep.equal([docs.gravel.loadId]);
     expect((await search('cement', { ...posted, destStates: ['AZ'] })).ids).to.deep.equal([docs.cement.loadId]);
-    expect((await search('cement', { ...posted, destination: { lat: 32.78, lng: -96.8, radiusMi: 100 } })).ids).to.deep.equal([]);
+    expect(
+      (await search('cement', { ...posted, destination: { lat: 32.78, lng: -96.8, radiusMi: 100 } })).ids,
+    ).to.deep.equal([]);
     expect((await search('gravel', { ...posted, maxWeightLb: 45_000 })).ids).to.deep.equal([]);
-    expect((await search('steel', { ...posted, minRatePerMileCents: 1_000, minRateCents: 400_000 })).ids).to.deep.equal([docs.beams.loadId]);
+    expect((await search('steel', { ...posted, minRatePerMileCents: 1_000, minRateCents: 400_000 })).ids).to.deep.equal(
+      [docs.beams.loadId],
+    );
     expect((await search('cement', { ...posted, shipperOrgId: SHIPPER })).ids).to.deep.equal([]);
-    expect((await search('rebar', { statuses: ['posted', 'booked'] }, { ...carrier, roles: ['admin'] })).ids).to.have.members([docs.rebar.loadId, docs.oldRebar.loadId]);
+    expect(
+      (await search('rebar', { statuses: ['posted', 'booked'] }, { ...carrier, roles: ['admin'] })).ids,
+    ).to.have.members([docs.rebar.loadId, docs.oldRebar.loadId]);
   });
 
   it('shows each caller only what the board shows them', async () => {

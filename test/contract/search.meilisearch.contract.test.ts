@@ -9,7 +9,9 @@ const url = process.env.MEILI_URL;
 describe(`SearchIndex contract on Meilisearch${url ? '' : ' — SKIPPED: MEILI_URL is not set, no Meilisearch server to test against'}`, function () {
   before(function () {
     if (!url) {
-      console.log('    ⚠ Meilisearch contract suite SKIPPED: set MEILI_URL (e.g. http://localhost:7700) and MEILI_API_KEY to run it.');
+      console.log(
+        '    ⚠ Meilisearch contract suite SKIPPED: set MEILI_URL (e.g. http://localhost:7700) and MEILI_API_KEY to run it.',
+      );
       this.skip();
     }
   });

@@ -18,7 +18,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
  * this run's own (a fixed one in /tmp belonged to whichever user ran the tests first).
  */
 const UPDATE = process.env.UPDATE_SCREENSHOTS === '1';
-const SHOTS = UPDATE ? path.resolve(import.meta.dirname, '../../docs/screenshots') : mkdtempSync(path.join(os.tmpdir(), 'freight-dashboard-shots-'));
+const SHOTS = UPDATE
+  ? path.resolve(import.meta.dirname, '../../docs/screenshots')
+  : mkdtempSync(path.join(os.tmpdir(), 'freight-dashboard-shots-'));
 
 describe('The operations dashboard in a real browser', function () {
   this.timeout(180_000);
@@ -27,8 +29,15 @@ describe('The operations dashboard in a real browser', function () {
   let base = '';
   const offsite: string[] = [];
   const config = loadConfig({ NODE_ENV: 'test' });
-  const sign = (userId: string, orgId: string, roles: ('admin' | 'auditor' | 'shipper' | 'carrier' | 'dispatcher' | 'driver')[]) =>
-    mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, { userId, orgId, roles });
+  const sign = (
+    userId: string,
+    orgId: string,
+    roles: ('admin' | 'auditor' | 'shipper' | 'carrier' | 'dispatcher' | 'driver')[],
+  ) =>
+    mintToken(
+      { secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
+      { userId, orgId, roles },
+    );
   const call = async (tok: string, p: string, body?: object) => {
     const res = await fetch(`${base}${p}`, {
       method: body ? 'POST' : 'GET',
@@ -39,7 +48,17 @@ describe('The operations dashboard in a real browser', function () {
     if (res.status >= 300) throw new Error(`${p}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const ready = async () => expect(await until(async () => ((await (await fetch(`${base}/ready`)).json()) as { projections?: { eventsBehind: number }[] }).projections?.every((x) => x.eventsBehind === 0) === true, 30_000, 100)).to.equal(true);
+  const ready = async () =>
+    expect(
+      await until(
+        async () =>
+          (
+            (await (await fetch(`${base}/ready`)).json()) as { projections?: { eventsBehind: number }[] }
+          ).projections?.every((x) => x.eventsBehind === 0) === true,
+        30_000,
+        100,
+      ),
+    ).to.equal(true);
 
   let admin: string, shipper: string, dispatcher: string, driver: string, auditor: string;
   let shipperOrg: string, carrierId: string, driverId: string;
@@ -52,7 +71,14 @@ describe('The operations dashboard in a real browser', function () {
     mkdirSync(SHOTS, { recursive: true });
     const url = await freshDatabase('dashboard_e2e');
     const { redisUrl } = await testServices();
-    svc = spawnCli('serve', [], { DATABASE_URL: url, REDIS_URL: redisUrl, PORT: '0', HOST: '127.0.0.1', REDIS_KEY_PREFIX: `t:${randomUUID()}:`, REALTIME_LOCATION_INTERVAL_MS: '200' });
+    svc = spawnCli('serve', [], {
+      DATABASE_URL: url,
+      REDIS_URL: redisUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_KEY_PREFIX: `t:${randomUUID()}:`,
+      REALTIME_LOCATION_INTERVAL_MS: '200',
+    });
     base = `http://127.0.0.1:${((await svc.waitForLog('listening')) as { port: number }).port}`;
     expect(await until(async () => (await fetch(`${base}/ready`)).status === 200, 30_000, 100)).to.equal(true);
 
@@ -60,9 +86,19 @@ describe('The operations dashboard in a real browser', function () {
     auditor = await sign(randomUUID(), config.PLATFORM_ORG_ID, ['auditor']);
     shipperOrg = (await call(admin, '/orgs', { name: 'Gulf Coast Steel', kind: 'shipper' })).orgId!;
     const carrierOrg = (await call(admin, '/orgs', { name: 'Lone Star Haulers', kind: 'carrier' })).orgId!;
-    const shipperUser = (await call(admin, `/orgs/${shipperOrg}/users`, { email: 'ship@steel.example', name: 'Sam', roles: ['shipper'] })).userId!;
-    const dispatcherUser = (await call(admin, `/orgs/${carrierOrg}/users`, { email: 'disp@haulers.example', name: 'Dee', roles: ['dispatcher'] })).userId!;
-    driverId = (await call(admin, `/orgs/${carrierOrg}/users`, { email: 'drive@haulers.example', name: 'Dru', roles: ['driver'] })).userId!;
+    const shipperUser = (
+      await call(admin, `/orgs/${shipperOrg}/users`, { email: 'ship@steel.example', name: 'Sam', roles: ['shipper'] })
+    ).userId!;
+    const dispatcherUser = (
+      await call(admin, `/orgs/${carrierOrg}/users`, {
+        email: 'disp@haulers.example',
+        name: 'Dee',
+        roles: ['dispatcher'],
+      })
+    ).userId!;
+    driverId = (
+      await call(admin, `/orgs/${carrierOrg}/users`, { email: 'drive@haulers.example', name: 'Dru', roles: ['driver'] })
+    ).userId!;
     shipper = await sign(shipperUser, shipperOrg, ['shipper']);
     dispatcher = await sign(dispatcherUser, carrierOrg, ['dispatcher']);
     driver = await sign(driverId, carrierOrg, ['driver']);
@@ -73,7 +109,15 @@ describe('The operations dashboard in a real browser', function () {
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   after(async () => {
@@ -88,7 +132,8 @@ describe('The operations dashboard in a real browser', function () {
   async function signIn(token: string): Promise<Page> {
     const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
     page.on('request', (r) => {
-      if (!r.url().startsWith(base) && !r.url().startsWith(base.replace('http', 'ws')) && !r.url().startsWith('data:')) offsite.push(r.url());
+      if (!r.url().startsWith(base) && !r.url().startsWith(base.replace('http', 'ws')) && !r.url().startsWith('data:'))
+        offsite.push(r.url());
     });
     await page.goto(`${base}/dashboard/`);
     await page.fill('#token', token);
@@ -115,7 +160,10 @@ describe('The operations dashboard in a real browser', function () {
     await page.waitForSelector('table.loads');
     const loadId = (await call(shipper, '/loads', loadBody(shipperOrg, { commodity: 'Rebar, grade 60' }))).loadId!;
     const row = await page.waitForSelector(`tr[data-load="${loadId}"]`, { timeout: 15_000 });
-    expect(await row.textContent()).to.contain('Houston, TX').and.to.contain('Rebar, grade 60').and.to.contain('$1,800.00');
+    expect(await row.textContent())
+      .to.contain('Houston, TX')
+      .and.to.contain('Rebar, grade 60')
+      .and.to.contain('$1,800.00');
     expect(await row.getAttribute('class')).to.contain('fresh');
     await page.screenshot({ path: path.join(SHOTS, 'board.png') });
     await call(dispatcher, `/loads/${loadId}/book`, { carrierId });
@@ -130,16 +178,40 @@ describe('The operations dashboard in a real browser', function () {
     const page = await signIn(shipper);
     await page.goto(`${base}/dashboard/#/loads/${loadId}`);
     await page.waitForSelector('.timeline li[data-status=assigned]');
-    expect(await page.$$eval('.timeline li', (lis) => lis.map((li) => li.getAttribute('data-status')))).to.deep.equal(['posted', 'booked', 'assigned']);
+    expect(await page.$$eval('.timeline li', (lis) => lis.map((li) => li.getAttribute('data-status')))).to.deep.equal([
+      'posted',
+      'booked',
+      'assigned',
+    ]);
     expect(await page.$$eval('svg.map .states path', (ps) => ps.length)).to.be.greaterThan(48);
     await page.waitForSelector('.marker.origin:not([visibility])');
 
-    const ping = (lat: number, lng: number, secondsAgo: number) => ({ id: randomUUID(), lat, lng, speedMph: 55, headingDeg: 0, accuracyM: 5, recordedAt: new Date(Date.now() - secondsAgo * 1000).toISOString() });
+    const ping = (lat: number, lng: number, secondsAgo: number) => ({
+      id: randomUUID(),
+      lat,
+      lng,
+      speedMph: 55,
+      headingDeg: 0,
+      accuracyM: 5,
+      recordedAt: new Date(Date.now() - secondsAgo * 1000).toISOString(),
+    });
     await call(driver, '/tracking/pings', { loadId, pings: [ping(29.77, -95.37, 3)] });
     const truck = await page.waitForSelector('.marker.truck:not([visibility])', { timeout: 15_000 });
     const first = await truck.getAttribute('transform');
     // Read in the page, where there is a DOM.
-    const positionIs = (lat: string) => page.waitForFunction((want) => (globalThis as unknown as { document: { querySelector(s: string): { getAttribute(a: string): string | null } | null } }).document.querySelector('.position')?.getAttribute('data-lat') === want, lat, { timeout: 15_000 });
+    const positionIs = (lat: string) =>
+      page.waitForFunction(
+        (want) =>
+          (
+            globalThis as unknown as {
+              document: { querySelector(s: string): { getAttribute(a: string): string | null } | null };
+            }
+          ).document
+            .querySelector('.position')
+            ?.getAttribute('data-lat') === want,
+        lat,
+        { timeout: 15_000 },
+      );
     await positionIs('29.77');
     // Up the road toward Dallas: the marker moves and the track grows, live.
     await call(driver, '/tracking/pings', { loadId, pings: [ping(30.6, -95.9, 2), ping(31.5, -96.4, 1)] });

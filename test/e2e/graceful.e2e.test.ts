@@ -17,9 +17,20 @@ describe('A restart under load', function () {
   it('loses no accepted command: SIGTERM drains in-flight requests and exits 0; clients retry the rest with their keys', async () => {
     const url = await freshDatabase('graceful_e2e');
     const { redisUrl } = await testServices();
-    const env = { DATABASE_URL: url, REDIS_URL: redisUrl, PORT: '0', HOST: '127.0.0.1', REDIS_KEY_PREFIX: `t:${randomUUID()}:`, RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0' };
+    const env = {
+      DATABASE_URL: url,
+      REDIS_URL: redisUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_KEY_PREFIX: `t:${randomUUID()}:`,
+      RATE_LIMIT_PER_IP: '0',
+      RATE_LIMIT_PER_USER: '0',
+    };
     const config = loadConfig({ NODE_ENV: 'test' });
-    const admin = await mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, { userId: randomUUID(), orgId: config.PLATFORM_ORG_ID, roles: ['admin'] });
+    const admin = await mintToken(
+      { secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
+      { userId: randomUUID(), orgId: config.PLATFORM_ORG_ID, roles: ['admin'] },
+    );
 
     const start = async () => {
       const p = spawnCli('serve', [], env);
@@ -47,7 +58,8 @@ describe('A restart under load', function () {
           if (res.status !== 503) throw new Error(`unexpected ${res.status}: ${await res.text()}`);
         } catch (err) {
           // A refused or reset connection (the process is restarting): retry with the same key.
-          if (!/ECONNREFUSED|ECONNRESET|EPIPE|socket|other side closed/i.test(String((err as Error).cause ?? err))) throw err;
+          if (!/ECONNREFUSED|ECONNRESET|EPIPE|socket|other side closed/i.test(String((err as Error).cause ?? err)))
+            throw err;
         }
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -62,13 +74,26 @@ describe('A restart under load', function () {
     });
 
     // Waits for commands to flow (a condition, not a count within a time: the machine may be busy).
-    expect(await until(() => accepted.size >= 10, 60_000, 20), 'commands were flowing before the restart').to.equal(true);
+    expect(await until(() => accepted.size >= 10, 60_000, 20), 'commands were flowing before the restart').to.equal(
+      true,
+    );
     p.child.kill('SIGTERM');
     const exit = await p.exited;
-    expect(exit.code, `a drained shutdown exits 0; ${p.output().split('\n').filter((l) => /shutdown|stopped|timed out/.test(l)).join('\n').slice(0, 3000)}`).to.equal(0);
+    expect(
+      exit.code,
+      `a drained shutdown exits 0; ${p
+        .output()
+        .split('\n')
+        .filter((l) => /shutdown|stopped|timed out/.test(l))
+        .join('\n')
+        .slice(0, 3000)}`,
+    ).to.equal(0);
     const drained = accepted.size;
     ({ p, port } = await start());
-    expect(await until(() => accepted.size >= drained + 10, 60_000, 20), 'commands flow again after the restart').to.equal(true);
+    expect(
+      await until(() => accepted.size >= drained + 10, 60_000, 20),
+      'commands flow again after the restart',
+    ).to.equal(true);
     stop = true;
     await Promise.all(clients);
 
@@ -77,7 +102,7 @@ describe('A restart under load', function () {
     // below any transaction still open in the cluster, and the restarted service is busy projecting.)
     const knex = createKnex(url, 2);
     try {
-      const registered = (await knex('es_events').where({ type: 'OrganisationRegistered' }).pluck<string[]>('stream_id'));
+      const registered = await knex('es_events').where({ type: 'OrganisationRegistered' }).pluck<string[]>('stream_id');
       expect(new Set(registered).size).to.equal(registered.length);
       const have = new Set(registered);
       for (const orgId of accepted.values()) expect(have.has(`organisation-${orgId}`), orgId).to.equal(true);

@@ -16,7 +16,14 @@ describe('Projector failover across processes', function () {
   it('runs each projector in one of two processes, and the other takes over when the holder is killed -9', async () => {
     const url = await freshDatabase('failover_e2e');
     const { redisUrl } = await testServices();
-    const env = { DATABASE_URL: url, REDIS_URL: redisUrl, PORT: '0', HOST: '127.0.0.1', REDIS_KEY_PREFIX: `t:${randomUUID()}:`, PROJECTOR_LEASE_RETRY_MS: '200' };
+    const env = {
+      DATABASE_URL: url,
+      REDIS_URL: redisUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_KEY_PREFIX: `t:${randomUUID()}:`,
+      PROJECTOR_LEASE_RETRY_MS: '200',
+    };
     const a = spawnCli('serve', ['--role', 'projector'], env);
     procs.push(a);
     await a.waitForLog('listening');
@@ -25,7 +32,11 @@ describe('Projector failover across processes', function () {
     procs.push(b);
     await b.waitForLog('listening');
     await new Promise((r) => setTimeout(r, 1_000));
-    const leasesOf = (p: Spawned) => p.output().split('\n').filter((l) => l.includes('"projector lease taken"')).length;
+    const leasesOf = (p: Spawned) =>
+      p
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"projector lease taken"')).length;
     expect(leasesOf(b), 'B stands by while A holds every lease').to.equal(0);
     expect(leasesOf(a)).to.be.above(5);
 
@@ -40,7 +51,9 @@ describe('Projector failover across processes', function () {
     try {
       const streamId = `load-${randomUUID()}`;
       await store.append(streamId, [{ id: randomUUID(), type: 'LoadPosted', data: {}, metadata: {} }]);
-      expect(await until(async () => (await knex('stream_index').where({ stream_id: streamId })).length === 1, 10_000, 100)).to.equal(true);
+      expect(
+        await until(async () => (await knex('stream_index').where({ stream_id: streamId })).length === 1, 10_000, 100),
+      ).to.equal(true);
     } finally {
       await store.close();
       await knex.destroy();

@@ -12,7 +12,11 @@ interface IndexRow {
 }
 
 /** The stream_index rows that the events up to `checkpoint` (commit/prepare) must give. */
-async function expectedIndex(knex: Knex, generationTable: string, checkpoint: { commit: string; prepare: string } | null) {
+async function expectedIndex(
+  knex: Knex,
+  generationTable: string,
+  checkpoint: { commit: string; prepare: string } | null,
+) {
   const want = checkpoint
     ? (
         await knex.raw<{ rows: IndexRow[] }>(
@@ -22,7 +26,9 @@ async function expectedIndex(knex: Knex, generationTable: string, checkpoint: { 
         )
       ).rows
     : [];
-  const got = await knex(generationTable).select<IndexRow[]>('stream_id', knex.raw('last_revision::text as last_revision')).orderBy('stream_id');
+  const got = await knex(generationTable)
+    .select<IndexRow[]>('stream_id', knex.raw('last_revision::text as last_revision'))
+    .orderBy('stream_id');
   return { want, got };
 }
 
@@ -56,12 +62,19 @@ describe('The service as a process', function () {
   before(async () => {
     url = await freshDatabase('service');
     const { redisUrl } = await testServices();
-    env = { DATABASE_URL: url, REDIS_URL: redisUrl, PORT: '0', HOST: '127.0.0.1', REDIS_KEY_PREFIX: `t:${randomUUID()}:` };
+    env = {
+      DATABASE_URL: url,
+      REDIS_URL: redisUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_KEY_PREFIX: `t:${randomUUID()}:`,
+    };
     knex = createKnex(url, 4);
     store = new PostgresEventStore({ databaseUrl: url });
   });
   afterEach(async () => {
-    for (const p of procs.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    for (const p of procs.splice(0))
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   });
   after(async () => {
     await store.close();
@@ -108,7 +121,10 @@ describe('The service as a process', function () {
     for (let i = 0; i < 40; i++) {
       await Promise.all(
         Array.from({ length: 10 }, (_, j) =>
-          store.append(`kill-${i}-${j}`, Array.from({ length: 50 }, () => ({ id: randomUUID(), type: 'Tick', data: {} }))),
+          store.append(
+            `kill-${i}-${j}`,
+            Array.from({ length: 50 }, () => ({ id: randomUUID(), type: 'Tick', data: {} })),
+          ),
         ),
       );
     }

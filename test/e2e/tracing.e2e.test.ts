@@ -14,21 +14,37 @@ interface OtlpSpan {
   name: string;
 }
 interface OtlpExport {
-  resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[];
+  resourceSpans: {
+    resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+    scopeSpans: { spans: OtlpSpan[] }[];
+  }[];
 }
 
 /** Stands in for an OpenTelemetry collector: takes OTLP/HTTP JSON exports and keeps them. */
-function collector(): Promise<{ server: Server; url: string; exports: { path: string; apiKey: string | undefined; body: OtlpExport }[] }> {
+function collector(): Promise<{
+  server: Server;
+  url: string;
+  exports: { path: string; apiKey: string | undefined; body: OtlpExport }[];
+}> {
   const exports: { path: string; apiKey: string | undefined; body: OtlpExport }[] = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      if (req.method === 'POST' && req.headers['content-type']?.includes('json')) exports.push({ path: req.url ?? '', apiKey: req.headers['x-api-key'] as string | undefined, body: JSON.parse(body) as OtlpExport });
+      if (req.method === 'POST' && req.headers['content-type']?.includes('json'))
+        exports.push({
+          path: req.url ?? '',
+          apiKey: req.headers['x-api-key'] as string | undefined,
+          body: JSON.parse(body) as OtlpExport,
+        });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, exports })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, exports }),
+    ),
+  );
 }
 
 describe('Tracing exported over OTLP by the service', function () {
@@ -57,9 +73,13 @@ describe('Tracing exported over OTLP by the service', function () {
       OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=collector-secret',
     });
     const { port } = (await p.waitForLog('listening')) as { port: number };
-    for (let i = 0; i < 150 && (await fetch(`http://127.0.0.1:${port}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 150 && (await fetch(`http://127.0.0.1:${port}/ready`)).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 100));
     const config = loadConfig({ NODE_ENV: 'test' });
-    const admin = await mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, { userId: randomUUID(), orgId: config.PLATFORM_ORG_ID, roles: ['admin'] });
+    const admin = await mintToken(
+      { secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
+      { userId: randomUUID(), orgId: config.PLATFORM_ORG_ID, roles: ['admin'] },
+    );
     const res = await fetch(`http://127.0.0.1:${port}/orgs`, {
       method: 'POST',
       headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
@@ -71,7 +91,9 @@ describe('Tracing exported over OTLP by the service', function () {
     const { orgId } = (await res.json()) as { orgId: string };
     // Read your write: once the organisation is readable, its projection span has ended.
     for (let i = 0; i < 100; i++) {
-      const r = await fetch(`http://127.0.0.1:${port}/orgs/${orgId}`, { headers: { authorization: `Bearer ${admin}` } });
+      const r = await fetch(`http://127.0.0.1:${port}/orgs/${orgId}`, {
+        headers: { authorization: `Bearer ${admin}` },
+      });
       if (r.status === 200) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -89,18 +111,28 @@ describe('Tracing exported over OTLP by the service', function () {
 
     expect(c.exports.length, 'the collector received exports').to.be.greaterThan(0);
     expect(new Set(c.exports.map((e) => e.path))).to.deep.equal(new Set(['/v1/traces']));
-    expect(new Set(c.exports.map((e) => e.apiKey)), 'OTEL_EXPORTER_OTLP_HEADERS sent').to.deep.equal(new Set(['collector-secret']));
+    expect(new Set(c.exports.map((e) => e.apiKey)), 'OTEL_EXPORTER_OTLP_HEADERS sent').to.deep.equal(
+      new Set(['collector-secret']),
+    );
     const resources = c.exports.flatMap((e) => e.body.resourceSpans);
-    const names = new Set(resources.flatMap((r) => r.resource.attributes.filter((a) => a.key === 'service.name').map((a) => a.value.stringValue)));
+    const names = new Set(
+      resources.flatMap((r) =>
+        r.resource.attributes.filter((a) => a.key === 'service.name').map((a) => a.value.stringValue),
+      ),
+    );
     expect([...names]).to.deep.equal(['freight-api-projector-worker']);
     const spans = resources.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)).filter((s) => s.traceId === traceId);
     const byName = (n: string) => spans.filter((s) => s.name === n);
     const http = byName('POST /orgs')[0]!;
     expect(http, `spans: ${spans.map((s) => s.name).join(', ')}`).to.not.equal(undefined);
-    const command = byName('handle RegisterOrganisation')[0] ?? spans.find((s) => s.name.startsWith('handle ') && s.parentSpanId === http.spanId);
+    const command =
+      byName('handle RegisterOrganisation')[0] ??
+      spans.find((s) => s.name.startsWith('handle ') && s.parentSpanId === http.spanId);
     expect(command?.parentSpanId).to.equal(http.spanId);
     expect(byName('eventstore.append').map((s) => s.parentSpanId)).to.include(command!.spanId);
-    const projections = spans.filter((s) => s.name.startsWith('project ') && s.parentSpanId === command!.spanId).map((s) => s.name);
+    const projections = spans
+      .filter((s) => s.name.startsWith('project ') && s.parentSpanId === command!.spanId)
+      .map((s) => s.name);
     expect(projections).to.include('project organisations');
   });
 });

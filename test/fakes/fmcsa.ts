@@ -82,21 +82,36 @@ export class FakeFmcsa {
     const [, docket, mc, dot, sub] = m;
     if (docket) {
       const found = [...this.carriers.values()].filter((c) => c.mcNumbers?.includes(mc!.replace(/^0+/, '')));
-      return json(res, 200, { content: found.map((c) => ({ carrier: carrierRecord(c), _links: {} })), retrievalDate: new Date().toISOString() });
+      return json(res, 200, {
+        content: found.map((c) => ({ carrier: carrierRecord(c), _links: {} })),
+        retrievalDate: new Date().toISOString(),
+      });
     }
     const c = this.carriers.get(dot!);
     if (!c) return json(res, 200, { content: null, retrievalDate: new Date().toISOString() });
     if (sub === 'authority') {
       const status = c.commonAuthority ?? 'A';
       const content = (c.mcNumbers ?? ['']).map((n) => ({
-        carrierAuthority: { prefix: 'MC', docketNumber: n, commonAuthorityStatus: status, contractAuthorityStatus: 'N', brokerAuthorityStatus: 'N', authorizedForProperty: 'Y' },
+        carrierAuthority: {
+          prefix: 'MC',
+          docketNumber: n,
+          commonAuthorityStatus: status,
+          contractAuthorityStatus: 'N',
+          brokerAuthorityStatus: 'N',
+          authorizedForProperty: 'Y',
+        },
       }));
       return json(res, 200, { content });
     }
     if (sub === 'oos') {
-      return json(res, 200, { content: c.outOfService ? [{ oos: { oosDate: '2026-10-01', oosReason: 'Imminent hazard' } }] : [] });
+      return json(res, 200, {
+        content: c.outOfService ? [{ oos: { oosDate: '2026-10-01', oosReason: 'Imminent hazard' } }] : [],
+      });
     }
-    return json(res, 200, { content: { carrier: carrierRecord(c), _links: {} }, retrievalDate: new Date().toISOString() });
+    return json(res, 200, {
+      content: { carrier: carrierRecord(c), _links: {} },
+      retrievalDate: new Date().toISOString(),
+    });
   }
 }
 

@@ -62,17 +62,29 @@ export class FakeStripe {
       this.failures--;
       return send(res, 500, { error: { type: 'api_error', message: 'An unknown error occurred' } });
     }
-    if (!(req.headers.authorization ?? '').startsWith('Bearer sk_test_')) return send(res, 401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
+    if (!(req.headers.authorization ?? '').startsWith('Bearer sk_test_'))
+      return send(res, 401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
     const fingerprint = createHash('sha256').update(`${req.method} ${path} ${raw}`).digest('hex');
     if (key) {
       const seen = this.idempotent.get(key);
       if (seen && seen.fingerprint !== fingerprint) {
-        return send(res, 400, { error: { type: 'idempotency_error', message: 'Keys for idempotent requests can only be used with the same parameters they were first used with.' } });
+        return send(res, 400, {
+          error: {
+            type: 'idempotency_error',
+            message:
+              'Keys for idempotent requests can only be used with the same parameters they were first used with.',
+          },
+        });
       }
       if (seen) return send(res, seen.status, seen.body, { 'Idempotent-Replayed': 'true' });
     }
     if (key && this.inFlight.has(key)) {
-      return send(res, 409, { error: { type: 'idempotency_error', message: 'There is currently another in-progress request using this Idempotent Key' } });
+      return send(res, 409, {
+        error: {
+          type: 'idempotency_error',
+          message: 'There is currently another in-progress request using this Idempotent Key',
+        },
+      });
     }
     if (key) this.inFlight.add(key);
     const params = new URLSearchParams(raw);
@@ -87,10 +99,21 @@ export class FakeStripe {
     const id = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
     if (method === 'POST' && path === '/v1/payment_intents') {
       const amount = Number(p.get('amount'));
-      if (!Number.isInteger(amount) || amount <= 0 || !p.get('currency')) return [400, { error: { type: 'invalid_request_error', message: 'amount and currency are required' } }];
+      if (!Number.isInteger(amount) || amount <= 0 || !p.get('currency'))
+        return [400, { error: { type: 'invalid_request_error', message: 'amount and currency are required' } }];
       if (this.declines > 0) {
         this.declines--;
-        return [402, { error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' } }];
+        return [
+          402,
+          {
+            error: {
+              type: 'card_error',
+              code: 'card_declined',
+              decline_code: 'insufficient_funds',
+              message: 'Your card has insufficient funds.',
+            },
+          },
+        ];
       }
       const intent = {
         id: id('pi'),
@@ -108,26 +131,80 @@ export class FakeStripe {
     }
     if (method === 'POST' && path === '/v1/transfers') {
       const destination = p.get('destination') ?? '';
-      if (this.closedAccounts.has(destination)) return [400, { error: { type: 'invalid_request_error', code: 'account_invalid', message: `No such destination: '${destination}'` } }];
-      const transfer = { id: id('tr'), object: 'transfer', amount: Number(p.get('amount')), currency: p.get('currency'), destination, transfer_group: p.get('transfer_group'), metadata: { paymentId: p.get('metadata[paymentId]') } };
+      if (this.closedAccounts.has(destination))
+        return [
+          400,
+          {
+            error: {
+              type: 'invalid_request_error',
+              code: 'account_invalid',
+              message: `No such destination: '${destination}'`,
+            },
+          },
+        ];
+      const transfer = {
+        id: id('tr'),
+        object: 'transfer',
+        amount: Number(p.get('amount')),
+        currency: p.get('currency'),
+        destination,
+        transfer_group: p.get('transfer_group'),
+        metadata: { paymentId: p.get('metadata[paymentId]') },
+      };
       this.transfers.set(transfer.id, transfer);
       return [200, transfer];
     }
     if (method === 'POST' && path === '/v1/refunds') {
       const intent = this.paymentIntents.get(p.get('payment_intent') ?? '');
-      if (!intent) return [400, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${p.get('payment_intent')}'` } }];
-      const refunded = [...this.refunds.values()].filter((r) => r.payment_intent === intent.id).reduce((sum, r) => sum + Number(r.amount), 0);
+      if (!intent)
+        return [
+          400,
+          {
+            error: {
+              type: 'invalid_request_error',
+              code: 'resource_missing',
+              message: `No such payment_intent: '${p.get('payment_intent')}'`,
+            },
+          },
+        ];
+      const refunded = [...this.refunds.values()]
+        .filter((r) => r.payment_intent === intent.id)
+        .reduce((sum, r) => sum + Number(r.amount), 0);
       const amount = Number(p.get('amount') ?? Number(intent.amount) - refunded);
-      if (amount + refunded > Number(intent.amount)) return [400, { error: { type: 'invalid_request_error', code: 'charge_already_refunded', message: 'Refund amount exceeds the charge' } }];
-      const refund = { id: id('re'), object: 'refund', amount, payment_intent: intent.id, status: 'succeeded', metadata: { paymentId: p.get('metadata[paymentId]'), refundId: p.get('metadata[refundId]') } };
+      if (amount + refunded > Number(intent.amount))
+        return [
+          400,
+          {
+            error: {
+              type: 'invalid_request_error',
+              code: 'charge_already_refunded',
+              message: 'Refund amount exceeds the charge',
+            },
+          },
+        ];
+      const refund = {
+        id: id('re'),
+        object: 'refund',
+        amount,
+        payment_intent: intent.id,
+        status: 'succeeded',
+        metadata: { paymentId: p.get('metadata[paymentId]'), refundId: p.get('metadata[refundId]') },
+      };
       this.refunds.set(refund.id, refund);
       return [200, refund];
     }
-    return [404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path})` } }];
+    return [
+      404,
+      { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path})` } },
+    ];
   }
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${randomBytes(6).toString('hex')}`, ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'request-id': `req_${randomBytes(6).toString('hex')}`,
+    ...headers,
+  });
   res.end(JSON.stringify(body));
 }

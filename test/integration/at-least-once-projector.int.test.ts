@@ -19,7 +19,11 @@ if current == false or tonumber(current) < tonumber(ARGV[2]) then
 end
 return 0`;
 
-function lastRevisionProjector(redis: Redis, prefix: string, calls: { applied: number; retired: number[] }): AtLeastOnceProjector {
+function lastRevisionProjector(
+  redis: Redis,
+  prefix: string,
+  calls: { applied: number; retired: number[] },
+): AtLeastOnceProjector {
   const key = (generation: number) => `last-revision:g${generation}`;
   return {
     kind: 'at-least-once',
@@ -66,7 +70,10 @@ describe('An at-least-once projector (Redis)', () => {
     const calls = { applied: 0, retired: [] as number[] };
     const projector = lastRevisionProjector(redis, prefix, calls);
     for (let i = 0; i < 5; i++) {
-      await store.append(`${prefix}-${i}`, Array.from({ length: 3 + i }, () => ({ id: randomUUID(), type: 'T', data: {} })));
+      await store.append(
+        `${prefix}-${i}`,
+        Array.from({ length: 3 + i }, () => ({ id: randomUUID(), type: 'T', data: {} })),
+      );
     }
     const runner = new ProjectionRunner({ knex, store, projectors: [projector], logger: testLogger, batchSize: 4 });
     runner.start();

@@ -14,7 +14,8 @@ describe('Authentication and the cached active-principal check', () => {
   after(async () => {
     await h.close();
   });
-  const whoCanPost = (auth: string, orgId: string) => h.http().post('/loads').set('Authorization', auth).send(loadBody(orgId));
+  const whoCanPost = (auth: string, orgId: string) =>
+    h.http().post('/loads').set('Authorization', auth).send(loadBody(orgId));
 
   it('refuses a request without a token, or with a malformed one, with 401 problem+json and a Bearer challenge', async () => {
     const none = await h.http().post('/loads').send(loadBody(randomUUID())).expect(401);
@@ -29,19 +30,47 @@ describe('Authentication and the cached active-principal check', () => {
   it('refuses tokens signed with another key, expired, or for another audience or issuer', async () => {
     const claims = { org: h.platformOrgId, roles: ['admin'] };
     const sign = (secret: string, edit: (j: SignJWT) => SignJWT = (j) => j) =>
-      edit(new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(randomUUID()).setIssuedAt())
-        .sign(new TextEncoder().encode(secret));
-    const ok = (j: SignJWT) => j.setIssuer(h.config.JWT_ISSUER).setAudience(h.config.JWT_AUDIENCE).setExpirationTime('1h');
+      edit(new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(randomUUID()).setIssuedAt()).sign(
+        new TextEncoder().encode(secret),
+      );
+    const ok = (j: SignJWT) =>
+      j.setIssuer(h.config.JWT_ISSUER).setAudience(h.config.JWT_AUDIENCE).setExpirationTime('1h');
     const forged = await sign('x'.repeat(40), ok);
-    expect((await h.http().get('/orgs/' + randomUUID()).set('Authorization', `Bearer ${forged}`)).status).to.equal(401);
-    const expired = await h.token({ userId: randomUUID(), orgId: h.platformOrgId, roles: ['admin'] }, Math.floor(Date.now() / 1000) - 60);
-    const res = await h.http().get('/orgs/' + randomUUID()).set('Authorization', `Bearer ${expired}`).expect(401);
+    expect(
+      (
+        await h
+          .http()
+          .get('/orgs/' + randomUUID())
+          .set('Authorization', `Bearer ${forged}`)
+      ).status,
+    ).to.equal(401);
+    const expired = await h.token(
+      { userId: randomUUID(), orgId: h.platformOrgId, roles: ['admin'] },
+      Math.floor(Date.now() / 1000) - 60,
+    );
+    const res = await h
+      .http()
+      .get('/orgs/' + randomUUID())
+      .set('Authorization', `Bearer ${expired}`)
+      .expect(401);
     expect(res.body.detail).to.equal('The token has expired');
     const { DEV_JWT_SECRET } = await import('../../src/infra/config.js');
-    const otherAudience = await sign(DEV_JWT_SECRET, (j) => j.setIssuer(h.config.JWT_ISSUER).setAudience('someone-else').setExpirationTime('1h'));
-    await h.http().get('/orgs/' + randomUUID()).set('Authorization', `Bearer ${otherAudience}`).expect(401);
-    const otherIssuer = await sign(DEV_JWT_SECRET, (j) => j.setIssuer('evil').setAudience(h.config.JWT_AUDIENCE).setExpirationTime('1h'));
-    await h.http().get('/orgs/' + randomUUID()).set('Authorization', `Bearer ${otherIssuer}`).expect(401);
+    const otherAudience = await sign(DEV_JWT_SECRET, (j) =>
+      j.setIssuer(h.config.JWT_ISSUER).setAudience('someone-else').setExpirationTime('1h'),
+    );
+    await h
+      .http()
+      .get('/orgs/' + randomUUID())
+      .set('Authorization', `Bearer ${otherAudience}`)
+      .expect(401);
+    const otherIssuer = await sign(DEV_JWT_SECRET, (j) =>
+      j.setIssuer('evil').setAudience(h.config.JWT_AUDIENCE).setExpirationTime('1h'),
+    );
+    await h
+      .http()
+      .get('/orgs/' + randomUUID())
+      .set('Authorization', `Bearer ${otherIssuer}`)
+      .expect(401);
     const noRoles = await new SignJWT({ org: h.platformOrgId })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(randomUUID())
@@ -49,7 +78,11 @@ describe('Authentication and the cached active-principal check', () => {
       .setAudience(h.config.JWT_AUDIENCE)
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode(DEV_JWT_SECRET));
-    await h.http().get('/orgs/' + randomUUID()).set('Authorization', `Bearer ${noRoles}`).expect(401);
+    await h
+      .http()
+      .get('/orgs/' + randomUUID())
+      .set('Authorization', `Bearer ${noRoles}`)
+      .expect(401);
   });
 
   it('refuses a validly signed token for a user the log does not know, outside the platform organisation', async () => {
@@ -60,7 +93,12 @@ describe('Authentication and the cached active-principal check', () => {
 
   it('refuses a role the route does not allow, with 403', async () => {
     const carrier = await h.member('carrier', ['carrier']);
-    const res = await h.http().post('/orgs').set('Authorization', carrier.auth).send({ name: 'X', kind: 'shipper' }).expect(403);
+    const res = await h
+      .http()
+      .post('/orgs')
+      .set('Authorization', carrier.auth)
+      .send({ name: 'X', kind: 'shipper' })
+      .expect(403);
     expect(res.body.type).to.equal('urn:freight:problem:forbidden');
   });
 
@@ -75,7 +113,12 @@ describe('Authentication and the cached active-principal check', () => {
 
   it('refuses every user of a suspended organisation until it is reinstated', async () => {
     const m = await h.member('shipper', ['shipper']);
-    await h.http().post(`/orgs/${m.orgId}/suspend`).set('Authorization', h.admin).send({ reason: 'unpaid invoices' }).expect(202);
+    await h
+      .http()
+      .post(`/orgs/${m.orgId}/suspend`)
+      .set('Authorization', h.admin)
+      .send({ reason: 'unpaid invoices' })
+      .expect(202);
     await h.settle();
     const res = await whoCanPost(m.auth, m.orgId).expect(403);
     expect(res.body.detail).to.equal('The organisation is suspended');
@@ -86,7 +129,12 @@ describe('Authentication and the cached active-principal check', () => {
 
   it("acts only with the token's roles the log still grants", async () => {
     const m = await h.member('shipper', ['shipper', 'dispatcher']);
-    await h.http().post(`/orgs/${m.orgId}/users/${m.userId}/roles`).set('Authorization', h.admin).send({ roles: ['dispatcher'] }).expect(202);
+    await h
+      .http()
+      .post(`/orgs/${m.orgId}/users/${m.userId}/roles`)
+      .set('Authorization', h.admin)
+      .send({ roles: ['dispatcher'] })
+      .expect(202);
     await h.settle();
     // The token still says shipper + dispatcher; dispatcher remains, so the shipper-side route works...
     await whoCanPost(m.auth, m.orgId).expect(201);

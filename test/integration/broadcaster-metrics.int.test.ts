@@ -10,7 +10,12 @@ describe('Counting broadcast messages', () => {
     const redis = createRedis((await testServices()).redisUrl, prefix);
     const metrics = new Metrics();
     try {
-      const b = new RedisBroadcaster(redis, channelKey(prefix), () => {}, (event) => metrics.socketMessages.inc({ event }));
+      const b = new RedisBroadcaster(
+        redis,
+        channelKey(prefix),
+        () => {},
+        (event) => metrics.socketMessages.inc({ event }),
+      );
       b.emit(['load:1', 'org:2'], 'load', { loadId: '1' });
       b.emit(['tracking:1'], 'location', { loadId: '1' });
       b.emit([], 'load', { loadId: '3' });

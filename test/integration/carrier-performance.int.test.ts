@@ -42,20 +42,28 @@ describe("A carrier's performance score, from load events", () => {
 
   it('counts a delivery inside the window as on time, caused by the delivery event', async () => {
     const loadId = await bookedLoad();
-    await post(carrierOrg.auth, `/loads/${loadId}/assignment`, { driverId: carrierOrg.userId, truckId: 'T-1' }).expect(202);
+    await post(carrierOrg.auth, `/loads/${loadId}/assignment`, { driverId: carrierOrg.userId, truckId: 'T-1' }).expect(
+      202,
+    );
     await post(carrierOrg.auth, `/loads/${loadId}/pickup`).expect(202);
     await post(carrierOrg.auth, `/loads/${loadId}/delivery`, { signedBy: 'J. Doe' }).expect(202);
     expect(await performance()).to.deep.equal({ onTime: 1, late: 0, cancelled: 0, score: 100 });
     const delivered = (await h.store.readStream(`load-${loadId}`)).find((e) => e.type === 'LoadDelivered')!;
     const updated = (await carrierEvents()).filter((e) => e.type === 'CarrierPerformanceUpdated');
     expect(updated).to.have.length(1);
-    expect(updated[0]!.metadata).to.include({ causationId: delivered.id, correlationId: delivered.metadata.correlationId, actor: PERFORMANCE_ACTOR });
+    expect(updated[0]!.metadata).to.include({
+      causationId: delivered.id,
+      correlationId: delivered.metadata.correlationId,
+      actor: PERFORMANCE_ACTOR,
+    });
   });
 
   it('counts a released booking as a cancellation, and puts the load back on the board', async () => {
     const loadId = await bookedLoad();
     await post(shipper.auth, `/loads/${loadId}/booking/release`, { reason: 'x' }).expect(403);
-    const res = await post(carrierOrg.auth, `/loads/${loadId}/booking/release`, { reason: 'truck broke down' }).expect(202);
+    const res = await post(carrierOrg.auth, `/loads/${loadId}/booking/release`, { reason: 'truck broke down' }).expect(
+      202,
+    );
     expect(res.body.events).to.deep.equal(['LoadBookingReleased']);
     expect(await performance()).to.deep.equal({ onTime: 1, late: 0, cancelled: 1, score: 50 });
     const board = await h.http().get(`/loads/${loadId}`).set('Authorization', shipper.auth).expect(200);
@@ -89,8 +97,14 @@ describe("A carrier's performance score, from load events", () => {
       expiresAt: iso(-4),
     };
     const history: LoadEvent[] = [
-      { type: 'LoadPosted', data: loadEvents.decode({ type: 'LoadPosted', data: postedJson, metadata: {} }) } as LoadEvent,
-      { type: 'LoadBooked', data: { carrierId, carrierOrgId: carrierOrg.orgId, rateCents: 180_000, via: 'book_now', bookedAt: day(-5.5) } },
+      {
+        type: 'LoadPosted',
+        data: loadEvents.decode({ type: 'LoadPosted', data: postedJson, metadata: {} }),
+      } as LoadEvent,
+      {
+        type: 'LoadBooked',
+        data: { carrierId, carrierOrgId: carrierOrg.orgId, rateCents: 180_000, via: 'book_now', bookedAt: day(-5.5) },
+      },
       { type: 'DriverAssigned', data: { driverId: randomUUID(), truckId: 'T-2', assignedAt: day(-5.2) } },
       { type: 'LoadPickedUp', data: { pickedUpAt: day(-4.5) } },
       { type: 'LoadDelivered', data: { deliveredAt: day(-1), proofOfDelivery: { signedBy: 'Late Larry' } } },
@@ -108,7 +122,9 @@ describe("A carrier's performance score, from load events", () => {
   it('appends nothing more when the reactor sees the same events again', async () => {
     const reactor = h.projectors.find((p) => p.name === 'carrier_performance') as AtLeastOnceProjector;
     const before = await carrierEvents();
-    const all = await h.store.readAll({ filter: { eventTypes: [...(reactor.eventTypes as string[])], streamPrefixes: ['load-'] } });
+    const all = await h.store.readAll({
+      filter: { eventTypes: [...(reactor.eventTypes as string[])], streamPrefixes: ['load-'] },
+    });
     expect(all.length).to.be.greaterThan(2);
     await reactor.apply(all, 1);
     await reactor.apply(all.slice(1), 1);

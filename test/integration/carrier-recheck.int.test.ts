@@ -58,19 +58,41 @@ describe('The daily re-check of every carrier (10,000 carriers, fake FMCSA)', fu
             homeBase: { city: 'Houston', state: 'TX', lat: 29.76, lng: -95.37 },
             registeredAt: new Date(),
           });
-          await store.append(`carrier-${carrierId}`, [{ id: randomUUID(), type: 'CarrierRegistered', data, metadata: { schemaVersion } }], { expectedRevision: 'no_stream' });
+          await store.append(
+            `carrier-${carrierId}`,
+            [{ id: randomUUID(), type: 'CarrierRegistered', data, metadata: { schemaVersion } }],
+            { expectedRevision: 'no_stream' },
+          );
         }
       }),
     );
-    const runner = new ProjectionRunner({ knex, store, projectors: [carrierDirectoryProjector], logger: testLogger, batchSize: 2_000 });
+    const runner = new ProjectionRunner({
+      knex,
+      store,
+      projectors: [carrierDirectoryProjector],
+      logger: testLogger,
+      batchSize: 2_000,
+    });
     runner.start();
     expect(await runner.idle(60_000)).to.equal(true);
     await runner.stop();
-    const fmcsa = new FmcsaClient({ baseUrl, webKey: fake.webKey, timeoutMs: 5_000, attempts: 2, breakerFailures: 50, breakerOpenMs: 1_000 });
+    const fmcsa = new FmcsaClient({
+      baseUrl,
+      webKey: fake.webKey,
+      timeoutMs: 5_000,
+      attempts: 2,
+      breakerFailures: 50,
+      breakerOpenMs: 1_000,
+    });
     workers = await startWorkers({
       queues,
       store,
-      services: servicesFor({ store, knex, redis: (redis = createRedis((await testServices()).redisUrl, `t:${randomUUID()}:`)), config: loadConfig({ NODE_ENV: 'test' }) }),
+      services: servicesFor({
+        store,
+        knex,
+        redis: (redis = createRedis((await testServices()).redisUrl, `t:${randomUUID()}:`)),
+        config: loadConfig({ NODE_ENV: 'test' }),
+      }),
       knex,
       logger: testLogger,
       fmcsa,
@@ -96,26 +118,42 @@ describe('The daily re-check of every carrier (10,000 carriers, fake FMCSA)', fu
     const started = Date.now();
     await queues.queue(QUEUES.recheck).add('recheck', { day: '2026-11-23' });
     // Midway, a carrier asks to be checked now: it goes before the thousands still queued.
-    expect(await until(async () => ((await verification.getJobCounts('completed')).completed ?? 0) >= 1_000, 30_000)).to.equal(true);
-    const urgent = await verification.add('requested', { carrierId: ids[CARRIERS - 1]!, reason: 'requested' }, { priority: PRIORITY.request });
+    expect(
+      await until(async () => ((await verification.getJobCounts('completed')).completed ?? 0) >= 1_000, 30_000),
+    ).to.equal(true);
+    const urgent = await verification.add(
+      'requested',
+      { carrierId: ids[CARRIERS - 1]!, reason: 'requested' },
+      { priority: PRIORITY.request },
+    );
     const askedAt = Date.now();
     expect(await until(async () => (await urgent.getState()) === 'completed', 10_000)).to.equal(true);
     const urgentMs = Date.now() - askedAt;
     const leftWhenDone = await verification.getJobCounts('prioritized', 'waiting');
-    expect(await until(async () => (await verification.getJobCounts('completed')).completed === CARRIERS + 1, 90_000)).to.equal(true);
+    expect(
+      await until(async () => (await verification.getJobCounts('completed')).completed === CARRIERS + 1, 90_000),
+    ).to.equal(true);
     const seconds = (Date.now() - started) / 1000;
 
     // It went first: when it was done, most of the re-check was still waiting (an order, not a time).
-    expect((leftWhenDone.prioritized ?? 0) + (leftWhenDone.waiting ?? 0), 'the re-check was still under way').to.be.above(1_000);
+    expect(
+      (leftWhenDone.prioritized ?? 0) + (leftWhenDone.waiting ?? 0),
+      'the re-check was still under way',
+    ).to.be.above(1_000);
     expect((await verification.getJobCounts('failed')).failed).to.equal(0);
     // Every carrier has a fresh verification on its stream.
-    const checked = await knex('es_events').where({ type: 'CarrierVerificationRecorded' }).countDistinct<{ n: string }[]>({ n: 'stream_id' });
+    const checked = await knex('es_events')
+      .where({ type: 'CarrierVerificationRecorded' })
+      .countDistinct<{ n: string }[]>({ n: 'stream_id' });
     expect(Number(checked[0]?.n)).to.equal(CARRIERS);
 
     // Within the limit: one census call per check, never more than the rate (plus one limiter
     // window of 100 ms) in any second, and no faster than the rate on average. Upper bounds only: a
     // busy machine can make the checks slower, never faster, so nothing here waits on its speed.
-    const times = fake.requests.filter((r) => /^\/qc\/services\/carriers\/\d+$/.test(r.path)).map((r) => r.at).sort((a, b) => a - b);
+    const times = fake.requests
+      .filter((r) => /^\/qc\/services\/carriers\/\d+$/.test(r.path))
+      .map((r) => r.at)
+      .sort((a, b) => a - b);
     expect(times).to.have.length(CARRIERS + 1);
     let peak = 0;
     for (let i = 0, j = 0; j < times.length; j++) {
@@ -123,7 +161,9 @@ describe('The daily re-check of every carrier (10,000 carriers, fake FMCSA)', fu
       peak = Math.max(peak, j - i + 1);
     }
     const average = times.length / ((times[times.length - 1]! - times[0]!) / 1000);
-    process.stdout.write(`      ${CARRIERS} checks in ${seconds.toFixed(1)} s; ${average.toFixed(0)}/s on average, ${peak} in the busiest second (limit ${PER_SECOND}/s); the urgent check took ${urgentMs} ms\n`);
+    process.stdout.write(
+      `      ${CARRIERS} checks in ${seconds.toFixed(1)} s; ${average.toFixed(0)}/s on average, ${peak} in the busiest second (limit ${PER_SECOND}/s); the urgent check took ${urgentMs} ms\n`,
+    );
     expect(peak).to.be.at.most(PER_SECOND * 1.1 + 10);
     expect(average).to.be.at.most(PER_SECOND * 1.02);
 

@@ -16,7 +16,17 @@ describe('Verifying carriers against FMCSA in the job queue', () => {
 
   before(async () => {
     const url = await fake.start();
-    h = await apiHarness('verification', { FMCSA_BREAKER_FAILURES: '3', FMCSA_BREAKER_OPEN_MS: '1500', FMCSA_ATTEMPTS: '1', FMCSA_CACHE_SECONDS: '0', JOB_BACKOFF_MS: '50' }, { fmcsaUrl: url });
+    h = await apiHarness(
+      'verification',
+      {
+        FMCSA_BREAKER_FAILURES: '3',
+        FMCSA_BREAKER_OPEN_MS: '1500',
+        FMCSA_ATTEMPTS: '1',
+        FMCSA_CACHE_SECONDS: '0',
+        JOB_BACKOFF_MS: '50',
+      },
+      { fmcsaUrl: url },
+    );
     shipper = await h.member('shipper', ['shipper']);
     carrierOrg = await h.member('carrier', ['carrier']);
   });
@@ -39,11 +49,17 @@ describe('Verifying carriers against FMCSA in the job queue', () => {
     const usdotNumber = String(++dot);
     const mc = String(500_000 + dot - 2_000_000);
     fake.add({ dotNumber: usdotNumber, legalName: `CARRIER ${usdotNumber} LLC`, mcNumbers: [mc], ...on });
-    const res = await post(carrierOrg.auth, '/carriers', carrierBody(carrierOrg.orgId, { usdotNumber, mcNumber: mcNumber ?? `MC-${mc}` })).expect(201);
+    const res = await post(
+      carrierOrg.auth,
+      '/carriers',
+      carrierBody(carrierOrg.orgId, { usdotNumber, mcNumber: mcNumber ?? `MC-${mc}` }),
+    ).expect(201);
     return res.body.carrierId as string;
   }
-  const verifications = async (carrierId: string) => (await h.store.readStream(`carrier-${carrierId}`)).filter((e) => e.type === 'CarrierVerificationRecorded');
-  const directory = async (carrierId: string) => (await h.http().get(`/carriers/${carrierId}`).set('Authorization', h.admin).expect(200)).body;
+  const verifications = async (carrierId: string) =>
+    (await h.store.readStream(`carrier-${carrierId}`)).filter((e) => e.type === 'CarrierVerificationRecorded');
+  const directory = async (carrierId: string) =>
+    (await h.http().get(`/carriers/${carrierId}`).set('Authorization', h.admin).expect(200)).body;
 
   it('checks a newly registered carrier and records the result on its stream, caused by the registration', async () => {
     const carrierId = await register();
@@ -52,7 +68,11 @@ describe('Verifying carriers against FMCSA in the job queue', () => {
     expect(v, 'a verification was recorded').to.not.equal(undefined);
     expect(v!.data).to.deep.include({ verified: true, source: 'fmcsa', reasons: [], mcMatchesDot: true });
     const registered = (await h.store.readStream(`carrier-${carrierId}`))[0]!;
-    expect(v!.metadata).to.include({ actor: FMCSA_ACTOR, causationId: registered.id, correlationId: registered.metadata.correlationId });
+    expect(v!.metadata).to.include({
+      actor: FMCSA_ACTOR,
+      causationId: registered.id,
+      correlationId: registered.metadata.correlationId,
+    });
     expect((await directory(carrierId)).verification).to.include({ verified: true, eligible: true });
     // Verified by the register, it may book.
     const loadId = (await post(shipper.auth, '/loads', loadBody(shipper.orgId)).expect(201)).body.loadId;
@@ -65,7 +85,11 @@ describe('Verifying carriers against FMCSA in the job queue', () => {
     const carrierId = await register({}, 'MC-777001');
     await h.settle();
     const [v] = await verifications(carrierId);
-    expect(v!.data).to.deep.include({ verified: false, mcMatchesDot: false, reasons: ['USDOT and MC numbers belong to different entities'] });
+    expect(v!.data).to.deep.include({
+      verified: false,
+      mcMatchesDot: false,
+      reasons: ['USDOT and MC numbers belong to different entities'],
+    });
     const loadId = (await post(shipper.auth, '/loads', loadBody(shipper.orgId)).expect(201)).body.loadId;
     const refused = await post(carrierOrg.auth, `/loads/${loadId}/book`, { carrierId }).expect(422);
     expect(refused.body.detail).to.match(/not verified/);
@@ -88,7 +112,10 @@ describe('Verifying carriers against FMCSA in the job queue', () => {
     await h.settle();
     const all = await verifications(carrierId);
     expect(all).to.have.length(2);
-    expect(all[1]!.data).to.deep.include({ verified: true, checked: { usdotNumber: String(dot), mcNumber: 'MC-888002' } });
+    expect(all[1]!.data).to.deep.include({
+      verified: true,
+      checked: { usdotNumber: String(dot), mcNumber: 'MC-888002' },
+    });
     expect((await directory(carrierId)).mcNumber).to.equal('MC-888002');
   });
 
@@ -97,8 +124,14 @@ describe('Verifying carriers against FMCSA in the job queue', () => {
     await h.settle();
     const events = await h.store.readStream(`carrier-${carrierId}`);
     const reactor = verificationRequests(h.queues);
-    await reactor.apply(events.filter((e) => e.type === 'CarrierRegistered'), 1);
-    await reactor.apply(events.filter((e) => e.type === 'CarrierRegistered'), 1);
+    await reactor.apply(
+      events.filter((e) => e.type === 'CarrierRegistered'),
+      1,
+    );
+    await reactor.apply(
+      events.filter((e) => e.type === 'CarrierRegistered'),
+      1,
+    );
     await h.settle();
     expect(await verifications(carrierId)).to.have.length(1);
     const counts = await h.queues.queue(QUEUES.verification).getJobCounts('waiting', 'prioritized', 'active');
@@ -115,15 +148,22 @@ describe('Verifying carriers against FMCSA in the job queue', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(fake.requests.length, 'nothing is sent while the circuit is open').to.equal(sentWhileOpen);
     await h.settle();
-    for (const carrierId of [first, second]) expect((await verifications(carrierId))[0]?.data).to.deep.include({ verified: true });
+    for (const carrierId of [first, second])
+      expect((await verifications(carrierId))[0]?.data).to.deep.include({ verified: true });
     expect((await h.queues.queue(QUEUES.verification).getJobCounts('failed')).failed).to.equal(0);
   });
 
   it('sends a job FMCSA refuses (a bad webKey) to the dead letter; an admin lists it and retries it over HTTP', async () => {
     fake.webKey = 'rotated';
     const carrierId = await register();
-    expect(await until(async () => (await h.queues.queue(QUEUES.verification).getJobCounts('failed')).failed === 1, 5_000)).to.equal(true);
-    const list = await h.http().get('/admin/jobs/carrier-verification/failed').set('Authorization', h.admin).expect(200);
+    expect(
+      await until(async () => (await h.queues.queue(QUEUES.verification).getJobCounts('failed')).failed === 1, 5_000),
+    ).to.equal(true);
+    const list = await h
+      .http()
+      .get('/admin/jobs/carrier-verification/failed')
+      .set('Authorization', h.admin)
+      .expect(200);
     expect(list.body.total).to.equal(1);
     const [job] = list.body.jobs;
     expect(job.data.carrierId).to.equal(carrierId);

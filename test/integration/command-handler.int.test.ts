@@ -8,7 +8,18 @@ import { organisationEvents } from '../../src/domain/organisation/events.js';
 import { IllegalTransition } from '../../src/domain/shared/errors.js';
 import { WrongExpectedVersion } from '../../src/eventstore/errors.js';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
-import { admin, carrierUser, cmd, details, goodCarrier, LOAD_ID, NOW, OTHER_CARRIER_ID, shipper, bidId } from '../unit/domain/load-fixtures.js';
+import {
+  admin,
+  carrierUser,
+  cmd,
+  details,
+  goodCarrier,
+  LOAD_ID,
+  NOW,
+  OTHER_CARRIER_ID,
+  shipper,
+  bidId,
+} from '../unit/domain/load-fixtures.js';
 import { freshDatabase } from '../support/services.js';
 
 const load = { decide, evolve, initialState };
@@ -27,7 +38,9 @@ describe('Handling a command against its stream', () => {
 
   it('appends the decided events with their schema version and metadata', async () => {
     const stream = `load-${randomUUID()}`;
-    const r = await handle(deps(), stream, load, post(LOAD_ID), { metadata: { correlationId: 'corr-9', actor: shipper.userId } });
+    const r = await handle(deps(), stream, load, post(LOAD_ID), {
+      metadata: { correlationId: 'corr-9', actor: shipper.userId },
+    });
     expect(r.revision).to.equal(0n);
     expect(r.position).to.not.equal(undefined);
     expect(r.replayed).to.equal(false);
@@ -62,7 +75,9 @@ describe('Handling a command against its stream', () => {
     expect(await store.readStream(stream)).to.have.length(1);
     // A different key is a different command: posting twice is refused.
     let err: unknown;
-    await handle(deps(), stream, load, post(LOAD_ID), { idempotencyKey: randomUUID() }).catch((e: unknown) => (err = e));
+    await handle(deps(), stream, load, post(LOAD_ID), { idempotencyKey: randomUUID() }).catch(
+      (e: unknown) => (err = e),
+    );
     expect(err).to.be.instanceOf(IllegalTransition);
   });
 
@@ -71,7 +86,9 @@ describe('Handling a command against its stream', () => {
     await handle(deps(), stream, load, post(LOAD_ID));
     await handle(deps(), stream, load, cmd('ReviseLoad', { rateCents: 160_000 }));
     let err: unknown;
-    await handle(deps(), stream, load, cmd('ReviseLoad', { rateCents: 170_000 }), { expectedRevision: 0n }).catch((e: unknown) => (err = e));
+    await handle(deps(), stream, load, cmd('ReviseLoad', { rateCents: 170_000 }), { expectedRevision: 0n }).catch(
+      (e: unknown) => (err = e),
+    );
     expect(err).to.be.instanceOf(WrongExpectedVersion);
     expect((err as WrongExpectedVersion).actual).to.equal(1n);
     expect(await store.readStream(stream)).to.have.length(2);
@@ -98,7 +115,14 @@ describe('Handling a command against its stream', () => {
     const stream = `load-${randomUUID()}`;
     await handle(deps(), stream, load, post(LOAD_ID));
     await Promise.all(
-      [1, 2, 3, 4].map((n) => handle(deps(), stream, load, cmd('PlaceBid', { bidId: bidId(n), carrier: goodCarrier, amountCents: 140_000 + n }, carrierUser))),
+      [1, 2, 3, 4].map((n) =>
+        handle(
+          deps(),
+          stream,
+          load,
+          cmd('PlaceBid', { bidId: bidId(n), carrier: goodCarrier, amountCents: 140_000 + n }, carrierUser),
+        ),
+      ),
     );
     const events = await store.readStream(stream);
     expect(events.map((e) => e.type)).to.deep.equal(['LoadPosted', 'BidPlaced', 'BidPlaced', 'BidPlaced', 'BidPlaced']);
@@ -110,10 +134,24 @@ describe('Handling a command against its stream', () => {
     const org = { decide: organisation.decide, evolve: organisation.evolve, initialState: organisation.initialState };
     const deps = { store, registry: organisationEvents };
     const metadata = { now: NOW, actor: admin };
-    await handle(deps, stream, org, { type: 'RegisterOrganisation', data: { orgId, name: 'Gulf Haulers', kind: 'carrier' }, metadata });
+    await handle(deps, stream, org, {
+      type: 'RegisterOrganisation',
+      data: { orgId, name: 'Gulf Haulers', kind: 'carrier' },
+      metadata,
+    });
     const users = Array.from({ length: 24 }, () => randomUUID());
-    await Promise.all(users.map((userId, i) => handle(deps, stream, org, { type: 'AddUser', data: { userId, email: `d${i}@gulf.example`, name: `Driver ${i}`, roles: ['driver'] }, metadata })));
-    const added = (await store.readStream(stream)).filter((e) => e.type === 'UserAdded').map((e) => (e.data as { userId: string }).userId);
+    await Promise.all(
+      users.map((userId, i) =>
+        handle(deps, stream, org, {
+          type: 'AddUser',
+          data: { userId, email: `d${i}@gulf.example`, name: `Driver ${i}`, roles: ['driver'] },
+          metadata,
+        }),
+      ),
+    );
+    const added = (await store.readStream(stream))
+      .filter((e) => e.type === 'UserAdded')
+      .map((e) => (e.data as { userId: string }).userId);
     expect(added).to.have.members(users);
   });
 
@@ -135,7 +173,13 @@ describe('Handling a command against its stream', () => {
       const { store: s, seen } = counting(store);
       const stream = `load-${randomUUID()}`;
       await handle({ store: s, registry: loadEvents }, stream, load, post(LOAD_ID));
-      for (let n = 1; n <= 5; n++) await handle({ store: s, registry: loadEvents }, stream, load, cmd('PlaceBid', { bidId: bidId(n), carrier: goodCarrier, amountCents: 140_000 + n }, carrierUser));
+      for (let n = 1; n <= 5; n++)
+        await handle(
+          { store: s, registry: loadEvents },
+          stream,
+          load,
+          cmd('PlaceBid', { bidId: bidId(n), carrier: goodCarrier, amountCents: 140_000 + n }, carrierUser),
+        );
       await handle({ store: s, registry: loadEvents }, stream, load, cmd('ReviseLoad', { rateCents: 151_000 }));
       expect(seen.reads).to.equal(7);
       // Each read found nothing new: this process wrote every event itself.
@@ -149,9 +193,19 @@ describe('Handling a command against its stream', () => {
         const stream = `load-${randomUUID()}`;
         await handle(deps(), stream, load, post(LOAD_ID));
         // Another process (its own store, its own cache) books the load.
-        await handle({ store: other, registry: loadEvents }, stream, load, cmd('BookNow', { carrier: goodCarrier }, carrierUser));
+        await handle(
+          { store: other, registry: loadEvents },
+          stream,
+          load,
+          cmd('BookNow', { carrier: goodCarrier }, carrierUser),
+        );
         let err: unknown;
-        await handle(deps(), stream, load, cmd('BookNow', { carrier: { ...goodCarrier, carrierId: OTHER_CARRIER_ID } }, carrierUser)).catch((e: unknown) => (err = e));
+        await handle(
+          deps(),
+          stream,
+          load,
+          cmd('BookNow', { carrier: { ...goodCarrier, carrierId: OTHER_CARRIER_ID } }, carrierUser),
+        ).catch((e: unknown) => (err = e));
         expect(String(err)).to.match(/is booked/);
         // A command the other process applied, retried here with its key, is recognised from the events read since.
         const second = `load-${randomUUID()}`;
@@ -178,7 +232,9 @@ describe('Handling a command against its stream', () => {
         },
       };
       let err: unknown;
-      await handle(deps(), stream, mutating, cmd('ReviseLoad', { rateCents: 150_500 })).catch((e: unknown) => (err = e));
+      await handle(deps(), stream, mutating, cmd('ReviseLoad', { rateCents: 150_500 })).catch(
+        (e: unknown) => (err = e),
+      );
       expect(err).to.be.instanceOf(TypeError);
     });
   });

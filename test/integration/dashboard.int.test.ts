@@ -11,7 +11,10 @@ import { testLogger } from '../support/services.js';
 describe('Serving the dashboard at /dashboard', () => {
   const built = mkdtempSync(path.join(os.tmpdir(), 'dashboard-'));
   mkdirSync(path.join(built, 'assets'));
-  writeFileSync(path.join(built, 'index.html'), '<!doctype html><title>x</title><script type="module" src="/dashboard/assets/app-abc123.js"></script>');
+  writeFileSync(
+    path.join(built, 'index.html'),
+    '<!doctype html><title>x</title><script type="module" src="/dashboard/assets/app-abc123.js"></script>',
+  );
   writeFileSync(path.join(built, 'assets', 'app-abc123.js'), 'console.log(1)');
   const app = (root: string) => {
     const a = new Koa();
@@ -27,9 +30,13 @@ describe('Serving the dashboard at /dashboard', () => {
     const page = await app(built).get('/dashboard/').expect(200);
     expect(page.type).to.equal('text/html');
     expect(page.headers['cache-control']).to.equal('no-cache');
-    expect(page.headers['content-security-policy']).to.match(/default-src 'self'/).and.match(/connect-src 'self' ws: wss:/);
+    expect(page.headers['content-security-policy'])
+      .to.match(/default-src 'self'/)
+      .and.match(/connect-src 'self' ws: wss:/);
     const asset = await app(built).get('/dashboard/assets/app-abc123.js').expect(200);
-    expect(asset.headers['cache-control']).to.match(/max-age=31536000/).and.match(/immutable/);
+    expect(asset.headers['cache-control'])
+      .to.match(/max-age=31536000/)
+      .and.match(/immutable/);
     await app(built).get('/dashboard').expect(302).expect('Location', '/dashboard/');
   });
 

@@ -28,13 +28,22 @@ describe('Seeing held-back delivery', () => {
     const warnings: { message: string; fields: Record<string, unknown> }[] = [];
     const logger = createLogger({ LOG_LEVEL: 'info', LOG_FORMAT: 'json', NODE_ENV: 'test' });
     logger.silent = true;
-    logger.warn = ((message: string, fields: Record<string, unknown> = {}) => warnings.push({ message, fields })) as never;
+    logger.warn = ((message: string, fields: Record<string, unknown> = {}) =>
+      warnings.push({ message, fields })) as never;
     const metrics = new Metrics();
     const watch = new DeliveryWatch({ store, logger, metrics, everyMs: 100, thresholdMs: 500 });
     const knex = createKnex(url, 2);
     const redis = createRedis((await testServices()).redisUrl, uniquePrefix('dh'));
     const app = new Koa();
-    const health = healthRouter({ knex, redis, store, maxLagEvents: 10_000, draining: () => false, delivery: () => watch.state, metrics });
+    const health = healthRouter({
+      knex,
+      redis,
+      store,
+      maxLagEvents: 10_000,
+      draining: () => false,
+      delivery: () => watch.state,
+      metrics,
+    });
     app.use(health.routes());
     type Ready = { status: string; reason?: string; checks: { delivery: Record<string, unknown> } };
     const ready = async () => (await request(app.callback()).get('/ready').expect(200)).body as Ready;
@@ -55,16 +64,26 @@ describe('Seeing held-back delivery', () => {
       // An append left open holds back what commits after it.
       const heldPid = (await held.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       await held.query('begin');
-      await held.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [`held-${randomUUID()}`, JSON.stringify([[{ i: randomUUID(), t: 'Held', d: {} }]])]);
-      for (let i = 0; i < 3; i++) await store.append(`after-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: {} }]);
+      await held.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [
+        `held-${randomUUID()}`,
+        JSON.stringify([[{ i: randomUUID(), t: 'Held', d: {} }]]),
+      ]);
+      for (let i = 0; i < 3; i++)
+        await store.append(`after-${randomUUID()}`, [{ id: randomUUID(), type: 'T', data: {} }]);
 
       expect(await until(() => watch.state.stalled, 30_000, 50), 'the watch saw the stall').to.equal(true);
       expect(watch.state.heldEvents).to.equal(3);
-      expect(watch.state.holder).to.include({ pid: heldPid, applicationName: 'stuck-importer', state: 'idle in transaction' });
+      expect(watch.state.holder).to.include({
+        pid: heldPid,
+        applicationName: 'stuck-importer',
+        state: 'idle in transaction',
+      });
       expect(watch.state.holder!.query).to.include('es_append');
       const body = await ready();
       expect(body.status).to.equal('degraded');
-      expect(body.reason).to.match(/3 committed events have waited \d+ s behind an append open for \d+ s \(backend pid \d+, application "stuck-importer"/);
+      expect(body.reason).to.match(
+        /3 committed events have waited \d+ s behind an append open for \d+ s \(backend pid \d+, application "stuck-importer"/,
+      );
       expect(body.checks.delivery).to.deep.include({ ok: false, heldEvents: 3 });
       // Unauthenticated: it names the session, but not what the session runs.
       expect(body.checks.delivery.holder).to.include({ pid: heldPid, applicationName: 'stuck-importer' });

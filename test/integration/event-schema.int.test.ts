@@ -18,18 +18,24 @@ describe('Reading events stored in an older shape', () => {
     const v1 = new EventRegistry([defineEvent({ type: 'RateQuoted', schema: z.object({ dollars: z.number() }) })]);
     const stream = `quote-${randomUUID()}`;
     const old = v1.encode('RateQuoted', { dollars: 1234.5 });
-    await store.append(stream, [{ id: randomUUID(), type: 'RateQuoted', data: old.data, metadata: { schemaVersion: old.schemaVersion } }]);
+    await store.append(stream, [
+      { id: randomUUID(), type: 'RateQuoted', data: old.data, metadata: { schemaVersion: old.schemaVersion } },
+    ]);
 
     const v2 = new EventRegistry([
       defineEvent({
         type: 'RateQuoted',
         version: 2,
         schema: z.object({ cents: bigintText, currency: z.literal('USD') }),
-        upcasters: { 1: (d) => ({ cents: String(Math.round((d as { dollars: number }).dollars * 100)), currency: 'USD' }) },
+        upcasters: {
+          1: (d) => ({ cents: String(Math.round((d as { dollars: number }).dollars * 100)), currency: 'USD' }),
+        },
       }),
     ]);
     const fresh = v2.encode('RateQuoted', { cents: 99_00n, currency: 'USD' });
-    await store.append(stream, [{ id: randomUUID(), type: 'RateQuoted', data: fresh.data, metadata: { schemaVersion: fresh.schemaVersion } }]);
+    await store.append(stream, [
+      { id: randomUUID(), type: 'RateQuoted', data: fresh.data, metadata: { schemaVersion: fresh.schemaVersion } },
+    ]);
 
     const [a, b] = await store.readStream(stream);
     expect(a!.metadata.schemaVersion).to.equal(1);

@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 import { verificationGaps } from '../../src/domain/carrier/decider.js';
 import { createRedis, type Redis } from '../../src/infra/redis.js';
-import { FmcsaCircuitOpen, FmcsaClient, type FmcsaClientOptions, FmcsaRejected, FmcsaUnavailable } from '../../src/integrations/fmcsa/client.js';
+import {
+  FmcsaCircuitOpen,
+  FmcsaClient,
+  type FmcsaClientOptions,
+  FmcsaRejected,
+  FmcsaUnavailable,
+} from '../../src/integrations/fmcsa/client.js';
 import { checkCarrier } from '../../src/integrations/fmcsa/verify.js';
 import { FakeFmcsa } from '../fakes/fmcsa.js';
 import { testServices, uniquePrefix } from '../support/services.js';
@@ -24,7 +30,13 @@ describe('Checking a carrier against the FMCSA register (fake QCMobile server)',
       { dotNumber: '1000004', legalName: 'UNINSURED CARTAGE', mcNumbers: ['100004'], bipdThousands: 0 },
       { dotNumber: '1000005', legalName: 'LAPSED AUTHORITY CO', mcNumbers: ['100005'], commonAuthority: 'I' },
       { dotNumber: '1000006', legalName: 'OTHER ENTITY LLC', mcNumbers: ['100006'] },
-      { dotNumber: '1000007', legalName: 'THIN COVER LLC', mcNumbers: ['100007'], bipdThousands: 500, bipdRequiredThousands: 750 },
+      {
+        dotNumber: '1000007',
+        legalName: 'THIN COVER LLC',
+        mcNumbers: ['100007'],
+        bipdThousands: 500,
+        bipdRequiredThousands: 750,
+      },
     );
   });
   after(async () => {
@@ -39,14 +51,36 @@ describe('Checking a carrier against the FMCSA register (fake QCMobile server)',
   });
 
   const client = (o: Partial<FmcsaClientOptions> = {}) =>
-    new FmcsaClient({ baseUrl, webKey: fake.webKey, timeoutMs: 1_000, attempts: 3, retryInitialDelayMs: 5, breakerFailures: 5, breakerOpenMs: 300, ...o });
+    new FmcsaClient({
+      baseUrl,
+      webKey: fake.webKey,
+      timeoutMs: 1_000,
+      attempts: 3,
+      retryInitialDelayMs: 5,
+      breakerFailures: 5,
+      breakerOpenMs: 300,
+      ...o,
+    });
   const check = (c: FmcsaClient, usdotNumber: string, mcNumber?: string) =>
     checkCarrier(c, { usdotNumber, ...(mcNumber ? { mcNumber } : {}) }, NOW, 2 * DAY);
 
   it('finds an authorized, insured carrier whose numbers match: no gaps', async () => {
     const v = await check(client(), '1000001', 'MC-100001');
-    expect(v).to.deep.include({ allowedToOperate: true, outOfService: false, authorityStatus: 'active', dotFound: true, mcMatchesDot: true, registeredName: 'GOOD HAULERS LLC' });
-    expect(v.insurance).to.deep.equal({ onFile: true, bipdCoverageCents: 100_000_000, cargoCoverageCents: 10_000_000, bipdRequiredCents: 75_000_000, expiresAt: new Date(NOW.getTime() + 2 * DAY) });
+    expect(v).to.deep.include({
+      allowedToOperate: true,
+      outOfService: false,
+      authorityStatus: 'active',
+      dotFound: true,
+      mcMatchesDot: true,
+      registeredName: 'GOOD HAULERS LLC',
+    });
+    expect(v.insurance).to.deep.equal({
+      onFile: true,
+      bipdCoverageCents: 100_000_000,
+      cargoCoverageCents: 10_000_000,
+      bipdRequiredCents: 75_000_000,
+      expiresAt: new Date(NOW.getTime() + 2 * DAY),
+    });
     expect(verificationGaps(v)).to.deep.equal([]);
     expect(fake.requests.map((r) => r.path).sort()).to.deep.equal([
       '/qc/services/carriers/1000001',
@@ -70,7 +104,9 @@ describe('Checking a carrier against the FMCSA register (fake QCMobile server)',
 
   it('sees that no liability insurance is on file, or too little', async () => {
     expect(verificationGaps(await check(client(), '1000004', '100004'))).to.deep.equal(['no insurance on file']);
-    expect(verificationGaps(await check(client(), '1000007', '100007'))).to.deep.equal(['liability insurance below the required amount']);
+    expect(verificationGaps(await check(client(), '1000007', '100007'))).to.deep.equal([
+      'liability insurance below the required amount',
+    ]);
   });
 
   it('sees inactive operating authority', async () => {
@@ -105,7 +141,8 @@ describe('Checking a carrier against the FMCSA register (fake QCMobile server)',
   it('opens the circuit after a burst of 5xx, sends nothing while open, and recovers', async () => {
     const c = client({ attempts: 1, breakerFailures: 3, breakerOpenMs: 300 });
     fake.failures = 3;
-    for (let i = 0; i < 3; i++) expect(await c.carrier('1000001').catch((e: unknown) => e)).to.be.instanceOf(FmcsaUnavailable);
+    for (let i = 0; i < 3; i++)
+      expect(await c.carrier('1000001').catch((e: unknown) => e)).to.be.instanceOf(FmcsaUnavailable);
     expect(c.circuit).to.equal('open');
     const sent = fake.requests.length;
     const open = await c.carrier('1000001').catch((e: unknown) => e);
@@ -120,14 +157,18 @@ describe('Checking a carrier against the FMCSA register (fake QCMobile server)',
   it('gives up on a slow answer at the timeout', async () => {
     // Far slower than the timeout: an answer before it (a refusal naming the timeout) means the client gave up.
     fake.delayMs = 5_000;
-    const err = await client({ timeoutMs: 100, attempts: 2 }).carrier('1000001').catch((e: unknown) => e);
+    const err = await client({ timeoutMs: 100, attempts: 2 })
+      .carrier('1000001')
+      .catch((e: unknown) => e);
     expect(err).to.be.instanceOf(FmcsaUnavailable);
     expect((err as Error).message).to.match(/within 100 ms/);
     expect(fake.count(/carriers\/1000001$/)).to.equal(2);
   });
 
   it('does not retry a refused webKey', async () => {
-    const err = await client({ webKey: 'wrong' }).carrier('1000001').catch((e: unknown) => e);
+    const err = await client({ webKey: 'wrong' })
+      .carrier('1000001')
+      .catch((e: unknown) => e);
     expect(err).to.be.instanceOf(FmcsaRejected);
     expect(fake.requests).to.have.length(1);
   });

@@ -15,7 +15,9 @@ interface RawAnswer {
 function parse(text: string): RawAnswer {
   const [head = '', ...rest] = text.split('\r\n\r\n');
   const [statusLine = '', ...lines] = head.split('\r\n');
-  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const headers = Object.fromEntries(
+    lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+  );
   return { status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') };
 }
 
@@ -28,7 +30,12 @@ function open(port: number): { socket: Socket; received: () => string; closed: (
   socket.on('data', (d: string) => (text += d));
   socket.on('close', () => (closed = true));
   socket.on('error', () => {});
-  return { socket, received: () => text, closed: () => closed, ready: new Promise((r) => socket.once('connect', () => r())) };
+  return {
+    socket,
+    received: () => text,
+    closed: () => closed,
+    ready: new Promise((r) => socket.once('connect', () => r())),
+  };
 }
 
 /** Sends bytes and reads until the server closes the connection. */
@@ -54,7 +61,11 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
   let shipper: { orgId: string; userId: string; auth: string };
 
   before(async () => {
-    h = await apiHarness('http_limits', { HTTP_HEADERS_TIMEOUT_MS: '2000', HTTP_REQUEST_TIMEOUT_MS: '4000', HTTP_MAX_HEADER_BYTES: '8192' }, { listen: true });
+    h = await apiHarness(
+      'http_limits',
+      { HTTP_HEADERS_TIMEOUT_MS: '2000', HTTP_REQUEST_TIMEOUT_MS: '4000', HTTP_MAX_HEADER_BYTES: '8192' },
+      { listen: true },
+    );
     port = Number(new URL(h.baseUrl!).port);
     shipper = await h.member('shipper', ['shipper']);
   });
@@ -75,7 +86,10 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
         sent++;
       }, 200);
       try {
-        expect(await until(() => conns.every((c) => c.closed()), 20_000, 100), 'every trickling connection was closed').to.equal(true);
+        expect(
+          await until(() => conns.every((c) => c.closed()), 20_000, 100),
+          'every trickling connection was closed',
+        ).to.equal(true);
       } finally {
         clearInterval(trickle);
       }
@@ -83,7 +97,11 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
       // A client that sends its request in a few pieces, in time, is served.
       const polite = open(port);
       await polite.ready;
-      for (const part of [`GET /loads HTTP/1.1\r\nHost: x\r\n`, `Authorization: ${shipper.auth}\r\n`, 'Connection: close\r\n\r\n']) {
+      for (const part of [
+        `GET /loads HTTP/1.1\r\nHost: x\r\n`,
+        `Authorization: ${shipper.auth}\r\n`,
+        'Connection: close\r\n\r\n',
+      ]) {
         polite.socket.write(part);
         await new Promise((r) => setTimeout(r, 300));
       }
@@ -96,7 +114,9 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
       const body = JSON.stringify(loadBody(shipper.orgId));
       const c = open(port);
       await c.ready;
-      c.socket.write(`POST /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+      c.socket.write(
+        `POST /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+      );
       let i = 0;
       const trickle = setInterval(() => !c.closed() && c.socket.write(body[i++] ?? ' '), 200);
       try {
@@ -111,13 +131,25 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
 
   describe("the server's own refusals are problems too", () => {
     it('answers an oversized request line or header with 431 problem+json', async () => {
-      expectProblem(await raw(port, `GET /loads?${'a'.repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`), 431, 'headers-too-large');
-      expectProblem(await raw(port, `GET /loads HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(9000)}\r\n\r\n`), 431, 'headers-too-large');
+      expectProblem(
+        await raw(port, `GET /loads?${'a'.repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+        431,
+        'headers-too-large',
+      );
+      expectProblem(
+        await raw(port, `GET /loads HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(9000)}\r\n\r\n`),
+        431,
+        'headers-too-large',
+      );
     });
 
     it('answers a request that is not HTTP with 400 problem+json', async () => {
       expectProblem(await raw(port, 'HELLO THERE\r\n\r\n'), 400, 'malformed-request');
-      expectProblem(await raw(port, 'GET /loads HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello'), 400, 'malformed-request');
+      expectProblem(
+        await raw(port, 'GET /loads HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello'),
+        400,
+        'malformed-request',
+      );
     });
   });
 
@@ -132,8 +164,11 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
       // Chunked, with no length given: counted as it arrives.
       const c = open(port);
       await c.ready;
-      c.socket.write(`POST /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
-      for (let i = 0; i < 80 && !c.closed() && !c.received(); i++) c.socket.write(`400\r\n${'['.repeat(0)}${' '.repeat(1024)}\r\n`);
+      c.socket.write(
+        `POST /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      );
+      for (let i = 0; i < 80 && !c.closed() && !c.received(); i++)
+        c.socket.write(`400\r\n${'['.repeat(0)}${' '.repeat(1024)}\r\n`);
       expect(await until(() => c.received().includes('\r\n\r\n'), 10_000)).to.equal(true);
       expect(parse(c.received()).status).to.equal(413);
       c.socket.destroy();
@@ -144,7 +179,9 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
       const c = open(port);
       await c.ready;
       // 50 MB announced, one KiB sent: the answer comes at once, and the connection does not wait for the rest.
-      c.socket.write(`POST /loads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${50 * 1024 * 1024}\r\n\r\n${' '.repeat(1024)}`);
+      c.socket.write(
+        `POST /loads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${50 * 1024 * 1024}\r\n\r\n${' '.repeat(1024)}`,
+      );
       expect(await until(c.closed, 10_000), 'the server closed the connection').to.equal(true);
       const a = parse(c.received());
       expectProblem(a, 401, 'unauthorized');
@@ -154,11 +191,19 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
     it('refuses deep and sprawling JSON before parsing it, even with an Idempotency-Key (never a 500)', async () => {
       const driver = await h.member('carrier', ['driver']);
       const before = await head();
-      const deep = await post('/loads').set('Idempotency-Key', randomUUID()).set('Content-Type', 'application/json').send('['.repeat(5000) + ']'.repeat(5000)).expect(400);
+      const deep = await post('/loads')
+        .set('Idempotency-Key', randomUUID())
+        .set('Content-Type', 'application/json')
+        .send('['.repeat(5000) + ']'.repeat(5000))
+        .expect(400);
       expect(deep.body.type).to.equal('urn:freight:problem:body-too-deep');
       // 200,000 levels inside the pings, under the ping route's 512 KiB.
       const pings = `{"pings":[${'['.repeat(200_000)}${']'.repeat(200_000)}]}`;
-      const nested = await post('/tracking/pings', driver.auth).set('Idempotency-Key', randomUUID()).set('Content-Type', 'application/json').send(pings).expect(400);
+      const nested = await post('/tracking/pings', driver.auth)
+        .set('Idempotency-Key', randomUUID())
+        .set('Content-Type', 'application/json')
+        .send(pings)
+        .expect(400);
       expect(nested.body.type).to.equal('urn:freight:problem:body-too-deep');
       const wide = `{"a":[${Array.from({ length: 25_000 }, () => 0).join(',')}]}`;
       const many = await post('/loads').set('Content-Type', 'application/json').send(wide).expect(400);
@@ -171,7 +216,9 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
       const res = await raw(
         port,
         Buffer.concat([
-          Buffer.from(`POST /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nContent-Type: application/json\r\nContent-Length: ${bad.length}\r\nConnection: close\r\n\r\n`),
+          Buffer.from(
+            `POST /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nContent-Type: application/json\r\nContent-Length: ${bad.length}\r\nConnection: close\r\n\r\n`,
+          ),
           bad,
         ]),
       );
@@ -183,9 +230,14 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
 
     it('refuses text Postgres cannot store, naming where it is, in bodies and queries', async () => {
       const before = await head();
-      const nul = await post('/loads').send(loadBody(shipper.orgId, { commodity: 'rebar\u0000' })).expect(400);
+      const nul = await post('/loads')
+        .send(loadBody(shipper.orgId, { commodity: 'rebar\u0000' }))
+        .expect(400);
       expect(nul.body).to.include({ type: 'urn:freight:problem:unstorable-text', field: 'body.commodity' });
-      const surrogate = await post('/loads').set('Content-Type', 'application/json').send('{"commodity":"\\ud800"}').expect(400);
+      const surrogate = await post('/loads')
+        .set('Content-Type', 'application/json')
+        .send('{"commodity":"\\ud800"}')
+        .expect(400);
       expect(surrogate.body.field).to.equal('body.commodity');
       const key = await post('/loads').set('Content-Type', 'application/json').send('{"a\\u0000b":1}').expect(400);
       expect(key.body.type).to.equal('urn:freight:problem:unstorable-text');
@@ -211,62 +263,129 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
     it('refuses coordinates so small that Postgres trigonometry underflows, in bodies and queries', async () => {
       const before = await head();
       const origin = { ...loadBody(shipper.orgId).origin, lat: 5e-324 };
-      const res = await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId, { origin })).expect(400);
+      const res = await h
+        .http()
+        .post('/loads')
+        .set('Authorization', shipper.auth)
+        .send(loadBody(shipper.orgId, { origin }))
+        .expect(400);
       expect(res.body.errors.map((e: { path: string }) => e.path)).to.include('origin.lat');
-      await h.http().get('/loads?originLat=5e-324&originLng=0&originRadiusMi=10').set('Authorization', shipper.auth).expect(400);
-      await h.http().get('/search/loads?q=steel&originLat=0&originLng=-5e-324&originRadiusMi=10').set('Authorization', shipper.auth).expect(400);
+      await h
+        .http()
+        .get('/loads?originLat=5e-324&originLng=0&originRadiusMi=10')
+        .set('Authorization', shipper.auth)
+        .expect(400);
+      await h
+        .http()
+        .get('/search/loads?q=steel&originLat=0&originLng=-5e-324&originRadiusMi=10')
+        .set('Authorization', shipper.auth)
+        .expect(400);
       // Zero itself, the equator and the meridian, is a place.
-      await h.http().get('/loads?originLat=0&originLng=0&originRadiusMi=10').set('Authorization', shipper.auth).expect(200);
+      await h
+        .http()
+        .get('/loads?originLat=0&originLng=0&originRadiusMi=10')
+        .set('Authorization', shipper.auth)
+        .expect(200);
       expect(await head()).to.equal(before);
     });
 
     it('answers uncompressed when the client refuses every encoding, identity included', async () => {
-      for (let i = 0; i < 12; i++) await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201);
+      for (let i = 0; i < 12; i++)
+        await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201);
       await h.settle();
-      const res = await h.http().get('/loads?limit=12').set('Authorization', shipper.auth).set('Accept-Encoding', 'identity;q=0').expect(200);
+      const res = await h
+        .http()
+        .get('/loads?limit=12')
+        .set('Authorization', shipper.auth)
+        .set('Accept-Encoding', 'identity;q=0')
+        .expect(200);
       expect(res.headers['content-encoding']).to.equal(undefined);
       expect(res.body.items.length).to.be.greaterThan(5);
     });
 
     it('answers methods a path does not take, known or not, with 405 and Allow', async () => {
       for (const method of ['TRACE', 'PURGE', 'PUT']) {
-        const a = await raw(port, `${method} /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nConnection: close\r\n\r\n`);
+        const a = await raw(
+          port,
+          `${method} /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nConnection: close\r\n\r\n`,
+        );
         expectProblem(a, 405, 'method-not-allowed');
         expect(a.headers.allow, method).to.match(/GET/);
       }
     });
 
     it('answers a request without Host, or with an Expect it does not know, as a problem', async () => {
-      expectProblem(await raw(port, `GET /loads HTTP/1.1\r\nAuthorization: ${shipper.auth}\r\nConnection: close\r\n\r\n`), 400, 'missing-host');
-      expectProblem(await raw(port, `GET /loads HTTP/1.1\r\nHost: x\r\nExpect: the-unexpected\r\nConnection: close\r\n\r\n`), 417, 'expectation-failed');
+      expectProblem(
+        await raw(port, `GET /loads HTTP/1.1\r\nAuthorization: ${shipper.auth}\r\nConnection: close\r\n\r\n`),
+        400,
+        'missing-host',
+      );
+      expectProblem(
+        await raw(port, `GET /loads HTTP/1.1\r\nHost: x\r\nExpect: the-unexpected\r\nConnection: close\r\n\r\n`),
+        417,
+        'expectation-failed',
+      );
     });
 
     it('answers an Upgrade to anything but Socket.IO, and CONNECT, as problems instead of dropping them', async () => {
-      expectProblem(await raw(port, `GET /loads HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`), 400, 'upgrade-not-supported');
-      expectProblem(await raw(port, `GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n`), 400, 'upgrade-not-supported');
-      expectProblem(await raw(port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n'), 405, 'method-not-allowed');
+      expectProblem(
+        await raw(port, `GET /loads HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`),
+        400,
+        'upgrade-not-supported',
+      );
+      expectProblem(
+        await raw(
+          port,
+          `GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n`,
+        ),
+        400,
+        'upgrade-not-supported',
+      );
+      expectProblem(
+        await raw(port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n'),
+        405,
+        'method-not-allowed',
+      );
     });
 
     it('says "100 Continue" only once the caller may send its body', async () => {
       const body = JSON.stringify(loadBody(shipper.orgId));
-      const anonymous = await raw(port, `POST /loads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+      const anonymous = await raw(
+        port,
+        `POST /loads HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      );
       expectProblem(anonymous, 401, 'unauthorized');
       const c = open(port);
       await c.ready;
-      c.socket.write(`POST /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
-      expect(await until(() => c.received().startsWith('HTTP/1.1 100 Continue'), 10_000), 'the go-ahead').to.equal(true);
+      c.socket.write(
+        `POST /loads HTTP/1.1\r\nHost: x\r\nAuthorization: ${shipper.auth}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      );
+      expect(await until(() => c.received().startsWith('HTTP/1.1 100 Continue'), 10_000), 'the go-ahead').to.equal(
+        true,
+      );
       c.socket.write(body);
       expect(await until(c.closed, 10_000)).to.equal(true);
       expect(parse(c.received().slice(c.received().indexOf('\r\n\r\n') + 4)).status).to.equal(201);
     });
 
     it('refuses an empty Idempotency-Key rather than running the command without one', async () => {
-      const res = await h.http().post('/loads').set('Authorization', shipper.auth).set('Idempotency-Key', '').send(loadBody(shipper.orgId)).expect(400);
+      const res = await h
+        .http()
+        .post('/loads')
+        .set('Authorization', shipper.auth)
+        .set('Idempotency-Key', '')
+        .send(loadBody(shipper.orgId))
+        .expect(400);
       expect(res.body.type).to.equal('urn:freight:problem:bad-idempotency-key');
     });
 
     it("does not register the platform operator's own organisation as a customer", async () => {
-      const res = await h.http().post('/orgs').set('Authorization', h.admin).send({ orgId: h.platformOrgId, name: 'Platform', kind: 'shipper' }).expect(422);
+      const res = await h
+        .http()
+        .post('/orgs')
+        .set('Authorization', h.admin)
+        .send({ orgId: h.platformOrgId, name: 'Platform', kind: 'shipper' })
+        .expect(422);
       expect(res.body.type).to.equal('urn:freight:problem:reserved-org-id');
     });
   });
@@ -274,17 +393,33 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
   describe('commands that take no body', () => {
     let loadId: string;
     before(async () => {
-      loadId = (await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201)).body.loadId;
+      loadId = (
+        await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201)
+      ).body.loadId;
     });
 
     it('refuse any body but none or {}, and change nothing', async () => {
       const before = await head();
       const expire = () => h.http().post(`/loads/${loadId}/expire`).set('Authorization', h.admin);
-      expect((await expire().type('form').send('a=1&b=2').expect(415)).body.type).to.equal('urn:freight:problem:unsupported-media-type');
-      expect((await expire().set('Content-Type', 'text/plain').send('hello').expect(415)).body.type).to.equal('urn:freight:problem:unsupported-media-type');
-      for (const body of ['[]', 'null', '1', '"x"', '{"a":1}', JSON.stringify(Array.from({ length: 6000 }, () => [[]]))]) {
+      expect((await expire().type('form').send('a=1&b=2').expect(415)).body.type).to.equal(
+        'urn:freight:problem:unsupported-media-type',
+      );
+      expect((await expire().set('Content-Type', 'text/plain').send('hello').expect(415)).body.type).to.equal(
+        'urn:freight:problem:unsupported-media-type',
+      );
+      for (const body of [
+        '[]',
+        'null',
+        '1',
+        '"x"',
+        '{"a":1}',
+        JSON.stringify(Array.from({ length: 6000 }, () => [[]])),
+      ]) {
         const res = await expire().set('Content-Type', 'application/json').send(body).expect(400);
-        expect(res.body.type, body.slice(0, 20)).to.be.oneOf(['urn:freight:problem:unexpected-body', 'urn:freight:problem:body-too-many-items']);
+        expect(res.body.type, body.slice(0, 20)).to.be.oneOf([
+          'urn:freight:problem:unexpected-body',
+          'urn:freight:problem:body-too-many-items',
+        ]);
       }
       const notUtf8 = Buffer.from([0x7b, 0xff, 0x7d]);
       const head8 = `POST /loads/${loadId}/expire HTTP/1.1\r\nHost: x\r\nAuthorization: ${h.admin}\r\nContent-Type: application/json\r\nContent-Length: 3\r\nConnection: close\r\n\r\n`;
@@ -292,7 +427,9 @@ describe('Limits of the HTTP server: slow clients, oversized and malformed reque
       expect(await head()).to.equal(before);
       // None, or {}: the command runs (and its rule answers: the posting is not due).
       expect((await expire().expect(422)).body.type).to.equal('urn:freight:problem:not-due');
-      expect((await expire().set('Content-Type', 'application/json').send('{}').expect(422)).body.type).to.equal('urn:freight:problem:not-due');
+      expect((await expire().set('Content-Type', 'application/json').send('{}').expect(422)).body.type).to.equal(
+        'urn:freight:problem:not-due',
+      );
     });
   });
 });

@@ -30,8 +30,27 @@ describe('The HTTP app', () => {
     knex = createKnex(url, 4);
     redis = createRedis((await testServices()).redisUrl, `t:${randomUUID()}:`);
     store = new PostgresEventStore({ databaseUrl: url });
-    runner = new ProjectionRunner({ knex, store, projectors: allProjectors({ principals: new ActivePrincipals({ redis, knex, platformOrgId: randomUUID() }), search: new PostgresSearchIndex(knex), store, services: servicesFor({ store, knex, redis, config: loadConfig({ NODE_ENV: 'test' }) }), locations: new LatestLocations(redis) }), logger: testLogger });
-    app = createApp({ logger: testLogger, knex, redis, store, projections: runner, maxLagEvents: 5, draining: () => draining });
+    runner = new ProjectionRunner({
+      knex,
+      store,
+      projectors: allProjectors({
+        principals: new ActivePrincipals({ redis, knex, platformOrgId: randomUUID() }),
+        search: new PostgresSearchIndex(knex),
+        store,
+        services: servicesFor({ store, knex, redis, config: loadConfig({ NODE_ENV: 'test' }) }),
+        locations: new LatestLocations(redis),
+      }),
+      logger: testLogger,
+    });
+    app = createApp({
+      logger: testLogger,
+      knex,
+      redis,
+      store,
+      projections: runner,
+      maxLagEvents: 5,
+      draining: () => draining,
+    });
     // Routes that fail in the ways the error middleware must render.
     app.use(async (ctx, next) => {
       if (ctx.path === '/boom/zod') z.object({ weightLb: z.number().int() }).parse({ weightLb: 'heavy' });
@@ -62,21 +81,34 @@ describe('The HTTP app', () => {
     expect(ready.body.checks.postgres.ok).to.equal(true);
     expect(ready.body.checks.eventStore).to.include({ ok: true, adapter: 'postgres' });
     await runner.stop();
-    await store.append(`lag-${randomUUID()}`, Array.from({ length: 6 }, () => ({ id: randomUUID(), type: 'T', data: {} })));
+    await store.append(
+      `lag-${randomUUID()}`,
+      Array.from({ length: 6 }, () => ({ id: randomUUID(), type: 'T', data: {} })),
+    );
     const lagging = await request(app.callback()).get('/ready').expect(503);
     expect(lagging.body.projections[0].eventsBehind).to.equal(6);
   });
 
   it('is not ready while the search engine does not answer', async () => {
     let up = false;
-    const withSearch = createApp({ logger: testLogger, knex, redis, store, maxLagEvents: 5, draining: () => false, searchPing: async () => {
-      if (!up) throw new Error('connect ECONNREFUSED 127.0.0.1:7700');
-    } });
+    const withSearch = createApp({
+      logger: testLogger,
+      knex,
+      redis,
+      store,
+      maxLagEvents: 5,
+      draining: () => false,
+      searchPing: async () => {
+        if (!up) throw new Error('connect ECONNREFUSED 127.0.0.1:7700');
+      },
+    });
     const down = await request(withSearch.callback()).get('/ready').expect(503);
     expect(down.body.checks.search).to.include({ ok: false, engine: 'meilisearch' });
     expect(down.body.checks.search.error).to.match(/ECONNREFUSED/);
     up = true;
-    expect((await request(withSearch.callback()).get('/ready').expect(200)).body.checks.search).to.include({ ok: true });
+    expect((await request(withSearch.callback()).get('/ready').expect(200)).body.checks.search).to.include({
+      ok: true,
+    });
   });
 
   it('is not ready while draining', async () => {
@@ -96,7 +128,11 @@ describe('The HTTP app', () => {
   it('renders errors as problem+json with stable types, never leaking internals', async () => {
     const notFound = await request(app.callback()).get('/nope').expect(404);
     expect(notFound.headers['content-type']).to.match(/application\/problem\+json/);
-    expect(JSON.parse(notFound.text)).to.include({ type: 'urn:freight:problem:not-found', status: 404, instance: '/nope' });
+    expect(JSON.parse(notFound.text)).to.include({
+      type: 'urn:freight:problem:not-found',
+      status: 404,
+      instance: '/nope',
+    });
 
     const invalid = JSON.parse((await request(app.callback()).get('/boom/zod').expect(400)).text);
     expect(invalid.type).to.equal('urn:freight:problem:validation');

@@ -13,8 +13,17 @@ describe('The measured event store', () => {
     const store = instrumentStore(raw, metrics);
     try {
       const stream = `load-${randomUUID()}`;
-      await store.append(stream, [{ id: randomUUID(), type: 'LoadPosted', data: {} }, { id: randomUUID(), type: 'BidPlaced', data: {} }], { expectedRevision: 'no_stream' });
-      const err = await store.append(stream, [{ id: randomUUID(), type: 'LoadBooked', data: {} }], { expectedRevision: 'no_stream' }).catch((e: unknown) => e);
+      await store.append(
+        stream,
+        [
+          { id: randomUUID(), type: 'LoadPosted', data: {} },
+          { id: randomUUID(), type: 'BidPlaced', data: {} },
+        ],
+        { expectedRevision: 'no_stream' },
+      );
+      const err = await store
+        .append(stream, [{ id: randomUUID(), type: 'LoadBooked', data: {} }], { expectedRevision: 'no_stream' })
+        .catch((e: unknown) => e);
       expect(err).to.be.instanceOf(WrongExpectedVersion);
       expect((await store.readStream(stream)).map((e) => e.type)).to.deep.equal(['LoadPosted', 'BidPlaced']);
       expect(store.name).to.equal(raw.name);

@@ -26,7 +26,8 @@ describe('Background jobs: notifications, load expiry, the queue board', () => {
     const r = h.http().post(path).set('Authorization', auth);
     return body ? r.send(body) : r;
   }
-  const emailOf = async (userId: string) => (await h.knex('org_users').where({ user_id: userId }).first<{ email: string }>()).email;
+  const emailOf = async (userId: string) =>
+    (await h.knex('org_users').where({ user_id: userId }).first<{ email: string }>()).email;
 
   describe('Notifications', () => {
     it("tells the shipper's and the carrier's offices of a booking, once each, by email", async () => {
@@ -36,15 +37,35 @@ describe('Background jobs: notifications, load expiry, the queue board', () => {
       await post(carrierOrg.auth, `/loads/${loadId}/book`, { carrierId }).expect(202);
       await h.settle();
       const booked = h.sent.filter((s) => s.message.subject === `Load ${body.reference} booked`);
-      expect(booked.map((s) => s.message.to).sort()).to.deep.equal([await emailOf(shipper.userId), await emailOf(carrierOrg.userId)].sort());
+      expect(booked.map((s) => s.message.to).sort()).to.deep.equal(
+        [await emailOf(shipper.userId), await emailOf(carrierOrg.userId)].sort(),
+      );
       expect(booked[0]!.message).to.include({ channel: 'email' });
       expect(booked[0]!.message.body).to.include('$1,800.00');
     });
 
     it('tells the driver of an assignment by email and text, and a deactivated user nothing', async () => {
-      await post(h.admin, `/orgs/${carrierOrg.orgId}/users`, { email: 'x@example.com', name: 'X', roles: ['driver'], phone: '555-0100' }).expect(400);
-      const driver = (await post(h.admin, `/orgs/${carrierOrg.orgId}/users`, { email: `d-${randomUUID().slice(0, 6)}@example.com`, name: 'Dee', roles: ['driver'], phone: '+15125550100' }).expect(201)).body.userId;
-      const colleague = (await post(h.admin, `/orgs/${shipper.orgId}/users`, { email: `gone-${randomUUID().slice(0, 6)}@example.com`, name: 'Gone', roles: ['shipper'] }).expect(201)).body.userId;
+      await post(h.admin, `/orgs/${carrierOrg.orgId}/users`, {
+        email: 'x@example.com',
+        name: 'X',
+        roles: ['driver'],
+        phone: '555-0100',
+      }).expect(400);
+      const driver = (
+        await post(h.admin, `/orgs/${carrierOrg.orgId}/users`, {
+          email: `d-${randomUUID().slice(0, 6)}@example.com`,
+          name: 'Dee',
+          roles: ['driver'],
+          phone: '+15125550100',
+        }).expect(201)
+      ).body.userId;
+      const colleague = (
+        await post(h.admin, `/orgs/${shipper.orgId}/users`, {
+          email: `gone-${randomUUID().slice(0, 6)}@example.com`,
+          name: 'Gone',
+          roles: ['shipper'],
+        }).expect(201)
+      ).body.userId;
       await post(h.admin, `/orgs/${shipper.orgId}/users/${colleague}/deactivate`).expect(202);
       await h.settle();
       h.sent.length = 0;
@@ -73,8 +94,16 @@ describe('Background jobs: notifications, load expiry, the queue board', () => {
       expect(h.sent.length).to.equal(before);
       // A booking recorded two hours ago (a reactor rebuilt from history) is old news: dropped.
       const old = events.find((e) => e.type === 'LoadBooked')!;
-      await h.knex('es_events').where({ id: old.id }).update({ created_at: new Date(Date.now() - 2 * 3_600_000) });
-      await h.queues.queue(QUEUES.notifications).add('LoadBooked', { eventId: randomUUID(), streamId: old.streamId, revision: old.revision.toString(), type: old.type });
+      await h
+        .knex('es_events')
+        .where({ id: old.id })
+        .update({ created_at: new Date(Date.now() - 2 * 3_600_000) });
+      await h.queues.queue(QUEUES.notifications).add('LoadBooked', {
+        eventId: randomUUID(),
+        streamId: old.streamId,
+        revision: old.revision.toString(),
+        type: old.type,
+      });
       await h.settle();
       expect(h.sent.length).to.equal(before);
     });
@@ -84,12 +113,19 @@ describe('Background jobs: notifications, load expiry, the queue board', () => {
     it('expires a posting whose pickup window has passed, and leaves booked and live ones alone', async () => {
       // Windows that end soon, but not before a slow machine has posted and booked; then the sweep
       // runs until the lapsing one is expired (a condition), however long the machine takes.
-      const soon = () => ({ from: new Date(Date.now() + 1_000).toISOString(), to: new Date(Date.now() + 4_000).toISOString() });
-      const lapsing = (await post(shipper.auth, '/loads', loadBody(shipper.orgId, { pickupWindow: soon() })).expect(201)).body.loadId;
-      const booked = (await post(shipper.auth, '/loads', loadBody(shipper.orgId, { pickupWindow: soon() })).expect(201)).body.loadId;
+      const soon = () => ({
+        from: new Date(Date.now() + 1_000).toISOString(),
+        to: new Date(Date.now() + 4_000).toISOString(),
+      });
+      const lapsing = (
+        await post(shipper.auth, '/loads', loadBody(shipper.orgId, { pickupWindow: soon() })).expect(201)
+      ).body.loadId;
+      const booked = (await post(shipper.auth, '/loads', loadBody(shipper.orgId, { pickupWindow: soon() })).expect(201))
+        .body.loadId;
       await post(carrierOrg.auth, `/loads/${booked}/book`, { carrierId }).expect(202);
       const live = (await post(shipper.auth, '/loads', loadBody(shipper.orgId)).expect(201)).body.loadId;
-      const status = async (id: string) => (await h.http().get(`/loads/${id}`).set('Authorization', shipper.auth).expect(200)).body.status;
+      const status = async (id: string) =>
+        (await h.http().get(`/loads/${id}`).set('Authorization', shipper.auth).expect(200)).body.status;
       const swept = async () => {
         await h.queues.queue(QUEUES.expiry).add('expire-due', {});
         await h.settle();

@@ -35,7 +35,17 @@ describe('The ledger projection (double entry over the payment streams)', () => 
     new PaymentService(store).run(paymentId, { type, data } as Unsent<PaymentCommand>, { actor: PAYMENTS_SYSTEM, now });
   async function invoiced(amountCents: number) {
     const paymentId = randomUUID();
-    await pay(paymentId, 'IssueInvoice', { paymentId, loadId: randomUUID(), shipperOrgId: SHIPPER, carrierId: randomUUID(), carrierOrgId: CARRIER, amountCents, feeBps: 500, termsDays: 30, deliveredAt: new Date(Date.now() - 31 * DAY) });
+    await pay(paymentId, 'IssueInvoice', {
+      paymentId,
+      loadId: randomUUID(),
+      shipperOrgId: SHIPPER,
+      carrierId: randomUUID(),
+      carrierOrgId: CARRIER,
+      amountCents,
+      feeBps: 500,
+      termsDays: 30,
+      deliveredAt: new Date(Date.now() - 31 * DAY),
+    });
     return paymentId;
   }
   async function charged(paymentId: string) {
@@ -45,7 +55,12 @@ describe('The ledger projection (double entry over the payment streams)', () => 
   }
   const balances = async (table = 'ledger_entries') =>
     Object.fromEntries(
-      ((await knex(table).select('account').sum({ b: knex.raw('debit_cents - credit_cents') }).groupBy('account')) as { account: string; b: string }[]).map((r) => [r.account, Number(r.b)]),
+      (
+        (await knex(table)
+          .select('account')
+          .sum({ b: knex.raw('debit_cents - credit_cents') })
+          .groupBy('account')) as { account: string; b: string }[]
+      ).map((r) => [r.account, Number(r.b)]),
     );
 
   it('posts balanced lines for every money movement, and the balances sum to zero', async () => {
@@ -65,14 +80,21 @@ describe('The ledger projection (double entry over the payment streams)', () => 
     // C: invoiced, QuickPay, never paid: written off.
     const c = await invoiced(30_000);
     await pay(c, 'RequestQuickPay', { feeBps: 300, minFeeCents: 2_500 });
-    await new PaymentService(store).run(c, { type: 'WriteOff', data: { reason: 'shipper bankrupt' } }, { actor: { userId: 'u-admin', orgId: 'x', roles: ['admin'] } });
+    await new PaymentService(store).run(
+      c,
+      { type: 'WriteOff', data: { reason: 'shipper bankrupt' } },
+      { actor: { userId: 'u-admin', orgId: 'x', roles: ['admin'] } },
+    );
 
     runner = new ProjectionRunner({ knex, store, projectors: [ledgerProjector], logger: testLogger, batchSize: 3 });
     runner.start();
     expect(await runner.idle(15_000)).to.equal(true);
 
     // Every event's lines balance.
-    const perEvent = (await knex('ledger_entries').select('event_id').sum({ d: 'debit_cents', c: 'credit_cents' }).groupBy('event_id')) as { d: string; c: string }[];
+    const perEvent = (await knex('ledger_entries')
+      .select('event_id')
+      .sum({ d: 'debit_cents', c: 'credit_cents' })
+      .groupBy('event_id')) as { d: string; c: string }[];
     for (const r of perEvent) expect(Number(r.d)).to.equal(Number(r.c));
     const b1 = await balances();
     expect(Object.values(b1).reduce((s, v) => s + v, 0)).to.equal(0);
@@ -87,9 +109,18 @@ describe('The ledger projection (double entry over the payment streams)', () => 
       // A: 5,000 + 2,850 − 4,000; B: 2,500 − 2,500; C: reversed.
       platform_fee_revenue: -3_850,
     });
-    const cEntries = await knex('ledger_entries').where({ payment_id: c }).orderBy([{ column: 'revision' }, { column: 'line' }]);
+    const cEntries = await knex('ledger_entries')
+      .where({ payment_id: c })
+      .orderBy([{ column: 'revision' }, { column: 'line' }]);
     expect(cEntries.map((e: { event_type: string }) => e.event_type)).to.deep.equal([
-      'InvoiceIssued', 'InvoiceIssued', 'InvoiceIssued', 'QuickPayRequested', 'QuickPayRequested', 'PaymentWrittenOff', 'PaymentWrittenOff', 'PaymentWrittenOff',
+      'InvoiceIssued',
+      'InvoiceIssued',
+      'InvoiceIssued',
+      'QuickPayRequested',
+      'QuickPayRequested',
+      'PaymentWrittenOff',
+      'PaymentWrittenOff',
+      'PaymentWrittenOff',
     ]);
   });
 
@@ -106,7 +137,14 @@ describe('The ledger projection (double entry over the payment streams)', () => 
   it('comes out identical when rebuilt from history', async () => {
     const before = await knex('ledger_entries').orderBy(['event_id', 'line']);
     await runner.stop();
-    const { generation } = await rebuildProjection({ knex, store, checkpoints: new Checkpoints(knex), projector: ledgerProjector, logger: testLogger, batchSize: 4 });
+    const { generation } = await rebuildProjection({
+      knex,
+      store,
+      checkpoints: new Checkpoints(knex),
+      projector: ledgerProjector,
+      logger: testLogger,
+      batchSize: 4,
+    });
     expect(generation).to.be.above(1);
     expect(await knex('ledger_entries').orderBy(['event_id', 'line'])).to.deep.equal(before);
     expect(await knex('ledger_payments').orderBy('payment_id')).to.have.length(3);

@@ -25,7 +25,8 @@ describe('Nearest-first pages of the board', () => {
     await knex.transaction(async (trx) => {
       await loadBoardProjector.setup(trx, t);
       await loadBoardProjector.indexes!(trx, t);
-      for (const table of loadBoardProjector.tables) await trx.raw('create view ?? as select * from ??', [table, t(table)]);
+      for (const table of loadBoardProjector.tables)
+        await trx.raw('create view ?? as select * from ??', [table, t(table)]);
     });
     let seq = 0n;
     const events: RecordedEvent[] = spots.flatMap((s) =>
@@ -41,7 +42,16 @@ describe('Nearest-first pages of the board', () => {
           postedAt: hours(0),
           expiresAt: hours(30),
         });
-        return { id: randomUUID(), type: 'LoadPosted', streamId: `load-${loadId}`, revision: 0n, position: { commit: 9n, prepare: ++seq }, data, metadata: { schemaVersion }, createdAt: hours(0) };
+        return {
+          id: randomUUID(),
+          type: 'LoadPosted',
+          streamId: `load-${loadId}`,
+          revision: 0n,
+          position: { commit: 9n, prepare: ++seq },
+          data,
+          metadata: { schemaVersion },
+          createdAt: hours(0),
+        };
       }),
     );
     await knex.transaction((trx) => loadBoardProjector.apply(trx, events, t));
@@ -73,7 +83,10 @@ describe('Nearest-first pages of the board', () => {
     (
       await knex(t('load_board'))
         .select('load_id')
-        .orderByRaw(`ll_to_earth(origin_lat, origin_lng) <-> ll_to_earth(?, ?) ${dir}, load_id ${dir}`, [here.lat, here.lng])
+        .orderByRaw(`ll_to_earth(origin_lat, origin_lng) <-> ll_to_earth(?, ?) ${dir}, load_id ${dir}`, [
+          here.lat,
+          here.lng,
+        ])
     ).map((r: { load_id: string }) => r.load_id);
 
   for (const limit of [5, 25, 69, 200]) {
@@ -89,8 +102,16 @@ describe('Nearest-first pages of the board', () => {
   });
 
   it('asks the GiST index for the nearest loads instead of sorting every load in the radius', async () => {
-    const q = boardQuery(knex, { filters: { statuses: ['posted'], origin: { ...here, radiusMi: 500 } }, actor: admin, sort: 'deadhead', limit: 25, now: hours(0) });
-    const plan = (await knex.raw(`explain ${q.toString()}`)).rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+    const q = boardQuery(knex, {
+      filters: { statuses: ['posted'], origin: { ...here, radiusMi: 500 } },
+      actor: admin,
+      sort: 'deadhead',
+      limit: 25,
+      now: hours(0),
+    });
+    const plan = (await knex.raw(`explain ${q.toString()}`)).rows
+      .map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN'])
+      .join('\n');
     expect(plan).to.match(/Index Scan using load_board__g1_origin_geo_posted on load_board__g1[\s\S]*Order By: /);
     expect(plan).to.not.match(/Sort Key/);
   });

@@ -53,7 +53,8 @@ describe('The load board over HTTP', () => {
     } while (cursor);
     return items;
   };
-  const names = (items: Summary[]) => items.map((i) => Object.entries(ids).find(([, id]) => id === i.loadId)?.[0] ?? i.loadId).sort();
+  const names = (items: Summary[]) =>
+    items.map((i) => Object.entries(ids).find(([, id]) => id === i.loadId)?.[0] ?? i.loadId).sort();
 
   before(async () => {
     h = await apiHarness('board', { MIN_POSITION_WAIT_MS: '600' });
@@ -65,16 +66,86 @@ describe('The load board over HTTP', () => {
       ids[name] = res.body.loadId;
       lastPosition = res.body.position;
     };
-    await post('L1', shipperA.auth, shipperA.orgId, { commodity: 'Epoxy-coated rebar', origin: CITY.houston, destination: CITY.dallas, equipmentType: 'flatbed', weightLb: 42_000, lengthFt: 48, rateCents: 180_000, pickupWindow: window(1, 2), deliveryWindow: window(2, 3) });
-    await post('L2', shipperA.auth, shipperA.orgId, { origin: CITY.houston, destination: CITY.atlanta, equipmentType: 'reefer', loadSize: 'partial', weightLb: 20_000, lengthFt: 30, rateCents: 350_000, pickupWindow: window(2, 3), deliveryWindow: window(3, 5), commodity: 'Frozen concrete admixture' });
-    await post('L3', shipperA.auth, shipperA.orgId, { commodity: 'Epoxy-coated rebar', origin: CITY.austin, destination: CITY.okc, equipmentType: 'dry_van', weightLb: 30_000, lengthFt: 53, rateCents: 150_000, pickupWindow: window(3, 4), deliveryWindow: window(4, 5) });
-    await post('L4', shipperB.auth, shipperB.orgId, { commodity: 'Epoxy-coated rebar', origin: CITY.dallas, destination: CITY.phoenix, equipmentType: 'flatbed', weightLb: 45_000, lengthFt: 48, rateCents: 400_000, pickupWindow: window(1, 1.5), deliveryWindow: window(2, 4) });
-    await post('L5', shipperA.auth, shipperA.orgId, { origin: CITY.houston, destination: CITY.austin, equipmentType: 'step_deck', weightLb: 48_000, lengthFt: 53, rateCents: 90_000, pickupWindow: window(4, 5), deliveryWindow: window(5, 6) });
+    await post('L1', shipperA.auth, shipperA.orgId, {
+      commodity: 'Epoxy-coated rebar',
+      origin: CITY.houston,
+      destination: CITY.dallas,
+      equipmentType: 'flatbed',
+      weightLb: 42_000,
+      lengthFt: 48,
+      rateCents: 180_000,
+      pickupWindow: window(1, 2),
+      deliveryWindow: window(2, 3),
+    });
+    await post('L2', shipperA.auth, shipperA.orgId, {
+      origin: CITY.houston,
+      destination: CITY.atlanta,
+      equipmentType: 'reefer',
+      loadSize: 'partial',
+      weightLb: 20_000,
+      lengthFt: 30,
+      rateCents: 350_000,
+      pickupWindow: window(2, 3),
+      deliveryWindow: window(3, 5),
+      commodity: 'Frozen concrete admixture',
+    });
+    await post('L3', shipperA.auth, shipperA.orgId, {
+      commodity: 'Epoxy-coated rebar',
+      origin: CITY.austin,
+      destination: CITY.okc,
+      equipmentType: 'dry_van',
+      weightLb: 30_000,
+      lengthFt: 53,
+      rateCents: 150_000,
+      pickupWindow: window(3, 4),
+      deliveryWindow: window(4, 5),
+    });
+    await post('L4', shipperB.auth, shipperB.orgId, {
+      commodity: 'Epoxy-coated rebar',
+      origin: CITY.dallas,
+      destination: CITY.phoenix,
+      equipmentType: 'flatbed',
+      weightLb: 45_000,
+      lengthFt: 48,
+      rateCents: 400_000,
+      pickupWindow: window(1, 1.5),
+      deliveryWindow: window(2, 4),
+    });
+    await post('L5', shipperA.auth, shipperA.orgId, {
+      origin: CITY.houston,
+      destination: CITY.austin,
+      equipmentType: 'step_deck',
+      weightLb: 48_000,
+      lengthFt: 53,
+      rateCents: 90_000,
+      pickupWindow: window(4, 5),
+      deliveryWindow: window(5, 6),
+    });
     await post('L6', shipperB.auth, shipperB.orgId, { origin: CITY.okc, destination: CITY.dallas });
-    const reg = await h.http().post('/carriers').set('Authorization', carrier.auth).send(carrierBody(carrier.orgId)).expect(201);
-    await h.http().post(`/carriers/${reg.body.carrierId}/verifications`).set('Authorization', h.admin).send(goodVerification()).expect(202);
-    await h.http().post(`/loads/${ids.L5}/book`).set('Authorization', carrier.auth).send({ carrierId: reg.body.carrierId }).expect(202);
-    const cancelled = await h.http().post(`/loads/${ids.L6}/cancel`).set('Authorization', shipperB.auth).send({ reason: 'gone' }).expect(202);
+    const reg = await h
+      .http()
+      .post('/carriers')
+      .set('Authorization', carrier.auth)
+      .send(carrierBody(carrier.orgId))
+      .expect(201);
+    await h
+      .http()
+      .post(`/carriers/${reg.body.carrierId}/verifications`)
+      .set('Authorization', h.admin)
+      .send(goodVerification())
+      .expect(202);
+    await h
+      .http()
+      .post(`/loads/${ids.L5}/book`)
+      .set('Authorization', carrier.auth)
+      .send({ carrierId: reg.body.carrierId })
+      .expect(202);
+    const cancelled = await h
+      .http()
+      .post(`/loads/${ids.L6}/cancel`)
+      .set('Authorization', shipperB.auth)
+      .send({ reason: 'gone' })
+      .expect(202);
     lastPosition = cancelled.body.position;
   });
   after(async () => {
@@ -99,7 +170,12 @@ describe('The load board over HTTP', () => {
     const near = await all(carrier.auth, { originLat: 29.76, originLng: -95.37, originRadiusMi: 30 });
     expect(names(near)).to.deep.equal(['L1', 'L2']);
     for (const l of near) expect(l.deadheadMi).to.be.below(1);
-    const wider = await all(carrier.auth, { originLat: 29.76, originLng: -95.37, originRadiusMi: 200, sort: 'deadhead' });
+    const wider = await all(carrier.auth, {
+      originLat: 29.76,
+      originLng: -95.37,
+      originRadiusMi: 200,
+      sort: 'deadhead',
+    });
     expect(names(wider)).to.deep.equal(['L1', 'L2', 'L3']);
     expect(wider.map((l) => l.deadheadMi)).to.deep.equal([...wider.map((l) => l.deadheadMi)].sort((a, b) => a! - b!));
     expect(wider[2]!.deadheadMi).to.be.within(140, 150); // Houston to Austin
@@ -108,7 +184,10 @@ describe('The load board over HTTP', () => {
   it('applies every filter as its definition says', async () => {
     // One posting two days old, so the age filter has something to leave out (the board row is
     // what the filter reads; events cannot be back-dated through the API).
-    await h.knex('load_board').where('load_id', ids.L3).update({ posted_at: new Date(Date.now() - 48 * 3_600_000) });
+    await h
+      .knex('load_board')
+      .where('load_id', ids.L3)
+      .update({ posted_at: new Date(Date.now() - 48 * 3_600_000) });
     const everything = await all(carrier.auth);
     const cases: [Record<string, string | number>, (l: Summary) => boolean][] = [
       [{ destLat: 32.78, destLng: -96.8, destRadiusMi: 50 }, (l) => l.loadId === ids.L1],
@@ -117,7 +196,10 @@ describe('The load board over HTTP', () => {
       [{ destStates: 'GA' }, (l) => l.destination.state === 'GA'],
       [{ equipment: 'flatbed,reefer' }, (l) => ['flatbed', 'reefer'].includes(l.equipmentType)],
       [{ loadSize: 'partial' }, (l) => l.loadSize === 'partial'],
-      [{ pickupFrom: inDays(2.5), pickupTo: inDays(3.5) }, (l) => l.pickupWindow.to >= inDays(2.5) && l.pickupWindow.from <= inDays(3.5)],
+      [
+        { pickupFrom: inDays(2.5), pickupTo: inDays(3.5) },
+        (l) => l.pickupWindow.to >= inDays(2.5) && l.pickupWindow.from <= inDays(3.5),
+      ],
       [{ maxWeightLb: 35_000 }, (l) => l.weightLb <= 35_000],
       [{ maxLengthFt: 40 }, (l) => l.lengthFt <= 40],
       [{ minRateCents: 200_000 }, (l) => l.rateCents >= 200_000],
@@ -132,7 +214,9 @@ describe('The load board over HTTP', () => {
     }
     expect(names(await all(carrier.auth, { maxAgeHours: 24 }))).to.not.include('L3');
     // Combined: flatbeds from Texas paying at least $1,900.
-    expect(names(await all(carrier.auth, { equipment: 'flatbed', originStates: 'TX', minRateCents: 190_000 }))).to.deep.equal(['L4']);
+    expect(
+      names(await all(carrier.auth, { equipment: 'flatbed', originStates: 'TX', minRateCents: 190_000 })),
+    ).to.deep.equal(['L4']);
   });
 
   it('sorts by each key and pages with cursors that neither skip nor repeat', async () => {
@@ -145,9 +229,15 @@ describe('The load board over HTTP', () => {
     ];
     for (const [sort, cmp] of sorts) {
       const paged = await all(carrier.auth, { sort });
-      expect(paged.map((l) => l.loadId), sort).to.deep.equal([...paged].sort(cmp).map((l) => l.loadId));
+      expect(
+        paged.map((l) => l.loadId),
+        sort,
+      ).to.deep.equal([...paged].sort(cmp).map((l) => l.loadId));
       expect(new Set(paged.map((l) => l.loadId)).size).to.equal(4);
-      const flipped = await all(carrier.auth, { sort, order: ['rate', 'ratePerMile', 'age'].includes(sort) ? 'asc' : 'desc' });
+      const flipped = await all(carrier.auth, {
+        sort,
+        order: ['rate', 'ratePerMile', 'age'].includes(sort) ? 'asc' : 'desc',
+      });
       expect(flipped.map((l) => l.loadId)).to.deep.equal([...paged].reverse().map((l) => l.loadId));
     }
   });
@@ -159,7 +249,10 @@ describe('The load board over HTTP', () => {
       expect(res.body.type, JSON.stringify(query)).to.equal(type);
     };
     await bad({ cursor: 'garbage' }, 'urn:freight:problem:bad-cursor');
-    await bad({ cursor: Buffer.from('{"s":"pickup","o":"asc","v":5,"id":"x"}').toString('base64url') }, 'urn:freight:problem:bad-cursor');
+    await bad(
+      { cursor: Buffer.from('{"s":"pickup","o":"asc","v":5,"id":"x"}').toString('base64url') },
+      'urn:freight:problem:bad-cursor',
+    );
     await bad({ cursor: first.nextCursor!, sort: 'rate' }, 'urn:freight:problem:bad-cursor');
     await bad({ limit: 1000 });
     await bad({ status: 'flying' });
@@ -185,8 +278,18 @@ describe('The load board over HTTP', () => {
   it('answers 503 when the read model cannot reach the asked position in time', async () => {
     await h.runner.stop();
     try {
-      const res = await h.http().post('/loads').set('Authorization', shipperA.auth).send(loadBody(shipperA.orgId)).expect(201);
-      const late = await h.http().get('/loads').query({ minPosition: res.body.position }).set('Authorization', shipperA.auth).expect(503);
+      const res = await h
+        .http()
+        .post('/loads')
+        .set('Authorization', shipperA.auth)
+        .send(loadBody(shipperA.orgId))
+        .expect(201);
+      const late = await h
+        .http()
+        .get('/loads')
+        .query({ minPosition: res.body.position })
+        .set('Authorization', shipperA.auth)
+        .expect(503);
       expect(late.body.type).to.equal('urn:freight:problem:read-model-behind');
       expect(late.headers['retry-after']).to.equal('1');
     } finally {
@@ -196,7 +299,14 @@ describe('The load board over HTTP', () => {
 
   it('searches commodities with typos, the board filters and visibility, and pages by cursor', async () => {
     const find = async (query: Record<string, string | number>, auth = carrier.auth) =>
-      (await h.http().get('/search/loads').query({ minPosition: lastPosition, ...query }).set('Authorization', auth).expect(200)).body as {
+      (
+        await h
+          .http()
+          .get('/search/loads')
+          .query({ minPosition: lastPosition, ...query })
+          .set('Authorization', auth)
+          .expect(200)
+      ).body as {
         items: Summary[];
         engine: string;
         estimatedTotal: number;
@@ -206,7 +316,10 @@ describe('The load board over HTTP', () => {
     expect(names(typo.items)).to.deep.equal(['L2']);
     expect(typo.engine).to.equal('postgres');
     expect(names((await find({ q: 'epoxy rebar' })).items)).to.deep.equal(['L1', 'L3', 'L4']);
-    expect(names((await find({ q: 'epoxy rebar', equipment: 'flatbed', originStates: 'TX' })).items)).to.deep.equal(['L1', 'L4']);
+    expect(names((await find({ q: 'epoxy rebar', equipment: 'flatbed', originStates: 'TX' })).items)).to.deep.equal([
+      'L1',
+      'L4',
+    ]);
     expect(names((await find({ q: 'epoxy rebar' }, shipperB.auth)).items)).to.deep.equal(['L4']);
     const first = await find({ q: 'epoxy rebar', limit: 2 });
     expect(first.items).to.have.length(2);
@@ -214,17 +327,30 @@ describe('The load board over HTTP', () => {
     expect(second.nextCursor).to.equal(null);
     expect(names([...first.items, ...second.items])).to.deep.equal(['L1', 'L3', 'L4']);
     await h.http().get('/search/loads').set('Authorization', carrier.auth).expect(400);
-    await h.http().get('/search/loads').query({ q: 'epoxy rebar', cursor: 'nope' }).set('Authorization', carrier.auth).expect(400);
+    await h
+      .http()
+      .get('/search/loads')
+      .query({ q: 'epoxy rebar', cursor: 'nope' })
+      .set('Authorization', carrier.auth)
+      .expect(400);
   });
 
   it('lists carriers in the directory with their verification state', async () => {
-    const res = await h.http().get('/carriers').query({ verified: 'true', minPosition: lastPosition }).set('Authorization', shipperA.auth).expect(200);
+    const res = await h
+      .http()
+      .get('/carriers')
+      .query({ verified: 'true', minPosition: lastPosition })
+      .set('Authorization', shipperA.auth)
+      .expect(200);
     expect(res.body.items).to.have.length(1);
     const c = res.body.items[0];
     expect(c.verification).to.include({ verified: true, eligible: true });
     const one = await h.http().get(`/carriers/${c.carrierId}`).set('Authorization', shipperA.auth).expect(200);
     expect(one.body.legalName).to.equal('Lone Star Haulers LLC');
-    expect((await h.http().get('/carriers').query({ verified: 'false' }).set('Authorization', shipperA.auth).expect(200)).body.items).to.have.length(0);
+    expect(
+      (await h.http().get('/carriers').query({ verified: 'false' }).set('Authorization', shipperA.auth).expect(200))
+        .body.items,
+    ).to.have.length(0);
     await h.http().get(`/carriers/${randomUUID()}`).set('Authorization', shipperA.auth).expect(404);
   });
 });

@@ -15,7 +15,12 @@ describe('Load and carrier commands over HTTP', () => {
     shipper = await h.member('shipper', ['shipper']);
     otherShipper = await h.member('broker', ['shipper']);
     carrierOrg = await h.member('carrier', ['carrier', 'driver']);
-    const reg = await h.http().post('/carriers').set('Authorization', carrierOrg.auth).send(carrierBody(carrierOrg.orgId)).expect(201);
+    const reg = await h
+      .http()
+      .post('/carriers')
+      .set('Authorization', carrierOrg.auth)
+      .send(carrierBody(carrierOrg.orgId))
+      .expect(201);
     carrierId = reg.body.carrierId;
   });
   after(async () => {
@@ -26,7 +31,8 @@ describe('Load and carrier commands over HTTP', () => {
     const r = h.http().post(path).set('Authorization', auth);
     return body ? r.send(body) : r;
   };
-  const countEvents = async () => Number((await h.knex('es_events').count<{ count: string }[]>('* as count'))[0]!.count);
+  const countEvents = async () =>
+    Number((await h.knex('es_events').count<{ count: string }[]>('* as count'))[0]!.count);
   const postLoad = async (overrides: Record<string, unknown> = {}) =>
     (await post(shipper.auth, '/loads', loadBody(shipper.orgId, overrides)).expect(201)).body.loadId as string;
 
@@ -70,7 +76,9 @@ describe('Load and carrier commands over HTTP', () => {
     const key = randomUUID();
     await post(shipper.auth, '/loads', loadBody(shipper.orgId)).set('Idempotency-Key', key).expect(201);
     const before = await countEvents();
-    const res = await post(shipper.auth, '/loads', loadBody(shipper.orgId, { rateCents: 1 })).set('Idempotency-Key', key).expect(422);
+    const res = await post(shipper.auth, '/loads', loadBody(shipper.orgId, { rateCents: 1 }))
+      .set('Idempotency-Key', key)
+      .expect(422);
     expect(res.body.type).to.equal('urn:freight:problem:idempotency-key-reused');
     await post(shipper.auth, '/loads', loadBody(shipper.orgId)).set('Idempotency-Key', 'x'.repeat(300)).expect(400);
     expect(await countEvents()).to.equal(before);
@@ -79,7 +87,9 @@ describe('Load and carrier commands over HTTP', () => {
   it('frees the key of a refused command so a corrected retry can use it', async () => {
     const loadId = await postLoad();
     const key = randomUUID();
-    await post(otherShipper.auth, `/loads/${loadId}/revise`, { rateCents: 200_000 }).set('Idempotency-Key', key).expect(404);
+    await post(otherShipper.auth, `/loads/${loadId}/revise`, { rateCents: 200_000 })
+      .set('Idempotency-Key', key)
+      .expect(404);
     await post(shipper.auth, `/loads/${loadId}/revise`, { rateCents: 200_000 }).set('Idempotency-Key', key).expect(202);
   });
 
@@ -87,7 +97,9 @@ describe('Load and carrier commands over HTTP', () => {
     const loadId = await postLoad();
     await post(shipper.auth, `/loads/${loadId}/revise`, { rateCents: 190_000 }).set('If-Match', '"0"').expect(202);
     const before = await countEvents();
-    const res = await post(shipper.auth, `/loads/${loadId}/revise`, { rateCents: 195_000 }).set('If-Match', '"0"').expect(409);
+    const res = await post(shipper.auth, `/loads/${loadId}/revise`, { rateCents: 195_000 })
+      .set('If-Match', '"0"')
+      .expect(409);
     expect(res.body).to.include({ type: 'urn:freight:problem:concurrency-conflict', actualRevision: '1' });
     expect(await countEvents()).to.equal(before);
     await post(shipper.auth, `/loads/${loadId}/revise`, { rateCents: 195_000 }).set('If-Match', '1').expect(202);
@@ -102,7 +114,11 @@ describe('Load and carrier commands over HTTP', () => {
     // Another shipper's load is one it cannot see: the same 404 a read of it gives.
     const revise = await post(otherShipper.auth, `/loads/${loadId}/revise`, { rateCents: 1000 }).expect(404);
     const read = await h.http().get(`/loads/${loadId}`).set('Authorization', otherShipper.auth).expect(404);
-    expect({ ...revise.body, instance: undefined, requestId: undefined }).to.deep.equal({ ...read.body, instance: undefined, requestId: undefined });
+    expect({ ...revise.body, instance: undefined, requestId: undefined }).to.deep.equal({
+      ...read.body,
+      instance: undefined,
+      requestId: undefined,
+    });
     await post(otherShipper.auth, `/loads/${loadId}/cancel`, { reason: 'mine now' }).expect(404);
     // A carrier cannot post at all (role), nor book for a carrier of another organisation.
     await post(carrierOrg.auth, '/loads', loadBody(carrierOrg.orgId)).expect(403);
@@ -112,14 +128,25 @@ describe('Load and carrier commands over HTTP', () => {
   it('refuses malformed input with 400 (and 413, 415) and changes nothing', async () => {
     const loadId = await postLoad();
     const before = await countEvents();
-    const wrongTypes = await post(shipper.auth, '/loads', loadBody(shipper.orgId, { weightLb: 'heavy', equipmentType: 'spaceship' })).expect(400);
+    const wrongTypes = await post(
+      shipper.auth,
+      '/loads',
+      loadBody(shipper.orgId, { weightLb: 'heavy', equipmentType: 'spaceship' }),
+    ).expect(400);
     expect(wrongTypes.body.type).to.equal('urn:freight:problem:validation');
-    expect(wrongTypes.body.errors.map((e: { path: string }) => e.path)).to.include.members(['weightLb', 'equipmentType']);
+    expect(wrongTypes.body.errors.map((e: { path: string }) => e.path)).to.include.members([
+      'weightLb',
+      'equipmentType',
+    ]);
     const { commodity: _c, origin: _o, ...missing } = loadBody(shipper.orgId);
     const res = await post(shipper.auth, '/loads', missing).expect(400);
     expect(res.body.errors.map((e: { path: string }) => e.path)).to.include.members(['commodity', 'origin']);
     await post(shipper.auth, '/loads', loadBody(shipper.orgId, { rateCents: 1.5 })).expect(400);
-    await post(shipper.auth, '/loads', loadBody(shipper.orgId, { pickupWindow: { from: '2026-13-40', to: 'soon' } })).expect(400);
+    await post(
+      shipper.auth,
+      '/loads',
+      loadBody(shipper.orgId, { pickupWindow: { from: '2026-13-40', to: 'soon' } }),
+    ).expect(400);
     await post(shipper.auth, '/loads', loadBody(shipper.orgId, { description: 'x'.repeat(400_000) })).expect(413);
     await post(shipper.auth, '/loads').set('Content-Type', 'text/plain').send('hello').expect(415);
     await post(shipper.auth, '/loads').set('Content-Type', 'application/json').send('{"broken":').expect(400);
@@ -134,8 +161,15 @@ describe('Load and carrier commands over HTTP', () => {
     const pickup = await post(carrierOrg.auth, `/loads/${loadId}/pickup`).expect(403);
     expect(pickup.body).to.include({ type: 'urn:freight:problem:forbidden' });
     const early = await post(h.admin, `/loads/${loadId}/pickup`).expect(409);
-    expect(early.body).to.include({ type: 'urn:freight:problem:illegal-transition', detail: 'Cannot confirm pickup: the load is still posted' });
-    const past = await post(shipper.auth, '/loads', loadBody(shipper.orgId, { pickupWindow: { from: '2020-01-01T00:00:00Z', to: '2020-01-02T00:00:00Z' } })).expect(422);
+    expect(early.body).to.include({
+      type: 'urn:freight:problem:illegal-transition',
+      detail: 'Cannot confirm pickup: the load is still posted',
+    });
+    const past = await post(
+      shipper.auth,
+      '/loads',
+      loadBody(shipper.orgId, { pickupWindow: { from: '2020-01-01T00:00:00Z', to: '2020-01-02T00:00:00Z' } }),
+    ).expect(422);
     expect(past.body.type).to.equal('urn:freight:problem:invalid-window');
     const nobody = await post(carrierOrg.auth, `/loads/${loadId}/book`, { carrierId: randomUUID() }).expect(422);
     expect(nobody.body.type).to.equal('urn:freight:problem:unknown-carrier');
@@ -145,12 +179,19 @@ describe('Load and carrier commands over HTTP', () => {
     const loadId = await postLoad();
     // Not verified yet: refused, the platform's protection against fraud.
     const early = await post(carrierOrg.auth, `/loads/${loadId}/bids`, { carrierId, amountCents: 170_000 }).expect(422);
-    expect(early.body).to.include({ type: 'urn:freight:problem:carrier-not-eligible', detail: 'Refused: the carrier is not verified' });
+    expect(early.body).to.include({
+      type: 'urn:freight:problem:carrier-not-eligible',
+      detail: 'Refused: the carrier is not verified',
+    });
     await post(carrierOrg.auth, `/carriers/${carrierId}/verifications`, goodVerification()).expect(403);
     await post(h.admin, `/carriers/${carrierId}/verifications`, goodVerification()).expect(202);
 
     const bids = [];
-    for (let i = 0; i < 5; i++) bids.push((await post(carrierOrg.auth, `/loads/${loadId}/bids`, { carrierId, amountCents: 170_000 + i }).expect(201)).body.bidId);
+    for (let i = 0; i < 5; i++)
+      bids.push(
+        (await post(carrierOrg.auth, `/loads/${loadId}/bids`, { carrierId, amountCents: 170_000 + i }).expect(201)).body
+          .bidId,
+      );
     const sixth = await post(carrierOrg.auth, `/loads/${loadId}/bids`, { carrierId, amountCents: 1 }).expect(422);
     expect(sixth.body.type).to.equal('urn:freight:problem:bid-limit');
     await post(carrierOrg.auth, `/loads/${loadId}/bids/${bids[4]}/withdraw`).expect(202);
@@ -159,7 +200,10 @@ describe('Load and carrier commands over HTTP', () => {
     expect(accepted.body.events).to.deep.equal(['BidAccepted', 'LoadBooked']);
     await post(shipper.auth, `/loads/${loadId}/bids/${randomUUID()}/accept`).expect(404);
 
-    await post(carrierOrg.auth, `/loads/${loadId}/assignment`, { driverId: carrierOrg.userId, truckId: 'TX-1042' }).expect(202);
+    await post(carrierOrg.auth, `/loads/${loadId}/assignment`, {
+      driverId: carrierOrg.userId,
+      truckId: 'TX-1042',
+    }).expect(202);
     await post(carrierOrg.auth, `/loads/${loadId}/pickup`).expect(202);
     await post(carrierOrg.auth, `/loads/${loadId}/in-transit`).expect(202);
     await post(carrierOrg.auth, `/loads/${loadId}/delivery`, { signedBy: 'J. Foreman' }).expect(202);

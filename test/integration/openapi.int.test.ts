@@ -21,10 +21,15 @@ describe('The OpenAPI document and /docs', () => {
       expect(op.operationId).to.equal(r.operationId);
       expect(op.security).to.deep.equal([{ bearer: [] }]);
       if (r.body) expect(op.requestBody.content['application/json'].schema, r.operationId).to.be.an('object');
-      if (r.command) expect(op.parameters.map((p: { name: string }) => p.name)).to.include.members(['idempotency-key', 'if-match']);
-      expect(op.responses['400'].content['application/problem+json'].schema.$ref).to.equal('#/components/schemas/Problem');
+      if (r.command)
+        expect(op.parameters.map((p: { name: string }) => p.name)).to.include.members(['idempotency-key', 'if-match']);
+      expect(op.responses['400'].content['application/problem+json'].schema.$ref).to.equal(
+        '#/components/schemas/Problem',
+      );
     }
-    const ops = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((p) => Object.values(p).map((o) => o.operationId));
+    const ops = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((p) =>
+      Object.values(p).map((o) => o.operationId),
+    );
     expect(new Set(ops).size).to.equal(h.routes.length);
     // The request schema is the domain's: the equipment list, integer cents, ISO dates.
     const post = doc.paths['/loads'].post.requestBody.content['application/json'].schema;

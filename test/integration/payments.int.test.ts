@@ -36,21 +36,35 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
   }
   /** A load hauled and delivered through the API; answers its payment id once invoiced. */
   async function delivered(rateCents = 180_000) {
-    const loadId = (await post(shipper.auth, '/loads', loadBody(shipper.orgId, { rateCents })).expect(201)).body.loadId as string;
+    const loadId = (await post(shipper.auth, '/loads', loadBody(shipper.orgId, { rateCents })).expect(201)).body
+      .loadId as string;
     await post(carrierOrg.auth, `/loads/${loadId}/book`, { carrierId }).expect(202);
-    await post(carrierOrg.auth, `/loads/${loadId}/assignment`, { driverId: carrierOrg.userId, truckId: 'T-1' }).expect(202);
+    await post(carrierOrg.auth, `/loads/${loadId}/assignment`, { driverId: carrierOrg.userId, truckId: 'T-1' }).expect(
+      202,
+    );
     await post(carrierOrg.auth, `/loads/${loadId}/pickup`).expect(202);
-    await post(carrierOrg.auth, `/loads/${loadId}/delivery`, { signedBy: 'J. Doe' }).set('X-Correlation-Id', `corr-${loadId}`).expect(202);
+    await post(carrierOrg.auth, `/loads/${loadId}/delivery`, { signedBy: 'J. Doe' })
+      .set('X-Correlation-Id', `corr-${loadId}`)
+      .expect(202);
     await h.settle();
     return { loadId, paymentId: paymentIdForLoad(loadId) };
   }
   /** What the payment provider's job and webhook will do: charge the shipper. */
   async function charge(paymentId: string) {
     const chargeId = randomUUID();
-    await new PaymentService(h.store).run(paymentId, { type: 'RequestCharge', data: { chargeId } }, { actor: PAYMENTS_SYSTEM });
-    await new PaymentService(h.store).run(paymentId, { type: 'RecordChargeSucceeded', data: { chargeId, providerRef: `pi_${chargeId.slice(0, 8)}` } }, { actor: PAYMENTS_SYSTEM });
+    await new PaymentService(h.store).run(
+      paymentId,
+      { type: 'RequestCharge', data: { chargeId } },
+      { actor: PAYMENTS_SYSTEM },
+    );
+    await new PaymentService(h.store).run(
+      paymentId,
+      { type: 'RecordChargeSucceeded', data: { chargeId, providerRef: `pi_${chargeId.slice(0, 8)}` } },
+      { actor: PAYMENTS_SYSTEM },
+    );
   }
-  const audit = (paymentId: string, auth = auditor, query = '') => h.http().get(`/audit/payments/${paymentId}${query}`).set('Authorization', auth);
+  const audit = (paymentId: string, auth = auditor, query = '') =>
+    h.http().get(`/audit/payments/${paymentId}${query}`).set('Authorization', auth);
 
   it('invoices a delivered load: the rate, less the platform fee, caused by the delivery', async () => {
     const { loadId, paymentId } = await delivered(180_000);
@@ -58,9 +72,19 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
     expect(res.body.ok).to.equal(true);
     const [invoice] = res.body.events;
     expect(invoice.type).to.equal('InvoiceIssued');
-    expect(invoice.data).to.include({ loadId, amountCents: 180_000, platformFeeCents: 9_000, carrierPayableCents: 171_000, termsDays: 30 });
+    expect(invoice.data).to.include({
+      loadId,
+      amountCents: 180_000,
+      platformFeeCents: 9_000,
+      carrierPayableCents: 171_000,
+      termsDays: 30,
+    });
     const deliveredEvent = (await h.store.readStream(`load-${loadId}`)).find((e) => e.type === 'LoadDelivered')!;
-    expect(invoice).to.include({ causationId: deliveredEvent.id, correlationId: `corr-${loadId}`, actor: 'system:payments' });
+    expect(invoice).to.include({
+      causationId: deliveredEvent.id,
+      correlationId: `corr-${loadId}`,
+      actor: 'system:payments',
+    });
     expect(res.body.state).to.include({ stage: 'invoiced', amountCents: 180_000, reconciles: true });
   });
 
@@ -74,7 +98,12 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
     expect(twice.body.type).to.equal('urn:freight:problem:quickpay-twice');
     const state = (await audit(paymentId).expect(200)).body.state;
     // 3% of the 95,000 payable is 2,850: above the 2,500 minimum.
-    expect(state).to.include({ payoutTerms: 'quickpay', carrierPayableCents: 92_150, platformFeeCents: 7_850, reconciles: true });
+    expect(state).to.include({
+      payoutTerms: 'quickpay',
+      carrierPayableCents: 92_150,
+      platformFeeCents: 7_850,
+      reconciles: true,
+    });
   });
 
   it('refunds at most what was charged, and not before a charge', async () => {
@@ -85,11 +114,20 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
     await post(h.admin, `/payments/${paymentId}/refunds`, { amountCents: 100_001, reason: 'x' }).expect(422);
     await post(carrierOrg.auth, `/payments/${paymentId}/refunds`, { amountCents: 100, reason: 'x' }).expect(403);
     await post(h.admin, `/payments/${paymentId}/refunds`, { amountCents: 0, reason: 'x' }).expect(400);
-    await post(h.admin, `/payments/${paymentId}/refunds`, { amountCents: 8_000, reason: 'late delivery' }).set('Idempotency-Key', 'refund-1').expect(202);
-    const again = await post(h.admin, `/payments/${paymentId}/refunds`, { amountCents: 8_000, reason: 'late delivery' }).set('Idempotency-Key', 'refund-1').expect(202);
+    await post(h.admin, `/payments/${paymentId}/refunds`, { amountCents: 8_000, reason: 'late delivery' })
+      .set('Idempotency-Key', 'refund-1')
+      .expect(202);
+    const again = await post(h.admin, `/payments/${paymentId}/refunds`, { amountCents: 8_000, reason: 'late delivery' })
+      .set('Idempotency-Key', 'refund-1')
+      .expect(202);
     expect(again.headers['idempotent-replayed']).to.equal('true');
     const state = (await audit(paymentId).expect(200)).body.state;
-    expect(state).to.include({ refundedCents: 8_000, platformFeeCents: 0, carrierPayableCents: 95_000 - 3_000, reconciles: true });
+    expect(state).to.include({
+      refundedCents: 8_000,
+      platformFeeCents: 0,
+      carrierPayableCents: 95_000 - 3_000,
+      reconciles: true,
+    });
   });
 
   it('writes off an unpaid payment and closes it; nothing moves after', async () => {
@@ -122,7 +160,8 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
     await h.settle();
     const all = await h.http().get('/ledger/balances').set('Authorization', auditor).expect(200);
     expect(all.body.totalCents).to.equal(0);
-    const entries = (await h.http().get(`/ledger/payments/${paymentId}`).set('Authorization', h.admin).expect(200)).body.entries;
+    const entries = (await h.http().get(`/ledger/payments/${paymentId}`).set('Authorization', h.admin).expect(200)).body
+      .entries;
     expect(entries.map((e: { eventType: string; account: string }) => `${e.eventType}:${e.account}`)).to.deep.equal([
       'InvoiceIssued:shipper_receivable',
       'InvoiceIssued:carrier_payable',
@@ -130,7 +169,9 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
       'ChargeSucceeded:cash',
       'ChargeSucceeded:shipper_receivable',
     ]);
-    const mine = (await h.http().get(`/ledger/orgs/${carrierOrg.orgId}`).set('Authorization', carrierOrg.auth).expect(200)).body;
+    const mine = (
+      await h.http().get(`/ledger/orgs/${carrierOrg.orgId}`).set('Authorization', carrierOrg.auth).expect(200)
+    ).body;
     expect(mine.accounts.map((a: { account: string }) => a.account)).to.deep.equal(['carrier_payable']);
     expect(mine.accounts[0].balanceCents).to.be.below(0);
     await h.http().get(`/ledger/orgs/${shipper.orgId}`).set('Authorization', carrierOrg.auth).expect(403);
@@ -146,8 +187,19 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
     const ids = res.body.items.map((p: { paymentId: string }) => p.paymentId);
     expect(ids.indexOf(newer.paymentId)).to.be.at.least(0).and.below(ids.indexOf(older.paymentId));
     const item = res.body.items.find((p: { paymentId: string }) => p.paymentId === newer.paymentId);
-    expect(item).to.include({ lastEvent: 'ChargeSucceeded', revision: '2', shipperOrgId: shipper.orgId, carrierOrgId: carrierOrg.orgId, payableCents: 142_500, feeCents: 7_500 });
-    const page = await h.http().get(`/payments?before=${encodeURIComponent(item.updatedAt)}`).set('Authorization', auditor).expect(200);
+    expect(item).to.include({
+      lastEvent: 'ChargeSucceeded',
+      revision: '2',
+      shipperOrgId: shipper.orgId,
+      carrierOrgId: carrierOrg.orgId,
+      payableCents: 142_500,
+      feeCents: 7_500,
+    });
+    const page = await h
+      .http()
+      .get(`/payments?before=${encodeURIComponent(item.updatedAt)}`)
+      .set('Authorization', auditor)
+      .expect(200);
     expect(page.body.items.map((p: { paymentId: string }) => p.paymentId)).to.not.include(newer.paymentId);
     expect(page.body.items.every((p: { updatedAt: string }) => p.updatedAt < item.updatedAt)).to.equal(true);
     await h.http().get('/payments').set('Authorization', shipper.auth).expect(403);
@@ -158,11 +210,17 @@ describe('Payments: invoicing on delivery, QuickPay, refunds, and the audit trai
     const { paymentId } = await delivered(100_000);
     await charge(paymentId);
     const { paymentId: untouched } = await delivered(120_000);
-    const env = { ...process.env, DATABASE_URL: h.databaseUrl, REDIS_URL: (await testServices()).redisUrl, LOG_LEVEL: 'warn' };
-    const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', ...args], { cwd: root, env }).then(
-      (r) => ({ code: 0, out: r.stdout }),
-      (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }),
-    );
+    const env = {
+      ...process.env,
+      DATABASE_URL: h.databaseUrl,
+      REDIS_URL: (await testServices()).redisUrl,
+      LOG_LEVEL: 'warn',
+    };
+    const cli = (args: string[]) =>
+      run(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', ...args], { cwd: root, env }).then(
+        (r) => ({ code: 0, out: r.stdout }),
+        (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }),
+      );
     expect(await cli(['payment', paymentId])).to.deep.include({ code: 0 });
 
     // Someone with database access lowers the amount the shipper was charged.

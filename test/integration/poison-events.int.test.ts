@@ -35,13 +35,20 @@ function probe(name: string, policy: PoisonPolicy, version = 1): PostgresProject
           const cured = await trx('poison_cures').where({ event_id: e.id }).first();
           if (!cured) throw new Error(`probe cannot apply event ${e.id}: the thing it needs is missing`);
         }
-        await trx(t(`${name}_seen`)).insert({ event_id: e.id, n: data.n }).onConflict('event_id').ignore();
+        await trx(t(`${name}_seen`))
+          .insert({ event_id: e.id, n: data.n })
+          .onConflict('event_id')
+          .ignore();
       }
     },
   };
 }
 
-const event = (n: number, poison = false): EventData => ({ id: randomUUID(), type: 'ProbeEvent', data: { n, ...(poison ? { poison: true } : {}) } });
+const event = (n: number, poison = false): EventData => ({
+  id: randomUUID(),
+  type: 'ProbeEvent',
+  data: { n, ...(poison ? { poison: true } : {}) },
+});
 
 describe('Poison events', () => {
   let h: ApiHarness;
@@ -56,17 +63,32 @@ describe('Poison events', () => {
 
   const seen = async (name: string) => (await h.knex(`${name}_seen`).orderBy('n').pluck('n')) as number[];
   const list = async (name: string, query = '') =>
-    (await h.http().get(`/admin/projections/${name}/parked${query}`).set('Authorization', h.admin).expect(200)).body as {
+    (await h.http().get(`/admin/projections/${name}/parked${query}`).set('Authorization', h.admin).expect(200))
+      .body as {
       total: number;
-      events: { eventId: string; status: string; error: string; attempts: number; position: string; type: string; streamId: string; resolvedBy: string | null; event: { data: unknown; id: string } }[];
+      events: {
+        eventId: string;
+        status: string;
+        error: string;
+        attempts: number;
+        position: string;
+        type: string;
+        streamId: string;
+        resolvedBy: string | null;
+        event: { data: unknown; id: string };
+      }[];
     };
   const status = async (name: string) => {
-    const ready = (await h.http().get('/ready')).body as { projections: { name: string; state: string; parked: number; onPoison: string; lastError: string | null }[] };
+    const ready = (await h.http().get('/ready')).body as {
+      projections: { name: string; state: string; parked: number; onPoison: string; lastError: string | null }[];
+    };
     return ready.projections.find((p) => p.name === name)!;
   };
   const metric = async (name: string, state: string) => {
     const text = (await h.http().get('/metrics').expect(200)).text;
-    const line = text.split('\n').find((l) => l.startsWith(`projection_parked_events{projector="${name}",status="${state}"}`));
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith(`projection_parked_events{projector="${name}",status="${state}"}`));
     return line ? Number(line.split(' ').pop()) : 0;
   };
   const cure = (id: string) => h.knex('poison_cures').insert({ event_id: id });
@@ -90,13 +112,21 @@ describe('Poison events', () => {
     expect(await metric('probe_park', 'parked')).to.equal(1);
 
     // Retried before the fix: still fails (422), stays parked with the new error.
-    const again = await h.http().post(`/admin/projections/probe_park/parked/${poison.id}/retry`).set('Authorization', h.admin).expect(422);
+    const again = await h
+      .http()
+      .post(`/admin/projections/probe_park/parked/${poison.id}/retry`)
+      .set('Authorization', h.admin)
+      .expect(422);
     expect(again.headers['content-type']).to.match(/application\/problem\+json/);
     expect(again.body.detail).to.match(/still cannot apply/);
     expect((await list('probe_park')).events[0]).to.include({ status: 'parked' });
     // After the fix: applied now.
     await cure(poison.id);
-    const retried = await h.http().post(`/admin/projections/probe_park/parked/${poison.id}/retry`).set('Authorization', h.admin).expect(200);
+    const retried = await h
+      .http()
+      .post(`/admin/projections/probe_park/parked/${poison.id}/retry`)
+      .set('Authorization', h.admin)
+      .expect(200);
     expect(retried.body).to.deep.equal({ eventId: poison.id, status: 'retried' });
     expect(await seen('probe_park')).to.deep.equal([1, 2, 3, 4]);
     expect((await list('probe_park')).total).to.equal(0);
@@ -104,17 +134,29 @@ describe('Poison events', () => {
     expect(done.events.map((e) => e.eventId)).to.deep.equal([poison.id]);
     expect(done.events[0]!.resolvedBy).to.be.a('string');
     expect(await metric('probe_park', 'parked')).to.equal(0);
-    await h.http().post(`/admin/projections/probe_park/parked/${poison.id}/retry`).set('Authorization', h.admin).expect(409);
+    await h
+      .http()
+      .post(`/admin/projections/probe_park/parked/${poison.id}/retry`)
+      .set('Authorization', h.admin)
+      .expect(409);
 
     // Another one, skipped: the read model goes without it, and the record stays.
     const other = event(5, true);
     await h.store.append(stream, [other, event(6)]);
     expect(await until(async () => (await seen('probe_park')).includes(6), 30_000)).to.equal(true);
-    const skipped = await h.http().post(`/admin/projections/probe_park/parked/${other.id}/skip`).set('Authorization', h.admin).expect(200);
+    const skipped = await h
+      .http()
+      .post(`/admin/projections/probe_park/parked/${other.id}/skip`)
+      .set('Authorization', h.admin)
+      .expect(200);
     expect(skipped.body).to.deep.equal({ eventId: other.id, status: 'skipped' });
     expect(await seen('probe_park')).to.deep.equal([1, 2, 3, 4, 6]);
     expect((await list('probe_park', '?status=skipped')).events.map((e) => e.eventId)).to.deep.equal([other.id]);
-    await h.http().post(`/admin/projections/probe_park/parked/${other.id}/skip`).set('Authorization', h.admin).expect(409);
+    await h
+      .http()
+      .post(`/admin/projections/probe_park/parked/${other.id}/skip`)
+      .set('Authorization', h.admin)
+      .expect(409);
   });
 
   it('stops on an event its projector cannot apply, applying nothing after it, until an operator retries or skips it', async function () {
@@ -129,19 +171,31 @@ describe('Poison events', () => {
     const s = await status('probe_stop');
     expect(s).to.include({ parked: 1, onPoison: 'stop' });
     // /ready is unauthenticated: it says the projector fails, not what the event held; the runner (and the log) say why.
-    expect(s.lastError).to.match(/^failing: see /).and.not.match(/probe_stop-|cannot apply/);
-    expect((await h.runner.status()).find((p) => p.name === 'probe_stop')!.lastError).to.match(/stopped at .* which it cannot apply: probe cannot apply event/);
+    expect(s.lastError)
+      .to.match(/^failing: see /)
+      .and.not.match(/probe_stop-|cannot apply/);
+    expect((await h.runner.status()).find((p) => p.name === 'probe_stop')!.lastError).to.match(
+      /stopped at .* which it cannot apply: probe cannot apply event/,
+    );
     expect((await h.http().get('/ready')).status).to.equal(503);
     expect(await metric('probe_stop', 'stopped')).to.equal(1);
 
     // Retry before the fix: the projector tries, fails, and stays stopped with the error.
-    const asked = await h.http().post(`/admin/projections/probe_stop/parked/${poison.id}/retry`).set('Authorization', h.admin).expect(202);
+    const asked = await h
+      .http()
+      .post(`/admin/projections/probe_stop/parked/${poison.id}/retry`)
+      .set('Authorization', h.admin)
+      .expect(202);
     expect(asked.body).to.deep.equal({ eventId: poison.id, status: 'retrying' });
     expect(await until(async () => (await list('probe_stop')).events[0]?.status === 'stopped', 30_000)).to.equal(true);
     expect(await seen('probe_stop')).to.deep.equal([1]);
     // After the fix: applied in order, then everything after it.
     await cure(poison.id);
-    await h.http().post(`/admin/projections/probe_stop/parked/${poison.id}/retry`).set('Authorization', h.admin).expect(202);
+    await h
+      .http()
+      .post(`/admin/projections/probe_stop/parked/${poison.id}/retry`)
+      .set('Authorization', h.admin)
+      .expect(202);
     expect(await until(async () => (await seen('probe_stop')).includes(3), 30_000)).to.equal(true);
     expect(await seen('probe_stop')).to.deep.equal([1, 2, 3]);
     expect(await until(async () => (await status('probe_stop')).state === 'running', 30_000)).to.equal(true);
@@ -151,7 +205,11 @@ describe('Poison events', () => {
     const next = event(4, true);
     await h.store.append(stream, [next, event(5)]);
     expect(await until(async () => (await list('probe_stop')).events[0]?.status === 'stopped', 30_000)).to.equal(true);
-    await h.http().post(`/admin/projections/probe_stop/parked/${next.id}/skip`).set('Authorization', h.admin).expect(202);
+    await h
+      .http()
+      .post(`/admin/projections/probe_stop/parked/${next.id}/skip`)
+      .set('Authorization', h.admin)
+      .expect(202);
     expect(await until(async () => (await seen('probe_stop')).includes(5), 30_000)).to.equal(true);
     expect(await seen('probe_stop')).to.deep.equal([1, 2, 3, 5]);
     expect(await until(async () => (await status('probe_stop')).state === 'running', 30_000)).to.equal(true);
@@ -165,8 +223,16 @@ describe('Poison events', () => {
     // As an older version (or a bug) might have written it: a LoadPosted whose data lacks almost everything.
     const bad = { id: randomUUID(), type: 'LoadPosted', data: { loadId: randomUUID() } };
     await h.store.append(`load-${bad.data.loadId}`, [bad]);
-    const posted = await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201);
-    const read = await h.http().get(`/loads/${posted.body.loadId}?minPosition=${encodeURIComponent(posted.body.position as string)}`).set('Authorization', shipper.auth);
+    const posted = await h
+      .http()
+      .post('/loads')
+      .set('Authorization', shipper.auth)
+      .send(loadBody(shipper.orgId))
+      .expect(201);
+    const read = await h
+      .http()
+      .get(`/loads/${posted.body.loadId}?minPosition=${encodeURIComponent(posted.body.position as string)}`)
+      .set('Authorization', shipper.auth);
     expect(read.status).to.equal(200);
     expect(await until(async () => (await list('load_board')).total >= 1, 30_000)).to.equal(true);
     const parked = await list('load_board');
@@ -184,7 +250,9 @@ describe('Poison events', () => {
     await cure(fixed.id);
     const result = await h.runner.rebuild('probe_rebuild');
     expect(result).to.include({ parkedCleared: 2, parked: 1 });
-    expect((await list('probe_rebuild')).events.map((e) => [e.eventId, e.status])).to.deep.equal([[still.id, 'parked']]);
+    expect((await list('probe_rebuild')).events.map((e) => [e.eventId, e.status])).to.deep.equal([
+      [still.id, 'parked'],
+    ]);
     // The new generation applied the fixed one in order; the old generation's record went with it.
     expect(await seen('probe_rebuild')).to.deep.equal([9, 10, 12]);
     expect((await list('probe_rebuild', '?status=parked,retried,skipped')).total).to.equal(1);
@@ -197,15 +265,31 @@ describe('Poison events', () => {
     const some = randomUUID();
     await h.http().get('/admin/projections/probe_park/parked').set('Authorization', carrier.auth).expect(403);
     await h.http().get('/admin/projections/probe_park/parked').expect(401);
-    await h.http().post(`/admin/projections/probe_park/parked/${some}/retry`).set('Authorization', carrier.auth).expect(403);
-    await h.http().post(`/admin/projections/probe_park/parked/${some}/skip`).set('Authorization', carrier.auth).expect(403);
+    await h
+      .http()
+      .post(`/admin/projections/probe_park/parked/${some}/retry`)
+      .set('Authorization', carrier.auth)
+      .expect(403);
+    await h
+      .http()
+      .post(`/admin/projections/probe_park/parked/${some}/skip`)
+      .set('Authorization', carrier.auth)
+      .expect(403);
     const none = await h.http().get('/admin/projections/no_such/parked').set('Authorization', h.admin).expect(404);
     expect(none.headers['content-type']).to.match(/application\/problem\+json/);
     await h.http().post(`/admin/projections/probe_park/parked/${some}/retry`).set('Authorization', h.admin).expect(404);
     await h.http().post(`/admin/projections/probe_park/parked/${some}/skip`).set('Authorization', h.admin).expect(404);
     await h.http().get('/admin/projections/probe_park/parked?status=lost').set('Authorization', h.admin).expect(400);
     await h.http().get('/admin/projections/probe_park/parked?limit=0').set('Authorization', h.admin).expect(400);
-    await h.http().post(`/admin/projections/probe_park/parked/${'x'.repeat(300)}/retry`).set('Authorization', h.admin).expect(400);
-    await h.http().post(`/admin/projections/probe_park/parked/a%00b/skip`).set('Authorization', h.admin).expect((r) => expect(r.status).to.be.oneOf([400, 404]));
+    await h
+      .http()
+      .post(`/admin/projections/probe_park/parked/${'x'.repeat(300)}/retry`)
+      .set('Authorization', h.admin)
+      .expect(400);
+    await h
+      .http()
+      .post(`/admin/projections/probe_park/parked/a%00b/skip`)
+      .set('Authorization', h.admin)
+      .expect((r) => expect(r.status).to.be.oneOf([400, 404]));
   });
 });

@@ -21,7 +21,13 @@ describe('Waiting for a read model (ProjectionProgress)', () => {
   before(async () => {
     h = await apiHarness('projection_progress');
     shipper = await h.member('shipper', ['shipper']);
-    progress = new ProjectionProgress({ knex: h.readKnex, store: h.store, projectors: h.projectors, databaseUrl: h.databaseUrl, recheck: deaf });
+    progress = new ProjectionProgress({
+      knex: h.readKnex,
+      store: h.store,
+      projectors: h.projectors,
+      databaseUrl: h.databaseUrl,
+      recheck: deaf,
+    });
     await progress.start();
   });
   after(async () => {
@@ -44,17 +50,27 @@ describe('Waiting for a read model (ProjectionProgress)', () => {
     try {
       await lock.query('begin');
       await lock.query("select 1 from projections where name = 'load_board' for update");
-      const posted = await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201);
+      const posted = await h
+        .http()
+        .post('/loads')
+        .set('Authorization', shipper.auth)
+        .send(loadBody(shipper.orgId))
+        .expect(201);
       const target = parsePosition(posted.body.position as string);
       const checksBefore = progress.checks;
-      const waits = Array.from({ length: 100 }, () => progress.until('load_board', target, 60_000).then((ok) => ({ ok, afterRelease: released })));
+      const waits = Array.from({ length: 100 }, () =>
+        progress.until('load_board', target, 60_000).then((ok) => ({ ok, afterRelease: released })),
+      );
       expect(progress.waiting()).to.deep.equal({ load_board: 100 });
       // It asked the projector processes to announce their progress (by NOTIFY, as from another process).
       expect(await until(() => h.runner.announcer.wanted(), 30_000)).to.equal(true);
       released = true;
       await lock.query('commit');
       const results = await Promise.all(waits);
-      expect(results.every((r) => r.ok && r.afterRelease), 'every wait ended true, after the projector could move').to.equal(true);
+      expect(
+        results.every((r) => r.ok && r.afterRelease),
+        'every wait ended true, after the projector could move',
+      ).to.equal(true);
       // Without notifications, none would have ended for ten minutes; and the checks served everyone together.
       expect(progress.checks - checksBefore).to.be.below(20);
       const board = await h.http().get(`/loads/${posted.body.loadId}`).set('Authorization', shipper.auth);
@@ -72,9 +88,14 @@ describe('Waiting for a read model (ProjectionProgress)', () => {
     let committed = false;
     try {
       await held.query('begin');
-      await held.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [`held-${randomUUID()}`, JSON.stringify([[{ i: randomUUID(), t: 'Held', d: {} }]])]);
+      await held.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [
+        `held-${randomUUID()}`,
+        JSON.stringify([[{ i: randomUUID(), t: 'Held', d: {} }]]),
+      ]);
       // An event the board does not handle, after the open append: the board's checkpoint never moves for it.
-      const noise = await h.store.append(`noise-${randomUUID()}`, [{ id: randomUUID(), type: 'ProgressNoise', data: {} }]);
+      const noise = await h.store.append(`noise-${randomUUID()}`, [
+        { id: randomUUID(), type: 'ProgressNoise', data: {} },
+      ]);
       const wait = progress.until('load_board', noise.position, 60_000).then((ok) => ({ ok, afterCommit: committed }));
       // Still behind the open append: a short wait answers false, never true.
       expect(await progress.until('load_board', noise.position, 300)).to.equal(false);
@@ -91,10 +112,21 @@ describe('Waiting for a read model (ProjectionProgress)', () => {
 
   it('hears its own process at once, answers at once for a position already applied, and false for everyone still waiting when it stops', async function () {
     this.timeout(60_000);
-    const posted = await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201);
+    const posted = await h
+      .http()
+      .post('/loads')
+      .set('Authorization', shipper.auth)
+      .send(loadBody(shipper.orgId))
+      .expect(201);
     const target = parsePosition(posted.body.position as string);
     // In the projectors' own process: told of each move at once, by a call, with no NOTIFY and no re-check.
-    const local = new ProjectionProgress({ knex: h.readKnex, store: h.store, projectors: h.projectors, announcer: h.runner.announcer, recheck: deaf });
+    const local = new ProjectionProgress({
+      knex: h.readKnex,
+      store: h.store,
+      projectors: h.projectors,
+      announcer: h.runner.announcer,
+      recheck: deaf,
+    });
     try {
       expect(await local.until('load_board', target, 30_000)).to.equal(true);
     } finally {
@@ -104,12 +136,23 @@ describe('Waiting for a read model (ProjectionProgress)', () => {
     expect(await progress.until('load_board', target, 0)).to.equal(true);
     await expectUnknown(() => progress.until('no_such_projection', target, 10));
 
-    const other = new ProjectionProgress({ knex: h.readKnex, store: h.store, projectors: h.projectors, databaseUrl: h.databaseUrl, recheck: deaf });
+    const other = new ProjectionProgress({
+      knex: h.readKnex,
+      store: h.store,
+      projectors: h.projectors,
+      databaseUrl: h.databaseUrl,
+      recheck: deaf,
+    });
     const held = await client();
     try {
       await held.query('begin');
-      await held.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [`held-${randomUUID()}`, JSON.stringify([[{ i: randomUUID(), t: 'Held', d: {} }]])]);
-      const noise = await h.store.append(`noise-${randomUUID()}`, [{ id: randomUUID(), type: 'ProgressNoise', data: {} }]);
+      await held.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [
+        `held-${randomUUID()}`,
+        JSON.stringify([[{ i: randomUUID(), t: 'Held', d: {} }]]),
+      ]);
+      const noise = await h.store.append(`noise-${randomUUID()}`, [
+        { id: randomUUID(), type: 'ProgressNoise', data: {} },
+      ]);
       const wait = other.until('load_board', noise.position, 60_000);
       await other.stop();
       expect(await wait).to.equal(false);

@@ -19,7 +19,10 @@ describe('The projection runner', () => {
   let store: PostgresEventStore;
   let prefix: string;
   const runners: ProjectionRunner[] = [];
-  const runner = (opts: Partial<ConstructorParameters<typeof ProjectionRunner>[0]> & Pick<ConstructorParameters<typeof ProjectionRunner>[0], 'projectors'>) => {
+  const runner = (
+    opts: Partial<ConstructorParameters<typeof ProjectionRunner>[0]> &
+      Pick<ConstructorParameters<typeof ProjectionRunner>[0], 'projectors'>,
+  ) => {
     const r = new ProjectionRunner({ knex, store, logger: testLogger, batchSize: 50, ...opts });
     runners.push(r);
     return r;
@@ -37,7 +40,11 @@ describe('The projection runner', () => {
   afterEach(async () => {
     for (const r of runners.splice(0)) await r.stop();
     await knex.raw('drop view if exists event_log_test');
-    for (const t of (await knex.raw<{ rows: { tablename: string }[] }>("select tablename from pg_tables where tablename like 'event_log_test__g%'")).rows) {
+    for (const t of (
+      await knex.raw<{ rows: { tablename: string }[] }>(
+        "select tablename from pg_tables where tablename like 'event_log_test__g%'",
+      )
+    ).rows) {
       await knex.schema.dropTable(t.tablename);
     }
     await knex('projection_parked_events').del();
@@ -57,7 +64,10 @@ describe('The projection runner', () => {
     for (let turns = 0; turns < 60; turns++) {
       r.start();
       for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
-      const stopped = await Promise.race([r.stop().then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 2_000))]);
+      const stopped = await Promise.race([
+        r.stop().then(() => true),
+        new Promise((resolve) => setTimeout(() => resolve(false), 2_000)),
+      ]);
       expect(stopped, `stop() after ${turns} turns of the event loop`).to.equal(true);
       expect((await r.status())[0]!.state).to.equal('stopped');
     }
@@ -89,7 +99,10 @@ describe('The projection runner', () => {
     const projector = {
       ...base,
       async apply(...args: Parameters<typeof base.apply>) {
-        seen.push(((await args[0].raw(`select current_setting('synchronous_commit') as s`)) as { rows: { s: string }[] }).rows[0]!.s);
+        seen.push(
+          ((await args[0].raw(`select current_setting('synchronous_commit') as s`)) as { rows: { s: string }[] })
+            .rows[0]!.s,
+        );
         return base.apply(...args);
       },
     };
@@ -114,7 +127,9 @@ describe('The projection runner', () => {
     // Other streams' events, which the projector's filter skips.
     let last;
     for (let i = 0; i < 10; i++) last = await store.append(`other${prefix}-${i}`, evs(50));
-    expect(await until(async () => (await r.status())[0]!.checkpoint === formatPosition(last!.position), 10_000)).to.equal(true);
+    expect(
+      await until(async () => (await r.status())[0]!.checkpoint === formatPosition(last!.position), 10_000),
+    ).to.equal(true);
     const [s] = await r.status();
     expect(s!.checkpoint).to.not.equal(handled);
     expect(s!.eventsBehind).to.equal(0);
@@ -141,7 +156,9 @@ describe('The projection runner', () => {
     expect(failed!.state).to.equal('failed');
     expect(failed!.lastError).to.match(/refuses event/);
     // The error names the batch: where it starts and ends, and the first event's type and stream.
-    expect(failed!.lastError).to.match(/event_log_test \(generation 1\) failed on a batch of \d+ event\(s\) from \d+\/\d+ \(Tested in p[0-9a-f]+-a\) to \d+\/\d+/);
+    expect(failed!.lastError).to.match(
+      /event_log_test \(generation 1\) failed on a batch of \d+ event\(s\) from \d+\/\d+ \(Tested in p[0-9a-f]+-a\) to \d+\/\d+/,
+    );
     expect(failed!.checkpoint).to.equal(before);
     // Rows 10..14 were written before the throw, in the batch's transaction: none may remain.
     expect(await rows()).to.have.length(10);
@@ -159,7 +176,12 @@ describe('The projection runner', () => {
       const events = evs(30);
       await store.append(`${prefix}-a`, events.slice(0, 10));
       const projector = eventLogProjector({ prefix, poison: true });
-      const r = runner({ projectors: [projector], batchSize: 100, poisonPolicy: { event_log_test: policy }, stoppedPollMs: 50 });
+      const r = runner({
+        projectors: [projector],
+        batchSize: 100,
+        poisonPolicy: { event_log_test: policy },
+        stoppedPollMs: 50,
+      });
       r.start();
       expect(await r.idle()).to.equal(true);
       projector.failOn.add(events[15]!.id);

@@ -27,11 +27,24 @@ describe('Projector leases: one process runs a projector, another takes over whe
   function process_() {
     // The callback runs only once the runner exists (a lease is lost after it was taken).
     const leases = new ProjectorLeases(url, testLogger, (names) => runner.leasesLost(names));
-    const runner = new ProjectionRunner({ knex, store, projectors: [streamIndexProjector], logger: testLogger, batchSize: 50, leases, leaseRetryMs: 100 });
+    const runner = new ProjectionRunner({
+      knex,
+      store,
+      projectors: [streamIndexProjector],
+      logger: testLogger,
+      batchSize: 50,
+      leases,
+      leaseRetryMs: 100,
+    });
     return { runner, leases };
   }
   const state = async (r: ProjectionRunner) => (await r.status())[0]!.state;
-  const append = (n: number) => Promise.all(Array.from({ length: n }, () => store.append(`load-${randomUUID()}`, [{ id: randomUUID(), type: 'LoadPosted', data: {}, metadata: {} }])));
+  const append = (n: number) =>
+    Promise.all(
+      Array.from({ length: n }, () =>
+        store.append(`load-${randomUUID()}`, [{ id: randomUUID(), type: 'LoadPosted', data: {}, metadata: {} }]),
+      ),
+    );
   const indexed = async () => Number((await knex('stream_index').count<{ n: string }[]>({ n: '*' }))[0]!.n);
 
   it('runs the projector in one process only, and fails over when the holder dies', async () => {
@@ -48,10 +61,14 @@ describe('Projector leases: one process runs a projector, another takes over whe
 
     // The holder dies: its lease connection drops without releasing anything.
     a.leases.crash();
-    expect(await until(async () => (await state(b.runner)) === 'running', 5_000), 'the standby takes over').to.equal(true);
+    expect(await until(async () => (await state(b.runner)) === 'running', 5_000), 'the standby takes over').to.equal(
+      true,
+    );
     await append(10);
     expect(await until(async () => (await indexed()) === 30, 5_000)).to.equal(true);
-    expect(await until(async () => (await state(a.runner)) === 'standby' || (await state(a.runner)) === 'stopped', 5_000)).to.equal(true);
+    expect(
+      await until(async () => (await state(a.runner)) === 'standby' || (await state(a.runner)) === 'stopped', 5_000),
+    ).to.equal(true);
 
     await a.runner.stop();
     await b.runner.stop();

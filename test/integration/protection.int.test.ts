@@ -63,7 +63,9 @@ describe('Protection: rate limits, headers, CORS, body limits, compression, ETag
   it('measures HTTP latency by route template and status at /metrics', async () => {
     await get(h.admin, `/orgs/${shipper.orgId}`).expect(200);
     const text = (await h.http().get('/metrics').expect(200)).text;
-    expect(text).to.match(/http_request_duration_seconds_count\{method="GET",route="\/orgs\/\{orgId\}",status="200"\} [1-9]/);
+    expect(text).to.match(
+      /http_request_duration_seconds_count\{method="GET",route="\/orgs\/\{orgId\}",status="200"\} [1-9]/,
+    );
   });
 
   it('sends security headers', async () => {
@@ -74,11 +76,20 @@ describe('Protection: rate limits, headers, CORS, body limits, compression, ETag
   });
 
   it('answers CORS for the configured origins only', async () => {
-    const ok = await h.http().options('/loads').set('Origin', 'https://dispatch.example').set('Access-Control-Request-Method', 'GET').set('Access-Control-Request-Headers', 'authorization');
+    const ok = await h
+      .http()
+      .options('/loads')
+      .set('Origin', 'https://dispatch.example')
+      .set('Access-Control-Request-Method', 'GET')
+      .set('Access-Control-Request-Headers', 'authorization');
     expect(ok.status).to.equal(204);
     expect(ok.headers['access-control-allow-origin']).to.equal('https://dispatch.example');
     expect(ok.headers['access-control-allow-headers']).to.match(/Authorization/);
-    const other = await h.http().options('/loads').set('Origin', 'https://evil.example').set('Access-Control-Request-Method', 'GET');
+    const other = await h
+      .http()
+      .options('/loads')
+      .set('Origin', 'https://evil.example')
+      .set('Access-Control-Request-Method', 'GET');
     expect(other.headers).to.not.have.property('access-control-allow-origin');
   });
 
@@ -86,11 +97,23 @@ describe('Protection: rate limits, headers, CORS, body limits, compression, ETag
     const big = { name: 'x'.repeat(100 * 1024), kind: 'shipper' };
     const refused = await h.http().post('/orgs').set('Authorization', h.admin).send(big).expect(413);
     expect(refused.body.detail).to.match(/at most 64 KiB/);
-    const pings = Array.from({ length: 500 }, () => ({ id: randomUUID(), lat: 29.7, lng: -95.3, speedMph: 50, headingDeg: 90, accuracyM: 5, recordedAt: new Date().toISOString() }));
+    const pings = Array.from({ length: 500 }, () => ({
+      id: randomUUID(),
+      lat: 29.7,
+      lng: -95.3,
+      speedMph: 50,
+      headingDeg: 90,
+      accuracyM: 5,
+      recordedAt: new Date().toISOString(),
+    }));
     const h3 = await apiHarness('protection_body');
     try {
       const d = await h3.member('carrier', ['driver']);
-      const res = await h3.http().post('/tracking/pings').set('Authorization', d.auth).send({ pings, note: 'x'.repeat(40 * 1024) });
+      const res = await h3
+        .http()
+        .post('/tracking/pings')
+        .set('Authorization', d.auth)
+        .send({ pings, note: 'x'.repeat(40 * 1024) });
       expect(res.status).to.not.equal(413);
     } finally {
       await h3.close();
@@ -106,7 +129,8 @@ describe('Protection: rate limits, headers, CORS, body limits, compression, ETag
     const h4 = await apiHarness('protection_etag');
     try {
       const s = await h4.member('shipper', ['shipper']);
-      const loadId = (await h4.http().post('/loads').set('Authorization', s.auth).send(loadBody(s.orgId)).expect(201)).body.loadId;
+      const loadId = (await h4.http().post('/loads').set('Authorization', s.auth).send(loadBody(s.orgId)).expect(201))
+        .body.loadId;
       await h4.settle();
       const first = await h4.http().get(`/loads/${loadId}`).set('Authorization', s.auth).expect(200);
       // A load's ETag is its stream revision; other queries get a hash of the answer.
@@ -114,12 +138,32 @@ describe('Protection: rate limits, headers, CORS, body limits, compression, ETag
       expect(etag).to.equal('"0"');
       const board = await h4.http().get('/loads').set('Authorization', s.auth).expect(200);
       expect(board.headers.etag).to.match(/^W\/".+"$/);
-      await h4.http().get('/loads').set('Authorization', s.auth).set('If-None-Match', board.headers.etag as string).expect(304);
-      const again = await h4.http().get(`/loads/${loadId}`).set('Authorization', s.auth).set('If-None-Match', etag).expect(304);
+      await h4
+        .http()
+        .get('/loads')
+        .set('Authorization', s.auth)
+        .set('If-None-Match', board.headers.etag as string)
+        .expect(304);
+      const again = await h4
+        .http()
+        .get(`/loads/${loadId}`)
+        .set('Authorization', s.auth)
+        .set('If-None-Match', etag)
+        .expect(304);
       expect(again.text ?? '').to.equal('');
-      await h4.http().post(`/loads/${loadId}/revise`).set('Authorization', s.auth).send({ rateCents: 190_000 }).expect(202);
+      await h4
+        .http()
+        .post(`/loads/${loadId}/revise`)
+        .set('Authorization', s.auth)
+        .send({ rateCents: 190_000 })
+        .expect(202);
       await h4.settle();
-      const changed = await h4.http().get(`/loads/${loadId}`).set('Authorization', s.auth).set('If-None-Match', etag).expect(200);
+      const changed = await h4
+        .http()
+        .get(`/loads/${loadId}`)
+        .set('Authorization', s.auth)
+        .set('If-None-Match', etag)
+        .expect(200);
       expect(changed.headers.etag).to.not.equal(etag);
     } finally {
       await h4.close();

@@ -14,14 +14,30 @@ describe('Queries on a read replica (DATABASE_READ_URL)', () => {
   it('answers every query from the read pool while commands go to the primary, and the read pool cannot write', async () => {
     const shipper = await h.member('shipper', ['shipper']);
     const carrier = await h.member('carrier', ['carrier']);
-    const carrierId = (await h.http().post('/carriers').set('Authorization', carrier.auth).send(carrierBody(carrier.orgId)).expect(201)).body.carrierId as string;
-    await h.http().post(`/carriers/${carrierId}/verifications`).set('Authorization', h.admin).send(goodVerification()).expect(202);
-    const posted = await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201);
+    const carrierId = (
+      await h.http().post('/carriers').set('Authorization', carrier.auth).send(carrierBody(carrier.orgId)).expect(201)
+    ).body.carrierId as string;
+    await h
+      .http()
+      .post(`/carriers/${carrierId}/verifications`)
+      .set('Authorization', h.admin)
+      .send(goodVerification())
+      .expect(202);
+    const posted = await h
+      .http()
+      .post('/loads')
+      .set('Authorization', shipper.auth)
+      .send(loadBody(shipper.orgId))
+      .expect(201);
     const loadId = posted.body.loadId as string;
 
     queried.length = 0;
     // Read your write through the replica: the wait reads its checkpoint there too.
-    const one = await h.http().get(`/loads/${loadId}?minPosition=${encodeURIComponent(posted.body.position as string)}`).set('Authorization', shipper.auth).expect(200);
+    const one = await h
+      .http()
+      .get(`/loads/${loadId}?minPosition=${encodeURIComponent(posted.body.position as string)}`)
+      .set('Authorization', shipper.auth)
+      .expect(200);
     expect(one.body.loadId).to.equal(loadId);
     const board = await h.http().get('/loads?limit=5').set('Authorization', carrier.auth).expect(200);
     expect(board.body.items.map((l: { loadId: string }) => l.loadId)).to.include(loadId);
@@ -29,8 +45,19 @@ describe('Queries on a read replica (DATABASE_READ_URL)', () => {
     await h.settle();
     await h.http().get(`/carriers/${carrierId}`).set('Authorization', h.admin).expect(200);
     await h.http().get('/ledger/balances').set('Authorization', h.admin).expect(200);
-    const tables = ['load_board', 'load_status_history', 'organisations', 'carrier_directory', 'ledger_entries', 'projection_generations'];
-    for (const t of tables) expect(queried.some((sql) => sql.includes(t)), `${t} read from the read pool`).to.equal(true);
+    const tables = [
+      'load_board',
+      'load_status_history',
+      'organisations',
+      'carrier_directory',
+      'ledger_entries',
+      'projection_generations',
+    ];
+    for (const t of tables)
+      expect(
+        queried.some((sql) => sql.includes(t)),
+        `${t} read from the read pool`,
+      ).to.equal(true);
 
     // Commands do not touch the read pool.
     queried.length = 0;

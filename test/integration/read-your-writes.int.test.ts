@@ -19,7 +19,12 @@ describe('Reading one’s own write', () => {
 
   /** POST a load, then GET it with the answer's position: 200 with it, or 503; a 404 is stale. */
   async function createThenRead(): Promise<number> {
-    const posted = await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201);
+    const posted = await h
+      .http()
+      .post('/loads')
+      .set('Authorization', shipper.auth)
+      .send(loadBody(shipper.orgId))
+      .expect(201);
     const read = await h
       .http()
       .get(`/loads/${posted.body.loadId}?minPosition=${encodeURIComponent(posted.body.position as string)}`)
@@ -48,7 +53,10 @@ describe('Reading one’s own write', () => {
    */
   function expectNoneStale(statuses: Record<number, number>, asked: number): void {
     expect(statuses[404] ?? 0, 'stale answers').to.equal(0);
-    expect(Object.keys(statuses).filter((s) => s !== '200' && s !== '503'), 'answers other than 200 or 503').to.deep.equal([]);
+    expect(
+      Object.keys(statuses).filter((s) => s !== '200' && s !== '503'),
+      'answers other than 200 or 503',
+    ).to.deep.equal([]);
     expect((statuses[200] ?? 0) + (statuses[503] ?? 0)).to.equal(asked);
   }
 
@@ -78,10 +86,18 @@ describe('Reading one’s own write', () => {
     await held.connect();
     try {
       await held.query('begin');
-      await held.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [`held-${randomUUID()}`, JSON.stringify([[{ i: randomUUID(), t: 'Held', d: {} }]])]);
+      await held.query("select * from es_append(array[$1], array['any'], $2::jsonb)", [
+        `held-${randomUUID()}`,
+        JSON.stringify([[{ i: randomUUID(), t: 'Held', d: {} }]]),
+      ]);
       // Every load posted now lies after the open append: no read model may include it before the
       // append ends, and no read may answer without it.
-      const posted = await h.http().post('/loads').set('Authorization', shipper.auth).send(loadBody(shipper.orgId)).expect(201);
+      const posted = await h
+        .http()
+        .post('/loads')
+        .set('Authorization', shipper.auth)
+        .send(loadBody(shipper.orgId))
+        .expect(201);
       const path = `/loads/${posted.body.loadId}?minPosition=${encodeURIComponent(posted.body.position as string)}`;
       const waited = await h.http().get(path).set('Authorization', shipper.auth);
       expect(waited.status).to.equal(503);

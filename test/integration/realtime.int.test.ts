@@ -7,7 +7,15 @@ import { until } from '../support/async.js';
 import { carrierBody, goodVerification, loadBody } from '../support/loads.js';
 
 type Member = { orgId: string; userId: string; auth: string };
-type Msg = { position: string; loadId: string; status: string; correlationId?: string; load?: { rateCents: number; booking: unknown }; removed?: boolean; fix?: { lat: number } };
+type Msg = {
+  position: string;
+  loadId: string;
+  status: string;
+  correlationId?: string;
+  load?: { rateCents: number; booking: unknown };
+  removed?: boolean;
+  fix?: { lat: number };
+};
 
 describe('Socket.IO dashboards', () => {
   let h: ApiHarness;
@@ -20,7 +28,12 @@ describe('Socket.IO dashboards', () => {
   const token = (m: Member) => m.auth.slice('Bearer '.length);
   /** A connected dashboard that records every message it hears. */
   async function dashboard(auth: { token?: string } = {}): Promise<Socket & { heard: { event: string; msg: Msg }[] }> {
-    const socket = connect(h.baseUrl!, { transports: ['websocket'], auth, reconnection: false, forceNew: true }) as Socket & { heard: { event: string; msg: Msg }[] };
+    const socket = connect(h.baseUrl!, {
+      transports: ['websocket'],
+      auth,
+      reconnection: false,
+      forceNew: true,
+    }) as Socket & { heard: { event: string; msg: Msg }[] };
     sockets.push(socket);
     socket.heard = [];
     socket.onAny((event: string, msg: Msg) => socket.heard.push({ event, msg }));
@@ -30,15 +43,26 @@ describe('Socket.IO dashboards', () => {
     });
     return socket;
   }
-  const subscribe = (s: Socket, req: object) => s.timeout(5_000).emitWithAck('subscribe', req) as Promise<{ ok: boolean; type?: string; rooms?: string[]; resumed?: number }>;
+  const subscribe = (s: Socket, req: object) =>
+    s.timeout(5_000).emitWithAck('subscribe', req) as Promise<{
+      ok: boolean;
+      type?: string;
+      rooms?: string[];
+      resumed?: number;
+    }>;
   const post = (auth: string, path: string, body?: object) => {
     const r = h.http().post(path).set('Authorization', auth);
     return body ? r.send(body) : r;
   };
-  const heardOf = (s: { heard: { event: string; msg: Msg }[] }, loadId: string, event = 'load') => s.heard.filter((x) => x.event === event && x.msg.loadId === loadId).map((x) => x.msg);
+  const heardOf = (s: { heard: { event: string; msg: Msg }[] }, loadId: string, event = 'load') =>
+    s.heard.filter((x) => x.event === event && x.msg.loadId === loadId).map((x) => x.msg);
 
   before(async () => {
-    h = await apiHarness('realtime', { REALTIME_LOCATION_INTERVAL_MS: '400', REALTIME_RECHECK_MS: '200' }, { listen: true });
+    h = await apiHarness(
+      'realtime',
+      { REALTIME_LOCATION_INTERVAL_MS: '400', REALTIME_RECHECK_MS: '200' },
+      { listen: true },
+    );
     shipper = await h.member('shipper', ['shipper']);
     stranger = await h.member('shipper', ['shipper']);
     carrier = await h.member('carrier', ['carrier', 'driver']);
@@ -68,14 +92,35 @@ describe('Socket.IO dashboards', () => {
     const own = await dashboard({ token: token(shipper) });
     expect(await subscribe(own, { room: `load:${loadId}` })).to.include({ ok: true });
     expect(await subscribe(own, { room: `org:${shipper.orgId}` })).to.include({ ok: true });
-    expect(await subscribe(own, { room: 'loadboard' })).to.include({ ok: false, type: 'urn:freight:problem:forbidden' });
+    expect(await subscribe(own, { room: 'loadboard' })).to.include({
+      ok: false,
+      type: 'urn:freight:problem:forbidden',
+    });
     const other = await dashboard({ token: token(stranger) });
-    expect(await subscribe(other, { room: `load:${loadId}` })).to.include({ ok: false, type: 'urn:freight:problem:forbidden' });
-    expect(await subscribe(other, { room: `tracking:${loadId}` })).to.include({ ok: false, type: 'urn:freight:problem:forbidden' });
-    expect(await subscribe(other, { room: `org:${shipper.orgId}` })).to.include({ ok: false, type: 'urn:freight:problem:forbidden' });
-    expect(await subscribe(other, { room: 'load:not-a-uuid' })).to.include({ ok: false, type: 'urn:freight:problem:validation' });
-    expect(await subscribe(other, { room: 'everything' })).to.include({ ok: false, type: 'urn:freight:problem:validation' });
-    expect(await subscribe(other, { room: 'loadboard', since: 'yesterday' })).to.include({ ok: false, type: 'urn:freight:problem:validation' });
+    expect(await subscribe(other, { room: `load:${loadId}` })).to.include({
+      ok: false,
+      type: 'urn:freight:problem:forbidden',
+    });
+    expect(await subscribe(other, { room: `tracking:${loadId}` })).to.include({
+      ok: false,
+      type: 'urn:freight:problem:forbidden',
+    });
+    expect(await subscribe(other, { room: `org:${shipper.orgId}` })).to.include({
+      ok: false,
+      type: 'urn:freight:problem:forbidden',
+    });
+    expect(await subscribe(other, { room: 'load:not-a-uuid' })).to.include({
+      ok: false,
+      type: 'urn:freight:problem:validation',
+    });
+    expect(await subscribe(other, { room: 'everything' })).to.include({
+      ok: false,
+      type: 'urn:freight:problem:validation',
+    });
+    expect(await subscribe(other, { room: 'loadboard', since: 'yesterday' })).to.include({
+      ok: false,
+      type: 'urn:freight:problem:validation',
+    });
     const staff = await dashboard({ token: h.admin.slice('Bearer '.length) });
     expect(await subscribe(staff, { room: `load:${loadId}` })).to.include({ ok: true });
   });
@@ -84,13 +129,23 @@ describe('Socket.IO dashboards', () => {
     const all = await dashboard({ token: token(carrier) });
     const readableWhenHeard = new Map<string, boolean>();
     all.on('load', (m: Msg) => {
-      void h.knex('load_board').where('load_id', m.loadId).first('load_id').then((row) => readableWhenHeard.set(m.loadId, Boolean(row)));
+      void h
+        .knex('load_board')
+        .where('load_id', m.loadId)
+        .first('load_id')
+        .then((row) => readableWhenHeard.set(m.loadId, Boolean(row)));
     });
     const narrow = await dashboard({ token: token(carrier) });
     expect(await subscribe(all, { room: 'loadboard' })).to.include({ ok: true });
-    expect(await subscribe(narrow, { room: 'loadboard', states: ['TX'], equipment: ['flatbed'] })).to.deep.include({ ok: true, rooms: ['lb:TX:flatbed'] });
-    const tx = (await post(shipper.auth, '/loads', loadBody(shipper.orgId)).set('X-Correlation-Id', 'corr-board-1').expect(201)).body.loadId;
-    const van = (await post(shipper.auth, '/loads', loadBody(shipper.orgId, { equipmentType: 'dry_van' })).expect(201)).body.loadId;
+    expect(await subscribe(narrow, { room: 'loadboard', states: ['TX'], equipment: ['flatbed'] })).to.deep.include({
+      ok: true,
+      rooms: ['lb:TX:flatbed'],
+    });
+    const tx = (
+      await post(shipper.auth, '/loads', loadBody(shipper.orgId)).set('X-Correlation-Id', 'corr-board-1').expect(201)
+    ).body.loadId;
+    const van = (await post(shipper.auth, '/loads', loadBody(shipper.orgId, { equipmentType: 'dry_van' })).expect(201))
+      .body.loadId;
     expect(await until(() => heardOf(all, tx).length > 0 && heardOf(all, van).length > 0, 10_000)).to.equal(true);
     expect(await until(() => heardOf(narrow, tx).length > 0, 5_000)).to.equal(true);
     // Heard means readable: when the message arrived, the read model already had the load.
@@ -106,16 +161,30 @@ describe('Socket.IO dashboards', () => {
   it('disconnects an open dashboard once its user is deactivated, its organisation suspended, or its token expired', async () => {
     const member = await h.member('carrier', ['carrier']);
     const suspended = await h.member('carrier', ['carrier']);
-    const expiring = await h.token({ userId: carrier.userId, orgId: carrier.orgId, roles: ['carrier'] }, Math.floor(Date.now() / 1000) + 6);
-    const sockets = { deactivated: await dashboard({ token: token(member) }), suspended: await dashboard({ token: token(suspended) }), expired: await dashboard({ token: expiring }) };
+    const expiring = await h.token(
+      { userId: carrier.userId, orgId: carrier.orgId, roles: ['carrier'] },
+      Math.floor(Date.now() / 1000) + 6,
+    );
+    const sockets = {
+      deactivated: await dashboard({ token: token(member) }),
+      suspended: await dashboard({ token: token(suspended) }),
+      expired: await dashboard({ token: expiring }),
+    };
     for (const s of Object.values(sockets)) expect((await subscribe(s, { room: 'loadboard' })).ok).to.equal(true);
     const revoked = new Map<Socket, { type: string; detail: string }>();
-    for (const s of Object.values(sockets)) s.on('revoked', (why: { type: string; detail: string }) => revoked.set(s, why));
+    for (const s of Object.values(sockets))
+      s.on('revoked', (why: { type: string; detail: string }) => revoked.set(s, why));
     await post(h.admin, `/orgs/${member.orgId}/users/${member.userId}/deactivate`).expect(202);
     await post(h.admin, `/orgs/${suspended.orgId}/suspend`, { reason: 'fraud' }).expect(202);
     await h.settle();
-    expect(await until(() => Object.values(sockets).every((s) => s.disconnected), 60_000), 'all three were disconnected').to.equal(true);
-    expect(revoked.get(sockets.deactivated)).to.include({ type: 'urn:freight:problem:unauthorized', detail: 'The user has been deactivated' });
+    expect(
+      await until(() => Object.values(sockets).every((s) => s.disconnected), 60_000),
+      'all three were disconnected',
+    ).to.equal(true);
+    expect(revoked.get(sockets.deactivated)).to.include({
+      type: 'urn:freight:problem:unauthorized',
+      detail: 'The user has been deactivated',
+    });
     expect(revoked.get(sockets.suspended)?.type).to.equal('urn:freight:problem:forbidden');
     expect(revoked.get(sockets.expired)).to.include({ detail: 'The token has expired' });
     // Nothing posted afterwards reaches them.
@@ -132,7 +201,9 @@ describe('Socket.IO dashboards', () => {
     await subscribe(board, { room: 'loadboard' });
     await subscribe(party, { room: `load:${loadId}` });
     await post(carrier.auth, `/loads/${loadId}/book`, { carrierId }).expect(202);
-    expect(await until(() => heardOf(board, loadId).length > 0 && heardOf(party, loadId).length > 0, 10_000)).to.equal(true);
+    expect(await until(() => heardOf(board, loadId).length > 0 && heardOf(party, loadId).length > 0, 10_000)).to.equal(
+      true,
+    );
     const [left] = heardOf(board, loadId);
     // Only that it left: not its status, nor the id of the command that booked it.
     expect(left).to.deep.equal({ position: left!.position, loadId, removed: true });
@@ -151,15 +222,21 @@ describe('Socket.IO dashboards', () => {
       const lat = 30 + i / 100;
       sent.push(lat);
       const recordedAt = new Date(Date.now() - (10 - i) * 1_000).toISOString();
-      await post(carrier.auth, '/tracking/pings', { loadId, pings: [{ id: randomUUID(), lat, lng: -95.4, speedMph: 50, recordedAt }] }).expect(202);
+      await post(carrier.auth, '/tracking/pings', {
+        loadId,
+        pings: [{ id: randomUUID(), lat, lng: -95.4, speedMph: 50, recordedAt }],
+      }).expect(202);
       await h.settle();
     }
-    expect(await until(() => heardOf(watcher, loadId, 'location').at(-1)?.fix?.lat === sent.at(-1), 5_000)).to.equal(true);
+    expect(await until(() => heardOf(watcher, loadId, 'location').at(-1)?.fix?.lat === sent.at(-1), 5_000)).to.equal(
+      true,
+    );
     const heard = heardOf(watcher, loadId, 'location');
     expect(heard.length).to.be.at.least(1).and.below(sent.length);
     // Positions only move forward.
     const positions = heard.map((m) => m.position.split('/').map(BigInt));
-    for (let i = 1; i < positions.length; i++) expect(positions[i]![0]! > positions[i - 1]![0]! || positions[i]![1]! > positions[i - 1]![1]!).to.equal(true);
+    for (let i = 1; i < positions.length; i++)
+      expect(positions[i]![0]! > positions[i - 1]![0]! || positions[i]![1]! > positions[i - 1]![1]!).to.equal(true);
   });
 
   it('gives a reconnecting dashboard what it missed since the last position it saw', async () => {
@@ -181,6 +258,7 @@ describe('Socket.IO dashboards', () => {
     expect(heardOf(again, loadId).map((m) => m.load?.rateCents)).to.deep.equal([200_000]);
     expect(heardOf(again, other)).to.have.length(1);
     // Nothing from before the position.
-    for (const x of again.heard) expect(comparePositions(parsePosition(x.msg.position), parsePosition(last))).to.equal(1);
+    for (const x of again.heard)
+      expect(comparePositions(parsePosition(x.msg.position), parsePosition(last))).to.equal(1);
   });
 });

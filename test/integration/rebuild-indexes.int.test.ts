@@ -8,7 +8,10 @@ import { freshDatabase, testLogger } from '../support/services.js';
 
 /** The secondary indexes of one physical table, by name. */
 async function indexesOf(knex: Knex, table: string): Promise<string[]> {
-  const { rows } = await knex.raw<{ rows: { indexname: string }[] }>(`select indexname from pg_indexes where tablename = ? and indexname not like '%_pkey' order by 1`, [table]);
+  const { rows } = await knex.raw<{ rows: { indexname: string }[] }>(
+    `select indexname from pg_indexes where tablename = ? and indexname not like '%_pkey' order by 1`,
+    [table],
+  );
   return rows.map((r) => r.indexname);
 }
 
@@ -35,18 +38,29 @@ describe('A rebuild fills the new generation first and indexes it once, before t
   it('gives the rebuilt generation every index of a fresh one, answering the board as before', async () => {
     const live = await indexesOf(knex, 'load_board__g1');
     expect(live).to.have.length(15);
-    const before = await knex('load_board').where('status', 'posted').orderBy(['pickup_from', 'load_id']).limit(25).select('load_id', 'revision');
+    const before = await knex('load_board')
+      .where('status', 'posted')
+      .orderBy(['pickup_from', 'load_id'])
+      .limit(25)
+      .select('load_id', 'revision');
     // Indexes are built after the last page is applied: watch the new table while it fills.
     let seenWhileBuilding: string[] | undefined;
     const result = await runner.rebuild('load_board', {
       onProgress: (p) => {
-        if (p.phase === 'building' && p.applied > 0 && !seenWhileBuilding) void indexesOf(knex, `load_board__g${p.generation}`).then((x) => (seenWhileBuilding ??= x));
+        if (p.phase === 'building' && p.applied > 0 && !seenWhileBuilding)
+          void indexesOf(knex, `load_board__g${p.generation}`).then((x) => (seenWhileBuilding ??= x));
       },
     });
     expect(result.generation).to.equal(2);
     expect(seenWhileBuilding).to.deep.equal([]);
     const rebuilt = await indexesOf(knex, 'load_board__g2');
     expect(rebuilt).to.deep.equal(live.map((n) => n.replace('__g1_', '__g2_')));
-    expect(await knex('load_board').where('status', 'posted').orderBy(['pickup_from', 'load_id']).limit(25).select('load_id', 'revision')).to.deep.equal(before);
+    expect(
+      await knex('load_board')
+        .where('status', 'posted')
+        .orderBy(['pickup_from', 'load_id'])
+        .limit(25)
+        .select('load_id', 'revision'),
+    ).to.deep.equal(before);
   });
 });

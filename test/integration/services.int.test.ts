@@ -102,7 +102,7 @@ describe('Starting the backing services on a fresh machine', function () {
     const first = await startEmbeddedPostgres({ dir, persistent: true, logger: testLogger });
     try {
       expect(first.started).to.equal(true);
-      await query(first.url, 'create table kept (v text); insert into kept values (\'still here\')');
+      await query(first.url, "create table kept (v text); insert into kept values ('still here')");
       if (asRoot) {
         // The checkout is private, so the data lives outside it, owned by postgres, linked from DATA_DIR.
         expect((await lstat(dir)).isSymbolicLink()).to.equal(true);
@@ -135,19 +135,36 @@ describe('Starting the backing services on a fresh machine', function () {
     const usual = holder.port;
     const mine = path.join(home, 'mine', '.data', 'postgres');
     const other = path.join(home, 'other', '.data', 'postgres');
-    const first = await startEmbeddedPostgres({ dir: mine, persistent: true, preferredPort: await freePort(), logger: testLogger });
+    const first = await startEmbeddedPostgres({
+      dir: mine,
+      persistent: true,
+      preferredPort: await freePort(),
+      logger: testLogger,
+    });
     const started: { stop(): Promise<void>; dataDir: string }[] = [first];
     try {
       const reuse = recordingLogger();
-      const second = await startEmbeddedPostgres({ dir: mine, persistent: true, preferredPort: usual, logger: reuse.logger });
+      const second = await startEmbeddedPostgres({
+        dir: mine,
+        persistent: true,
+        preferredPort: usual,
+        logger: reuse.logger,
+      });
       expect(second.started).to.equal(false);
       expect(second.port).to.equal(first.port);
-      expect(reuse.lines.map((l) => l.message)).to.include('embedded postgres already running for this data folder; reusing it');
+      expect(reuse.lines.map((l) => l.message)).to.include(
+        'embedded postgres already running for this data folder; reusing it',
+      );
       await second.stop(); // not its to stop
       expect(await query(first.url, 'select 1')).to.have.length(1);
 
       const elsewhere = recordingLogger();
-      const third = await startEmbeddedPostgres({ dir: other, persistent: true, preferredPort: usual, logger: elsewhere.logger });
+      const third = await startEmbeddedPostgres({
+        dir: other,
+        persistent: true,
+        preferredPort: usual,
+        logger: elsewhere.logger,
+      });
       started.push(third);
       expect(third.started).to.equal(true);
       expect(third.port).to.not.equal(usual);
@@ -169,7 +186,9 @@ describe('Starting the backing services on a fresh machine', function () {
     const holder = await heldPort();
     const { port } = holder;
     try {
-      const err = await rejection(startEmbeddedPostgres({ dir: path.join(dataDir, 'postgres'), persistent: false, port, logger: testLogger }));
+      const err = await rejection(
+        startEmbeddedPostgres({ dir: path.join(dataDir, 'postgres'), persistent: false, port, logger: testLogger }),
+      );
       expect(err).to.be.instanceOf(ServiceStartError);
       expect(err.message).to.equal(
         `Port ${port} (EMBEDDED_PG_PORT) is taken by another program: choose another, or unset EMBEDDED_PG_PORT to let the service pick a free port.`,
@@ -189,7 +208,9 @@ describe('Starting the backing services on a fresh machine', function () {
       const err = await rejection(startEmbeddedPostgres({ dir, persistent: true, logger: testLogger }));
       expect(err).to.be.instanceOf(ServiceStartError);
       expect(err.message, err.message).to.not.include('\n');
-      expect(err.message, err.message).to.match(/^The embedded Postgres stopped while starting \(exit 1\): FATAL: .*incompatible with server/);
+      expect(err.message, err.message).to.match(
+        /^The embedded Postgres stopped while starting \(exit 1\): FATAL: .*incompatible with server/,
+      );
     } finally {
       await rm(made.dataDir, { recursive: true, force: true });
       await rm(`${made.dataDir}.link`, { force: true });
@@ -201,7 +222,9 @@ describe('Starting the backing services on a fresh machine', function () {
     await writeFile(blocked, 'a file where DATA_DIR should be');
     const err = await rejection(startServices({ DATA_DIR: blocked }, testLogger, { ephemeral: false }));
     expect(err).to.be.instanceOf(ServiceStartError);
-    expect(err.message).to.match(/^Cannot write .* \(a file stands where a folder should be\): set DATA_DIR to a writable folder/);
+    expect(err.message).to.match(
+      /^Cannot write .* \(a file stands where a folder should be\): set DATA_DIR to a writable folder/,
+    );
     expect(err.message).to.not.include('\n');
   });
 
@@ -210,7 +233,9 @@ describe('Starting the backing services on a fresh machine', function () {
     process.env.PATH = home;
     try {
       const err = await rejection(
-        startServices({ DATA_DIR: dataDir, DATABASE_URL: 'postgres://unused@127.0.0.1:1/x' }, testLogger, { ephemeral: true }),
+        startServices({ DATA_DIR: dataDir, DATABASE_URL: 'postgres://unused@127.0.0.1:1/x' }, testLogger, {
+          ephemeral: true,
+        }),
       );
       expect(err).to.be.instanceOf(MissingRedisError);
       expect(err.message).to.match(/REDIS_URL.*redis-server/);

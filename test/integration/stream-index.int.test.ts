@@ -9,7 +9,16 @@ import { freshDatabase } from '../support/services.js';
 let seq = 0n;
 function recorded(streamId: string, revision: bigint, type = 'Something', at = new Date()): RecordedEvent {
   seq++;
-  return { id: randomUUID(), type, streamId, revision, position: { commit: 100n, prepare: seq }, data: {}, metadata: {}, createdAt: at };
+  return {
+    id: randomUUID(),
+    type,
+    streamId,
+    revision,
+    position: { commit: 100n, prepare: seq },
+    data: {},
+    metadata: {},
+    createdAt: at,
+  };
 }
 
 describe('The stream_index projection', () => {
@@ -34,7 +43,13 @@ describe('The stream_index projection', () => {
     const e = recorded('load-1', 0n, 'LoadPosted', at);
     await apply([e]);
     const [row] = await rows();
-    expect(row).to.deep.include({ stream_id: 'load-1', category: 'load', last_revision: '0', last_event_type: 'LoadPosted', last_position: `100/${e.position.prepare}` });
+    expect(row).to.deep.include({
+      stream_id: 'load-1',
+      category: 'load',
+      last_revision: '0',
+      last_event_type: 'LoadPosted',
+      last_position: `100/${e.position.prepare}`,
+    });
     expect(row.first_event_at.toISOString()).to.equal(at.toISOString());
   });
 
@@ -50,7 +65,12 @@ describe('The stream_index projection', () => {
   });
 
   it('coalesces several events of one stream in a batch into one row', async () => {
-    await apply([recorded('carrier-9', 0n, 'A'), recorded('load-2', 0n, 'B'), recorded('carrier-9', 1n, 'C'), recorded('carrier-9', 2n, 'D')]);
+    await apply([
+      recorded('carrier-9', 0n, 'A'),
+      recorded('load-2', 0n, 'B'),
+      recorded('carrier-9', 1n, 'C'),
+      recorded('carrier-9', 2n, 'D'),
+    ]);
     const all = await rows();
     expect(all.map((r) => [r.stream_id, r.last_revision, r.last_event_type])).to.deep.equal([
       ['carrier-9', '2', 'D'],

@@ -21,16 +21,40 @@ describe('The tracking read models', () => {
   let locations: LatestLocations;
   const loadId = randomUUID();
   let seq = 0n;
-  const at = (e: { type: string; data: unknown }, registry: typeof loadEvents | typeof trackingEvents, streamId: string, revision: number): RecordedEvent => {
+  const at = (
+    e: { type: string; data: unknown },
+    registry: typeof loadEvents | typeof trackingEvents,
+    streamId: string,
+    revision: number,
+  ): RecordedEvent => {
     const { data, schemaVersion } = registry.encode(e.type, e.data);
-    return { id: randomUUID(), type: e.type, streamId, revision: BigInt(revision), position: { commit: 700n, prepare: ++seq }, data, metadata: { schemaVersion }, createdAt: hours(0) };
+    return {
+      id: randomUUID(),
+      type: e.type,
+      streamId,
+      revision: BigInt(revision),
+      position: { commit: 700n, prepare: ++seq },
+      data,
+      metadata: { schemaVersion },
+      createdAt: hours(0),
+    };
   };
   let loadRev = 0;
   const load = (e: LoadEvent) => at(e, loadEvents, `load-${loadId}`, loadRev++);
   let pingRev = 0;
   const ping = (minute: number, lat: number): RecordedEvent =>
     at(
-      { type: 'PingRecorded', data: { pingId: randomUUID(), lat, lng: -95.4, speedMph: 50, recordedAt: hours(minute / 60), receivedAt: hours(1) } } satisfies TrackingEvent,
+      {
+        type: 'PingRecorded',
+        data: {
+          pingId: randomUUID(),
+          lat,
+          lng: -95.4,
+          speedMph: 50,
+          recordedAt: hours(minute / 60),
+          receivedAt: hours(1),
+        },
+      } satisfies TrackingEvent,
       trackingEvents,
       `tracking-${loadId}`,
       pingRev++,
@@ -51,14 +75,42 @@ describe('The tracking read models', () => {
 
   describe('latest location in Redis', () => {
     const projector = () => trackingLatestProjector(locations);
-    const posted = () => load({ type: 'LoadPosted', data: { ...details, loadId, tripMiles: 300, tripMilesEstimated: true, postedAt: hours(0), expiresAt: hours(30) } });
-    const booked = () => load({ type: 'LoadBooked', data: { carrierId: CARRIER_ID, carrierOrgId: CARRIER_ORG, rateCents: 100_000, via: 'book_now', bookedAt: hours(1) } });
-    const assigned = () => load({ type: 'DriverAssigned', data: { driverId: DRIVER_ID, truckId: 'T-1', assignedAt: hours(2) } });
+    const posted = () =>
+      load({
+        type: 'LoadPosted',
+        data: {
+          ...details,
+          loadId,
+          tripMiles: 300,
+          tripMilesEstimated: true,
+          postedAt: hours(0),
+          expiresAt: hours(30),
+        },
+      });
+    const booked = () =>
+      load({
+        type: 'LoadBooked',
+        data: {
+          carrierId: CARRIER_ID,
+          carrierOrgId: CARRIER_ORG,
+          rateCents: 100_000,
+          via: 'book_now',
+          bookedAt: hours(1),
+        },
+      });
+    const assigned = () =>
+      load({ type: 'DriverAssigned', data: { driverId: DRIVER_ID, truckId: 'T-1', assignedAt: hours(2) } });
 
     it('records who may see the load and its truck from the load events, and the newest fix of a batch', async () => {
       const events = [posted(), booked(), assigned(), ping(10, 29.91), ping(30, 29.93), ping(20, 29.92)];
       await projector().apply(events, 1);
-      expect(await latest()).to.deep.include({ shipperOrgId: SHIPPER_ORG, carrierOrgId: CARRIER_ORG, truckId: 'T-1', status: 'assigned', active: true });
+      expect(await latest()).to.deep.include({
+        shipperOrgId: SHIPPER_ORG,
+        carrierOrgId: CARRIER_ORG,
+        truckId: 'T-1',
+        status: 'assigned',
+        active: true,
+      });
       expect((await latest())!.fix).to.include({ lat: 29.93 });
       expect(await near()).to.deep.equal([loadId]);
       // The same events again, and an old fix on its own, change nothing.
@@ -69,9 +121,18 @@ describe('The tracking read models', () => {
     });
 
     it('follows pickup and transit, and drops the load from the geo index once it is delivered', async () => {
-      await projector().apply([load({ type: 'LoadPickedUp', data: { pickedUpAt: hours(3) } }), load({ type: 'LoadInTransit', data: { departedAt: hours(3) } })], 1);
+      await projector().apply(
+        [
+          load({ type: 'LoadPickedUp', data: { pickedUpAt: hours(3) } }),
+          load({ type: 'LoadInTransit', data: { departedAt: hours(3) } }),
+        ],
+        1,
+      );
       expect(await latest()).to.deep.include({ status: 'in_transit', active: true });
-      const delivered = load({ type: 'LoadDelivered', data: { deliveredAt: hours(5), proofOfDelivery: { signedBy: 'J' } } });
+      const delivered = load({
+        type: 'LoadDelivered',
+        data: { deliveredAt: hours(5), proofOfDelivery: { signedBy: 'J' } },
+      });
       await projector().apply([delivered], 1);
       expect(await latest()).to.deep.include({ status: 'delivered', active: false });
       expect(await near()).to.deep.equal([]);
@@ -80,25 +141,68 @@ describe('The tracking read models', () => {
       expect((await latest())!.fix).to.include({ lat: 29.95 });
       expect(await near()).to.deep.equal([]);
       // An older load event replayed does not bring it back.
-      await projector().apply([assigned()].map((e) => ({ ...e, revision: 2n })), 1);
+      await projector().apply(
+        [assigned()].map((e) => ({ ...e, revision: 2n })),
+        1,
+      );
       expect(await latest()).to.deep.include({ status: 'delivered', active: false });
     });
 
     it('clears the carrier and truck of a released booking, and ends tracking for cancelled and expired loads', async () => {
       const other = randomUUID();
-      const ev = (type: LoadEvent['type'], data: unknown, rev: number) => at({ type, data } as LoadEvent, loadEvents, `load-${other}`, rev);
-      const fix = at({ type: 'PingRecorded', data: { pingId: randomUUID(), lat: 29.9, lng: -95.4, speedMph: 1, recordedAt: hours(3), receivedAt: hours(3) } }, trackingEvents, `tracking-${other}`, 0);
+      const ev = (type: LoadEvent['type'], data: unknown, rev: number) =>
+        at({ type, data } as LoadEvent, loadEvents, `load-${other}`, rev);
+      const fix = at(
+        {
+          type: 'PingRecorded',
+          data: {
+            pingId: randomUUID(),
+            lat: 29.9,
+            lng: -95.4,
+            speedMph: 1,
+            recordedAt: hours(3),
+            receivedAt: hours(3),
+          },
+        },
+        trackingEvents,
+        `tracking-${other}`,
+        0,
+      );
       await projector().apply(
         [
-          ev('LoadPosted', { ...details, loadId: other, tripMiles: 300, tripMilesEstimated: true, postedAt: hours(0), expiresAt: hours(30) }, 0),
-          ev('LoadBooked', { carrierId: CARRIER_ID, carrierOrgId: CARRIER_ORG, rateCents: 1, via: 'book_now', bookedAt: hours(1) }, 1),
+          ev(
+            'LoadPosted',
+            {
+              ...details,
+              loadId: other,
+              tripMiles: 300,
+              tripMilesEstimated: true,
+              postedAt: hours(0),
+              expiresAt: hours(30),
+            },
+            0,
+          ),
+          ev(
+            'LoadBooked',
+            { carrierId: CARRIER_ID, carrierOrgId: CARRIER_ORG, rateCents: 1, via: 'book_now', bookedAt: hours(1) },
+            1,
+          ),
           ev('DriverAssigned', { driverId: DRIVER_ID, truckId: 'T-2', assignedAt: hours(2) }, 2),
           fix,
         ],
         1,
       );
       expect((await locations.near({ lat: 29.9, lng: -95.4 }, 5, 10)).map((t) => t.loadId)).to.include(other);
-      await projector().apply([ev('LoadBookingReleased', { carrierId: CARRIER_ID, carrierOrgId: CARRIER_ORG, reason: 'x', releasedBy: 'u', releasedAt: hours(3) }, 3)], 1);
+      await projector().apply(
+        [
+          ev(
+            'LoadBookingReleased',
+            { carrierId: CARRIER_ID, carrierOrgId: CARRIER_ORG, reason: 'x', releasedBy: 'u', releasedAt: hours(3) },
+            3,
+          ),
+        ],
+        1,
+      );
       const released = await locations.get(other);
       expect(released).to.deep.include({ status: 'posted', active: false });
       expect(released).to.not.have.property('carrierOrgId');
@@ -118,13 +222,34 @@ describe('The tracking read models', () => {
     it('stores each ping once, in time order whatever order they came in', async () => {
       const id = randomUUID();
       const ev = (minute: number, rev: number) =>
-        at({ type: 'PingRecorded', data: { pingId: randomUUID(), lat: 30, lng: -95, speedMph: 40, headingDeg: 10, recordedAt: hours(minute / 60), receivedAt: hours(1) } }, trackingEvents, `tracking-${id}`, rev);
+        at(
+          {
+            type: 'PingRecorded',
+            data: {
+              pingId: randomUUID(),
+              lat: 30,
+              lng: -95,
+              speedMph: 40,
+              headingDeg: 10,
+              recordedAt: hours(minute / 60),
+              receivedAt: hours(1),
+            },
+          },
+          trackingEvents,
+          `tracking-${id}`,
+          rev,
+        );
       const events = [ev(5, 0), ev(1, 1), ev(3, 2)];
       await run(events);
       await run(events);
       await run([events[1]!]);
-      const rows = await knex(t('track_points')).where('load_id', id).orderBy('recorded_at').select('recorded_at', 'heading_deg', 'accuracy_m');
-      expect(rows.map((r: { recorded_at: Date }) => r.recorded_at.toISOString())).to.deep.equal([hours(1 / 60), hours(3 / 60), hours(5 / 60)].map((d) => d.toISOString()));
+      const rows = await knex(t('track_points'))
+        .where('load_id', id)
+        .orderBy('recorded_at')
+        .select('recorded_at', 'heading_deg', 'accuracy_m');
+      expect(rows.map((r: { recorded_at: Date }) => r.recorded_at.toISOString())).to.deep.equal(
+        [hours(1 / 60), hours(3 / 60), hours(5 / 60)].map((d) => d.toISOString()),
+      );
       expect(rows[0]).to.include({ heading_deg: 10, accuracy_m: null });
     });
   });
@@ -141,17 +266,35 @@ describe('The tracking read models', () => {
         });
         const id = randomUUID();
         const day = 86_400_000;
-        const mk = (daysAgo: number) => ({ pingId: randomUUID(), lat: 30, lng: -95, speedMph: 40, recordedAt: new Date(Date.now() - daysAgo * day) });
+        const mk = (daysAgo: number) => ({
+          pingId: randomUUID(),
+          lat: 30,
+          lng: -95,
+          speedMph: 40,
+          recordedAt: new Date(Date.now() - daysAgo * day),
+        });
         const pings = [mk(100), mk(95), mk(10), mk(1)];
         await recordPings(store, id, pings, { receivedAt: new Date() });
         // Written long ago: the log's own time of the first two.
-        await store.pool.query(`update es_events set created_at = now() - interval '95 days' where stream_id = $1 and revision < 2`, [`tracking-${id}`]);
+        await store.pool.query(
+          `update es_events set created_at = now() - interval '95 days' where stream_id = $1 and revision < 2`,
+          [`tracking-${id}`],
+        );
         const events = await store.readStream(`tracking-${id}`);
         await rk.transaction((trx) => trackHistoryProjector.apply(trx, events, tableNames(1)));
         const r = await pruneTracking({ store, knex: rk }, 90);
         expect(r).to.deep.equal({ events: 2, points: 2 });
-        expect((await store.readStream(`tracking-${id}`)).map((e) => (e.data as { pingId: string }).pingId)).to.deep.equal(pings.slice(2).map((p) => p.pingId));
-        expect((await rk('track_points').select('ping_id')).map((x: { ping_id: string }) => x.ping_id).sort()).to.deep.equal(pings.slice(2).map((p) => p.pingId).sort());
+        expect(
+          (await store.readStream(`tracking-${id}`)).map((e) => (e.data as { pingId: string }).pingId),
+        ).to.deep.equal(pings.slice(2).map((p) => p.pingId));
+        expect(
+          (await rk('track_points').select('ping_id')).map((x: { ping_id: string }) => x.ping_id).sort(),
+        ).to.deep.equal(
+          pings
+            .slice(2)
+            .map((p) => p.pingId)
+            .sort(),
+        );
         expect(await pruneTracking({ store, knex: rk }, 90)).to.deep.equal({ events: 0, points: 0 });
       } finally {
         await rk.destroy();
@@ -165,12 +308,21 @@ describe('The tracking read models', () => {
       const store = new PostgresEventStore({ databaseUrl: await freshDatabase('pings_store') });
       try {
         const id = randomUUID();
-        const mk = (minute: number) => ({ pingId: randomUUID(), lat: 30, lng: -95, speedMph: 40, recordedAt: hours(minute / 60) });
+        const mk = (minute: number) => ({
+          pingId: randomUUID(),
+          lat: 30,
+          lng: -95,
+          speedMph: 40,
+          recordedAt: hours(minute / 60),
+        });
         const first = Array.from({ length: 10 }, (_, i) => mk(i));
         await recordPings(store, id, first, { receivedAt: hours(1) });
         const fresh = [mk(20), mk(21)];
         // The oldest ping again, beyond a look-back of 3 events, among new ones.
-        await recordPings(store, id, [first[0]!, fresh[0]!, first[9]!, fresh[1]!], { receivedAt: hours(1), dedupeWindow: 3 });
+        await recordPings(store, id, [first[0]!, fresh[0]!, first[9]!, fresh[1]!], {
+          receivedAt: hours(1),
+          dedupeWindow: 3,
+        });
         const stored = (await store.readStream(`tracking-${id}`)).map((e) => (e.data as { pingId: string }).pingId);
         expect(stored).to.have.length(12);
         expect(new Set(stored).size).to.equal(12);

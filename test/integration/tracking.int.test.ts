@@ -15,7 +15,16 @@ describe('GPS tracking over HTTP', () => {
   let loadId: string;
   // Loads are posted around Houston; the truck is just outside it.
   const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
-  const ping = (o: Record<string, unknown> = {}) => ({ id: randomUUID(), lat: 29.9, lng: -95.4, speedMph: 55, headingDeg: 90, accuracyM: 8, recordedAt: at(1), ...o });
+  const ping = (o: Record<string, unknown> = {}) => ({
+    id: randomUUID(),
+    lat: 29.9,
+    lng: -95.4,
+    speedMph: 55,
+    headingDeg: 90,
+    accuracyM: 8,
+    recordedAt: at(1),
+    ...o,
+  });
   const post = (auth: string, path: string, body?: object) => {
     const r = h.http().post(path).set('Authorization', auth);
     return body ? r.send(body) : r;
@@ -67,7 +76,9 @@ describe('GPS tracking over HTTP', () => {
 
   it('refuses a batch with no good ping (422) and appends nothing', async () => {
     const before = (await trackingEvents()).length;
-    const res = await post(carrier.auth, '/tracking/pings', { pings: [ping({ lat: -100 }), ping({ speedMph: -1 })] }).expect(422);
+    const res = await post(carrier.auth, '/tracking/pings', {
+      pings: [ping({ lat: -100 }), ping({ speedMph: -1 })],
+    }).expect(422);
     expect(res.body.type).to.equal('urn:freight:problem:validation');
     expect(res.body.rejected).to.have.length(2);
     await post(carrier.auth, '/tracking/pings', { pings: [] }).expect(400);
@@ -90,7 +101,9 @@ describe('GPS tracking over HTTP', () => {
     await post(carrier.auth, '/tracking/pings', { pings: batch }).expect(202);
     await post(carrier.auth, '/tracking/pings', { pings: batch }).expect(202);
     expect((await trackingEvents()).length).to.equal(before + 2);
-    const mixed = await post(carrier.auth, '/tracking/pings', { pings: [batch[1], ping({ recordedAt: at(28) }), batch[0], batch[0]] }).expect(202);
+    const mixed = await post(carrier.auth, '/tracking/pings', {
+      pings: [batch[1], ping({ recordedAt: at(28) }), batch[0], batch[0]],
+    }).expect(202);
     expect(mixed.body.accepted).to.equal(3);
     const events = await trackingEvents();
     expect(events.length).to.equal(before + 3);
@@ -148,9 +161,17 @@ describe('GPS tracking over HTTP', () => {
     expect(thin.body.points.length).to.be.at.most(10).and.at.least(8);
     expect(thin.body.points[0].pingId).to.equal(pings[0]!.id);
     expect(thin.body.points.at(-1).pingId).to.equal(pings[49]!.id);
-    const slice = await get(shipper.auth, `/tracking/${id}/history?from=${encodeURIComponent(pings[10]!.recordedAt)}&to=${encodeURIComponent(pings[19]!.recordedAt)}`).expect(200);
-    expect(slice.body.points.map((p: { pingId: string }) => p.pingId)).to.deep.equal(pings.slice(10, 20).map((p) => p.id));
-    await get(shipper.auth, `/tracking/${id}/history?from=${encodeURIComponent(at(1))}&to=${encodeURIComponent(at(5))}`).expect(400);
+    const slice = await get(
+      shipper.auth,
+      `/tracking/${id}/history?from=${encodeURIComponent(pings[10]!.recordedAt)}&to=${encodeURIComponent(pings[19]!.recordedAt)}`,
+    ).expect(200);
+    expect(slice.body.points.map((p: { pingId: string }) => p.pingId)).to.deep.equal(
+      pings.slice(10, 20).map((p) => p.id),
+    );
+    await get(
+      shipper.auth,
+      `/tracking/${id}/history?from=${encodeURIComponent(at(1))}&to=${encodeURIComponent(at(5))}`,
+    ).expect(400);
   });
 
   it('drops a delivered load from the nearby trucks, keeping its last location readable', async () => {
@@ -171,9 +192,13 @@ describe('GPS tracking over HTTP', () => {
     const DALLAS = { lat: 32.7767, lng: -96.797 };
     const assignedLoad = async () => {
       const id = (await post(shipper.auth, '/loads', loadBody(shipper.orgId)).expect(201)).body.loadId as string;
-      const carrierId = (await h.knex('carrier_directory').where('org_id', carrier.orgId).first('carrier_id')).carrier_id;
+      const carrierId = (await h.knex('carrier_directory').where('org_id', carrier.orgId).first('carrier_id'))
+        .carrier_id;
       await post(carrier.auth, `/loads/${id}/book`, { carrierId }).expect(202);
-      await post(carrier.auth, `/loads/${id}/assignment`, { driverId: carrier.userId, truckId: `TRK-${id.slice(0, 4)}` }).expect(202);
+      await post(carrier.auth, `/loads/${id}/assignment`, {
+        driverId: carrier.userId,
+        truckId: `TRK-${id.slice(0, 4)}`,
+      }).expect(202);
       return id;
     };
     const events = async (id: string) => (await h.store.readStream(`load-${id}`)).map((e) => e.type);
@@ -183,7 +208,14 @@ describe('GPS tracking over HTTP', () => {
       const id = await assignedLoad();
       // On the way (10 mi out), then at the dock, then still there.
       const atDock = ping({ ...HOUSTON, lat: HOUSTON.lat + 0.002, recordedAt: at(3) });
-      await post(carrier.auth, '/tracking/pings', { loadId: id, pings: [ping({ ...HOUSTON, lat: HOUSTON.lat + 0.15, recordedAt: at(6) }), atDock, ping({ ...HOUSTON, recordedAt: at(2) })] }).expect(202);
+      await post(carrier.auth, '/tracking/pings', {
+        loadId: id,
+        pings: [
+          ping({ ...HOUSTON, lat: HOUSTON.lat + 0.15, recordedAt: at(6) }),
+          atDock,
+          ping({ ...HOUSTON, recordedAt: at(2) }),
+        ],
+      }).expect(202);
       await h.settle();
       const afterPings = await h.store.readStream(`load-${id}`);
       const arrived = afterPings.filter((e) => e.type === 'LoadArrived');
@@ -194,7 +226,10 @@ describe('GPS tracking over HTTP', () => {
 
       const pickup = await post(carrier.auth, `/loads/${id}/pickup`).expect(202);
       expect(pickup.body.events).to.deep.equal(['LoadPickedUp']);
-      await post(carrier.auth, '/tracking/pings', { loadId: id, pings: [ping({ ...DALLAS, lat: DALLAS.lat - 0.003, recordedAt: at(0.1) })] }).expect(202);
+      await post(carrier.auth, '/tracking/pings', {
+        loadId: id,
+        pings: [ping({ ...DALLAS, lat: DALLAS.lat - 0.003, recordedAt: at(0.1) })],
+      }).expect(202);
       await h.settle();
       expect((await events(id)).filter((t) => t === 'LoadArrived')).to.have.length(2);
       expect((await boardRow(id)).assignment.arrivedAtDelivery).to.be.a('string');
@@ -203,7 +238,10 @@ describe('GPS tracking over HTTP', () => {
 
     it('flags a pickup confirmed while the truck is far away, and lists it among flagged loads', async () => {
       const id = await assignedLoad();
-      await post(carrier.auth, '/tracking/pings', { loadId: id, pings: [ping({ ...DALLAS, recordedAt: at(1) })] }).expect(202);
+      await post(carrier.auth, '/tracking/pings', {
+        loadId: id,
+        pings: [ping({ ...DALLAS, recordedAt: at(1) })],
+      }).expect(202);
       await h.settle();
       const pickup = await post(carrier.auth, `/loads/${id}/pickup`).expect(202);
       expect(pickup.body.events).to.deep.equal(['LoadPickedUp', 'LoadFlaggedForReview']);
@@ -219,7 +257,10 @@ describe('GPS tracking over HTTP', () => {
 
     it('flags a pickup whose last fix is stale, even one taken at the dock', async () => {
       const id = await assignedLoad();
-      await post(carrier.auth, '/tracking/pings', { loadId: id, pings: [ping({ ...HOUSTON, recordedAt: at(40) })] }).expect(202);
+      await post(carrier.auth, '/tracking/pings', {
+        loadId: id,
+        pings: [ping({ ...HOUSTON, recordedAt: at(40) })],
+      }).expect(202);
       await h.settle();
       const pickup = await post(carrier.auth, `/loads/${id}/pickup`).expect(202);
       expect(pickup.body.events).to.deep.equal(['LoadPickedUp', 'LoadFlaggedForReview']);
@@ -229,7 +270,10 @@ describe('GPS tracking over HTTP', () => {
 
     it('appends no arrival twice when the reactor sees the same pings again', async () => {
       const id = await assignedLoad();
-      await post(carrier.auth, '/tracking/pings', { loadId: id, pings: [ping({ ...HOUSTON, recordedAt: at(1) })] }).expect(202);
+      await post(carrier.auth, '/tracking/pings', {
+        loadId: id,
+        pings: [ping({ ...HOUSTON, recordedAt: at(1) })],
+      }).expect(202);
       await h.settle();
       const reactor = h.projectors.find((p) => p.name === 'geofence') as AtLeastOnceProjector;
       const pings = await h.store.readStream(`tracking-${id}`);

@@ -14,22 +14,51 @@ interface Row {
   pos: string;
 }
 
-const COLS = columns<Row>({ id: 'uuid', revision: 'int8', name: 'text', n: 'int4', x: 'float8', ok: 'bool', at: 'timestamptz', pos: 'numeric' });
+const COLS = columns<Row>({
+  id: 'uuid',
+  revision: 'int8',
+  name: 'text',
+  n: 'int4',
+  x: 'float8',
+  ok: 'bool',
+  at: 'timestamptz',
+  pos: 'numeric',
+});
 const id = (k: number) => `00000000-0000-4000-8000-${k.toString().padStart(12, '0')}`;
 
 describe('Writing projection rows in bulk (upsertRows, copyRows)', () => {
   let knex: Knex;
   before(async () => {
     knex = createKnex(await freshDatabase('upsert_rows'), 2);
-    await knex.raw(`create table t (id uuid primary key, revision bigint not null, name text, n int, x float8 not null, ok boolean not null, at timestamptz, pos numeric(20, 0) not null)`);
+    await knex.raw(
+      `create table t (id uuid primary key, revision bigint not null, name text, n int, x float8 not null, ok boolean not null, at timestamptz, pos numeric(20, 0) not null)`,
+    );
   });
   after(() => knex.destroy());
   beforeEach(() => knex.raw('truncate t'));
 
   const read = async () =>
-    (await knex('t').orderBy('id').select('*')).map((r: Record<string, unknown>) => ({ ...r, revision: BigInt(r.revision as string) })) as Row[];
+    (await knex('t').orderBy('id').select('*')).map((r: Record<string, unknown>) => ({
+      ...r,
+      revision: BigInt(r.revision as string),
+    })) as Row[];
 
-  const nasty = ['a"b', 'back\\slash', '{x,y}', 'NULL', 'null', '\\N', '', ' spaced ', 'line\nbreak', 'tab\there', 'cr\r\n', 'émoji 🚚', "it's", '\\"'];
+  const nasty = [
+    'a"b',
+    'back\\slash',
+    '{x,y}',
+    'NULL',
+    'null',
+    '\\N',
+    '',
+    ' spaced ',
+    'line\nbreak',
+    'tab\there',
+    'cr\r\n',
+    'émoji 🚚',
+    "it's",
+    '\\"',
+  ];
   const nastyRows = (): Row[] => {
     const rows: Row[] = nasty.map((name, k) => ({
       id: id(k),
@@ -56,21 +85,42 @@ describe('Writing projection rows in bulk (upsertRows, copyRows)', () => {
     expect(await knex.transaction((trx) => copyRows(trx, 't', COLS, rows))).to.equal(rows.length);
     expect(await read()).to.deep.equal(rows);
     let err: unknown;
-    await knex.transaction((trx) => copyRows(trx, 't', COLS, [{ ...rows[0]!, id: id(1234) }, rows[1]!])).catch((e: unknown) => (err = e));
+    await knex
+      .transaction((trx) => copyRows(trx, 't', COLS, [{ ...rows[0]!, id: id(1234) }, rows[1]!]))
+      .catch((e: unknown) => (err = e));
     expect(String(err)).to.match(/duplicate key/);
     expect(await read()).to.have.length(rows.length);
   });
 
   it('updates only rows whose stored revision is older, so a replay changes nothing', async () => {
-    const v1: Row[] = [1, 2, 3].map((k) => ({ id: id(k), revision: 1n, name: 'one', n: 1, x: 1, ok: true, at: null, pos: '1' }));
-    await upsertRows(knex, 't', COLS, v1, { key: ['id'], onConflict: 'update', guard: { column: 'revision', op: '<' } });
+    const v1: Row[] = [1, 2, 3].map((k) => ({
+      id: id(k),
+      revision: 1n,
+      name: 'one',
+      n: 1,
+      x: 1,
+      ok: true,
+      at: null,
+      pos: '1',
+    }));
+    await upsertRows(knex, 't', COLS, v1, {
+      key: ['id'],
+      onConflict: 'update',
+      guard: { column: 'revision', op: '<' },
+    });
     const mixed: Row[] = [
       { ...v1[0]!, revision: 2n, name: 'two' },
       { ...v1[1]!, revision: 1n, name: 'replayed' },
       { ...v1[2]!, revision: 0n, name: 'older' },
       { id: id(4), revision: 0n, name: 'new', n: null, x: 4, ok: false, at: null, pos: '4' },
     ];
-    expect(await upsertRows(knex, 't', COLS, mixed, { key: ['id'], onConflict: 'update', guard: { column: 'revision', op: '<' } })).to.equal(2);
+    expect(
+      await upsertRows(knex, 't', COLS, mixed, {
+        key: ['id'],
+        onConflict: 'update',
+        guard: { column: 'revision', op: '<' },
+      }),
+    ).to.equal(2);
     expect((await read()).map((r) => [r.name, r.revision])).to.deep.equal([
       ['two', 2n],
       ['one', 1n],

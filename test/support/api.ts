@@ -51,7 +51,10 @@ export interface ApiHarness {
   /** A platform admin's bearer header. */
   admin: string;
   /** Registers an organisation and one user through the API; answers the user's bearer header. */
-  member(kind: 'shipper' | 'carrier' | 'broker', roles: Role[]): Promise<{ orgId: string; userId: string; auth: string }>;
+  member(
+    kind: 'shipper' | 'carrier' | 'broker',
+    roles: Role[],
+  ): Promise<{ orgId: string; userId: string; auth: string }>;
   /** With `listen`: where the app (and Socket.IO) listens. */
   baseUrl?: string;
   keyPrefix: string;
@@ -94,7 +97,11 @@ export interface HarnessOptions {
   extraProjectors?: Projector[];
 }
 
-export async function apiHarness(label: string, env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<ApiHarness> {
+export async function apiHarness(
+  label: string,
+  env: Record<string, string> = {},
+  opts: HarnessOptions = {},
+): Promise<ApiHarness> {
   const url = await freshDatabase(label);
   const knex = createKnex(url, 8);
   const keyPrefix = `t:${randomUUID()}:`;
@@ -104,8 +111,20 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const store = instrumentStore(new PostgresEventStore({ databaseUrl: url, pollMs: 100 }), metrics);
   const platformOrgId = randomUUID();
   // Suites drive many requests from one address and user: limits are off unless a suite sets them.
-  const unlimited = { RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0', RATE_LIMIT_GPS: '0', RATE_LIMIT_PAYMENTS: '0', RATE_LIMIT_LOADBOARD: '0' };
-  const config = loadConfig({ NODE_ENV: 'test', PLATFORM_ORG_ID: platformOrgId, MIN_POSITION_WAIT_MS: '3000', ...unlimited, ...env });
+  const unlimited = {
+    RATE_LIMIT_PER_IP: '0',
+    RATE_LIMIT_PER_USER: '0',
+    RATE_LIMIT_GPS: '0',
+    RATE_LIMIT_PAYMENTS: '0',
+    RATE_LIMIT_LOADBOARD: '0',
+  };
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PLATFORM_ORG_ID: platformOrgId,
+    MIN_POSITION_WAIT_MS: '3000',
+    ...unlimited,
+    ...env,
+  });
   const principals = new ActivePrincipals({ redis, knex, platformOrgId });
   const search = searchIndexFor({ knex, config });
   // The services as the service composes them: the same lookups, on this harness's connections.
@@ -113,8 +132,23 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   const locations = new LatestLocations(redis);
   const broadcaster = new RedisBroadcaster(redis, channelKey(keyPrefix));
   const notify = { knex, broadcaster, locationIntervalMs: config.REALTIME_LOCATION_INTERVAL_MS };
-  const queues = new JobQueues((await testServices()).redisUrl, keyPrefix, { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
-  const projectors = [...allProjectors({ principals, search, store, services, locations, locationPolicy: locationPolicy(config), notify, queues }), ...(opts.extraProjectors ?? [])];
+  const queues = new JobQueues((await testServices()).redisUrl, keyPrefix, {
+    attempts: config.JOB_ATTEMPTS,
+    backoffMs: config.JOB_BACKOFF_MS,
+  });
+  const projectors = [
+    ...allProjectors({
+      principals,
+      search,
+      store,
+      services,
+      locations,
+      locationPolicy: locationPolicy(config),
+      notify,
+      queues,
+    }),
+    ...(opts.extraProjectors ?? []),
+  ];
   const runner = new ProjectionRunner({
     knex,
     store,
@@ -158,22 +192,68 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     logger: testLogger,
     metrics,
     ...(fmcsa ? { fmcsa } : {}),
-    ...(stripe ? { payments: { provider: stripe, chargeAttempts: config.PAYMENT_CHARGE_ATTEMPTS, payoutAttempts: config.PAYMENT_PAYOUT_ATTEMPTS, retryMs: config.PAYMENT_RETRY_MS } } : {}),
+    ...(stripe
+      ? {
+          payments: {
+            provider: stripe,
+            chargeAttempts: config.PAYMENT_CHARGE_ATTEMPTS,
+            payoutAttempts: config.PAYMENT_PAYOUT_ATTEMPTS,
+            retryMs: config.PAYMENT_RETRY_MS,
+          },
+        }
+      : {}),
     fmcsaPerSecond: config.FMCSA_PER_SECOND,
     insuranceTrustMs: config.FMCSA_INSURANCE_TRUST_HOURS * 3_600_000,
     transport,
     platformOrgId,
     notificationMaxAgeMs: config.NOTIFICATION_MAX_AGE_HOURS * 3_600_000,
   });
-  const worked = [QUEUES.performance, QUEUES.notifications, QUEUES.recheck, QUEUES.expiry, ...(fmcsa ? [QUEUES.verification] : []), ...(stripe ? [QUEUES.payments] : [])];
+  const worked = [
+    QUEUES.performance,
+    QUEUES.notifications,
+    QUEUES.recheck,
+    QUEUES.expiry,
+    ...(fmcsa ? [QUEUES.verification] : []),
+    ...(stripe ? [QUEUES.payments] : []),
+  ];
   // The read models' first generations exist before the first request.
   if (!(await runner.idle(15_000))) throw new Error('projections did not start');
   // A read-only query pool stands in for a replica: a write routed to it fails.
   const readKnex = opts.readReplica ? createKnex(url, 4, { readOnly: true }) : knex;
-  const progress = new ProjectionProgress({ knex: readKnex, store, projectors, databaseUrl: url, announcer: runner.announcer });
+  const progress = new ProjectionProgress({
+    knex: readKnex,
+    store,
+    projectors,
+    databaseUrl: url,
+    announcer: runner.announcer,
+  });
   await progress.start();
-  const api = createApi({ knex, readKnex, redis, store, services, projectors, progress, principals, search, config, queues, logger: testLogger });
-  const app = createApp({ logger: testLogger, knex, readKnex, redis, store, projections: runner, maxLagEvents: 10_000, draining: () => false, api, metrics });
+  const api = createApi({
+    knex,
+    readKnex,
+    redis,
+    store,
+    services,
+    projectors,
+    progress,
+    principals,
+    search,
+    config,
+    queues,
+    logger: testLogger,
+  });
+  const app = createApp({
+    logger: testLogger,
+    knex,
+    readKnex,
+    redis,
+    store,
+    projections: runner,
+    maxLagEvents: 10_000,
+    draining: () => false,
+    api,
+    metrics,
+  });
   const token = (p: Principal, expiresIn: string | number = '1h') =>
     mintToken({ secret: DEV_JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, p, expiresIn);
   const admin = `Bearer ${await token({ userId: randomUUID(), orgId: platformOrgId, roles: ['admin'] })}`;
@@ -184,7 +264,15 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
   if (opts.listen) {
     const s = createHttpServer(app, serverLimits(config), testLogger);
     server = await new Promise<Server>((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
-    realtime = attachRealtime(server, { auth: api.auth, redis, channelKey: channelKey(keyPrefix), knex, locations, logger: testLogger, recheckMs: config.REALTIME_RECHECK_MS });
+    realtime = attachRealtime(server, {
+      auth: api.auth,
+      redis,
+      channelKey: channelKey(keyPrefix),
+      knex,
+      locations,
+      logger: testLogger,
+      recheckMs: config.REALTIME_RECHECK_MS,
+    });
   }
   // Jobs append events that projectors read, and projectors queue jobs: settled when a pass finds both idle.
   const settle = async () => {
@@ -192,10 +280,27 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     for (;;) {
       if (!(await runner.idle(15_000))) throw new Error('projections did not catch up');
       // Payouts wait (delayed) until due: the payments queue is idle when nothing is running or ready.
-      const counts = await Promise.all(worked.map((q) => queues.queue(q).getJobCounts('waiting', 'prioritized', 'active', ...(q === QUEUES.payments ? [] : (['delayed'] as const)))));
+      const counts = await Promise.all(
+        worked.map((q) =>
+          queues
+            .queue(q)
+            .getJobCounts('waiting', 'prioritized', 'active', ...(q === QUEUES.payments ? [] : (['delayed'] as const))),
+        ),
+      );
       const busy = counts.some((c) => Object.values(c).some((n) => n > 0));
       if (!busy && (await runner.idle(1_000))) {
-        const again = await Promise.all(worked.map((q) => queues.queue(q).getJobCounts('waiting', 'prioritized', 'active', ...(q === QUEUES.payments ? [] : (['delayed'] as const)))));
+        const again = await Promise.all(
+          worked.map((q) =>
+            queues
+              .queue(q)
+              .getJobCounts(
+                'waiting',
+                'prioritized',
+                'active',
+                ...(q === QUEUES.payments ? [] : (['delayed'] as const)),
+              ),
+          ),
+        );
         if (again.every((c) => Object.values(c).every((n) => n === 0))) return;
       }
       if (Date.now() > deadline) throw new Error(`jobs did not finish: ${JSON.stringify(counts)}`);
@@ -218,15 +323,24 @@ export async function apiHarness(label: string, env: Record<string, string> = {}
     admin,
     settle,
     async committed() {
-      const { rows } = await knex.raw<{ rows: { n: string; s: string }[] }>('select count(*)::text as n, coalesce(max(seq), 0)::text as s from es_events');
+      const { rows } = await knex.raw<{ rows: { n: string; s: string }[] }>(
+        'select count(*)::text as n, coalesce(max(seq), 0)::text as s from es_events',
+      );
       return `${rows[0]!.n} events, up to seq ${rows[0]!.s}`;
     },
     async newest(n) {
-      const { rows } = await knex.raw<{ rows: { type: string; stream_id: string }[] }>('select type, stream_id from es_events order by seq desc limit ?', [n]);
+      const { rows } = await knex.raw<{ rows: { type: string; stream_id: string }[] }>(
+        'select type, stream_id from es_events order by seq desc limit ?',
+        [n],
+      );
       return rows.map((r) => `${r.type}@${r.stream_id}`);
     },
     async member(kind, roles) {
-      const org = await http().post('/orgs').set('Authorization', admin).send({ name: `${kind} ${randomUUID().slice(0, 6)}`, kind }).expect(201);
+      const org = await http()
+        .post('/orgs')
+        .set('Authorization', admin)
+        .send({ name: `${kind} ${randomUUID().slice(0, 6)}`, kind })
+        .expect(201);
       const user = await http()
         .post(`/orgs/${org.body.orgId}/users`)
         .set('Authorization', admin)

@@ -106,7 +106,8 @@ function parseAnswer(data: Buffer, method: string, ended: boolean): RawAnswer | 
   const rest = data.subarray(end + 4);
   let body: Buffer | undefined;
   if (method === 'HEAD' || status === 204 || status === 304 || status === 101) body = Buffer.alloc(0);
-  else if (/chunked/i.test(headers['transfer-encoding'] ?? '')) body = decodeChunked(rest) ?? (ended ? rest : undefined);
+  else if (/chunked/i.test(headers['transfer-encoding'] ?? ''))
+    body = decodeChunked(rest) ?? (ended ? rest : undefined);
   else if (headers['content-length'] !== undefined) {
     const n = Number(headers['content-length']);
     body = rest.length >= n ? rest.subarray(0, n) : ended ? rest : undefined;
@@ -127,7 +128,13 @@ function parseAnswer(data: Buffer, method: string, ended: boolean): RawAnswer | 
 export function sendRaw(port: number, req: RawRequest, timeoutMs: number): Promise<RawAnswer> {
   const head = Buffer.concat([
     Buffer.from(`${req.method} ${req.target} HTTP/1.1\r\n`, 'latin1'),
-    ...req.headers.map(([k, v]) => Buffer.concat([Buffer.from(`${k}: `, 'latin1'), typeof v === 'string' ? Buffer.from(v, 'utf8') : v, Buffer.from('\r\n')])),
+    ...req.headers.map(([k, v]) =>
+      Buffer.concat([
+        Buffer.from(`${k}: `, 'latin1'),
+        typeof v === 'string' ? Buffer.from(v, 'utf8') : v,
+        Buffer.from('\r\n'),
+      ]),
+    ),
     Buffer.from('\r\n'),
   ]);
   return new Promise((resolve, reject) => {
@@ -210,7 +217,13 @@ export interface Operation {
 }
 
 interface OpenApiDoc {
-  paths: Record<string, Record<string, { operationId: string; parameters?: Param[]; requestBody?: { content: Record<string, { schema: Schema }> } }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      { operationId: string; parameters?: Param[]; requestBody?: { content: Record<string, { schema: Schema }> } }
+    >
+  >;
   components?: { schemas?: Record<string, Schema> };
 }
 
@@ -219,7 +232,8 @@ export function operationsOf(doc: OpenApiDoc): Operation[] {
   const resolve = (s: Schema): Schema => {
     if (s.$ref) return resolve(doc.components?.schemas?.[s.$ref.split('/').pop()!] ?? {});
     const out: Schema = { ...s };
-    if (s.properties) out.properties = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, resolve(v)]));
+    if (s.properties)
+      out.properties = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, resolve(v)]));
     if (s.items) out.items = resolve(s.items);
     for (const k of ['anyOf', 'oneOf', 'allOf'] as const) if (s[k]) out[k] = s[k]!.map(resolve);
     return out;
@@ -227,7 +241,11 @@ export function operationsOf(doc: OpenApiDoc): Operation[] {
   const ops: Operation[] = [];
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(methods)) {
-      const params = (op.parameters ?? []).map((p) => ({ ...p, required: !!p.required, schema: resolve(p.schema ?? {}) }));
+      const params = (op.parameters ?? []).map((p) => ({
+        ...p,
+        required: !!p.required,
+        schema: resolve(p.schema ?? {}),
+      }));
       const body = op.requestBody?.content['application/json']?.schema;
       ops.push({
         method: method as 'get' | 'post',
@@ -289,11 +307,23 @@ export function validValue(r: Rng, s: Schema, hint: (name: string) => unknown = 
     case 'integer':
     case 'number': {
       const lo = s.exclusiveMinimum !== undefined ? s.exclusiveMinimum + 1 : (s.minimum ?? 0);
-      const hi = Math.min(s.maximum ?? lo + 100_000, s.exclusiveMaximum !== undefined ? s.exclusiveMaximum - 1 : Infinity, lo + 1_000_000);
+      const hi = Math.min(
+        s.maximum ?? lo + 100_000,
+        s.exclusiveMaximum !== undefined ? s.exclusiveMaximum - 1 : Infinity,
+        lo + 1_000_000,
+      );
       if (r.chance(0.1)) {
         // The edges the schema still allows: its bounds, and for a number the tiniest magnitudes (subnormals) inside them.
-        const inRange = (v: number) => (s.minimum === undefined || v >= s.minimum) && (s.exclusiveMinimum === undefined || v > s.exclusiveMinimum) && (s.maximum === undefined || v <= s.maximum) && (s.exclusiveMaximum === undefined || v < s.exclusiveMaximum);
-        const edges = [s.minimum, s.maximum, ...(type === 'number' ? [5e-324, -5e-324, 1e-310, 2.2250738585072014e-308, 0.1 + 0.2, -0] : [0, 1])].filter((v): v is number => v !== undefined && inRange(v));
+        const inRange = (v: number) =>
+          (s.minimum === undefined || v >= s.minimum) &&
+          (s.exclusiveMinimum === undefined || v > s.exclusiveMinimum) &&
+          (s.maximum === undefined || v <= s.maximum) &&
+          (s.exclusiveMaximum === undefined || v < s.exclusiveMaximum);
+        const edges = [
+          s.minimum,
+          s.maximum,
+          ...(type === 'number' ? [5e-324, -5e-324, 1e-310, 2.2250738585072014e-308, 0.1 + 0.2, -0] : [0, 1]),
+        ].filter((v): v is number => v !== undefined && inRange(v));
         if (edges.length) return r.pick(edges);
       }
       const v = lo + r.float() * (hi - lo);
@@ -392,7 +422,29 @@ export function junkQueryValue(r: Rng): string {
 
 /** A JSON value of some other type than expected. */
 export function wrongValue(r: Rng): unknown {
-  return r.pick<unknown>([null, true, false, 0, -1, -0, 1.5, 1e308, -1e308, 2 ** 53 + 1, '', 'x', 'ünï😀', [], [1, 'a', null], {}, { a: { b: 1 } }, '1', 'true', 'null', ' ']);
+  return r.pick<unknown>([
+    null,
+    true,
+    false,
+    0,
+    -1,
+    -0,
+    1.5,
+    1e308,
+    -1e308,
+    2 ** 53 + 1,
+    '',
+    'x',
+    'ünï😀',
+    [],
+    [1, 'a', null],
+    {},
+    { a: { b: 1 } },
+    '1',
+    'true',
+    'null',
+    ' ',
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,11 +453,22 @@ export function wrongValue(r: Rng): unknown {
 type Path = (string | number)[];
 
 /** Every place in a JSON value (the root is []), with the schema that describes it when known. */
-function places(value: unknown, schema: Schema | undefined, path: Path = [], out: { path: Path; value: unknown; schema?: Schema }[] = []) {
+function places(
+  value: unknown,
+  schema: Schema | undefined,
+  path: Path = [],
+  out: { path: Path; value: unknown; schema?: Schema }[] = [],
+) {
   out.push({ path, value, ...(schema ? { schema } : {}) });
   if (Array.isArray(value)) value.forEach((v, i) => places(v, schema?.items, [...path, i], out));
   else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) places(v, schema?.properties?.[k] ?? schema?.anyOf?.find((s) => s.properties?.[k])?.properties?.[k], [...path, k], out);
+    for (const [k, v] of Object.entries(value))
+      places(
+        v,
+        schema?.properties?.[k] ?? schema?.anyOf?.find((s) => s.properties?.[k])?.properties?.[k],
+        [...path, k],
+        out,
+      );
   }
   return out;
 }
@@ -426,16 +489,59 @@ function deleteAt(root: unknown, path: Path): void {
   else delete o[last];
 }
 
-const STRANGE_STRINGS = ['', ' ', '\t\n', 'ünïcødé ✓ 😀', 'e\u0301\u0301\u0301', '\u202eevil', '\ufeffbom', '<script>alert(1)</script>', "'; DROP TABLE loads; --", '${jndi:x}', '%00', '\\u0000', '\u2028\u2029', '𝕏'.repeat(100)];
-const STRANGE_DATES = ['2024-02-30T00:00:00Z', '+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '1970-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '2099-01-01T00:00:00+14:00', '2024-01-01T00:00:00', '2024-01-01', '9999-12-31T23:59:59.999999999Z', 'yesterday'];
-const RAW_NUMBERS = ['1e400', '-1e400', '1e308', '-0', '9007199254740993', '0.1e-400', '5e-324', '1.0', '100.0000000000000001', '-9223372036854775809', '123456789012345678901234567890'];
+const STRANGE_STRINGS = [
+  '',
+  ' ',
+  '\t\n',
+  'ünïcødé ✓ 😀',
+  'e\u0301\u0301\u0301',
+  '\u202eevil',
+  '\ufeffbom',
+  '<script>alert(1)</script>',
+  "'; DROP TABLE loads; --",
+  '${jndi:x}',
+  '%00',
+  '\\u0000',
+  '\u2028\u2029',
+  '𝕏'.repeat(100),
+];
+const STRANGE_DATES = [
+  '2024-02-30T00:00:00Z',
+  '+275760-09-13T00:00:00.000Z',
+  '-271821-04-20T00:00:00.000Z',
+  '1970-01-01T00:00:00Z',
+  '0001-01-01T00:00:00Z',
+  '2099-01-01T00:00:00+14:00',
+  '2024-01-01T00:00:00',
+  '2024-01-01',
+  '9999-12-31T23:59:59.999999999Z',
+  'yesterday',
+];
+const RAW_NUMBERS = [
+  '1e400',
+  '-1e400',
+  '1e308',
+  '-0',
+  '9007199254740993',
+  '0.1e-400',
+  '5e-324',
+  '1.0',
+  '100.0000000000000001',
+  '-9223372036854775809',
+  '123456789012345678901234567890',
+];
 
 /**
  * A body as text: the valid one, with 1 to 3 mutations of the kinds the brief names (dropped and
  * mistyped fields, nulls, huge, NUL and lone-surrogate strings and keys, deep and wide values,
  * extra and prototype keys, odd numbers and dates, the wrong kind of body). `notes` say which.
  */
-export function mutateBody(r: Rng, valid: unknown, schema: Schema | undefined, maxBytes: number): { text: string; notes: string[] } {
+export function mutateBody(
+  r: Rng,
+  valid: unknown,
+  schema: Schema | undefined,
+  maxBytes: number,
+): { text: string; notes: string[] } {
   let value = structuredClone(valid);
   const notes: string[] = [];
   const raws = new Map<string, string>();
@@ -460,7 +566,9 @@ export function mutateBody(r: Rng, valid: unknown, schema: Schema | undefined, m
     const kind = r.int(0, 16);
     switch (kind) {
       case 0: {
-        const required = all.filter((p) => p.schema?.required?.length && p.value && typeof p.value === 'object').flatMap((p) => p.schema!.required!.map((k) => [...p.path, k]));
+        const required = all
+          .filter((p) => p.schema?.required?.length && p.value && typeof p.value === 'object')
+          .flatMap((p) => p.schema!.required!.map((k) => [...p.path, k]));
         const path = required.length ? r.pick(required) : leaf.path;
         if (path.length) deleteAt(value, path);
         notes.push(`drop ${path.join('.')}`);
@@ -477,7 +585,14 @@ export function mutateBody(r: Rng, valid: unknown, schema: Schema | undefined, m
         notes.push(`${leaf.path.join('.')}=null`);
         break;
       case 3: {
-        const len = r.pick([maxBytes - 600, maxBytes - 100, maxBytes + 10, 70_000, 300_000, (leaf.schema?.maxLength ?? 200) + 1]);
+        const len = r.pick([
+          maxBytes - 600,
+          maxBytes - 100,
+          maxBytes + 10,
+          70_000,
+          300_000,
+          (leaf.schema?.maxLength ?? 200) + 1,
+        ]);
         value = setAt(value, leaf.path, 'x'.repeat(Math.max(1, len)));
         notes.push(`${leaf.path.join('.')}=<${len} chars>`);
         break;
@@ -489,13 +604,18 @@ export function mutateBody(r: Rng, valid: unknown, schema: Schema | undefined, m
       case 5: {
         const target = all.filter((p) => p.value && typeof p.value === 'object' && !Array.isArray(p.value));
         const obj = target.length ? r.pick(target) : at;
-        if (!member(obj.value, r.pick(['a\u0000b', '\ud800', 'k\udfff', '\u0000']), '1')) value = { ['a\u0000b']: value };
+        if (!member(obj.value, r.pick(['a\u0000b', '\ud800', 'k\udfff', '\u0000']), '1'))
+          value = { ['a\u0000b']: value };
         notes.push(`key with NUL or lone surrogate at ${obj.path.join('.')}`);
         break;
       }
       case 6: {
         const depth = r.pick([17, 100, 5_000, 20_000]);
-        value = setAt(value, leaf.path, raw(r.chance(0.5) ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth)));
+        value = setAt(
+          value,
+          leaf.path,
+          raw(r.chance(0.5) ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth)),
+        );
         notes.push(`${leaf.path.join('.')}=<nested ${depth} deep>`);
         break;
       }
@@ -558,7 +678,11 @@ export function mutateBody(r: Rng, valid: unknown, schema: Schema | undefined, m
           const p = r.pick(arrays);
           const items = p.value as unknown[];
           const count = r.pick([0, 501, 2_000]);
-          value = setAt(value, p.path, Array.from({ length: count }, (_, i) => items[i % items.length]));
+          value = setAt(
+            value,
+            p.path,
+            Array.from({ length: count }, (_, i) => items[i % items.length]),
+          );
           notes.push(`${p.path.join('.')}=<${count} copies>`);
         }
         break;
@@ -566,7 +690,14 @@ export function mutateBody(r: Rng, valid: unknown, schema: Schema | undefined, m
       case 14: {
         // A string where a number or id is expected, and the reverse: coercion is where parsers differ.
         const v = leaf.value;
-        const w = typeof v === 'number' ? String(v) : typeof v === 'string' && v !== '' && !Number.isNaN(Number(v)) ? Number(v) : typeof v === 'boolean' ? String(v) : [v];
+        const w =
+          typeof v === 'number'
+            ? String(v)
+            : typeof v === 'string' && v !== '' && !Number.isNaN(Number(v))
+              ? Number(v)
+              : typeof v === 'boolean'
+                ? String(v)
+                : [v];
         value = setAt(value, leaf.path, w);
         notes.push(`${leaf.path.join('.')} as ${Array.isArray(w) ? 'array' : typeof w}`);
         break;
@@ -589,12 +720,19 @@ export function mutateBody(r: Rng, valid: unknown, schema: Schema | undefined, m
 }
 
 /** Bodies that are not JSON, or not what their content type says, with the type sent. */
-export function strangeBody(r: Rng, validText: string): { body: Buffer; contentType: string | undefined; note: string } {
+export function strangeBody(
+  r: Rng,
+  validText: string,
+): { body: Buffer; contentType: string | undefined; note: string } {
   const half = validText.slice(0, Math.max(1, Math.floor(validText.length / 2)));
   const choices: [string, string | undefined, string | Buffer][] = [
     ['form', 'application/x-www-form-urlencoded', 'a=1&b=2'],
     ['text', 'text/plain', validText],
-    ['multipart', 'multipart/form-data; boundary=XyZ', `--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\n${validText}\r\n--XyZ--\r\n`],
+    [
+      'multipart',
+      'multipart/form-data; boundary=XyZ',
+      `--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\n${validText}\r\n--XyZ--\r\n`,
+    ],
     ['xml', 'application/xml', '<?xml version="1.0"?><load><rateCents>1</rateCents></load>'],
     ['octets', 'application/octet-stream', Buffer.from([0, 1, 2, 0xff, 0xfe])],
     ['latin1 json', 'application/json; charset=latin1', validText],
@@ -605,7 +743,11 @@ export function strangeBody(r: Rng, validText: string): { body: Buffer; contentT
     ['json utf-8', 'application/json; charset=UTF-8', validText],
     ['vendor json', 'application/vnd.api+json', validText],
     ['problem json', 'application/problem+json', validText],
-    ['invalid utf-8', 'application/json', Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xc3, 0x28, 0xff, 0xed, 0xa0, 0x80]), Buffer.from('"}')])],
+    [
+      'invalid utf-8',
+      'application/json',
+      Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xc3, 0x28, 0xff, 0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+    ],
     ['bom', 'application/json', `\ufeff${validText}`],
     ['empty json', 'application/json', ''],
     ['whitespace', 'application/json', ' \r\n\t '],

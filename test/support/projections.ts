@@ -6,7 +6,13 @@ import type { PostgresProjector, TableNames } from '../../src/projections/types.
  * A projector for runner tests: one row per event (no unique key, so a duplicate shows), and it
  * can be told to throw on an event after writing the rows before it in the same batch.
  */
-export function eventLogProjector(opts: { name?: string; version?: number; prefix: string; failOn?: Set<string>; poison?: boolean }): PostgresProjector & {
+export function eventLogProjector(opts: {
+  name?: string;
+  version?: number;
+  prefix: string;
+  failOn?: Set<string>;
+  poison?: boolean;
+}): PostgresProjector & {
   failOn: Set<string>;
 } {
   const failOn = opts.failOn ?? new Set<string>();

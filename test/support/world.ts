@@ -35,7 +35,17 @@ export const ACTORS = [
 export type ActorName = (typeof ACTORS)[number];
 
 /** The load states the world holds one load in (shipper A's, hauled by carrier A). */
-export const LOAD_STATES = ['posted', 'booked', 'assigned', 'picked_up', 'in_transit', 'delivered', 'cancelled_booked', 'cancelled', 'expired'] as const;
+export const LOAD_STATES = [
+  'posted',
+  'booked',
+  'assigned',
+  'picked_up',
+  'in_transit',
+  'delivered',
+  'cancelled_booked',
+  'cancelled',
+  'expired',
+] as const;
 export type LoadStateName = (typeof LOAD_STATES)[number];
 
 export interface World {
@@ -52,8 +62,17 @@ export interface World {
   users: { active: string; deactivated: string };
 }
 
-async function organisation(h: ApiHarness, kind: 'shipper' | 'carrier', roles: Role[]): Promise<{ orgId: string; members: Record<string, Member> }> {
-  const org = await h.http().post('/orgs').set('Authorization', h.admin).send({ name: `${kind} ${randomUUID().slice(0, 6)}`, kind }).expect(201);
+async function organisation(
+  h: ApiHarness,
+  kind: 'shipper' | 'carrier',
+  roles: Role[],
+): Promise<{ orgId: string; members: Record<string, Member> }> {
+  const org = await h
+    .http()
+    .post('/orgs')
+    .set('Authorization', h.admin)
+    .send({ name: `${kind} ${randomUUID().slice(0, 6)}`, kind })
+    .expect(201);
   const orgId = org.body.orgId as string;
   const members: Record<string, Member> = {};
   for (const role of roles) {
@@ -63,7 +82,11 @@ async function organisation(h: ApiHarness, kind: 'shipper' | 'carrier', roles: R
       .set('Authorization', h.admin)
       .send({ email: `${role}-${randomUUID().slice(0, 8)}@example.com`, name: `Pat ${role}`, roles: [role] })
       .expect(201);
-    members[role] = { orgId, userId: user.body.userId, auth: `Bearer ${await h.token({ userId: user.body.userId, orgId, roles: [role] })}` };
+    members[role] = {
+      orgId,
+      userId: user.body.userId,
+      auth: `Bearer ${await h.token({ userId: user.body.userId, orgId, roles: [role] })}`,
+    };
   }
   return { orgId, members };
 }
@@ -104,23 +127,40 @@ export async function buildWorld(h: ApiHarness): Promise<World> {
     await post('admin', `/carriers/${id}/verifications`, goodVerification()).expect(202);
     return id;
   };
-  const carriers = { a: await carrier('carrierA.carrier', carrierA.orgId), b: await carrier('carrierB.carrier', carrierB.orgId), suspended: await carrier('carrierA.carrier', carrierA.orgId) };
+  const carriers = {
+    a: await carrier('carrierA.carrier', carrierA.orgId),
+    b: await carrier('carrierB.carrier', carrierB.orgId),
+    suspended: await carrier('carrierA.carrier', carrierA.orgId),
+  };
   await post('admin', `/carriers/${carriers.suspended}/suspend`, { reason: 'insurance fraud' }).expect(202);
 
-  const load = async (steps: ('book' | 'assign' | 'pickup' | 'transit' | 'deliver' | 'cancel')[], overrides: Record<string, unknown> = {}) => {
-    const id = (await post('shipperA.shipper', '/loads', loadBody(shipperA.orgId, overrides)).expect(201)).body.loadId as string;
+  const load = async (
+    steps: ('book' | 'assign' | 'pickup' | 'transit' | 'deliver' | 'cancel')[],
+    overrides: Record<string, unknown> = {},
+  ) => {
+    const id = (await post('shipperA.shipper', '/loads', loadBody(shipperA.orgId, overrides)).expect(201)).body
+      .loadId as string;
     for (const step of steps) {
       if (step === 'book') await post('carrierA.carrier', `/loads/${id}/book`, { carrierId: carriers.a }).expect(202);
-      if (step === 'assign') await post('carrierA.dispatcher', `/loads/${id}/assignment`, { driverId: actors['carrierA.driver'].userId, truckId: 'TX-1042' }).expect(202);
+      if (step === 'assign')
+        await post('carrierA.dispatcher', `/loads/${id}/assignment`, {
+          driverId: actors['carrierA.driver'].userId,
+          truckId: 'TX-1042',
+        }).expect(202);
       if (step === 'pickup') await post('carrierA.driver', `/loads/${id}/pickup`).expect(202);
       if (step === 'transit') await post('carrierA.driver', `/loads/${id}/in-transit`).expect(202);
-      if (step === 'deliver') await post('carrierA.driver', `/loads/${id}/delivery`, { signedBy: 'J. Foreman' }).expect(202);
-      if (step === 'cancel') await post('shipperA.shipper', `/loads/${id}/cancel`, { reason: 'plans changed' }).expect(202);
+      if (step === 'deliver')
+        await post('carrierA.driver', `/loads/${id}/delivery`, { signedBy: 'J. Foreman' }).expect(202);
+      if (step === 'cancel')
+        await post('shipperA.shipper', `/loads/${id}/cancel`, { reason: 'plans changed' }).expect(202);
     }
     return id;
   };
   // A window that ends soon, but not before a slow machine has posted the load; the expiry then waits for it to pass.
-  const soon = { pickupWindow: { from: new Date(Date.now() + 1_000).toISOString(), to: new Date(Date.now() + 5_000).toISOString() }, deliveryWindow: { from: inDays(1), to: inDays(2) } };
+  const soon = {
+    pickupWindow: { from: new Date(Date.now() + 1_000).toISOString(), to: new Date(Date.now() + 5_000).toISOString() },
+    deliveryWindow: { from: inDays(1), to: inDays(2) },
+  };
   const expiring = await load([], soon);
   const loads: Record<LoadStateName, string> = {
     posted: await load([]),
@@ -134,15 +174,32 @@ export async function buildWorld(h: ApiHarness): Promise<World> {
     expired: expiring,
   };
   // Expiry is the clock's: wait until the posting is due, then expire it as the job would.
-  expect(await until(async () => (await post('admin', `/loads/${expiring}/expire`)).status === 202, 60_000, 200), 'the posting expired').to.equal(true);
-  const bid = (await post('carrierA.carrier', `/loads/${loads.posted}/bids`, { carrierId: carriers.a, amountCents: 170_000 }).expect(201)).body.bidId as string;
+  expect(
+    await until(async () => (await post('admin', `/loads/${expiring}/expire`)).status === 202, 60_000, 200),
+    'the posting expired',
+  ).to.equal(true);
+  const bid = (
+    await post('carrierA.carrier', `/loads/${loads.posted}/bids`, {
+      carrierId: carriers.a,
+      amountCents: 170_000,
+    }).expect(201)
+  ).body.bidId as string;
   // A fix of the truck hauling the load in transit, for the tracking reads.
-  await post('carrierA.driver', '/tracking/pings', { loadId: loads.in_transit, pings: [{ id: randomUUID(), lat: 30.1, lng: -95.6, speedMph: 55, recordedAt: new Date().toISOString() }] }).expect(202);
+  await post('carrierA.driver', '/tracking/pings', {
+    loadId: loads.in_transit,
+    pings: [{ id: randomUUID(), lat: 30.1, lng: -95.6, speedMph: 55, recordedAt: new Date().toISOString() }],
+  }).expect(202);
   const writeOff = await load(['book', 'assign', 'pickup', 'deliver']);
   await h.settle();
   const payments = { open: paymentIdForLoad(loads.delivered), writtenOff: paymentIdForLoad(writeOff) };
   await post('admin', `/payments/${payments.writtenOff}/write-off`, { reason: 'shipper insolvent' }).expect(202);
-  const deactivated = (await post('admin', `/orgs/${shipperA.orgId}/users`, { email: `gone-${randomUUID().slice(0, 8)}@example.com`, name: 'Gone', roles: ['shipper'] }).expect(201)).body.userId as string;
+  const deactivated = (
+    await post('admin', `/orgs/${shipperA.orgId}/users`, {
+      email: `gone-${randomUUID().slice(0, 8)}@example.com`,
+      name: 'Gone',
+      roles: ['shipper'],
+    }).expect(201)
+  ).body.userId as string;
   await post('admin', `/orgs/${shipperA.orgId}/users/${deactivated}/deactivate`).expect(202);
   await h.settle();
   // The world is what it says it is.

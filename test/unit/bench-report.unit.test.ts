@@ -11,9 +11,23 @@ describe('Benchmark results (bench/lib/report.ts)', () => {
   });
 
   it('writes ratios so that above 1 is better, for throughputs and for latencies', () => {
-    const fast: Row = { scenario: 's', case: 'c', unit: 'events/s', better: 'higher', ours: [900, 1000, 1100], ceiling: { name: 'raw', values: [500, 500, 500] } };
+    const fast: Row = {
+      scenario: 's',
+      case: 'c',
+      unit: 'events/s',
+      better: 'higher',
+      ours: [900, 1000, 1100],
+      ceiling: { name: 'raw', values: [500, 500, 500] },
+    };
     expect(ratio(fast, fast.ceiling)).to.equal(2);
-    const lat: Row = { scenario: 's', case: 'c', unit: 'ms', better: 'lower', ours: [5, 5, 5], peer: { name: 'peer', values: [50, 50, 50] } };
+    const lat: Row = {
+      scenario: 's',
+      case: 'c',
+      unit: 'ms',
+      better: 'lower',
+      ours: [5, 5, 5],
+      peer: { name: 'peer', values: [50, 50, 50] },
+    };
     expect(ratio(lat, lat.peer)).to.equal(10);
     expect(ratio(lat, undefined)).to.equal(undefined);
   });
@@ -34,13 +48,31 @@ describe('Benchmark results (bench/lib/report.ts)', () => {
       { text: '≥ 2.5× peer', met: false },
       { text: '≥ 1,000 events/s', met: false },
     ]);
-    const p99: Row = { scenario: 's', case: 'p99', unit: 'ms', better: 'lower', ours: [12, 30, 15], aims: [{ value: 20, atMost: true }] };
+    const p99: Row = {
+      scenario: 's',
+      case: 'p99',
+      unit: 'ms',
+      better: 'lower',
+      ours: [12, 30, 15],
+      aims: [{ value: 20, atMost: true }],
+    };
     expect(aimResults(p99)).to.deep.equal([{ text: '≤ 20.0 ms', met: true }]);
   });
 
   it('prints one table line per row with the spread, ratios and aims', () => {
     const md = markdown(
-      [{ scenario: 'event store', case: 'append', unit: 'events/s', better: 'higher', ours: [900, 1000, 1100], ceiling: { name: 'raw', values: [500] }, aims: [{ of: 'ceiling', atLeast: 1.5 }], note: 'every event read back' }],
+      [
+        {
+          scenario: 'event store',
+          case: 'append',
+          unit: 'events/s',
+          better: 'higher',
+          ours: [900, 1000, 1100],
+          ceiling: { name: 'raw', values: [500] },
+          aims: [{ of: 'ceiling', atLeast: 1.5 }],
+          note: 'every event read back',
+        },
+      ],
       meta,
     );
     const line = md.split('\n').find((l) => l.startsWith('| event store'))!;
@@ -51,8 +83,17 @@ describe('Benchmark results (bench/lib/report.ts)', () => {
 
   it('reads an aim back from its printed text, for rows merged from an earlier results file', () => {
     const row: Row = { scenario: 's', case: 'c', unit: 'pings/s', better: 'higher', ours: [1] };
-    for (const aim of [{ of: 'ceiling' as const, atLeast: 0.5 }, { of: 'peer' as const, atLeast: 2.5 }, { value: 20_000 }, { value: 10, atMost: true }]) {
-      const [printed] = aimResults({ ...row, unit: 'value' in aim ? (aim.atMost ? 'ms' : 'pings/s') : 'events/s', aims: [aim] });
+    for (const aim of [
+      { of: 'ceiling' as const, atLeast: 0.5 },
+      { of: 'peer' as const, atLeast: 2.5 },
+      { value: 20_000 },
+      { value: 10, atMost: true },
+    ]) {
+      const [printed] = aimResults({
+        ...row,
+        unit: 'value' in aim ? (aim.atMost ? 'ms' : 'pings/s') : 'events/s',
+        aims: [aim],
+      });
       expect(aimFromText(printed!.text)).to.deep.equal(aim);
     }
     expect(aimFromText('whatever')).to.equal(undefined);

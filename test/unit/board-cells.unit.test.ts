@@ -15,31 +15,46 @@ function destination(p: { lat: number; lng: number }, miles: number, bearing: nu
 }
 
 describe('Grid cells covering a radius', () => {
-  const center = fc.record({ lat: fc.double({ min: -70, max: 70, noNaN: true }), lng: fc.double({ min: -170, max: 170, noNaN: true }) });
+  const center = fc.record({
+    lat: fc.double({ min: -70, max: 70, noNaN: true }),
+    lng: fc.double({ min: -170, max: 170, noNaN: true }),
+  });
 
   it('holds the cell of every point within the radius', () => {
     fc.assert(
-      fc.property(center, fc.double({ min: 1, max: 300, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 360, noNaN: true }), (c, radiusMi, f, bearing) => {
-        const cells = cellsCovering({ ...c, radiusMi });
-        fc.pre(cells !== undefined);
-        const p = destination(c, radiusMi * f, bearing);
-        fc.pre(greatCircleMiles(c, p) <= radiusMi);
-        expect([...cells!.inside, ...cells!.edge]).to.include(cellOf(p.lat, p.lng));
-      }),
+      fc.property(
+        center,
+        fc.double({ min: 1, max: 300, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 360, noNaN: true }),
+        (c, radiusMi, f, bearing) => {
+          const cells = cellsCovering({ ...c, radiusMi });
+          fc.pre(cells !== undefined);
+          const p = destination(c, radiusMi * f, bearing);
+          fc.pre(greatCircleMiles(c, p) <= radiusMi);
+          expect([...cells!.inside, ...cells!.edge]).to.include(cellOf(p.lat, p.lng));
+        },
+      ),
       { numRuns: 3_000 },
     );
   });
 
   it('calls a cell inside only when all of it lies within the radius', () => {
     fc.assert(
-      fc.property(center, fc.double({ min: 20, max: 200, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (c, radiusMi, u, v) => {
-        const cells = cellsCovering({ ...c, radiusMi });
-        fc.pre(cells !== undefined && cells.inside.length > 0);
-        const id = cells!.inside[Math.min(cells!.inside.length - 1, Math.floor(u * cells!.inside.length))]!;
-        const [a, o] = [Math.floor(id / 1440) - 360, (id % 1440) - 720];
-        const p = { lat: (a + v) / 4, lng: (o + u) / 4 };
-        expect(greatCircleMiles(c, p)).to.be.at.most(radiusMi);
-      }),
+      fc.property(
+        center,
+        fc.double({ min: 20, max: 200, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (c, radiusMi, u, v) => {
+          const cells = cellsCovering({ ...c, radiusMi });
+          fc.pre(cells !== undefined && cells.inside.length > 0);
+          const id = cells!.inside[Math.min(cells!.inside.length - 1, Math.floor(u * cells!.inside.length))]!;
+          const [a, o] = [Math.floor(id / 1440) - 360, (id % 1440) - 720];
+          const p = { lat: (a + v) / 4, lng: (o + u) / 4 };
+          expect(greatCircleMiles(c, p)).to.be.at.most(radiusMi);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });

@@ -16,7 +16,10 @@ describe('Loading configuration', () => {
   it('names the variable whose value is wrong', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).to.throw(ConfigError, /PORT/);
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).to.throw(ConfigError, /DATABASE_URL/);
-    expect(() => loadConfig({ LOG_LEVEL: 'loud', REDIS_URL: 'http://x' })).to.throw(ConfigError, /LOG_LEVEL.*REDIS_URL/);
+    expect(() => loadConfig({ LOG_LEVEL: 'loud', REDIS_URL: 'http://x' })).to.throw(
+      ConfigError,
+      /LOG_LEVEL.*REDIS_URL/,
+    );
   });
 
   it('parses booleans and numbers', () => {

@@ -14,16 +14,36 @@ describe('The Grafana dashboard and the Prometheus scrape config', () => {
     const exported = new Set<string>();
     for (const m of await new Metrics().registry.getMetricsAsJSON()) {
       exported.add(m.name);
-      if (String(m.type) === 'histogram') for (const suffix of ['_bucket', '_count', '_sum']) exported.add(`${m.name}${suffix}`);
+      if (String(m.type) === 'histogram')
+        for (const suffix of ['_bucket', '_count', '_sum']) exported.add(`${m.name}${suffix}`);
     }
-    const promql = new Set(['sum', 'rate', 'increase', 'histogram_quantile', 'max', 'by', 'le', 'clamp_min', 'min', 'avg']);
+    const promql = new Set([
+      'sum',
+      'rate',
+      'increase',
+      'histogram_quantile',
+      'max',
+      'by',
+      'le',
+      'clamp_min',
+      'min',
+      'avg',
+    ]);
     const unknown: string[] = [];
     for (const panel of dashboard.panels) {
       for (const t of panel.targets) {
         // Metric names: identifiers not inside label matchers or quotes, and not PromQL words.
-        const bare = t.expr.replace(/\{[^}]*\}/g, '').replace(/"[^"]*"/g, '').replace(/\[[^\]]*\]/g, '');
+        const bare = t.expr
+          .replace(/\{[^}]*\}/g, '')
+          .replace(/"[^"]*"/g, '')
+          .replace(/\[[^\]]*\]/g, '');
         for (const id of bare.match(/[a-z_][a-z0-9_]*/g) ?? []) {
-          if (!promql.has(id) && !exported.has(id) && !/^(stage|queue|route|status|state|type|outcome|operation|projector|event)$/.test(id)) unknown.push(`${panel.title}: ${id}`);
+          if (
+            !promql.has(id) &&
+            !exported.has(id) &&
+            !/^(stage|queue|route|status|state|type|outcome|operation|projector|event)$/.test(id)
+          )
+            unknown.push(`${panel.title}: ${id}`);
         }
       }
     }

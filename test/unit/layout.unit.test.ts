@@ -30,7 +30,11 @@ const folderOf = (f: string) => rel(f).split('/')[0]!;
 /** Every import and re-export of a file, static or dynamic, with what it names. */
 function importsOf(file: string): { spec: string; line: string }[] {
   const found: { spec: string; line: string }[] = [];
-  const patterns = [/^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]/gm, /^\s*import\s*['"]([^'"]+)['"]/gm, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g];
+  const patterns = [
+    /^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]/gm,
+    /^\s*import\s*['"]([^'"]+)['"]/gm,
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
   for (const pattern of patterns) {
     for (const m of text.get(file)!.matchAll(pattern)) found.push({ spec: m[1]!, line: m[0].trim() });
   }
@@ -85,8 +89,12 @@ function folderCycle(graph: Map<string, Map<string, Import>>): string[] | undefi
 }
 
 const show = (i: Import) => `${rel(i.from)}: ${i.line}`;
-const importsInto = (from: (f: string) => boolean, to: (f: string) => boolean) => IMPORTS.filter((i) => from(rel(i.from)) && to(rel(i.to))).map(show);
-const under = (...folders: string[]) => (path: string) => folders.some((f) => path.startsWith(`${f}/`));
+const importsInto = (from: (f: string) => boolean, to: (f: string) => boolean) =>
+  IMPORTS.filter((i) => from(rel(i.from)) && to(rel(i.to))).map(show);
+const under =
+  (...folders: string[]) =>
+  (path: string) =>
+    folders.some((f) => path.startsWith(`${f}/`));
 
 describe('The layout of src/', () => {
   it('reads the source files and their imports', () => {
@@ -122,15 +130,19 @@ describe('The layout of src/', () => {
   });
 
   it('lets routes, realtime and jobs call read-model queries, never write their own SQL', () => {
-    const sql = FILES.filter((f) => under('http/routes', 'realtime', 'jobs')(rel(f)) && !rel(f).endsWith('routes/health.ts')).filter((f) =>
-      /\bknex\s*\(|\.raw\s*\(|\bselect\s+[\w*]+.*\bfrom\b/i.test(text.get(f)!),
-    );
+    const sql = FILES.filter(
+      (f) => under('http/routes', 'realtime', 'jobs')(rel(f)) && !rel(f).endsWith('routes/health.ts'),
+    ).filter((f) => /\bknex\s*\(|\.raw\s*\(|\bselect\s+[\w*]+.*\bfrom\b/i.test(text.get(f)!));
     expect(sql.map(rel)).to.deep.equal([]);
   });
 
   it('names streams only through their aggregate', () => {
     const literal = /['"`](?:load|carrier|organisation|payment|tracking)-(?:['"`]|\$\{)/;
-    const code = (f: string) => text.get(f)!.split('\n').filter((l) => !/^\s*(\*|\/\/|\/\*)/.test(l));
+    const code = (f: string) =>
+      text
+        .get(f)!
+        .split('\n')
+        .filter((l) => !/^\s*(\*|\/\/|\/\*)/.test(l));
     const named = FILES.filter((f) => !/^domain\/\w+\/stream\.ts$/.test(rel(f))).flatMap((f) =>
       code(f)
         .filter((l) => literal.test(l))

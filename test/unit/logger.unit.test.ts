@@ -30,7 +30,13 @@ describe('The logger', () => {
     });
     logger.info('outside');
     const [inside, outside] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(inside).to.include({ message: 'appended', stream: 'load-1', requestId: 'req-1', correlationId: 'corr-1', level: 'info' });
+    expect(inside).to.include({
+      message: 'appended',
+      stream: 'load-1',
+      requestId: 'req-1',
+      correlationId: 'corr-1',
+      level: 'info',
+    });
     expect(inside!.timestamp).to.be.a('string');
     expect(outside).to.not.have.property('requestId');
   });
@@ -66,11 +72,26 @@ describe('The logger', () => {
       position: '1234/0',
     });
     const line = lines[0]!;
-    for (const secret of [jwt, 'sk_live_51HxYzABCdef', 'whsec_abc123', 'k3y-value', '4242 4242 4242 4242', '4000-0566-5566-5556', 'hunter2', 'queue_board_token=abc', '"123"']) {
+    for (const secret of [
+      jwt,
+      'sk_live_51HxYzABCdef',
+      'whsec_abc123',
+      'k3y-value',
+      '4242 4242 4242 4242',
+      '4000-0566-5566-5556',
+      'hunter2',
+      'queue_board_token=abc',
+      '"123"',
+    ]) {
       expect(line, secret).to.not.include(secret);
     }
     const parsed = JSON.parse(line) as Record<string, unknown>;
-    expect(parsed).to.include({ usdotNumber: '1234567', at: '1795427446307', position: '1234/0', password: '[REDACTED]' });
+    expect(parsed).to.include({
+      usdotNumber: '1234567',
+      at: '1795427446307',
+      position: '1234/0',
+      password: '[REDACTED]',
+    });
     expect(parsed.note).to.equal('customer said their card is [REDACTED CARD]');
   });
 });

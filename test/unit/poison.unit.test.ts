@@ -6,10 +6,25 @@ const coded = (code: string, message = 'x') => Object.assign(new Error(message),
 
 describe('What makes an event poison', () => {
   it('takes connection, resource, shutdown, serialization and lock errors as transient, however deep their cause', () => {
-    for (const code of ['08006', '08001', '53300', '57P01', '57014', '40001', '40P01', '55P03', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']) {
+    for (const code of [
+      '08006',
+      '08001',
+      '53300',
+      '57P01',
+      '57014',
+      '40001',
+      '40P01',
+      '55P03',
+      'ECONNRESET',
+      'ECONNREFUSED',
+      'EPIPE',
+      'ETIMEDOUT',
+    ]) {
       expect(isTransient(coded(code)), code).to.equal(true);
     }
-    expect(isTransient(new Error('wrapped', { cause: new Error('outer', { cause: coded('ECONNRESET') }) }))).to.equal(true);
+    expect(isTransient(new Error('wrapped', { cause: new Error('outer', { cause: coded('ECONNRESET') }) }))).to.equal(
+      true,
+    );
     expect(isTransient(new Error('Connection terminated unexpectedly'))).to.equal(true);
     expect(isTransient(new Error('Connection is closed.'))).to.equal(true);
     expect(isTransient(new TypeError('fetch failed'))).to.equal(true);
@@ -25,12 +40,15 @@ describe('What makes an event poison', () => {
 
   it('reads PROJECTION_POISON_POLICY as one policy for all, or per projector, and refuses anything else', () => {
     expect(loadConfig({ PROJECTION_POISON_POLICY: 'stop' }).PROJECTION_POISON_POLICY).to.deep.equal({ '*': 'stop' });
-    expect(loadConfig({ PROJECTION_POISON_POLICY: 'ledger=park, load_board=stop ,*=park' }).PROJECTION_POISON_POLICY).to.deep.equal({
+    expect(
+      loadConfig({ PROJECTION_POISON_POLICY: 'ledger=park, load_board=stop ,*=park' }).PROJECTION_POISON_POLICY,
+    ).to.deep.equal({
       ledger: 'park',
       load_board: 'stop',
       '*': 'park',
     });
     expect(loadConfig({}).PROJECTION_POISON_POLICY).to.equal(undefined);
-    for (const bad of ['skip', 'ledger=', 'ledger:stop', 'Ledger=stop', 'stop;park']) expect(() => loadConfig({ PROJECTION_POISON_POLICY: bad }), bad).to.throw(/PROJECTION_POISON_POLICY/);
+    for (const bad of ['skip', 'ledger=', 'ledger:stop', 'Ledger=stop', 'stop;park'])
+      expect(() => loadConfig({ PROJECTION_POISON_POLICY: bad }), bad).to.throw(/PROJECTION_POISON_POLICY/);
   });
 });

@@ -15,6 +15,7 @@ describe('Global positions', () => {
   });
 
   it('refuses text that is not a position', () => {
-    for (const bad of ['', '1', '1/', '/2', '-1/2', '1.5/2', 'a/b']) expect(() => parsePosition(bad)).to.throw(RangeError);
+    for (const bad of ['', '1', '1/', '/2', '-1/2', '1.5/2', 'a/b'])
+      expect(() => parsePosition(bad)).to.throw(RangeError);
   });
 });

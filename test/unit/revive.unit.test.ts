@@ -34,7 +34,10 @@ describe('Decoding stored events without checking them again', () => {
         amount: '123456789012345678901',
         closedAt: null,
         kind: 'x',
-        items: [{ sku: 'a', at: '2026-12-01T11:00:00+02:00', qty: '3', extra: 1 }, { sku: 'b', at: '2026-12-01T12:00:00.000Z' }],
+        items: [
+          { sku: 'a', at: '2026-12-01T11:00:00+02:00', qty: '3', extra: 1 },
+          { sku: 'b', at: '2026-12-01T12:00:00.000Z' },
+        ],
         unknown: { deep: true },
       },
       {
@@ -50,7 +53,8 @@ describe('Decoding stored events without checking them again', () => {
         tags: ['t'],
       },
     ];
-    for (const s of stored) expect(revive(structuredClone(s))).to.deep.equal(z.decode(schema, structuredClone(s) as never));
+    for (const s of stored)
+      expect(revive(structuredClone(s))).to.deep.equal(z.decode(schema, structuredClone(s) as never));
     const first = revive(stored[0]) as z.output<typeof schema>;
     expect(first.amount).to.equal(123456789012345678901n);
     expect(first.items[0]!.at).to.be.instanceOf(Date);
@@ -61,7 +65,8 @@ describe('Decoding stored events without checking them again', () => {
 
   it('compiles every event type of every aggregate (a new schema construct must be taught to revive.ts, or it decodes with zod, slowly)', () => {
     for (const registry of [loadEvents, carrierEvents, organisationEvents, paymentEvents, trackingEvents]) {
-      for (const type of registry.types()) expect(compileReviver(registry.definition(type).schema), type).to.be.a('function');
+      for (const type of registry.types())
+        expect(compileReviver(registry.definition(type).schema), type).to.be.a('function');
     }
   });
 
@@ -82,16 +87,31 @@ describe('Decoding stored events without checking them again', () => {
       upcasters: { 1: (d) => ({ ...(d as object), n: 0 }) },
     });
     const registry = new EventRegistry([Sample]);
-    expect(registry.decode({ type: 'Sample', data: { at: '2026-01-01T00:00:00.000Z', n: 2 }, metadata: { schemaVersion: 2 } })).to.deep.equal({ at: new Date('2026-01-01T00:00:00.000Z'), n: 2 });
-    expect(registry.decode({ type: 'Sample', data: { at: '2026-01-01T00:00:00.000Z' }, metadata: { schemaVersion: 1 } })).to.deep.equal({ at: new Date('2026-01-01T00:00:00.000Z'), n: 0 });
-    expect(() => registry.decode({ type: 'Sample', data: { at: 'not a date' }, metadata: { schemaVersion: 1 } })).to.throw(EventSchemaError, /at/);
-    expect(() => registry.decode({ type: 'Sample', data: 'garbage', metadata: { schemaVersion: 2 } })).to.throw(EventSchemaError, /object/);
+    expect(
+      registry.decode({
+        type: 'Sample',
+        data: { at: '2026-01-01T00:00:00.000Z', n: 2 },
+        metadata: { schemaVersion: 2 },
+      }),
+    ).to.deep.equal({ at: new Date('2026-01-01T00:00:00.000Z'), n: 2 });
+    expect(
+      registry.decode({ type: 'Sample', data: { at: '2026-01-01T00:00:00.000Z' }, metadata: { schemaVersion: 1 } }),
+    ).to.deep.equal({ at: new Date('2026-01-01T00:00:00.000Z'), n: 0 });
+    expect(() =>
+      registry.decode({ type: 'Sample', data: { at: 'not a date' }, metadata: { schemaVersion: 1 } }),
+    ).to.throw(EventSchemaError, /at/);
+    expect(() => registry.decode({ type: 'Sample', data: 'garbage', metadata: { schemaVersion: 2 } })).to.throw(
+      EventSchemaError,
+      /object/,
+    );
   });
 
   it('in the test suite, checks each fast decode against zod and fails on a difference', () => {
     expect(EventRegistry.verifyFastDecode).to.equal(true);
     // Data that zod refuses but the reviver would pass on: the check exposes it.
     const registry = new EventRegistry([defineEvent({ type: 'Checked', schema: z.object({ n: z.number().int() }) })]);
-    expect(() => registry.decode({ type: 'Checked', data: { n: 1.5 }, metadata: { schemaVersion: 1 } })).to.throw(EventSchemaError);
+    expect(() => registry.decode({ type: 'Checked', data: { n: 1.5 }, metadata: { schemaVersion: 1 } })).to.throw(
+      EventSchemaError,
+    );
   });
 });

@@ -36,7 +36,8 @@ describe('TokenVerifier', () => {
     // A tampered token is refused every time, remembered or not.
     const [h, p, sig] = token.split('.');
     const tampered = `${h}.${p}.${sig!.slice(0, -2)}${sig!.endsWith('AA') ? 'BB' : 'AA'}`;
-    for (let i = 0; i < 2; i++) expect(await verifier.verify(tampered).catch((e: unknown) => e)).to.be.instanceOf(Unauthorized);
+    for (let i = 0; i < 2; i++)
+      expect(await verifier.verify(tampered).catch((e: unknown) => e)).to.be.instanceOf(Unauthorized);
     // A verifier with another key refuses it: nothing is shared between verifiers.
     const other = new TokenVerifier({ ...settings, secret: 'another-secret-of-enough-length-11111' }, () => now);
     expect(await other.verify(token).catch((e: unknown) => e)).to.be.instanceOf(Unauthorized);
@@ -48,7 +49,11 @@ describe('TokenVerifier', () => {
 
   describe('lifetime', () => {
     const sign = (claims: { iat?: number; exp?: number }) => {
-      const jwt = new SignJWT({ org: principal.orgId, roles: [...principal.roles] }).setProtectedHeader({ alg: 'HS256' }).setSubject(principal.userId).setIssuer(settings.issuer).setAudience(settings.audience);
+      const jwt = new SignJWT({ org: principal.orgId, roles: [...principal.roles] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(principal.userId)
+        .setIssuer(settings.issuer)
+        .setAudience(settings.audience);
       if (claims.iat !== undefined) jwt.setIssuedAt(claims.iat);
       if (claims.exp !== undefined) jwt.setExpirationTime(claims.exp);
       return jwt.sign(new TextEncoder().encode(settings.secret));
@@ -61,7 +66,9 @@ describe('TokenVerifier', () => {
     const now = Math.floor(Date.now() / 1000);
 
     it('refuses a token that never expires', async () => {
-      expect(await refusal(new TokenVerifier(settings), await sign({ iat: now }))).to.equal('The token has no expiry (exp)');
+      expect(await refusal(new TokenVerifier(settings), await sign({ iat: now }))).to.equal(
+        'The token has no expiry (exp)',
+      );
       expect(await refusal(new TokenVerifier(settings), await sign({}))).to.equal('The token has no expiry (exp)');
     });
 
@@ -73,14 +80,18 @@ describe('TokenVerifier', () => {
       expect(await refusal(verifier, await sign({ exp: now + 2 * 86_400 }))).to.match(/lives longer/);
       // Issued long ago, expiring soon: its lifetime is still too long.
       expect(await refusal(verifier, await sign({ iat: now - 3 * 86_400, exp: now + 3600 }))).to.match(/lives longer/);
-      expect(await refusal(verifier, await sign({ iat: now + 3600, exp: now + 7200 }))).to.equal('The token is issued in the future (iat)');
+      expect(await refusal(verifier, await sign({ iat: now + 3600, exp: now + 7200 }))).to.equal(
+        'The token is issued in the future (iat)',
+      );
       expect(await verifier.verify(await sign({ iat: now, exp: now + 86_400 }))).to.deep.equal(principal);
       expect(await verifier.verify(await mintToken(settings, principal))).to.deep.equal(principal);
     });
 
     it('takes the longest lifetime from its settings', async () => {
       const strict = new TokenVerifier({ ...settings, maxLifetimeSeconds: 900 });
-      expect(await refusal(strict, await mintToken(settings, principal, '1h'))).to.match(/lives longer than the 900 s allowed/);
+      expect(await refusal(strict, await mintToken(settings, principal, '1h'))).to.match(
+        /lives longer than the 900 s allowed/,
+      );
       expect(await strict.verify(await mintToken(settings, principal, '15m'))).to.deep.equal(principal);
     });
   });

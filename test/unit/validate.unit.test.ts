@@ -52,7 +52,8 @@ describe('Validating an append', () => {
 
 describe('Validating an expected revision', () => {
   it("accepts 'any', 'no_stream', 'stream_exists' and bigints from 0 to 2^63-1", () => {
-    for (const x of ['any', 'no_stream', 'stream_exists', 0n, 7n, 2n ** 63n - 1n]) expect(() => validateExpectedRevision(x)).to.not.throw();
+    for (const x of ['any', 'no_stream', 'stream_exists', 0n, 7n, 2n ** 63n - 1n])
+      expect(() => validateExpectedRevision(x)).to.not.throw();
   });
   it('refuses strings, numbers, negative and too large bigints, null', () => {
     const cases: [unknown, string][] = [
@@ -70,10 +71,18 @@ describe('Validating an expected revision', () => {
 describe('Validating read options', () => {
   it('accepts the defaults, a maxCount of 0, revisions and positions in range, empty filter lists', () => {
     expect(() => validateReadStream({})).to.not.throw();
-    expect(() => validateReadStream({ direction: 'backwards', fromRevision: 2n ** 63n - 1n, maxCount: 0 })).to.not.throw();
+    expect(() =>
+      validateReadStream({ direction: 'backwards', fromRevision: 2n ** 63n - 1n, maxCount: 0 }),
+    ).to.not.throw();
     expect(() => validateReadStream({ fromRevision: 'end' })).to.not.throw();
     expect(() => validateReadAll({})).to.not.throw();
-    expect(() => validateReadAll({ fromPosition: { commit: 0n, prepare: 2n ** 63n - 1n }, maxCount: 0, filter: { streamPrefixes: [], eventTypes: ['A'] } })).to.not.throw();
+    expect(() =>
+      validateReadAll({
+        fromPosition: { commit: 0n, prepare: 2n ** 63n - 1n },
+        maxCount: 0,
+        filter: { streamPrefixes: [], eventTypes: ['A'] },
+      }),
+    ).to.not.throw();
     expect(() => validateReadAll({ fromPosition: 'start', filter: { eventTypes: undefined } })).to.not.throw();
   });
 
@@ -102,12 +111,17 @@ describe('Validating read options', () => {
       ['first', '"first"'],
       [null, 'null'],
     ];
-    for (const [x, shown] of cases) refusal(() => validateReadStream({ fromRevision: x as bigint }), 'fromRevision', shown);
+    for (const [x, shown] of cases)
+      refusal(() => validateReadStream({ fromRevision: x as bigint }), 'fromRevision', shown);
   });
 
   it('refuses a position whose halves are not bigints in range', () => {
     refusal(() => validateReadAll({ fromPosition: { commit: -1n, prepare: 0n } }), 'fromPosition.commit', '-1n');
-    refusal(() => validateReadAll({ fromPosition: { commit: 1n, prepare: 2n ** 63n } }), 'fromPosition.prepare', '9223372036854775808n');
+    refusal(
+      () => validateReadAll({ fromPosition: { commit: 1n, prepare: 2n ** 63n } }),
+      'fromPosition.prepare',
+      '9223372036854775808n',
+    );
     refusal(() => validateReadAll({ fromPosition: { commit: 1, prepare: 1 } as never }), 'fromPosition.commit', '1');
     refusal(() => validateReadAll({ fromPosition: 'middle' as never }), 'fromPosition', '"middle"');
     refusal(() => validateReadAll({ fromPosition: null as never }), 'fromPosition', 'null');

@@ -12,13 +12,19 @@ export class ApiError extends Error {
 }
 
 /** The API, on the origin that served the dashboard, as the signed-in user. */
-export async function api<T>(session: Session, path: string, init: { method?: 'GET' | 'POST'; body?: unknown } = {}): Promise<T> {
+export async function api<T>(
+  session: Session,
+  path: string,
+  init: { method?: 'GET' | 'POST'; body?: unknown } = {},
+): Promise<T> {
   const res = await fetch(path, {
     method: init.method ?? 'GET',
     headers: {
       authorization: `Bearer ${session.token}`,
       accept: 'application/json',
-      ...(init.body === undefined ? {} : { 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() }),
+      ...(init.body === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'idempotency-key': crypto.randomUUID() }),
     },
     ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
   });

@@ -70,7 +70,13 @@ function render() {
     'nav',
     {},
     h('strong', { class: 'brand' }, 'Freight ops'),
-    ...tabsFor(s).map(([href, label]) => h('a', { href, class: location.hash.startsWith(href) || (href === '#/board' && !location.hash) ? 'active' : '' }, label)),
+    ...tabsFor(s).map(([href, label]) =>
+      h(
+        'a',
+        { href, class: location.hash.startsWith(href) || (href === '#/board' && !location.hash) ? 'active' : '' },
+        label,
+      ),
+    ),
     h('span', { class: 'who' }, s.roles.join(', ')),
     connection,
     h(

@@ -14,7 +14,10 @@ const projection = geoAlbersUsa().scale(1300).translate([487.5, 305]);
 const path = geoPath(projection);
 const topology = states as unknown as Topology<{ states: GeometryCollection; nation: GeometryCollection }>;
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>,
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
   return el;
@@ -82,7 +85,10 @@ export class UsMap {
   /** The truck's path so far, oldest first. */
   setTrack(points: readonly { lat: number; lng: number }[]): void {
     const xy = points.map((p) => UsMap.project(p.lat, p.lng)).filter((p): p is [number, number] => !!p);
-    this.track.setAttribute('d', xy.length > 1 ? `M${xy.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join('L')}` : '');
+    this.track.setAttribute(
+      'd',
+      xy.length > 1 ? `M${xy.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join('L')}` : '',
+    );
   }
 
   extendTrack(lat: number, lng: number): void {

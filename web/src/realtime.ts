@@ -23,7 +23,10 @@ export class Live {
   }
 
   private async join(room: string, opts: Record<string, unknown>) {
-    const ack = (await this.socket.timeout(10_000).emitWithAck('subscribe', { room, ...opts })) as { ok: boolean; detail?: string };
+    const ack = (await this.socket.timeout(10_000).emitWithAck('subscribe', { room, ...opts })) as {
+      ok: boolean;
+      detail?: string;
+    };
     if (!ack.ok) throw new Error(ack.detail ?? `Not allowed to follow ${room}`);
   }
 

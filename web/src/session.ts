@@ -12,7 +12,12 @@ const KEY = 'freight.token';
 function payloadOf(token: string): Record<string, unknown> {
   const part = token.split('.')[1];
   if (!part) throw new Error('That is not a token: it should have three parts separated by dots');
-  const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+  const json = atob(
+    part
+      .replace(/-/g, '+')
+      .replace(/_/g, '/')
+      .padEnd(Math.ceil(part.length / 4) * 4, '='),
+  );
   return JSON.parse(json) as Record<string, unknown>;
 }
 

@@ -15,9 +15,11 @@ export function authorize(command: CarrierCommand, state: CarrierState, carrierI
       // Sent by the platform's scoring reactor, not over HTTP.
       return;
     case 'RegisterCarrier':
-      if (!isAdmin(actor) && actor.orgId !== command.data.orgId) throw new Forbidden('a carrier registers for its own organisation only');
+      if (!isAdmin(actor) && actor.orgId !== command.data.orgId)
+        throw new Forbidden('a carrier registers for its own organisation only');
       // An id taken by another organisation's carrier is not this one's to register again (403, not the decider's 409).
-      if (state.status !== 'none' && !isAdmin(actor) && actor.orgId !== state.profile.orgId) throw new Forbidden("this carrier id belongs to another organisation's carrier");
+      if (state.status !== 'none' && !isAdmin(actor) && actor.orgId !== state.profile.orgId)
+        throw new Forbidden("this carrier id belongs to another organisation's carrier");
       return;
     default:
       break;
@@ -32,7 +34,8 @@ export function authorize(command: CarrierCommand, state: CarrierState, carrierI
       return;
     case 'ChangeMcNumber':
     case 'LinkPayoutAccount':
-      if (!isAdmin(actor) && actor.orgId !== state.profile.orgId) throw new Forbidden("only the carrier's own organisation may do this");
+      if (!isAdmin(actor) && actor.orgId !== state.profile.orgId)
+        throw new Forbidden("only the carrier's own organisation may do this");
       return;
     default: {
       const unknown: never = command;

@@ -11,7 +11,6 @@ export type { CarrierState } from './state.js';
 export const initialState: CarrierState = { status: 'none' };
 export { authorize } from './access.js';
 
-
 /** Why a verification does not make the carrier eligible (empty when it does). */
 export function verificationGaps(v: Omit<Verification, 'source'>): string[] {
   const gaps: string[] = [];
@@ -25,7 +24,8 @@ export function verificationGaps(v: Omit<Verification, 'source'>): string[] {
   else if (!v.insurance.expiresAt) gaps.push('insurance end date unknown');
   else if (v.insurance.expiresAt.getTime() <= v.checkedAt.getTime()) gaps.push('insurance expired');
   const { bipdCoverageCents: has, bipdRequiredCents: needs } = v.insurance;
-  if (v.insurance.onFile && has !== undefined && needs !== undefined && has < needs) gaps.push('liability insurance below the required amount');
+  if (v.insurance.onFile && has !== undefined && needs !== undefined && has < needs)
+    gaps.push('liability insurance below the required amount');
   return gaps;
 }
 
@@ -40,45 +40,66 @@ export function decide(command: CarrierCommand, state: CarrierState): CarrierEve
   switch (command.type) {
     case 'RegisterCarrier': {
       const { carrierId, ...profile } = command.data;
-      if (!isAdmin(actor) && actor.orgId !== profile.orgId) throw new Forbidden('a carrier registers for its own organisation only');
+      if (!isAdmin(actor) && actor.orgId !== profile.orgId)
+        throw new Forbidden('a carrier registers for its own organisation only');
       if (state.status !== 'none') throw new IllegalTransition('Cannot register: the carrier is already registered');
       return [{ type: 'CarrierRegistered', data: { ...profile, carrierId, registeredAt: now } }];
     }
     case 'RecordVerification': {
       if (!isAdmin(actor)) throw new Forbidden('only an admin records a verification');
-      if (state.status === 'none') throw new IllegalTransition('Cannot record a verification: the carrier is not registered');
+      if (state.status === 'none')
+        throw new IllegalTransition('Cannot record a verification: the carrier is not registered');
       // A check of numbers the carrier no longer has (its MC number changed meanwhile) is stale.
       const checked = command.data.checked;
-      if (checked && (checked.usdotNumber !== state.profile.usdotNumber || checked.mcNumber !== state.profile.mcNumber)) return [];
+      if (checked && (checked.usdotNumber !== state.profile.usdotNumber || checked.mcNumber !== state.profile.mcNumber))
+        return [];
       const v = { ...command.data, checkedAt: command.data.checkedAt ?? now };
       const reasons = verificationGaps(v);
       return [{ type: 'CarrierVerificationRecorded', data: { ...v, verified: reasons.length === 0, reasons } }];
     }
     case 'ChangeMcNumber': {
-      if (state.status === 'none') throw new IllegalTransition('Cannot change the MC number: the carrier is not registered');
-      if (!isAdmin(actor) && actor.orgId !== state.profile.orgId) throw new Forbidden("a carrier changes its own organisation's MC number only");
+      if (state.status === 'none')
+        throw new IllegalTransition('Cannot change the MC number: the carrier is not registered');
+      if (!isAdmin(actor) && actor.orgId !== state.profile.orgId)
+        throw new Forbidden("a carrier changes its own organisation's MC number only");
       const mcNumber = command.data.mcNumber.toUpperCase();
       if (mcNumber === state.profile.mcNumber?.toUpperCase()) return [];
-      return [{ type: 'CarrierMcNumberChanged', data: { mcNumber, ...(state.profile.mcNumber ? { previous: state.profile.mcNumber } : {}), changedAt: now } }];
+      return [
+        {
+          type: 'CarrierMcNumberChanged',
+          data: { mcNumber, ...(state.profile.mcNumber ? { previous: state.profile.mcNumber } : {}), changedAt: now },
+        },
+      ];
     }
     case 'LinkPayoutAccount': {
-      if (state.status === 'none') throw new IllegalTransition('Cannot link a payout account: the carrier is not registered');
-      if (!isAdmin(actor) && actor.orgId !== state.profile.orgId) throw new Forbidden("a carrier links its own organisation's payout account only");
+      if (state.status === 'none')
+        throw new IllegalTransition('Cannot link a payout account: the carrier is not registered');
+      if (!isAdmin(actor) && actor.orgId !== state.profile.orgId)
+        throw new Forbidden("a carrier links its own organisation's payout account only");
       if (state.payoutAccount === command.data.stripeAccountId) return [];
-      return [{ type: 'CarrierPayoutAccountLinked', data: { stripeAccountId: command.data.stripeAccountId, linkedAt: now } }];
+      return [
+        { type: 'CarrierPayoutAccountLinked', data: { stripeAccountId: command.data.stripeAccountId, linkedAt: now } },
+      ];
     }
     case 'ExpireInsurance': {
-      if (state.status === 'none') throw new IllegalTransition('Cannot expire insurance: the carrier is not registered');
+      if (state.status === 'none')
+        throw new IllegalTransition('Cannot expire insurance: the carrier is not registered');
       const expiresAt = state.verification?.insurance.expiresAt;
       if (!expiresAt || state.insuranceExpired || !state.verification?.insurance.onFile) return [];
-      if (expiresAt.getTime() > now.getTime()) throw new RuleViolation('not-due', `The insurance runs until ${expiresAt.toISOString()}`);
+      if (expiresAt.getTime() > now.getTime())
+        throw new RuleViolation('not-due', `The insurance runs until ${expiresAt.toISOString()}`);
       return [{ type: 'CarrierInsuranceExpired', data: { expiredAt: now } }];
     }
     case 'SuspendCarrier': {
       if (!isAdmin(actor)) throw new Forbidden('only an admin suspends a carrier');
       if (state.status === 'none') throw new IllegalTransition('Cannot suspend: the carrier is not registered');
       if (state.status === 'suspended') return [];
-      return [{ type: 'CarrierSuspended', data: { reason: command.data.reason, suspendedBy: actor.userId, suspendedAt: now } }];
+      return [
+        {
+          type: 'CarrierSuspended',
+          data: { reason: command.data.reason, suspendedBy: actor.userId, suspendedAt: now },
+        },
+      ];
     }
     case 'ReinstateCarrier': {
       if (!isAdmin(actor)) throw new Forbidden('only an admin reinstates a carrier');
@@ -109,7 +130,13 @@ export function evolve(state: CarrierState, event: CarrierEvent): CarrierState {
   switch (event.type) {
     case 'CarrierRegistered': {
       const { carrierId, registeredAt: _at, ...profile } = event.data;
-      return { status: 'active', carrierId, profile, insuranceExpired: false, performance: { onTime: 0, late: 0, cancelled: 0, counted: [] } };
+      return {
+        status: 'active',
+        carrierId,
+        profile,
+        insuranceExpired: false,
+        performance: { onTime: 0, late: 0, cancelled: 0, counted: [] },
+      };
     }
     case 'CarrierVerificationRecorded': {
       if (state.status === 'none') return state;
@@ -133,7 +160,10 @@ export function evolve(state: CarrierState, event: CarrierEvent): CarrierState {
     case 'CarrierPerformanceUpdated': {
       if (state.status === 'none') return state;
       const { onTime, late, cancelled, loadId, outcome } = event.data;
-      return { ...state, performance: { onTime, late, cancelled, counted: [...state.performance.counted, outcomeKey(loadId, outcome)] } };
+      return {
+        ...state,
+        performance: { onTime, late, cancelled, counted: [...state.performance.counted, outcomeKey(loadId, outcome)] },
+      };
     }
     default: {
       const unknown: never = event;
@@ -154,6 +184,8 @@ export function standingOf(state: CarrierState): CarrierStanding | undefined {
     allowedToOperate: v?.allowedToOperate ?? false,
     outOfService: v?.outOfService ?? false,
     suspended: state.status === 'suspended',
-    ...(insurance?.onFile && !state.insuranceExpired && insurance.expiresAt ? { insuredUntil: insurance.expiresAt } : {}),
+    ...(insurance?.onFile && !state.insuranceExpired && insurance.expiresAt
+      ? { insuredUntil: insurance.expiresAt }
+      : {}),
   };
 }

@@ -7,7 +7,10 @@ import { latitude, longitude } from '../shared/geo.js';
 export const carrierProfile = z.object({
   orgId: z.uuid(),
   usdotNumber: z.string().regex(/^\d{1,8}$/, 'a USDOT number of up to 8 digits'),
-  mcNumber: z.string().regex(/^(MC-?)?\d{1,7}$/i, 'an MC number such as MC-123456').optional(),
+  mcNumber: z
+    .string()
+    .regex(/^(MC-?)?\d{1,7}$/i, 'an MC number such as MC-123456')
+    .optional(),
   legalName: z.string().trim().min(1).max(200),
   equipment: z.array(equipmentType).min(1).max(10),
   homeBase: z.object({ city: z.string().trim().min(1).max(100), state: US_STATE, lat: latitude, lng: longitude }),
@@ -49,19 +52,32 @@ export const CarrierVerificationRecorded = defineEvent({
 });
 export const CarrierMcNumberChanged = defineEvent({
   type: 'CarrierMcNumberChanged',
-  schema: z.object({ mcNumber: carrierProfile.shape.mcNumber.unwrap(), previous: z.string().optional(), changedAt: isoDateTime }),
+  schema: z.object({
+    mcNumber: carrierProfile.shape.mcNumber.unwrap(),
+    previous: z.string().optional(),
+    changedAt: isoDateTime,
+  }),
 });
 /** The carrier's Stripe Connect account, where payouts are transferred. */
 export const CarrierPayoutAccountLinked = defineEvent({
   type: 'CarrierPayoutAccountLinked',
-  schema: z.object({ stripeAccountId: z.string().regex(/^acct_[A-Za-z0-9]+$/, 'a Stripe Connect account id (acct_…)'), linkedAt: isoDateTime }),
+  schema: z.object({
+    stripeAccountId: z.string().regex(/^acct_[A-Za-z0-9]+$/, 'a Stripe Connect account id (acct_…)'),
+    linkedAt: isoDateTime,
+  }),
 });
-export const CarrierInsuranceExpired = defineEvent({ type: 'CarrierInsuranceExpired', schema: z.object({ expiredAt: isoDateTime }) });
+export const CarrierInsuranceExpired = defineEvent({
+  type: 'CarrierInsuranceExpired',
+  schema: z.object({ expiredAt: isoDateTime }),
+});
 export const CarrierSuspended = defineEvent({
   type: 'CarrierSuspended',
   schema: z.object({ reason: z.string().trim().min(1).max(500), suspendedBy: z.string(), suspendedAt: isoDateTime }),
 });
-export const CarrierReinstated = defineEvent({ type: 'CarrierReinstated', schema: z.object({ reinstatedBy: z.string(), reinstatedAt: isoDateTime }) });
+export const CarrierReinstated = defineEvent({
+  type: 'CarrierReinstated',
+  schema: z.object({ reinstatedBy: z.string(), reinstatedAt: isoDateTime }),
+});
 export const CarrierPerformanceUpdated = defineEvent({
   type: 'CarrierPerformanceUpdated',
   schema: z.object({

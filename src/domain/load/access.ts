@@ -22,13 +22,15 @@ export interface LoadParties {
  */
 export function loadVisibleTo(actor: Actor, load: LoadParties): boolean {
   if (isStaff(actor)) return true;
-  if (actor.orgId === load.shipperOrgId || (load.carrierOrgId !== undefined && actor.orgId === load.carrierOrgId)) return true;
+  if (actor.orgId === load.shipperOrgId || (load.carrierOrgId !== undefined && actor.orgId === load.carrierOrgId))
+    return true;
   return load.status === 'posted' && seesBoard(actor);
 }
 
 export function partiesOf(state: LoadState): LoadParties | undefined {
   if (state.status === 'none') return undefined;
-  const carrierOrgId = 'booking' in state ? state.booking.carrierOrgId : state.status === 'cancelled' ? state.bookedBy : undefined;
+  const carrierOrgId =
+    'booking' in state ? state.booking.carrierOrgId : state.status === 'cancelled' ? state.bookedBy : undefined;
   return { status: state.status, shipperOrgId: state.posting.shipperOrgId, carrierOrgId };
 }
 
@@ -51,7 +53,8 @@ export function mayActAs(actor: Actor, state: LoadState, party: LoadParty, carri
   if (isAdmin(actor) || !parties) return;
   switch (party) {
     case 'shipper':
-      if (actor.orgId !== parties.shipperOrgId) throw new Forbidden('only the shipper that posted the load may do this');
+      if (actor.orgId !== parties.shipperOrgId)
+        throw new Forbidden('only the shipper that posted the load may do this');
       return;
     case 'carrier':
       if (actor.orgId !== carrierOrgId) throw new Forbidden('a carrier bids and books for its own organisation only');
@@ -59,10 +62,14 @@ export function mayActAs(actor: Actor, state: LoadState, party: LoadParty, carri
     case 'hauler':
       // With no booking (yet, or any more) there is no one to haul it: a 403 for all, never a 409
       // that would tell another organisation what state the load is in.
-      if (parties.carrierOrgId === undefined || actor.orgId !== parties.carrierOrgId) throw new Forbidden("only the booked carrier's organisation may do this");
+      if (parties.carrierOrgId === undefined || actor.orgId !== parties.carrierOrgId)
+        throw new Forbidden("only the booked carrier's organisation may do this");
       // A driver (with no office role) hauls the loads assigned to them, not their colleagues'.
-      if (!actor.roles.some((r) => r === 'carrier' || r === 'dispatcher') && !('assignment' in state && state.assignment.driverId === actor.userId)) {
-        throw new Forbidden('only the driver assigned to the load (or the carrier\'s office) may do this');
+      if (
+        !actor.roles.some((r) => r === 'carrier' || r === 'dispatcher') &&
+        !('assignment' in state && state.assignment.driverId === actor.userId)
+      ) {
+        throw new Forbidden("only the driver assigned to the load (or the carrier's office) may do this");
       }
       return;
     default: {
@@ -86,7 +93,8 @@ export function authorize(command: LoadCommand, state: LoadState, loadId: string
       // Sent by the platform (jobs, reactors); the expiry route is for admins only.
       return;
     case 'PostLoad':
-      if (!isAdmin(actor) && actor.orgId !== command.data.shipperOrgId) throw new Forbidden('a shipper posts loads for its own organisation only');
+      if (!isAdmin(actor) && actor.orgId !== command.data.shipperOrgId)
+        throw new Forbidden('a shipper posts loads for its own organisation only');
       // An id already taken: by a load the actor cannot see, the read's 404; by one it sees but is
       // not its own, a 403; its own, the decider's 409.
       if (state.status !== 'none') {
@@ -108,10 +116,12 @@ export function authorize(command: LoadCommand, state: LoadState, loadId: string
       return mayActAs(actor, state, 'carrier', command.data.carrier.orgId);
     case 'WithdrawBid': {
       if (isAdmin(actor)) return;
-      if (actor.orgId === partiesOf(state)!.shipperOrgId) throw new Forbidden('only the carrier that placed a bid withdraws it');
+      if (actor.orgId === partiesOf(state)!.shipperOrgId)
+        throw new Forbidden('only the carrier that placed a bid withdraws it');
       // Another carrier's bid is not the actor's to see: it looks like no bid at all.
       const bid = 'posting' in state ? state.posting.bids.find((b) => b.bidId === command.data.bidId) : undefined;
-      if (!bid || bid.carrierOrgId !== actor.orgId) throw new NotFound(`No bid ${command.data.bidId} on load ${loadId}`);
+      if (!bid || bid.carrierOrgId !== actor.orgId)
+        throw new NotFound(`No bid ${command.data.bidId} on load ${loadId}`);
       return;
     }
     case 'AssignDriver':

@@ -4,7 +4,10 @@ import type { LocationPolicy, TruckFix } from './location.js';
 import type { LoadDetails, TimeWindow } from './schemas.js';
 
 export type PostLoad = Command<'PostLoad', LoadDetails & { loadId: string }>;
-export type ReviseLoad = Command<'ReviseLoad', { rateCents?: number; pickupWindow?: TimeWindow; deliveryWindow?: TimeWindow }>;
+export type ReviseLoad = Command<
+  'ReviseLoad',
+  { rateCents?: number; pickupWindow?: TimeWindow; deliveryWindow?: TimeWindow }
+>;
 export type PlaceBid = Command<'PlaceBid', { bidId: string; carrier: CarrierStanding; amountCents: number }>;
 export type WithdrawBid = Command<'WithdrawBid', { bidId: string }>;
 export type AcceptBid = Command<'AcceptBid', { bidId: string; carrier: CarrierStanding }>;
@@ -13,7 +16,10 @@ export type AssignDriver = Command<'AssignDriver', { driverId: string; truckId: 
 /** The truck's last fix and the policy come with the command (deciders do no IO). */
 export type ConfirmPickup = Command<'ConfirmPickup', { truckFix?: TruckFix; policy?: LocationPolicy }>;
 /** The geofence reactor saw the truck near a site. */
-export type RecordArrival = Command<'RecordArrival', { site: 'pickup' | 'delivery'; fix: TruckFix; policy?: LocationPolicy }>;
+export type RecordArrival = Command<
+  'RecordArrival',
+  { site: 'pickup' | 'delivery'; fix: TruckFix; policy?: LocationPolicy }
+>;
 export type MarkInTransit = Command<'MarkInTransit', Record<string, never>>;
 export type DeliverLoad = Command<'DeliverLoad', { signedBy: string; documentUrl?: string; notes?: string }>;
 export type CancelLoad = Command<'CancelLoad', { reason: string }>;

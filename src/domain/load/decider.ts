@@ -18,25 +18,29 @@ export type { Bid, LoadState, LoadStatus } from './state.js';
 export const initialState: LoadState = { status: 'none' };
 export { authorize } from './access.js';
 
-
 function asShipper(actor: Actor, posting: Posting): void {
-  if (!isAdmin(actor) && actor.orgId !== posting.shipperOrgId) throw new Forbidden('only the shipper that posted the load may do this');
+  if (!isAdmin(actor) && actor.orgId !== posting.shipperOrgId)
+    throw new Forbidden('only the shipper that posted the load may do this');
 }
 function asCarrier(actor: Actor, carrierOrgId: string): void {
-  if (!isAdmin(actor) && actor.orgId !== carrierOrgId) throw new Forbidden("only the carrier's own organisation may do this");
+  if (!isAdmin(actor) && actor.orgId !== carrierOrgId)
+    throw new Forbidden("only the carrier's own organisation may do this");
 }
 function eligible(carrier: CarrierStanding, now: Date): void {
   const why = ineligibility(carrier, now);
   if (why) throw new RuleViolation('carrier-not-eligible', `Refused: ${why}`);
 }
 function checkWindows(pickup: TimeWindow, delivery: TimeWindow, now: Date): void {
-  if (pickup.to.getTime() <= now.getTime()) throw new RuleViolation('invalid-window', 'The pickup window has already passed');
+  if (pickup.to.getTime() <= now.getTime())
+    throw new RuleViolation('invalid-window', 'The pickup window has already passed');
   if (delivery.from.getTime() < pickup.from.getTime()) {
     throw new RuleViolation('invalid-window', 'The delivery window cannot start before the pickup window');
   }
 }
-const expiry = (postedAt: Date, pickup: TimeWindow) => new Date(Math.min(pickup.to.getTime(), postedAt.getTime() + MAX_POSTING_MS));
-const sameWindow = (a: TimeWindow, b: TimeWindow) => a.from.getTime() === b.from.getTime() && a.to.getTime() === b.to.getTime();
+const expiry = (postedAt: Date, pickup: TimeWindow) =>
+  new Date(Math.min(pickup.to.getTime(), postedAt.getTime() + MAX_POSTING_MS));
+const sameWindow = (a: TimeWindow, b: TimeWindow) =>
+  a.from.getTime() === b.from.getTime() && a.to.getTime() === b.to.getTime();
 
 function notIn(state: LoadState, what: string): never {
   const where: Record<LoadStatus, string> = {
@@ -59,7 +63,8 @@ export function decide(command: LoadCommand, state: LoadState): LoadEvent[] {
     case 'PostLoad': {
       if (state.status !== 'none') notIn(state, 'post the load again');
       const { loadId, tripMiles, ...details } = command.data;
-      if (!isAdmin(actor) && actor.orgId !== details.shipperOrgId) throw new Forbidden('a shipper posts loads for its own organisation only');
+      if (!isAdmin(actor) && actor.orgId !== details.shipperOrgId)
+        throw new Forbidden('a shipper posts loads for its own organisation only');
       checkWindows(details.pickupWindow, details.deliveryWindow, now);
       return [
         {
@@ -102,9 +107,17 @@ export function decide(command: LoadCommand, state: LoadState): LoadEvent[] {
       eligible(carrier, now);
       const open = state.posting.bids.filter((b) => b.carrierId === carrier.carrierId && b.status === 'open').length;
       if (open >= MAX_OPEN_BIDS_PER_CARRIER) {
-        throw new RuleViolation('bid-limit', `A carrier may hold at most ${MAX_OPEN_BIDS_PER_CARRIER} open bids on a load`);
+        throw new RuleViolation(
+          'bid-limit',
+          `A carrier may hold at most ${MAX_OPEN_BIDS_PER_CARRIER} open bids on a load`,
+        );
       }
-      return [{ type: 'BidPlaced', data: { bidId, carrierId: carrier.carrierId, carrierOrgId: carrier.orgId, amountCents, placedAt: now } }];
+      return [
+        {
+          type: 'BidPlaced',
+          data: { bidId, carrierId: carrier.carrierId, carrierOrgId: carrier.orgId, amountCents, placedAt: now },
+        },
+      ];
     }
     case 'WithdrawBid': {
       if (state.status !== 'posted') notIn(state, 'withdraw a bid');
@@ -124,17 +137,32 @@ export function decide(command: LoadCommand, state: LoadState): LoadEvent[] {
       const bid = state.posting.bids.find((b) => b.bidId === bidId);
       if (!bid) throw new IllegalTransition(`No bid ${bidId} on this load`);
       if (bid.status !== 'open') throw new IllegalTransition(`Bid ${bidId} is ${bid.status}`);
-      if (carrier.carrierId !== bid.carrierId) throw new RuleViolation('carrier-mismatch', 'The standing given is not the bidding carrier’s');
+      if (carrier.carrierId !== bid.carrierId)
+        throw new RuleViolation('carrier-mismatch', 'The standing given is not the bidding carrier’s');
       eligible(carrier, now);
       return [
-        { type: 'BidAccepted', data: { bidId, carrierId: bid.carrierId, amountCents: bid.amountCents, acceptedAt: now } },
-        { type: 'LoadBooked', data: { carrierId: bid.carrierId, carrierOrgId: bid.carrierOrgId, rateCents: bid.amountCents, via: 'bid', bidId, bookedAt: now } },
+        {
+          type: 'BidAccepted',
+          data: { bidId, carrierId: bid.carrierId, amountCents: bid.amountCents, acceptedAt: now },
+        },
+        {
+          type: 'LoadBooked',
+          data: {
+            carrierId: bid.carrierId,
+            carrierOrgId: bid.carrierOrgId,
+            rateCents: bid.amountCents,
+            via: 'bid',
+            bidId,
+            bookedAt: now,
+          },
+        },
       ];
     }
     case 'BookNow': {
       const { carrier } = command.data;
       if (state.status !== 'posted') {
-        if ('booking' in state && state.booking.carrierId === carrier.carrierId && state.booking.bidId === undefined) return [];
+        if ('booking' in state && state.booking.carrierId === carrier.carrierId && state.booking.bidId === undefined)
+          return [];
         notIn(state, 'book the load');
       }
       asCarrier(actor, carrier.orgId);
@@ -142,7 +170,13 @@ export function decide(command: LoadCommand, state: LoadState): LoadEvent[] {
       return [
         {
           type: 'LoadBooked',
-          data: { carrierId: carrier.carrierId, carrierOrgId: carrier.orgId, rateCents: state.posting.rateCents, via: 'book_now', bookedAt: now },
+          data: {
+            carrierId: carrier.carrierId,
+            carrierOrgId: carrier.orgId,
+            rateCents: state.posting.rateCents,
+            via: 'book_now',
+            bookedAt: now,
+          },
         },
       ];
     }
@@ -154,16 +188,24 @@ export function decide(command: LoadCommand, state: LoadState): LoadEvent[] {
         const a = state.assignment;
         if (a.driverId === driverId && a.truckId === truckId && a.trailerId === trailerId) return [];
       }
-      return [{ type: 'DriverAssigned', data: { driverId, truckId, ...(trailerId ? { trailerId } : {}), assignedAt: now } }];
+      return [
+        { type: 'DriverAssigned', data: { driverId, truckId, ...(trailerId ? { trailerId } : {}), assignedAt: now } },
+      ];
     }
     case 'ConfirmPickup': {
       if (state.status === 'picked_up' || state.status === 'in_transit') return [];
-      if (state.status !== 'assigned') notIn(state, state.status === 'booked' ? 'confirm pickup before a driver is assigned' : 'confirm pickup');
+      if (state.status !== 'assigned')
+        notIn(state, state.status === 'booked' ? 'confirm pickup before a driver is assigned' : 'confirm pickup');
       asCarrier(actor, state.booking.carrierOrgId);
       const picked: LoadEvent = { type: 'LoadPickedUp', data: { pickedUpAt: now } };
       // Not refused: the freight may really be on the truck. But a pickup the truck's GPS does not
       // confirm is recorded as such, for a person to look at (double brokering shows up this way).
-      const m = locationMismatch(state.posting.pickupSite, command.data.truckFix, now, command.data.policy ?? DEFAULT_LOCATION_POLICY);
+      const m = locationMismatch(
+        state.posting.pickupSite,
+        command.data.truckFix,
+        now,
+        command.data.policy ?? DEFAULT_LOCATION_POLICY,
+      );
       if (!m) return [picked];
       return [
         picked,
@@ -182,12 +224,15 @@ export function decide(command: LoadCommand, state: LoadState): LoadEvent[] {
     case 'RecordArrival': {
       // An observation of the geofence reactor: where it does not apply (or was seen already), nothing.
       const { site, fix } = command.data;
-      const due = site === 'pickup' ? state.status === 'assigned' : state.status === 'picked_up' || state.status === 'in_transit';
+      const due =
+        site === 'pickup' ? state.status === 'assigned' : state.status === 'picked_up' || state.status === 'in_transit';
       if (!due || !('assignment' in state) || state.assignment.arrivals[site]) return [];
       const target = site === 'pickup' ? state.posting.pickupSite : state.posting.deliverySite;
       if (!withinGeofence(target, fix, command.data.policy ?? DEFAULT_LOCATION_POLICY)) return [];
       const distanceMi = roundMiles(greatCircleMiles(target, fix));
-      return [{ type: 'LoadArrived', data: { site, arrivedAt: fix.recordedAt, lat: fix.lat, lng: fix.lng, distanceMi } }];
+      return [
+        { type: 'LoadArrived', data: { site, arrivedAt: fix.recordedAt, lat: fix.lat, lng: fix.lng, distanceMi } },
+      ];
     }
     case 'MarkInTransit': {
       if (state.status === 'in_transit') return [];
@@ -203,21 +248,32 @@ export function decide(command: LoadCommand, state: LoadState): LoadEvent[] {
       return [
         {
           type: 'LoadDelivered',
-          data: { deliveredAt: now, proofOfDelivery: { signedBy, ...(documentUrl ? { documentUrl } : {}), ...(notes ? { notes } : {}) } },
+          data: {
+            deliveredAt: now,
+            proofOfDelivery: { signedBy, ...(documentUrl ? { documentUrl } : {}), ...(notes ? { notes } : {}) },
+          },
         },
       ];
     }
     case 'CancelLoad': {
       if (state.status === 'cancelled') return [];
-      if (state.status !== 'posted' && state.status !== 'booked' && state.status !== 'assigned') notIn(state, 'cancel the load');
+      if (state.status !== 'posted' && state.status !== 'booked' && state.status !== 'assigned')
+        notIn(state, 'cancel the load');
       asShipper(actor, state.posting);
-      return [{ type: 'LoadCancelled', data: { reason: command.data.reason, cancelledBy: actor.userId, cancelledAt: now } }];
+      return [
+        { type: 'LoadCancelled', data: { reason: command.data.reason, cancelledBy: actor.userId, cancelledAt: now } },
+      ];
     }
     case 'ReleaseBooking': {
       if (state.status !== 'booked' && state.status !== 'assigned') notIn(state, 'release the booking');
       asCarrier(actor, state.booking.carrierOrgId);
       const { carrierId, carrierOrgId } = state.booking;
-      return [{ type: 'LoadBookingReleased', data: { carrierId, carrierOrgId, reason: command.data.reason, releasedBy: actor.userId, releasedAt: now } }];
+      return [
+        {
+          type: 'LoadBookingReleased',
+          data: { carrierId, carrierOrgId, reason: command.data.reason, releasedBy: actor.userId, releasedAt: now },
+        },
+      ];
     }
     case 'ExpireLoad': {
       // Sent by a job when a posting's time is up: anything but a due, unbooked posting is left as is.
@@ -286,14 +342,24 @@ export function evolve(state: LoadState, event: LoadEvent): LoadState {
     case 'LoadBooked': {
       if (state.status !== 'posted') return state;
       const { carrierId, carrierOrgId, rateCents, bidId } = event.data;
-      return { status: 'booked', posting: state.posting, booking: { carrierId, carrierOrgId, rateCents, ...(bidId ? { bidId } : {}) } };
+      return {
+        status: 'booked',
+        posting: state.posting,
+        booking: { carrierId, carrierOrgId, rateCents, ...(bidId ? { bidId } : {}) },
+      };
     }
     case 'DriverAssigned': {
       if (state.status !== 'booked' && state.status !== 'assigned') return state;
       const { driverId, truckId, trailerId } = event.data;
       // A new truck has arrived nowhere yet; the same truck keeps its arrivals.
-      const arrivals = state.status === 'assigned' && state.assignment.truckId === truckId ? state.assignment.arrivals : {};
-      return { status: 'assigned', posting: state.posting, booking: state.booking, assignment: { driverId, truckId, ...(trailerId ? { trailerId } : {}), arrivals } };
+      const arrivals =
+        state.status === 'assigned' && state.assignment.truckId === truckId ? state.assignment.arrivals : {};
+      return {
+        status: 'assigned',
+        posting: state.posting,
+        booking: state.booking,
+        assignment: { driverId, truckId, ...(trailerId ? { trailerId } : {}), arrivals },
+      };
     }
     case 'LoadPickedUp':
       return state.status === 'assigned' ? { ...state, status: 'picked_up' } : state;
@@ -303,17 +369,29 @@ export function evolve(state: LoadState, event: LoadEvent): LoadState {
       return state.status === 'picked_up' || state.status === 'in_transit' ? { ...state, status: 'delivered' } : state;
     case 'LoadCancelled':
       if (state.status === 'none' || state.status === 'cancelled') return state;
-      return { status: 'cancelled', posting: state.posting, ...('booking' in state ? { bookedBy: state.booking.carrierOrgId } : {}) };
+      return {
+        status: 'cancelled',
+        posting: state.posting,
+        ...('booking' in state ? { bookedBy: state.booking.carrierOrgId } : {}),
+      };
     case 'LoadArrived': {
       if (!('assignment' in state)) return state;
-      return { ...state, assignment: { ...state.assignment, arrivals: { ...state.assignment.arrivals, [event.data.site]: event.data.arrivedAt } } };
+      return {
+        ...state,
+        assignment: {
+          ...state.assignment,
+          arrivals: { ...state.assignment.arrivals, [event.data.site]: event.data.arrivedAt },
+        },
+      };
     }
     case 'LoadFlaggedForReview':
       // For people and read models; nothing the load decides on.
       return state;
     case 'LoadBookingReleased':
       // Back on the board as posted; the released carrier's accepted bid stays spent.
-      return state.status === 'booked' || state.status === 'assigned' ? { status: 'posted', posting: state.posting } : state;
+      return state.status === 'booked' || state.status === 'assigned'
+        ? { status: 'posted', posting: state.posting }
+        : state;
     case 'LoadExpired':
       return state.status === 'posted' ? { status: 'expired', posting: state.posting } : state;
     default: {

@@ -51,7 +51,12 @@ export const LoadBooked = defineEvent({
 });
 export const DriverAssigned = defineEvent({
   type: 'DriverAssigned',
-  schema: z.object({ driverId: z.uuid(), truckId: z.string().min(1).max(64), trailerId: z.string().min(1).max(64).optional(), assignedAt: at }),
+  schema: z.object({
+    driverId: z.uuid(),
+    truckId: z.string().min(1).max(64),
+    trailerId: z.string().min(1).max(64).optional(),
+    assignedAt: at,
+  }),
 });
 export const LoadPickedUp = defineEvent({ type: 'LoadPickedUp', schema: z.object({ pickedUpAt: at }) });
 export const LoadInTransit = defineEvent({ type: 'LoadInTransit', schema: z.object({ departedAt: at }) });

@@ -30,15 +30,24 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
  * No fix, one older than the policy allows, or one outside the geofence all fail: the platform's
  * check against a load picked up by someone other than the carrier it was booked to.
  */
-export function locationMismatch(site: { lat: number; lng: number }, fix: TruckFix | undefined, now: Date, policy: LocationPolicy): Mismatch | undefined {
+export function locationMismatch(
+  site: { lat: number; lng: number },
+  fix: TruckFix | undefined,
+  now: Date,
+  policy: LocationPolicy,
+): Mismatch | undefined {
   if (!fix) return { reason: 'no_location' };
   const distanceMi = round2(greatCircleMiles(site, fix));
-  if (now.getTime() - fix.recordedAt.getTime() > policy.maxFixAgeMs) return { reason: 'stale_location', distanceMi, fixRecordedAt: fix.recordedAt };
+  if (now.getTime() - fix.recordedAt.getTime() > policy.maxFixAgeMs)
+    return { reason: 'stale_location', distanceMi, fixRecordedAt: fix.recordedAt };
   if (distanceMi > policy.geofenceMi) return { reason: 'far_from_site', distanceMi, fixRecordedAt: fix.recordedAt };
   return undefined;
 }
 
-export const withinGeofence = (site: { lat: number; lng: number }, fix: { lat: number; lng: number }, policy: LocationPolicy) =>
-  greatCircleMiles(site, fix) <= policy.geofenceMi;
+export const withinGeofence = (
+  site: { lat: number; lng: number },
+  fix: { lat: number; lng: number },
+  policy: LocationPolicy,
+) => greatCircleMiles(site, fix) <= policy.geofenceMi;
 
 export { round2 as roundMiles };

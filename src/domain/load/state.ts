@@ -40,8 +40,18 @@ export type LoadState =
   | { readonly status: 'none' }
   | { readonly status: 'posted'; readonly posting: Posting }
   | { readonly status: 'booked'; readonly posting: Posting; readonly booking: Booking }
-  | { readonly status: 'assigned' | 'picked_up' | 'in_transit'; readonly posting: Posting; readonly booking: Booking; readonly assignment: Assignment }
-  | { readonly status: 'delivered'; readonly posting: Posting; readonly booking: Booking; readonly assignment: Assignment }
+  | {
+      readonly status: 'assigned' | 'picked_up' | 'in_transit';
+      readonly posting: Posting;
+      readonly booking: Booking;
+      readonly assignment: Assignment;
+    }
+  | {
+      readonly status: 'delivered';
+      readonly posting: Posting;
+      readonly booking: Booking;
+      readonly assignment: Assignment;
+    }
   | {
       readonly status: 'cancelled' | 'expired';
       readonly posting: Posting;

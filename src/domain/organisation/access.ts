@@ -10,7 +10,11 @@ import type { OrganisationState } from './state.js';
  */
 export function authorize(command: OrganisationCommand, state: OrganisationState, orgId: string): void {
   const { actor } = command.metadata;
-  if (command.type === 'RegisterOrganisation' || command.type === 'SuspendOrganisation' || command.type === 'ReinstateOrganisation') {
+  if (
+    command.type === 'RegisterOrganisation' ||
+    command.type === 'SuspendOrganisation' ||
+    command.type === 'ReinstateOrganisation'
+  ) {
     if (!isAdmin(actor)) throw new Forbidden('only an admin registers, suspends or reinstates an organisation');
   } else if (!isAdmin(actor) && actor.orgId !== orgId) {
     throw new Forbidden('Only members of the organisation may do this');
@@ -21,7 +25,8 @@ export function authorize(command: OrganisationCommand, state: OrganisationState
     case 'AddUser':
     case 'ChangeUserRoles':
     case 'DeactivateUser':
-      if (!isAdmin(actor) && !actor.roles.includes('dispatcher')) throw new Forbidden("only an admin or the organisation's dispatcher manages its users");
+      if (!isAdmin(actor) && !actor.roles.includes('dispatcher'))
+        throw new Forbidden("only an admin or the organisation's dispatcher manages its users");
       return;
     case 'SetBillingAccount':
       if (!isAdmin(actor) && !actor.roles.includes('dispatcher') && !actor.roles.includes('shipper')) {

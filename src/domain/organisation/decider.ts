@@ -17,7 +17,8 @@ const ROLES_BY_KIND: Record<'shipper' | 'carrier' | 'broker', readonly Role[]> =
   broker: ['shipper', 'dispatcher'],
 };
 
-const sameRoles = (a: readonly Role[], b: readonly Role[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+const sameRoles = (a: readonly Role[], b: readonly Role[]) =>
+  a.length === b.length && [...a].sort().join() === [...b].sort().join();
 
 export function decide(command: OrganisationCommand, state: OrganisationState): OrganisationEvent[] {
   const { now, actor } = command.metadata;
@@ -51,7 +52,9 @@ export function decide(command: OrganisationCommand, state: OrganisationState): 
       if (!user.active) throw new IllegalTransition('Cannot change the roles of a deactivated user');
       if (sameRoles(user.roles, command.data.roles)) return [];
       allowedRoles(state.kind, command.data.roles);
-      return [{ type: 'UserRolesChanged', data: { userId: command.data.userId, roles: command.data.roles, changedAt: now } }];
+      return [
+        { type: 'UserRolesChanged', data: { userId: command.data.userId, roles: command.data.roles, changedAt: now } },
+      ];
     }
     case 'DeactivateUser': {
       if (!manages) throw new Forbidden("only an admin or the organisation's dispatcher manages its users");
@@ -66,11 +69,18 @@ export function decide(command: OrganisationCommand, state: OrganisationState): 
       return [{ type: 'OrganisationSuspended', data: { reason: command.data.reason, suspendedAt: now } }];
     }
     case 'SetBillingAccount': {
-      const own = actor.orgId === state.orgId && (actor.roles.includes('dispatcher') || actor.roles.includes('shipper'));
-      if (!isAdmin(actor) && !own) throw new Forbidden("only an admin or the organisation's own staff set its billing account");
-      if (state.kind === 'carrier') throw new RuleViolation('not-a-shipper', 'Only shippers and brokers are charged; carriers link a payout account');
+      const own =
+        actor.orgId === state.orgId && (actor.roles.includes('dispatcher') || actor.roles.includes('shipper'));
+      if (!isAdmin(actor) && !own)
+        throw new Forbidden("only an admin or the organisation's own staff set its billing account");
+      if (state.kind === 'carrier')
+        throw new RuleViolation(
+          'not-a-shipper',
+          'Only shippers and brokers are charged; carriers link a payout account',
+        );
       const { stripeCustomerId, paymentMethodId } = command.data;
-      if (state.billing?.stripeCustomerId === stripeCustomerId && state.billing.paymentMethodId === paymentMethodId) return [];
+      if (state.billing?.stripeCustomerId === stripeCustomerId && state.billing.paymentMethodId === paymentMethodId)
+        return [];
       return [{ type: 'BillingAccountSet', data: { stripeCustomerId, paymentMethodId, setAt: now } }];
     }
     case 'ReinstateOrganisation': {
@@ -92,7 +102,8 @@ export function decide(command: OrganisationCommand, state: OrganisationState): 
 function allowedRoles(kind: 'shipper' | 'carrier' | 'broker', roles: readonly Role[]): void {
   const allowed = ROLES_BY_KIND[kind];
   const bad = roles.filter((r) => !allowed.includes(r));
-  if (bad.length) throw new RuleViolation('role-not-allowed', `A ${kind} organisation cannot give the role(s) ${bad.join(', ')}`);
+  if (bad.length)
+    throw new RuleViolation('role-not-allowed', `A ${kind} organisation cannot give the role(s) ${bad.join(', ')}`);
 }
 
 export function evolve(state: OrganisationState, event: OrganisationEvent): OrganisationState {
@@ -101,11 +112,19 @@ export function evolve(state: OrganisationState, event: OrganisationEvent): Orga
       return { status: 'active', orgId: event.data.orgId, kind: event.data.kind, users: {} };
     case 'UserAdded':
       if (state.status === 'none') return state;
-      return { ...state, users: { ...state.users, [event.data.userId]: { email: event.data.email, roles: event.data.roles, active: true } } };
+      return {
+        ...state,
+        users: {
+          ...state.users,
+          [event.data.userId]: { email: event.data.email, roles: event.data.roles, active: true },
+        },
+      };
     case 'UserRolesChanged': {
       if (state.status === 'none') return state;
       const user = state.users[event.data.userId];
-      return user ? { ...state, users: { ...state.users, [event.data.userId]: { ...user, roles: event.data.roles } } } : state;
+      return user
+        ? { ...state, users: { ...state.users, [event.data.userId]: { ...user, roles: event.data.roles } } }
+        : state;
     }
     case 'UserDeactivated': {
       if (state.status === 'none') return state;
@@ -117,7 +136,12 @@ export function evolve(state: OrganisationState, event: OrganisationEvent): Orga
     case 'OrganisationReinstated':
       return state.status === 'none' ? state : { ...state, status: 'active' };
     case 'BillingAccountSet':
-      return state.status === 'none' ? state : { ...state, billing: { stripeCustomerId: event.data.stripeCustomerId, paymentMethodId: event.data.paymentMethodId } };
+      return state.status === 'none'
+        ? state
+        : {
+            ...state,
+            billing: { stripeCustomerId: event.data.stripeCustomerId, paymentMethodId: event.data.paymentMethodId },
+          };
     default: {
       const unknown: never = event;
       throw new Error(`Unknown event ${(unknown as { type: string }).type}`);

@@ -9,7 +9,12 @@ export const orgKind = z.enum(['shipper', 'carrier', 'broker']);
 
 export const OrganisationRegistered = defineEvent({
   type: 'OrganisationRegistered',
-  schema: z.object({ orgId: z.uuid(), name: z.string().trim().min(1).max(200), kind: orgKind, registeredAt: isoDateTime }),
+  schema: z.object({
+    orgId: z.uuid(),
+    name: z.string().trim().min(1).max(200),
+    kind: orgKind,
+    registeredAt: isoDateTime,
+  }),
 });
 export const UserAdded = defineEvent({
   type: 'UserAdded',
@@ -27,12 +32,18 @@ export const UserRolesChanged = defineEvent({
   type: 'UserRolesChanged',
   schema: z.object({ userId: z.uuid(), roles: z.array(role).min(1), changedAt: isoDateTime }),
 });
-export const UserDeactivated = defineEvent({ type: 'UserDeactivated', schema: z.object({ userId: z.uuid(), deactivatedAt: isoDateTime }) });
+export const UserDeactivated = defineEvent({
+  type: 'UserDeactivated',
+  schema: z.object({ userId: z.uuid(), deactivatedAt: isoDateTime }),
+});
 export const OrganisationSuspended = defineEvent({
   type: 'OrganisationSuspended',
   schema: z.object({ reason: z.string().trim().min(1).max(500), suspendedAt: isoDateTime }),
 });
-export const OrganisationReinstated = defineEvent({ type: 'OrganisationReinstated', schema: z.object({ reinstatedAt: isoDateTime }) });
+export const OrganisationReinstated = defineEvent({
+  type: 'OrganisationReinstated',
+  schema: z.object({ reinstatedAt: isoDateTime }),
+});
 
 /** The shipper's Stripe customer and the payment method it is charged with. */
 export const BillingAccountSet = defineEvent({

@@ -6,7 +6,9 @@ import type { PaymentState } from './state.js';
 /** Who sees a payment: staff, and the shipper and carrier organisations it settles between. */
 export function paymentVisibleTo(actor: Actor, state: PaymentState): boolean {
   if (state.status === 'none') return false;
-  return isStaff(actor) || actor.orgId === state.settlement.shipperOrgId || actor.orgId === state.settlement.carrierOrgId;
+  return (
+    isStaff(actor) || actor.orgId === state.settlement.shipperOrgId || actor.orgId === state.settlement.carrierOrgId
+  );
 }
 
 /**
@@ -29,7 +31,8 @@ export function authorize(command: PaymentCommand, state: PaymentState, paymentI
   if (state.status === 'none' || !paymentVisibleTo(actor, state)) throw new NotFound(`No payment ${paymentId}`);
   if (isAdmin(actor)) return;
   if (command.type === 'RequestQuickPay') {
-    if (actor.orgId !== state.settlement.carrierOrgId) throw new Forbidden("only the carrier's own organisation may ask for QuickPay");
+    if (actor.orgId !== state.settlement.carrierOrgId)
+      throw new Forbidden("only the carrier's own organisation may ask for QuickPay");
     return;
   }
   throw new Forbidden('only an admin does this to a payment');

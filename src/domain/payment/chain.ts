@@ -30,23 +30,51 @@ export function canonicalJson(value: unknown): string {
 
 export function chainHash(previous: string | null, e: ChainedEvent): string {
   const { [HASH_FIELD]: _hash, ...metadata } = e.metadata;
-  const body = canonicalJson({ previous, streamId: e.streamId, revision: e.revision.toString(), id: e.id, type: e.type, data: e.data, metadata });
+  const body = canonicalJson({
+    previous,
+    streamId: e.streamId,
+    revision: e.revision.toString(),
+    id: e.id,
+    type: e.type,
+    data: e.data,
+    metadata,
+  });
   return createHash('sha256').update(body).digest('hex');
 }
 
-export type ChainCheck = { ok: true; head: string | null } | { ok: false; revision: bigint; eventId: string; reason: string };
+export type ChainCheck =
+  { ok: true; head: string | null } | { ok: false; revision: bigint; eventId: string; reason: string };
 
 /** Walks a stream's events in order and recomputes the chain; names the first event that breaks it. */
 export function verifyChain(events: readonly ChainedEvent[]): ChainCheck {
   let previous: string | null = null;
   let expected = 0n;
   for (const e of events) {
-    if (e.revision !== expected) return { ok: false, revision: e.revision, eventId: e.id, reason: `revision ${e.revision} follows ${expected - 1n}: an event is missing` };
+    if (e.revision !== expected)
+      return {
+        ok: false,
+        revision: e.revision,
+        eventId: e.id,
+        reason: `revision ${e.revision} follows ${expected - 1n}: an event is missing`,
+      };
     const stored = e.metadata[HASH_FIELD];
-    if (typeof stored !== 'string') return { ok: false, revision: e.revision, eventId: e.id, reason: 'the event carries no hash' };
-    if ((e.metadata[PREVIOUS_FIELD] ?? null) !== previous) return { ok: false, revision: e.revision, eventId: e.id, reason: 'its previous hash is not the hash of the event before it' };
+    if (typeof stored !== 'string')
+      return { ok: false, revision: e.revision, eventId: e.id, reason: 'the event carries no hash' };
+    if ((e.metadata[PREVIOUS_FIELD] ?? null) !== previous)
+      return {
+        ok: false,
+        revision: e.revision,
+        eventId: e.id,
+        reason: 'its previous hash is not the hash of the event before it',
+      };
     const actual = chainHash(previous, e);
-    if (actual !== stored) return { ok: false, revision: e.revision, eventId: e.id, reason: 'its content does not match its hash (altered after it was written)' };
+    if (actual !== stored)
+      return {
+        ok: false,
+        revision: e.revision,
+        eventId: e.id,
+        reason: 'its content does not match its hash (altered after it was written)',
+      };
     previous = stored;
     expected++;
   }

@@ -3,7 +3,17 @@ import type { Command } from '../shared/command.js';
 export type PaymentCommand =
   | Command<
       'IssueInvoice',
-      { paymentId: string; loadId: string; shipperOrgId: string; carrierId: string; carrierOrgId: string; amountCents: number; feeBps: number; termsDays: number; deliveredAt: Date }
+      {
+        paymentId: string;
+        loadId: string;
+        shipperOrgId: string;
+        carrierId: string;
+        carrierOrgId: string;
+        amountCents: number;
+        feeBps: number;
+        termsDays: number;
+        deliveredAt: Date;
+      }
     >
   | Command<'RequestCharge', { chargeId: string }>
   | Command<'RecordChargeSucceeded', { chargeId: string; providerRef: string }>

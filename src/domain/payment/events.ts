@@ -38,7 +38,12 @@ export const ChargeRequested = defineEvent({
 });
 export const ChargeSucceeded = defineEvent({
   type: 'ChargeSucceeded',
-  schema: z.object({ chargeId: z.uuid(), providerRef: z.string().min(1).max(255), amountCents: amount, succeededAt: at }),
+  schema: z.object({
+    chargeId: z.uuid(),
+    providerRef: z.string().min(1).max(255),
+    amountCents: amount,
+    succeededAt: at,
+  }),
 });
 export const ChargeFailed = defineEvent({
   type: 'ChargeFailed',
@@ -50,7 +55,14 @@ export const QuickPayRequested = defineEvent({
 });
 export const PayoutRequested = defineEvent({
   type: 'PayoutRequested',
-  schema: z.object({ payoutId: z.uuid(), attempt: z.number().int().min(1), terms: payoutTerms, amountCents: amount, dueAt: at, requestedAt: at }),
+  schema: z.object({
+    payoutId: z.uuid(),
+    attempt: z.number().int().min(1),
+    terms: payoutTerms,
+    amountCents: amount,
+    dueAt: at,
+    requestedAt: at,
+  }),
 });
 export const PayoutSent = defineEvent({
   type: 'PayoutSent',
@@ -84,7 +96,12 @@ export const RefundFailed = defineEvent({
 });
 export const DisputeOpened = defineEvent({
   type: 'DisputeOpened',
-  schema: z.object({ disputeId: z.string().min(1).max(255), amountCents: amount, reason: z.string().min(1).max(500), openedAt: at }),
+  schema: z.object({
+    disputeId: z.string().min(1).max(255),
+    amountCents: amount,
+    reason: z.string().min(1).max(500),
+    openedAt: at,
+  }),
 });
 /** Lost, the disputed amount is gone: like a refund, from the platform's share first. */
 export const DisputeResolved = defineEvent({
@@ -100,11 +117,21 @@ export const DisputeResolved = defineEvent({
 /** Half done after the bounded attempts (a charge that keeps failing, a payout that will not go): for a person. */
 export const PaymentFlaggedForReview = defineEvent({
   type: 'PaymentFlaggedForReview',
-  schema: z.object({ stage: z.enum(['charge', 'payout', 'refund']), attempts: z.number().int().min(1), reason: z.string().min(1).max(500), flaggedAt: at }),
+  schema: z.object({
+    stage: z.enum(['charge', 'payout', 'refund']),
+    attempts: z.number().int().min(1),
+    reason: z.string().min(1).max(500),
+    flaggedAt: at,
+  }),
 });
 export const PaymentWrittenOff = defineEvent({
   type: 'PaymentWrittenOff',
-  schema: z.object({ amountCents: amount, reason: z.string().min(1).max(500), writtenOffBy: z.string(), writtenOffAt: at }),
+  schema: z.object({
+    amountCents: amount,
+    reason: z.string().min(1).max(500),
+    writtenOffBy: z.string(),
+    writtenOffAt: at,
+  }),
 });
 export const PaymentClosed = defineEvent({ type: 'PaymentClosed', schema: z.object({ closedAt: at }) });
 

@@ -14,13 +14,26 @@ export interface Settlement {
   readonly feeCents: number;
   readonly refundedCents: number;
   readonly chargedCents: number;
-  readonly charge: { readonly attempts: number; readonly pending?: string; readonly succeededAt?: Date; readonly ref?: string };
+  readonly charge: {
+    readonly attempts: number;
+    readonly pending?: string;
+    readonly succeededAt?: Date;
+    readonly ref?: string;
+  };
   /** Refunds issued, and whether the provider has sent each back yet (failures counted). */
-  readonly refunds: Readonly<Record<string, { readonly amountCents: number; readonly sent: boolean; readonly failures: number }>>;
+  readonly refunds: Readonly<
+    Record<string, { readonly amountCents: number; readonly sent: boolean; readonly failures: number }>
+  >;
   readonly quickPayAt?: Date;
-  readonly payout: { readonly attempts: number; readonly pending?: { readonly payoutId: string; readonly amountCents: number }; readonly sentCents: number; readonly sentAt?: Date };
+  readonly payout: {
+    readonly attempts: number;
+    readonly pending?: { readonly payoutId: string; readonly amountCents: number };
+    readonly sentCents: number;
+    readonly sentAt?: Date;
+  };
   readonly disputes: Readonly<Record<string, { readonly amountCents: number; readonly open: boolean }>>;
   readonly flagged?: { readonly stage: 'charge' | 'payout' | 'refund'; readonly reason: string };
 }
 
-export type PaymentState = { readonly status: 'none' } | { readonly status: 'open' | 'written_off' | 'closed'; readonly settlement: Settlement };
+export type PaymentState =
+  { readonly status: 'none' } | { readonly status: 'open' | 'written_off' | 'closed'; readonly settlement: Settlement };

@@ -7,4 +7,8 @@ export interface CommandMetadata {
 }
 
 /** A command as deciders receive it. */
-export type Command<T extends string, D> = { readonly type: T; readonly data: Readonly<D>; readonly metadata: CommandMetadata };
+export type Command<T extends string, D> = {
+  readonly type: T;
+  readonly data: Readonly<D>;
+  readonly metadata: CommandMetadata;
+};

@@ -32,7 +32,10 @@ export function defineEvent<Type extends string, Schema extends z.ZodType>(def: 
 export class EventSchemaError extends Error {
   readonly status = 422;
   readonly type = 'urn:freight:problem:event-schema';
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'EventSchemaError';
   }
@@ -95,9 +98,12 @@ export class EventRegistry {
   decode<T = unknown>(event: StoredShape): T {
     const def = this.definition(event.type);
     const stored = event.metadata.schemaVersion ?? 1;
-    if (!Number.isInteger(stored) || stored < 1) throw new EventSchemaError(`${event.type}: bad schema version ${stored}`);
+    if (!Number.isInteger(stored) || stored < 1)
+      throw new EventSchemaError(`${event.type}: bad schema version ${stored}`);
     if (stored > def.version) {
-      throw new EventSchemaError(`${event.type}: stored at schema version ${stored}, newer than this code's ${def.version}`);
+      throw new EventSchemaError(
+        `${event.type}: stored at schema version ${stored}, newer than this code's ${def.version}`,
+      );
     }
     const revive = stored === def.version ? this.revivers.get(def.type) : undefined;
     if (revive) {
@@ -111,7 +117,9 @@ export class EventRegistry {
       if (EventRegistry.verifyFastDecode) {
         const checked = this.checkedDecode(def, event.type, stored, event.data);
         if (!isDeepStrictEqual(fast, checked)) {
-          throw new Error(`${event.type}: the compiled decode gave ${inspect(fast)} where zod gave ${inspect(checked)}`);
+          throw new Error(
+            `${event.type}: the compiled decode gave ${inspect(fast)} where zod gave ${inspect(checked)}`,
+          );
         }
       }
       return fast as T;
@@ -123,7 +131,8 @@ export class EventRegistry {
     let data = storedData;
     for (let v = stored; v < def.version; v++) data = def.upcasters[v]!(data);
     const result = z.safeDecode(def.schema, data as never);
-    if (!result.success) throw new EventSchemaError(`${type} v${stored}: ${z.prettifyError(result.error)}`, result.error);
+    if (!result.success)
+      throw new EventSchemaError(`${type} v${stored}: ${z.prettifyError(result.error)}`, result.error);
     return result.data as T;
   }
 }

@@ -20,7 +20,20 @@ interface Def {
 const defOf = (s: z.ZodType) => (s as unknown as { _zod: { def: Def } })._zod.def;
 
 /** Types whose decoded value is their stored JSON value (dates and bigints: as the output side of a codec). */
-const PLAIN = new Set(['string', 'number', 'int', 'boolean', 'bigint', 'date', 'null', 'any', 'unknown', 'enum', 'literal', 'template_literal']);
+const PLAIN = new Set([
+  'string',
+  'number',
+  'int',
+  'boolean',
+  'bigint',
+  'date',
+  'null',
+  'any',
+  'unknown',
+  'enum',
+  'literal',
+  'template_literal',
+]);
 
 /** A reviver that could not be compiled: the schema holds something only zod can decode. */
 const NO = Symbol('no');

@@ -44,7 +44,11 @@ export interface PingRejection {
  * Sorts a batch into good pings and rejected ones, by index (pure: `now` is an input). A bad ping
  * never spoils the others; a ping repeated within the batch is kept once.
  */
-export function checkPings(raw: readonly unknown[], now: Date, limits: PingLimits = DEFAULT_PING_LIMITS): { good: Ping[]; rejected: PingRejection[] } {
+export function checkPings(
+  raw: readonly unknown[],
+  now: Date,
+  limits: PingLimits = DEFAULT_PING_LIMITS,
+): { good: Ping[]; rejected: PingRejection[] } {
   const good: Ping[] = [];
   const rejected: PingRejection[] = [];
   const seen = new Set<string>();
@@ -58,7 +62,8 @@ export function checkPings(raw: readonly unknown[], now: Date, limits: PingLimit
     const recordedAt = new Date(p.recordedAt);
     const errors: string[] = [];
     if (recordedAt.getTime() > now.getTime() + limits.futureSkewMs) errors.push('recordedAt: in the future');
-    if (recordedAt.getTime() < now.getTime() - limits.maxAgeMs) errors.push(`recordedAt: older than ${Math.round(limits.maxAgeMs / 3_600_000)} hours`);
+    if (recordedAt.getTime() < now.getTime() - limits.maxAgeMs)
+      errors.push(`recordedAt: older than ${Math.round(limits.maxAgeMs / 3_600_000)} hours`);
     if (p.speedMph > limits.maxSpeedMph) errors.push(`speedMph: above ${limits.maxSpeedMph}, not a truck's speed`);
     if (errors.length) {
       rejected.push({ index, errors });

@@ -33,7 +33,13 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../types.js';
-import { validateAppend, validateCountEvents, validateFilter, validateReadAll, validateReadStream } from '../validate.js';
+import {
+  validateAppend,
+  validateCountEvents,
+  validateFilter,
+  validateReadAll,
+  validateReadStream,
+} from '../validate.js';
 import { EsdbSubscription } from './subscription.js';
 
 export type EsdbRecorded = NonNullable<ResolvedEvent['event']>;
@@ -74,7 +80,8 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The server-side filter of a subscription: EventStoreDB takes one; the rest is checked here. */
 function serverFilter(filter?: EventFilter): Filter {
   if (filter?.streamPrefixes?.length) return streamNameFilter({ prefixes: [...filter.streamPrefixes] });
-  if (filter?.eventTypes?.length) return eventTypeFilter({ regex: `^(${filter.eventTypes.map(escapeRegex).join('|')})$` });
+  if (filter?.eventTypes?.length)
+    return eventTypeFilter({ regex: `^(${filter.eventTypes.map(escapeRegex).join('|')})$` });
   return excludeSystemEvents();
 }
 
@@ -89,11 +96,18 @@ export class EsdbEventStore implements EventStore {
   private readonly live = new Set<AllStreamSubscription>();
   private readonly subscriptions = new Set<EsdbSubscription>();
 
-  constructor(connectionString: string, readonly onError: (err: unknown, where: string) => void = () => {}) {
+  constructor(
+    connectionString: string,
+    readonly onError: (err: unknown, where: string) => void = () => {},
+  ) {
     this.client = EventStoreDBClient.connectionString`${connectionString}`;
   }
 
-  async append(streamId: string, events: readonly EventData[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
+  async append(
+    streamId: string,
+    events: readonly EventData[],
+    options: { expectedRevision?: ExpectedRevision } = {},
+  ): Promise<AppendResult> {
     // Only an absent expectation means 'any': a null one is refused like any other non-revision.
     const expected = options.expectedRevision === undefined ? 'any' : options.expectedRevision;
     validateAppend(streamId, events, expected);
@@ -106,13 +120,19 @@ export class EsdbEventStore implements EventStore {
     try {
       const r = await this.client.appendToStream(streamId, data, { expectedRevision: expected });
       // An idempotent retry may come back without a position: take the stored event's.
-      const position = r.position ?? (await this.readStream(streamId, { fromRevision: r.nextExpectedRevision, maxCount: 1 }))[0]?.position;
+      const position =
+        r.position ??
+        (await this.readStream(streamId, { fromRevision: r.nextExpectedRevision, maxCount: 1 }))[0]?.position;
       if (!position) throw new Error(`EventStoreDB gave no position for the append to ${streamId}`);
-      return { nextExpectedRevision: r.nextExpectedRevision, position: { commit: position.commit, prepare: position.prepare } };
+      return {
+        nextExpectedRevision: r.nextExpectedRevision,
+        position: { commit: position.commit, prepare: position.prepare },
+      };
     } catch (err) {
       if (err instanceof WrongExpectedVersionError) {
         const actual = err.actualVersion === 'no_stream' ? -1n : BigInt(err.actualVersion);
-        if (await this.reusedFirstId(streamId, events[0]!.id, expected, actual)) throw new DuplicateEventId(events[0]!.id, streamId);
+        if (await this.reusedFirstId(streamId, events[0]!.id, expected, actual))
+          throw new DuplicateEventId(events[0]!.id, streamId);
         throw new WrongExpectedVersion(streamId, expected, actual);
       }
       throw err;
@@ -138,7 +158,12 @@ export class EsdbEventStore implements EventStore {
    * - an expected revision equal to the stream's: the server checks no ids at all then.
    * And with a revision ahead of the stream's, the server answers a conflict before looking at ids.
    */
-  private async reusedFirstId(streamId: string, firstId: string, expected: ExpectedRevision, actual: bigint): Promise<boolean> {
+  private async reusedFirstId(
+    streamId: string,
+    firstId: string,
+    expected: ExpectedRevision,
+    actual: bigint,
+  ): Promise<boolean> {
     if (expected === 'any') return true;
     if (expected === 'stream_exists') return actual >= 0n;
     const at = expected === 'no_stream' ? 0n : expected + 1n;
@@ -222,7 +247,11 @@ export class EsdbEventStore implements EventStore {
   async countEvents(options: { after?: Position; filter?: EventFilter; limit?: number } = {}): Promise<number> {
     validateCountEvents(options);
     // EventStoreDB keeps no counts: read (bounded by `limit`).
-    const events = await this.readAll({ fromPosition: options.after ?? 'start', filter: options.filter, maxCount: options.limit ?? 100_000 });
+    const events = await this.readAll({
+      fromPosition: options.after ?? 'start',
+      filter: options.filter,
+      maxCount: options.limit ?? 100_000,
+    });
     return events.length;
   }
 
@@ -250,7 +279,11 @@ export class EsdbEventStore implements EventStore {
       if (!worst || heldSeconds > worst.heldSeconds) worst = { sub, heldSeconds };
     }
     if (!worst) return { heldEvents: 0, heldSeconds: 0 };
-    const heldEvents = await this.countEvents({ after: worst.sub.lastSeen, filter: worst.sub.options.filter, limit: 10_001 });
+    const heldEvents = await this.countEvents({
+      after: worst.sub.lastSeen,
+      filter: worst.sub.options.filter,
+      limit: 10_001,
+    });
     return { heldEvents, heldSeconds: worst.heldSeconds };
   }
 

@@ -1,6 +1,13 @@
 import type { AllStreamSubscription } from '@eventstore/db-client';
 import { comparePositions } from '../position.js';
-import { type CheckpointMark, isCheckpointMark, type Position, type RecordedEvent, type SubscribeOptions, type Subscription } from '../types.js';
+import {
+  type CheckpointMark,
+  isCheckpointMark,
+  type Position,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+} from '../types.js';
 import { backoff, sleep } from '../wakeup.js';
 import { type EsdbEventStore, type EsdbRecorded, matches, toRecorded } from './store.js';
 

@@ -46,7 +46,13 @@ export class Appender {
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly opts: { groupCommit: boolean; maxBatch: number; maxBatchEvents: number; maxInFlight: number; onAppended: (position: Position) => void },
+    private readonly opts: {
+      groupCommit: boolean;
+      maxBatch: number;
+      maxBatchEvents: number;
+      maxInFlight: number;
+      onAppended: (position: Position) => void;
+    },
   ) {}
 
   append(streamId: string, events: readonly EventData[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -87,7 +93,11 @@ export class Appender {
   private take(): Pending[] {
     let events = this.queue[0]!.count;
     let n = 1;
-    while (n < this.queue.length && n < this.opts.maxBatch && events + this.queue[n]!.count <= this.opts.maxBatchEvents) {
+    while (
+      n < this.queue.length &&
+      n < this.opts.maxBatch &&
+      events + this.queue[n]!.count <= this.opts.maxBatchEvents
+    ) {
       events += this.queue[n]!.count;
       n++;
     }

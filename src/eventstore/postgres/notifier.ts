@@ -189,7 +189,11 @@ export class Notifier {
   private readonly watchers = new Set<() => void>();
 
   constructor(databaseUrl: string, channel: string, onError: (err: unknown) => void) {
-    this.listener = new PgListener(databaseUrl, channel, { notification: (p) => this.heardOf(p), lost: () => this.poke(), error: onError });
+    this.listener = new PgListener(databaseUrl, channel, {
+      notification: (p) => this.heardOf(p),
+      lost: () => this.poke(),
+      error: onError,
+    });
   }
 
   /** Events up to `position` are committed: wakes the readers. */

@@ -15,10 +15,24 @@ import type {
   Subscription,
 } from '../types.js';
 import { formatPosition } from '../position.js';
-import { validateAppend, validateCountEvents, validateFilter, validateReadAll, validateReadStream } from '../validate.js';
+import {
+  validateAppend,
+  validateCountEvents,
+  validateFilter,
+  validateReadAll,
+  validateReadStream,
+} from '../validate.js';
 import { Appender } from './appender.js';
 import { Notifier } from './notifier.js';
-import { ES_APPEND_LOCK, EVENT_COLUMNS, eventColumns, type EventRow, filterSql, positionParams, toRecorded } from './rows.js';
+import {
+  ES_APPEND_LOCK,
+  EVENT_COLUMNS,
+  eventColumns,
+  type EventRow,
+  filterSql,
+  positionParams,
+  toRecorded,
+} from './rows.js';
 import { PgSubscription } from './subscription.js';
 import { LiveTail } from './tail.js';
 
@@ -70,8 +84,17 @@ export class PostgresEventStore implements EventStore {
     const onError = opts.onError ?? (() => {});
     this.notifier = new Notifier(opts.databaseUrl, 'es_events', (err) => onError(err, 'listen'));
     this.tail = new LiveTail(
-      { notifier: this.notifier, scanPage: (from, limit) => this.scanPage(from, limit), headPosition: () => this.headPosition() },
-      { pollMs: opts.pollMs ?? 1000, page: opts.subscriptionBatch ?? 500, capacity: opts.tailCapacity ?? 20_000, onError: (err) => onError(err, 'subscription') },
+      {
+        notifier: this.notifier,
+        scanPage: (from, limit) => this.scanPage(from, limit),
+        headPosition: () => this.headPosition(),
+      },
+      {
+        pollMs: opts.pollMs ?? 1000,
+        page: opts.subscriptionBatch ?? 500,
+        capacity: opts.tailCapacity ?? 20_000,
+        onError: (err) => onError(err, 'subscription'),
+      },
     );
     this.appender = new Appender(this.pool, {
       groupCommit: opts.groupCommit ?? true,
@@ -112,7 +135,9 @@ export class PostgresEventStore implements EventStore {
         // Its commit need not wait for a WAL flush: a lost NOTIFY only means a poll finds the events.
         // It names the newest position this process committed, so that listeners read only when
         // there is something new to them (their own appends come back to them too).
-        .query("select set_config('synchronous_commit', 'off', true), pg_notify('es_events', $1)", [this.notifier.heard ? formatPosition(this.notifier.heard) : ''])
+        .query("select set_config('synchronous_commit', 'off', true), pg_notify('es_events', $1)", [
+          this.notifier.heard ? formatPosition(this.notifier.heard) : '',
+        ])
         .catch((err: unknown) => this.opts.onError?.(err, 'notify'))
         .finally(() => {
           this.notifyBusy = false;
@@ -121,7 +146,11 @@ export class PostgresEventStore implements EventStore {
     }, wait);
   }
 
-  append(streamId: string, events: readonly EventData[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
+  append(
+    streamId: string,
+    events: readonly EventData[],
+    options: { expectedRevision?: ExpectedRevision } = {},
+  ): Promise<AppendResult> {
     try {
       // Only an absent expectation means 'any': a null one is refused like any other non-revision.
       const expected = options.expectedRevision === undefined ? 'any' : options.expectedRevision;
@@ -168,7 +197,12 @@ export class PostgresEventStore implements EventStore {
   }
 
   /** One page of $all, only where no transaction is still in flight. */
-  async readAllPage(from: Position | 'start' | 'end', backwards: boolean, limit: number | null, filter?: EventFilter): Promise<RecordedEvent[]> {
+  async readAllPage(
+    from: Position | 'start' | 'end',
+    backwards: boolean,
+    limit: number | null,
+    filter?: EventFilter,
+  ): Promise<RecordedEvent[]> {
     if ((from === 'end' && !backwards) || (from === 'start' && backwards) || limit === 0) return [];
     let after = typeof from === 'object' ? from : undefined;
     // One bound for the whole page: an older bound is still safe, only less far along.
@@ -258,7 +292,8 @@ export class PostgresEventStore implements EventStore {
     // none were found; the next window aims to fill the page with a little to spare.
     const density = Math.max(events.length, 0.5) / Math.max(events.length === limit ? used : scanned, 1);
     const nextWindow = Math.round(Math.min(SCAN_WINDOW, Math.max(limit, (limit / density) * 1.2)));
-    if (limit > 0 && events.length === limit) return { events, scannedTo: events[events.length - 1]!.position, more: true, nextWindow };
+    if (limit > 0 && events.length === limit)
+      return { events, scannedTo: events[events.length - 1]!.position, more: true, nextWindow };
     return { events, scannedTo: edge, more: scanned === window, nextWindow };
   }
 
@@ -358,7 +393,13 @@ export class PostgresEventStore implements EventStore {
     if (heldEvents === 0) return { heldEvents: 0, heldSeconds: 0 };
     const heldSeconds = Math.max(0, (Date.now() - held.rows[0]!.oldest!.getTime()) / 1000);
     // The oldest append still open in this database: what the held events wait for.
-    const holder = await this.pool.query<{ pid: number; application_name: string; state: string; query: string; open_seconds: number }>(
+    const holder = await this.pool.query<{
+      pid: number;
+      application_name: string;
+      state: string;
+      query: string;
+      open_seconds: number;
+    }>(
       `select a.pid, coalesce(s.application_name, '') as application_name, coalesce(s.state, '') as state,
               left(coalesce(s.query, ''), 300) as query, extract(epoch from clock_timestamp() - s.xact_start)::float8 as open_seconds
          from pg_locks a join pg_stat_activity s on s.pid = a.pid
@@ -371,7 +412,17 @@ export class PostgresEventStore implements EventStore {
     return {
       heldEvents,
       heldSeconds,
-      ...(h ? { holder: { pid: h.pid, applicationName: h.application_name, state: h.state, query: h.query, openSeconds: h.open_seconds } } : {}),
+      ...(h
+        ? {
+            holder: {
+              pid: h.pid,
+              applicationName: h.application_name,
+              state: h.state,
+              query: h.query,
+              openSeconds: h.open_seconds,
+            },
+          }
+        : {}),
     };
   }
 
@@ -385,7 +436,8 @@ export class PostgresEventStore implements EventStore {
    * `created_at` of tracking streams (migration 004) can serve it.
    */
   async deleteOlderThan(options: { streamPrefix: string; before: Date; batchSize?: number }): Promise<number> {
-    if (!/^[a-z][a-z0-9_]*-$/i.test(options.streamPrefix)) throw new RangeError(`Not a stream category prefix: "${options.streamPrefix}"`);
+    if (!/^[a-z][a-z0-9_]*-$/i.test(options.streamPrefix))
+      throw new RangeError(`Not a stream category prefix: "${options.streamPrefix}"`);
     const batch = options.batchSize ?? 5_000;
     let total = 0;
     for (;;) {
@@ -424,4 +476,3 @@ export class PostgresEventStore implements EventStore {
     await this.pool.end();
   }
 }
-

@@ -1,5 +1,12 @@
 import { comparePositions, START } from '../position.js';
-import { type CheckpointMark, type EventFilter, isCheckpointMark, type Position, type RecordedEvent, type Subscription } from '../types.js';
+import {
+  type CheckpointMark,
+  type EventFilter,
+  isCheckpointMark,
+  type Position,
+  type RecordedEvent,
+  type Subscription,
+} from '../types.js';
 import { backoff, sleep } from '../wakeup.js';
 import type { PostgresEventStore } from './store.js';
 
@@ -43,7 +50,8 @@ export class PgSubscription implements Subscription {
     const { store, opts } = this;
     const tail = store.tail;
     void store.notifier.start();
-    let position: Position | undefined = typeof opts.from === 'object' ? opts.from : opts.from === 'start' ? START : undefined;
+    let position: Position | undefined =
+      typeof opts.from === 'object' ? opts.from : opts.from === 'start' ? START : undefined;
     let failures = 0;
     let window: number | undefined;
     try {

@@ -65,7 +65,11 @@ export class LiveTail {
    * Up to `limit` events after `position` matching the filter, and how far they were looked at:
    * `scannedTo` is the last match when the page filled, else the newest event read.
    */
-  after(position: Position, limit: number, filter?: EventFilter): { events: RecordedEvent[]; scannedTo?: Position; more: boolean } {
+  after(
+    position: Position,
+    limit: number,
+    filter?: EventFilter,
+  ): { events: RecordedEvent[]; scannedTo?: Position; more: boolean } {
     const out: RecordedEvent[] = [];
     const events = this.events;
     // Binary search for the first event after the position.
@@ -82,7 +86,11 @@ export class LiveTail {
       out.push(e);
       if (out.length === limit) return { events: out, scannedTo: e.position, more: i < events.length - 1 };
     }
-    return { events: out, scannedTo: this.to && comparePositions(this.to, position) > 0 ? this.to : undefined, more: false };
+    return {
+      events: out,
+      scannedTo: this.to && comparePositions(this.to, position) > 0 ? this.to : undefined,
+      more: false,
+    };
   }
 
   close(): void {
@@ -98,7 +106,8 @@ export class LiveTail {
     let failures = 0;
     let quickRetry = 0;
     // Whether an announced position lies past what has been read.
-    const behind = () => notifier.heard !== undefined && this.to !== undefined && comparePositions(notifier.heard, this.to) > 0;
+    const behind = () =>
+      notifier.heard !== undefined && this.to !== undefined && comparePositions(notifier.heard, this.to) > 0;
     try {
       while (!this.closed && this.users > 0) {
         let seen = notifier.wakeup.seq;

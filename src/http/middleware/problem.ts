@@ -30,7 +30,13 @@ function toProblem(err: unknown): Problem {
   }
   if (err instanceof WrongExpectedVersion) {
     // The client re-reads and retries with the revision the stream is at now.
-    return { type: err.type, title: title(409), status: 409, detail: err.message, actualRevision: err.actual >= 0n ? err.actual.toString() : null };
+    return {
+      type: err.type,
+      title: title(409),
+      status: 409,
+      detail: err.message,
+      actualRevision: err.actual >= 0n ? err.actual.toString() : null,
+    };
   }
   const e = err as { status?: unknown; type?: unknown; message?: string; expose?: boolean };
   // Typed domain/store errors carry status and type; Koa's own (body too large, bad JSON) carry status and expose.

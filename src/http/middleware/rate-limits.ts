@@ -16,7 +16,9 @@ export interface RateLimitSettings {
 
 export class RateLimited extends HttpProblem {
   constructor(retryAfterSeconds: number, what: string) {
-    super(429, `${PROBLEM_BASE}rate-limited`, `Too many requests (${what}); retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+    super(429, `${PROBLEM_BASE}rate-limited`, `Too many requests (${what}); retry in ${retryAfterSeconds} s`, {
+      retryAfterSeconds,
+    });
   }
 }
 
@@ -29,9 +31,15 @@ export class RateLimits {
   private readonly ip: RateLimiterRedis | undefined;
   private readonly user: Record<Budget, RateLimiterRedis | undefined>;
 
-  constructor(redis: Redis, readonly settings: RateLimitSettings) {
+  constructor(
+    redis: Redis,
+    readonly settings: RateLimitSettings,
+  ) {
     // A budget of 0 means no limit.
-    const limiter = (prefix: string, points: number) => (points > 0 ? new RateLimiterRedis({ storeClient: redis, keyPrefix: `rl:${prefix}`, points, duration: 60 }) : undefined);
+    const limiter = (prefix: string, points: number) =>
+      points > 0
+        ? new RateLimiterRedis({ storeClient: redis, keyPrefix: `rl:${prefix}`, points, duration: 60 })
+        : undefined;
     this.ip = limiter('ip', settings.perIp);
     this.user = {
       default: limiter('user', settings.perUser.default),
@@ -47,7 +55,12 @@ export class RateLimits {
   }
 
   async byUser(ctx: Context, actor: Actor, budget: Budget): Promise<void> {
-    await take(this.user[budget], actor.userId, budget === 'default' ? 'for this user' : `${budget} requests for this user`, ctx);
+    await take(
+      this.user[budget],
+      actor.userId,
+      budget === 'default' ? 'for this user' : `${budget} requests for this user`,
+      ctx,
+    );
   }
 }
 
@@ -67,7 +80,13 @@ async function take(limiter: RateLimiterRedis | undefined, key: string, what: st
 /** Which budget a route draws on, from its path. */
 export function budgetOf(path: string): Budget {
   if (path.startsWith('/tracking/')) return 'gps';
-  if (path.startsWith('/payments/') || path.startsWith('/audit/') || path.startsWith('/ledger/') || path.startsWith('/webhooks/')) return 'payments';
+  if (
+    path.startsWith('/payments/') ||
+    path.startsWith('/audit/') ||
+    path.startsWith('/ledger/') ||
+    path.startsWith('/webhooks/')
+  )
+    return 'payments';
   if (path === '/loads' || path.startsWith('/search/')) return 'loadboard';
   return 'default';
 }

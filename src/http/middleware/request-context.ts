@@ -25,39 +25,50 @@ export function requestContext(opts: { logger: Logger; metrics?: Metrics }): Mid
     ctx.set('X-Correlation-Id', correlationId);
     const started = process.hrtime.bigint();
     const parent = contextFrom({ traceparent: ctx.get('traceparent'), tracestate: ctx.get('tracestate') });
-    await withSpan(`${ctx.method}`, { kind: SpanKind.SERVER, ...(parent ? { parent } : {}), attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path } }, async (span) => {
-      const traceId = span?.spanContext().traceId;
-      if (traceId) ctx.set('X-Trace-Id', traceId);
-      await runWithContext({ requestId, correlationId, ...(traceId ? { traceId } : {}) }, async () => {
-        try {
-          await next();
-        } finally {
-          const ms = Number(process.hrtime.bigint() - started) / 1e6;
-          // The route's template (not the path: ids would make a label per load), who asked, and how it went.
-          const route = (ctx.state.route as string | undefined) ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-          const actor = ctx.state.actor as { userId: string; orgId: string } | undefined;
-          opts.logger.http('request', {
-            method: ctx.method,
-            path: ctx.path,
-            route,
-            status: ctx.status,
-            ms: Math.round(ms * 10) / 10,
-            ...(actor ? { user: actor.userId, org: actor.orgId } : {}),
-          });
-          opts.metrics?.httpDuration.observe({ method: ctx.method, route, status: String(ctx.status) }, ms / 1000);
-          if (span) {
-            span.updateName(`${ctx.method} ${route}`);
-            span.setAttributes({
-              'http.route': route,
-              'http.response.status_code': ctx.status,
-              'freight.request_id': requestId,
-              'freight.correlation_id': correlationId,
-              ...(actor ? { 'enduser.id': actor.userId, 'freight.org_id': actor.orgId } : {}),
+    await withSpan(
+      `${ctx.method}`,
+      {
+        kind: SpanKind.SERVER,
+        ...(parent ? { parent } : {}),
+        attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path },
+      },
+      async (span) => {
+        const traceId = span?.spanContext().traceId;
+        if (traceId) ctx.set('X-Trace-Id', traceId);
+        await runWithContext({ requestId, correlationId, ...(traceId ? { traceId } : {}) }, async () => {
+          try {
+            await next();
+          } finally {
+            const ms = Number(process.hrtime.bigint() - started) / 1e6;
+            // The route's template (not the path: ids would make a label per load), who asked, and how it went.
+            const route =
+              (ctx.state.route as string | undefined) ??
+              (ctx as { _matchedRoute?: string })._matchedRoute ??
+              'unmatched';
+            const actor = ctx.state.actor as { userId: string; orgId: string } | undefined;
+            opts.logger.http('request', {
+              method: ctx.method,
+              path: ctx.path,
+              route,
+              status: ctx.status,
+              ms: Math.round(ms * 10) / 10,
+              ...(actor ? { user: actor.userId, org: actor.orgId } : {}),
             });
-            if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+            opts.metrics?.httpDuration.observe({ method: ctx.method, route, status: String(ctx.status) }, ms / 1000);
+            if (span) {
+              span.updateName(`${ctx.method} ${route}`);
+              span.setAttributes({
+                'http.route': route,
+                'http.response.status_code': ctx.status,
+                'freight.request_id': requestId,
+                'freight.correlation_id': correlationId,
+                ...(actor ? { 'enduser.id': actor.userId, 'freight.org_id': actor.orgId } : {}),
+              });
+              if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+            }
           }
-        }
-      });
-    });
+        });
+      },
+    );
   };
 }

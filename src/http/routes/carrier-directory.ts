@@ -28,7 +28,12 @@ const carrierView = z
       gaps: z.array(z.string()),
       checkedAt: z.string().nullable(),
     }),
-    performance: z.object({ onTime: z.number().int(), late: z.number().int(), cancelled: z.number().int(), score: z.number().int() }),
+    performance: z.object({
+      onTime: z.number().int(),
+      late: z.number().int(),
+      cancelled: z.number().int(),
+      score: z.number().int(),
+    }),
     registeredAt: z.string(),
   })
   .meta({ id: 'Carrier' });
@@ -36,7 +41,11 @@ const carrierView = z
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 function toView(r: CarrierRow, now: Date): z.output<typeof carrierView> {
-  const insured = !r.insurance_expired && r.insurance_on_file === true && r.insurance_expires_at !== null && new Date(r.insurance_expires_at) > now;
+  const insured =
+    !r.insurance_expired &&
+    r.insurance_on_file === true &&
+    r.insurance_expires_at !== null &&
+    new Date(r.insurance_expires_at) > now;
   return {
     carrierId: r.carrier_id,
     revision: String(r.revision),
@@ -49,7 +58,8 @@ function toView(r: CarrierRow, now: Date): z.output<typeof carrierView> {
     status: r.status,
     verification: {
       verified: r.verified,
-      eligible: r.verified && r.status === 'active' && r.allowed_to_operate === true && r.out_of_service === false && insured,
+      eligible:
+        r.verified && r.status === 'active' && r.allowed_to_operate === true && r.out_of_service === false && insured,
       allowedToOperate: r.allowed_to_operate,
       outOfService: r.out_of_service,
       authorityStatus: r.authority_status,
@@ -74,7 +84,8 @@ function decodeCursor(text: string): CarrierKeyset {
   }
 }
 
-const encodeCursor = (k: CarrierKeyset) => Buffer.from(JSON.stringify({ n: k.legalName, id: k.carrierId })).toString('base64url');
+const encodeCursor = (k: CarrierKeyset) =>
+  Buffer.from(JSON.stringify({ n: k.legalName, id: k.carrierId })).toString('base64url');
 
 export function carrierDirectoryRoutes(deps: ReadDeps): Route[] {
   return [
@@ -91,13 +102,21 @@ export function carrierDirectoryRoutes(deps: ReadDeps): Route[] {
         verified: z.enum(['true', 'false']).optional(),
         status: z.enum(['active', 'suspended']).optional(),
         minScore: z.coerce.number().int().min(0).max(100).optional(),
-        usdotNumber: z.string().regex(/^\d{1,8}$/).optional(),
+        usdotNumber: z
+          .string()
+          .regex(/^\d{1,8}$/)
+          .optional(),
         name: z.string().trim().min(1).max(100).optional().meta({ description: 'Legal name starts with' }),
         limit: z.coerce.number().int().min(1).max(100).default(25),
         cursor: z.string().max(512).optional(),
         minPosition: minPositionQuery,
       }),
-      responses: { 200: { description: 'One page', schema: z.object({ items: z.array(carrierView), nextCursor: z.string().nullable() }) } },
+      responses: {
+        200: {
+          description: 'One page',
+          schema: z.object({ items: z.array(carrierView), nextCursor: z.string().nullable() }),
+        },
+      },
       async handle({ query }) {
         await readAfter(deps, 'carrier_directory', query.minPosition);
         const after = query.cursor ? decodeCursor(query.cursor) : undefined;
@@ -106,7 +125,10 @@ export function carrierDirectoryRoutes(deps: ReadDeps): Route[] {
         const filters = { state, equipment, verified, status, minScore, usdotNumber, namePrefix };
         const page = await carrierPage(deps.knex, filters, { after, limit: query.limit });
         const now = new Date();
-        return { status: 200, body: { items: page.rows.map((r) => toView(r, now)), nextCursor: page.next ? encodeCursor(page.next) : null } };
+        return {
+          status: 200,
+          body: { items: page.rows.map((r) => toView(r, now)), nextCursor: page.next ? encodeCursor(page.next) : null },
+        };
       },
     }),
     defineRoute({

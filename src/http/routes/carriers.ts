@@ -39,7 +39,14 @@ export function carrierCommandRoutes(deps: { carriers: CarrierService }): Route[
       command: true,
       params: carrierParams,
       body: verification
-        .omit({ source: true, checkedAt: true, checked: true, dotFound: true, mcMatchesDot: true, registeredName: true })
+        .omit({
+          source: true,
+          checkedAt: true,
+          checked: true,
+          dotFound: true,
+          mcMatchesDot: true,
+          registeredName: true,
+        })
         .extend({ checkedAt: verification.shape.checkedAt.optional() }),
       responses: accepted,
       async handle(input) {
@@ -59,7 +66,13 @@ export function carrierCommandRoutes(deps: { carriers: CarrierService }): Route[
       body: z.object({ mcNumber: carrierProfile.shape.mcNumber.unwrap() }),
       responses: accepted,
       async handle(input) {
-        return answer(await carriers.run(input.params.carrierId, { type: 'ChangeMcNumber', data: { mcNumber: input.body.mcNumber } }, input));
+        return answer(
+          await carriers.run(
+            input.params.carrierId,
+            { type: 'ChangeMcNumber', data: { mcNumber: input.body.mcNumber } },
+            input,
+          ),
+        );
       },
     }),
     defineRoute({
@@ -74,7 +87,9 @@ export function carrierCommandRoutes(deps: { carriers: CarrierService }): Route[
       body: CarrierPayoutAccountLinked.schema.pick({ stripeAccountId: true }),
       responses: accepted,
       async handle(input) {
-        return answer(await carriers.run(input.params.carrierId, { type: 'LinkPayoutAccount', data: input.body }, input));
+        return answer(
+          await carriers.run(input.params.carrierId, { type: 'LinkPayoutAccount', data: input.body }, input),
+        );
       },
     }),
     defineRoute({
@@ -103,7 +118,13 @@ export function carrierCommandRoutes(deps: { carriers: CarrierService }): Route[
       body: z.object({ reason: z.string().trim().min(1).max(500) }),
       responses: accepted,
       async handle(input) {
-        return answer(await carriers.run(input.params.carrierId, { type: 'SuspendCarrier', data: { reason: input.body.reason } }, input));
+        return answer(
+          await carriers.run(
+            input.params.carrierId,
+            { type: 'SuspendCarrier', data: { reason: input.body.reason } },
+            input,
+          ),
+        );
       },
     }),
     defineRoute({

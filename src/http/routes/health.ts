@@ -26,11 +26,17 @@ export interface HealthDeps {
   searchPing?: () => Promise<unknown>;
 }
 
-async function check(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<{ ok: boolean; ms: number; error?: string }> {
+async function check(
+  fn: () => Promise<unknown>,
+  timeoutMs = 2_000,
+): Promise<{ ok: boolean; ms: number; error?: string }> {
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([fn(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), timeoutMs)))]);
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), timeoutMs))),
+    ]);
     return { ok: true, ms: Date.now() - started };
   } catch (err) {
     return { ok: false, ms: Date.now() - started, error: (err as Error).message };
@@ -39,7 +45,8 @@ async function check(fn: () => Promise<unknown>, timeoutMs = 2_000): Promise<{ o
   }
 }
 
-const PUBLIC_ERROR = (name: string) => `failing: see the service's log, npm run projections:status, and GET /admin/projections/${name}/parked`;
+const PUBLIC_ERROR = (name: string) =>
+  `failing: see the service's log, npm run projections:status, and GET /admin/projections/${name}/parked`;
 
 /** `/health`: the process is alive. `/ready`: its dependencies answer and projections keep up. */
 export function healthRouter(deps: HealthDeps): Router {
@@ -58,7 +65,15 @@ export function healthRouter(deps: HealthDeps): Router {
     ]);
     const projections = deps.projections ? await deps.projections.status().catch(() => null) : undefined;
     const lagging = projections?.filter((p) => p.eventsBehind > deps.maxLagEvents || p.state === 'failed') ?? [];
-    const ready = !deps.draining() && postgres.ok && (readReplica?.ok ?? true) && redis.ok && eventStore.ok && (search?.ok ?? true) && projections !== null && lagging.length === 0;
+    const ready =
+      !deps.draining() &&
+      postgres.ok &&
+      (readReplica?.ok ?? true) &&
+      redis.ok &&
+      eventStore.ok &&
+      (search?.ok ?? true) &&
+      projections !== null &&
+      lagging.length === 0;
     // Held-back delivery leaves the service serving (reads answer, commands append): degraded, not
     // unready, with the reason; taking it out of the load balancer would not release the hold.
     const delivery = deps.delivery?.();
@@ -79,7 +94,16 @@ export function healthRouter(deps: HealthDeps): Router {
                 heldEvents: delivery.heldEvents,
                 heldSeconds: Math.round(delivery.heldSeconds * 10) / 10,
                 // /ready is unauthenticated: which session, not what it runs (the warning log has its query).
-                ...(delivery.holder ? { holder: { pid: delivery.holder.pid, applicationName: delivery.holder.applicationName, state: delivery.holder.state, openSeconds: Math.round(delivery.holder.openSeconds) } } : {}),
+                ...(delivery.holder
+                  ? {
+                      holder: {
+                        pid: delivery.holder.pid,
+                        applicationName: delivery.holder.applicationName,
+                        state: delivery.holder.state,
+                        openSeconds: Math.round(delivery.holder.openSeconds),
+                      },
+                    }
+                  : {}),
                 checkedAt: delivery.checkedAt.toISOString(),
               },
             }
@@ -87,7 +111,9 @@ export function healthRouter(deps: HealthDeps): Router {
       },
       // Unauthenticated too: that a projector fails, not why (its error can quote an event's data and
       // name tables; the log, `npm run projections:status` and the admin's parked list have it).
-      projections: projections?.map((p) => ({ ...p, lastError: p.lastError === null ? null : PUBLIC_ERROR(p.name) })) ?? projections,
+      projections:
+        projections?.map((p) => ({ ...p, lastError: p.lastError === null ? null : PUBLIC_ERROR(p.name) })) ??
+        projections,
     };
   });
   const metrics = deps.metrics;

@@ -48,11 +48,19 @@ export function jobRoutes(deps: { queues: JobQueues; store: EventStore }): Route
       tags: ['Jobs'],
       roles: ['admin'],
       params: z.object({ queue: queueName }),
-      query: z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(200).default(50) }),
-      responses: { 200: { description: 'Failed jobs', schema: z.object({ total: z.number().int(), jobs: z.array(failedJob) }) } },
+      query: z.object({
+        offset: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(200).default(50),
+      }),
+      responses: {
+        200: { description: 'Failed jobs', schema: z.object({ total: z.number().int(), jobs: z.array(failedJob) }) },
+      },
       async handle({ params, query }) {
         const q = queues.queue(params.queue);
-        const [total, jobs] = await Promise.all([q.getFailedCount(), q.getFailed(query.offset, query.offset + query.limit - 1)]);
+        const [total, jobs] = await Promise.all([
+          q.getFailedCount(),
+          q.getFailed(query.offset, query.offset + query.limit - 1),
+        ]);
         return {
           status: 200,
           body: {
@@ -83,7 +91,8 @@ export function jobRoutes(deps: { queues: JobQueues; store: EventStore }): Route
         const job = await queues.queue(params.queue).getJob(params.jobId);
         if (!job) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No job ${params.jobId} in ${params.queue}`);
         const state = await job.getState();
-        if (state !== 'failed') throw new HttpProblem(409, `${PROBLEM_BASE}job-not-failed`, `Job ${params.jobId} is ${state}, not failed`);
+        if (state !== 'failed')
+          throw new HttpProblem(409, `${PROBLEM_BASE}job-not-failed`, `Job ${params.jobId} is ${state}, not failed`);
         await job.retry('failed', { resetAttemptsMade: true });
         return { status: 202, body: { id: params.jobId, state: await job.getState() } };
       },
@@ -117,8 +126,14 @@ export function jobRoutes(deps: { queues: JobQueues; store: EventStore }): Route
         const [registered] = await deps.store.readStream(carrierStream(params.carrierId), { maxCount: 1 });
         if (!registered) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No carrier ${params.carrierId}`);
         const ctx = currentContext();
-        const data: VerificationJob = { carrierId: params.carrierId, reason: 'requested', ...(ctx?.correlationId ? { correlationId: ctx.correlationId } : {}) };
-        const job = await queues.queue(QUEUES.verification).add('requested', { ...data, ...traceCarrier() }, { priority: PRIORITY.request });
+        const data: VerificationJob = {
+          carrierId: params.carrierId,
+          reason: 'requested',
+          ...(ctx?.correlationId ? { correlationId: ctx.correlationId } : {}),
+        };
+        const job = await queues
+          .queue(QUEUES.verification)
+          .add('requested', { ...data, ...traceCarrier() }, { priority: PRIORITY.request });
         return { status: 202, body: { jobId: String(job.id), queue: QUEUES.verification } };
       },
     }),

@@ -2,13 +2,24 @@ import { z } from 'zod';
 import { AccessDenied } from '../../auth/errors.js';
 import { isAdmin } from '../../domain/shared/actor.js';
 import { ACCOUNTS } from '../../read-models/ledger/projector.js';
-import { entriesOfOrganisation, entriesOfPayment, ledgerBalances, type LedgerEntryRow, recentPayments } from '../../read-models/ledger/queries.js';
+import {
+  entriesOfOrganisation,
+  entriesOfPayment,
+  ledgerBalances,
+  type LedgerEntryRow,
+  recentPayments,
+} from '../../read-models/ledger/queries.js';
 import { uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
 import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
 import { paymentIdOf } from '../../domain/payment/stream.js';
 
-const balance = z.object({ account: z.enum(ACCOUNTS), debitCents: z.number().int(), creditCents: z.number().int(), balanceCents: z.number().int() });
+const balance = z.object({
+  account: z.enum(ACCOUNTS),
+  debitCents: z.number().int(),
+  creditCents: z.number().int(),
+  balanceCents: z.number().int(),
+});
 const entry = z
   .object({
     eventId: z.uuid(),
@@ -25,7 +36,11 @@ const entry = z
   })
   .meta({ id: 'LedgerEntry' });
 const balances = z
-  .object({ currency: z.string(), accounts: z.array(balance), totalCents: z.number().int().meta({ description: 'Debits less credits over every account: always 0' }) })
+  .object({
+    currency: z.string(),
+    accounts: z.array(balance),
+    totalCents: z.number().int().meta({ description: 'Debits less credits over every account: always 0' }),
+  })
   .meta({ id: 'LedgerBalances' });
 
 const toEntry = (r: LedgerEntryRow) => ({
@@ -51,12 +66,16 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
       path: '/payments',
       operationId: 'listPayments',
       summary: 'Payments, the most recently changed first: the last event of each and its invoice',
-      description: 'From the stream index and the ledger (read models). Page with `before`: the `updatedAt` of the last one seen. Each payment\'s full history is GET /audit/payments/{paymentId}.',
+      description:
+        "From the stream index and the ledger (read models). Page with `before`: the `updatedAt` of the last one seen. Each payment's full history is GET /audit/payments/{paymentId}.",
       tags: ['Payments'],
       roles: ['admin', 'auditor'],
       query: z.object({
         limit: z.coerce.number().int().min(1).max(200).default(50),
-        before: z.iso.datetime({ offset: true }).optional().meta({ description: 'Only payments last changed before this time' }),
+        before: z.iso
+          .datetime({ offset: true })
+          .optional()
+          .meta({ description: 'Only payments last changed before this time' }),
         minPosition: minPositionQuery,
       }),
       responses: {
@@ -82,7 +101,10 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
       },
       async handle({ query }) {
         await readAfter(deps, 'stream_index', query.minPosition);
-        const rows = await recentPayments(deps.knex, { limit: query.limit, ...(query.before ? { before: new Date(query.before) } : {}) });
+        const rows = await recentPayments(deps.knex, {
+          limit: query.limit,
+          ...(query.before ? { before: new Date(query.before) } : {}),
+        });
         return {
           status: 200,
           body: {
@@ -134,17 +156,22 @@ export function ledgerRoutes(deps: ReadDeps): Route[] {
       method: 'get',
       path: '/ledger/orgs/{orgId}',
       operationId: 'ledgerOfOrganisation',
-      summary: "An organisation's side of the ledger: what a shipper owes, what a carrier is owed, and the entries (newest first)",
+      summary:
+        "An organisation's side of the ledger: what a shipper owes, what a carrier is owed, and the entries (newest first)",
       tags: ['Ledger'],
       roles: 'any',
       params: z.object({ orgId: uuidParam('The shipper or carrier organisation') }),
       query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), minPosition: minPositionQuery }),
       responses: { 200: { description: 'Balances and entries', schema: balances.extend({ entries: z.array(entry) }) } },
       async handle({ params, query, actor }) {
-        if (actor.orgId !== params.orgId && !isAdmin(actor) && !finance(actor.roles)) throw new AccessDenied("Only the organisation's members see its ledger");
+        if (actor.orgId !== params.orgId && !isAdmin(actor) && !finance(actor.roles))
+          throw new AccessDenied("Only the organisation's members see its ledger");
         await readAfter(deps, 'ledger', query.minPosition);
         const rows = await entriesOfOrganisation(deps.knex, params.orgId, query.limit);
-        return { status: 200, body: { ...(await ledgerBalances(deps.knex, params.orgId)), entries: rows.map(toEntry) } };
+        return {
+          status: 200,
+          body: { ...(await ledgerBalances(deps.knex, params.orgId)), entries: rows.map(toEntry) },
+        };
       },
     }),
   ];

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { equipmentType, US_STATE } from '../../domain/load/schemas.js';
 import { UNUSABLE_COORDINATE, usableCoordinate } from '../../domain/shared/geo.js';
-import { type BoardFilters, type Keyset, queryBoard, SORTS, type SortName } from '../../read-models/load-board/query.js';
+import {
+  type BoardFilters,
+  type Keyset,
+  queryBoard,
+  SORTS,
+  type SortName,
+} from '../../read-models/load-board/query.js';
 import { loadWithHistory } from '../../read-models/load-board/queries.js';
 import { BOARD_STATUSES, type BoardStatus } from '../../read-models/load-board/row.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
@@ -15,19 +21,29 @@ export { loadSummary, toSummary };
 const list = <T extends z.ZodType<unknown, string>>(item: T, description: string) =>
   z
     .union([z.string(), z.array(z.string())])
-    .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      (Array.isArray(v) ? v : [v])
+        .flatMap((s) => s.split(','))
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(item).max(60))
     .optional()
     .meta({ description: `${description} (comma-separated or repeated)` });
-const num = (description: string, min: number, max: number) => z.coerce.number().min(min).max(max).optional().meta({ description });
+const num = (description: string, min: number, max: number) =>
+  z.coerce.number().min(min).max(max).optional().meta({ description });
 const coordinate = (description: string, max: number) =>
   z.coerce.number().min(-max).max(max).refine(usableCoordinate, UNUSABLE_COORDINATE).optional().meta({ description });
-const int = (description: string, min: number, max: number) => z.coerce.number().int().min(min).max(max).optional().meta({ description });
+const int = (description: string, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).optional().meta({ description });
 const datetime = (description: string) => z.iso.datetime({ offset: true }).optional().meta({ description });
 
 export const boardFilterQuery = z.object({
   status: list(z.enum(BOARD_STATUSES), 'Statuses; default posted'),
-  originLat: coordinate('Origin point latitude (with originLng and originRadiusMi): loads picked up within the radius, with their deadhead', 90),
+  originLat: coordinate(
+    'Origin point latitude (with originLng and originRadiusMi): loads picked up within the radius, with their deadhead',
+    90,
+  ),
   originLng: coordinate('Origin point longitude', 180),
   originRadiusMi: num('Deadhead radius in miles around the origin point', 1, 3000),
   destLat: coordinate('Destination point latitude (with destLng and destRadiusMi)', 90),
@@ -53,7 +69,13 @@ export const boardFilterQuery = z.object({
 });
 
 const boardQuery = boardFilterQuery.extend({
-  sort: z.enum(Object.keys(SORTS) as [SortName, ...SortName[]]).default('pickup').meta({ description: 'pickup (asc), rate, ratePerMile (desc), tripMiles (asc), deadhead (asc, needs the origin point), age (newest first)' }),
+  sort: z
+    .enum(Object.keys(SORTS) as [SortName, ...SortName[]])
+    .default('pickup')
+    .meta({
+      description:
+        'pickup (asc), rate, ratePerMile (desc), tripMiles (asc), deadhead (asc, needs the origin point), age (newest first)',
+    }),
   order: z.enum(['asc', 'desc']).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),
   cursor: z.string().max(512).optional().meta({ description: 'nextCursor of the previous page' }),
@@ -67,10 +89,12 @@ export function filtersOf(q: FilterQuery): BoardFilters {
   const point = (lat?: number, lng?: number, radiusMi?: number, name = 'origin') => {
     const given = [lat, lng, radiusMi].filter((v) => v !== undefined).length;
     if (given === 0) return undefined;
-    if (given !== 3) throw new HttpProblem(400, `${PROBLEM_BASE}validation`, `${name}Lat, ${name}Lng and ${name}RadiusMi go together`);
+    if (given !== 3)
+      throw new HttpProblem(400, `${PROBLEM_BASE}validation`, `${name}Lat, ${name}Lng and ${name}RadiusMi go together`);
     return { lat: lat!, lng: lng!, radiusMi: radiusMi! };
   };
-  if (q.pickupFrom && q.pickupTo && q.pickupFrom > q.pickupTo) throw new HttpProblem(400, `${PROBLEM_BASE}validation`, 'pickupFrom must not be after pickupTo');
+  if (q.pickupFrom && q.pickupTo && q.pickupFrom > q.pickupTo)
+    throw new HttpProblem(400, `${PROBLEM_BASE}validation`, 'pickupFrom must not be after pickupTo');
   const origin = point(q.originLat, q.originLng, q.originRadiusMi, 'origin');
   const destination = point(q.destLat, q.destLng, q.destRadiusMi, 'dest');
   return {
@@ -93,7 +117,12 @@ export function filtersOf(q: FilterQuery): BoardFilters {
   };
 }
 
-const cursorShape = z.object({ s: z.string(), o: z.enum(['asc', 'desc']), v: z.union([z.string(), z.number()]), id: z.uuid() });
+const cursorShape = z.object({
+  s: z.string(),
+  o: z.enum(['asc', 'desc']),
+  v: z.union([z.string(), z.number()]),
+  id: z.uuid(),
+});
 
 export function encodeCursor(sort: string, order: 'asc' | 'desc', k: Keyset): string {
   return Buffer.from(JSON.stringify({ s: sort, o: order, v: k.value, id: k.loadId })).toString('base64url');
@@ -106,8 +135,16 @@ function decodeCursor(text: string, sort: string, order: 'asc' | 'desc'): Keyset
   } catch {
     throw new HttpProblem(400, `${PROBLEM_BASE}bad-cursor`, 'The cursor is not one this API gave out');
   }
-  if (parsed.s !== sort || parsed.o !== order) throw new HttpProblem(400, `${PROBLEM_BASE}bad-cursor`, 'The cursor belongs to another sort order; start again without it');
-  if ((sort === 'pickup' || sort === 'age') !== (typeof parsed.v === 'string') || (typeof parsed.v === 'string' && Number.isNaN(Date.parse(parsed.v)))) {
+  if (parsed.s !== sort || parsed.o !== order)
+    throw new HttpProblem(
+      400,
+      `${PROBLEM_BASE}bad-cursor`,
+      'The cursor belongs to another sort order; start again without it',
+    );
+  if (
+    (sort === 'pickup' || sort === 'age') !== (typeof parsed.v === 'string') ||
+    (typeof parsed.v === 'string' && Number.isNaN(Date.parse(parsed.v)))
+  ) {
     throw new HttpProblem(400, `${PROBLEM_BASE}bad-cursor`, 'The cursor is not one this API gave out');
   }
   return { value: parsed.v, loadId: parsed.id };
@@ -121,22 +158,43 @@ export function loadBoardRoutes(deps: ReadDeps): Route[] {
       operationId: 'listLoads',
       summary: 'The load board: filter, sort and page through loads (keyset cursors)',
       description:
-        'Carriers, drivers and dispatchers see every posted load plus the loads their organisation booked; shippers see their own organisation\'s loads; admins and auditors see all.',
+        "Carriers, drivers and dispatchers see every posted load plus the loads their organisation booked; shippers see their own organisation's loads; admins and auditors see all.",
       tags: ['Load board'],
       roles: 'any',
       query: boardQuery,
-      responses: { 200: { description: 'One page', schema: z.object({ items: z.array(loadSummary), nextCursor: z.string().nullable() }) } },
+      responses: {
+        200: {
+          description: 'One page',
+          schema: z.object({ items: z.array(loadSummary), nextCursor: z.string().nullable() }),
+        },
+      },
       async handle({ query, actor }) {
         const filters = filtersOf(query);
-        if (query.sort === 'deadhead' && !filters.origin) throw new HttpProblem(400, `${PROBLEM_BASE}validation`, 'sort=deadhead needs originLat, originLng and originRadiusMi');
+        if (query.sort === 'deadhead' && !filters.origin)
+          throw new HttpProblem(
+            400,
+            `${PROBLEM_BASE}validation`,
+            'sort=deadhead needs originLat, originLng and originRadiusMi',
+          );
         const order = query.order ?? SORTS[query.sort].dir;
         const after = query.cursor ? decodeCursor(query.cursor, query.sort, order) : undefined;
         await readAfter(deps, 'load_board', query.minPosition);
         const now = new Date();
-        const page = await queryBoard(deps.knex, { filters, actor, sort: query.sort, order, ...(after ? { after } : {}), limit: query.limit, now });
+        const page = await queryBoard(deps.knex, {
+          filters,
+          actor,
+          sort: query.sort,
+          order,
+          ...(after ? { after } : {}),
+          limit: query.limit,
+          now,
+        });
         return {
           status: 200,
-          body: { items: page.rows.map((r) => toSummary(r, now)), nextCursor: page.next ? encodeCursor(query.sort, order, page.next) : null },
+          body: {
+            items: page.rows.map((r) => toSummary(r, now)),
+            nextCursor: page.next ? encodeCursor(query.sort, order, page.next) : null,
+          },
         };
       },
     }),
@@ -153,7 +211,15 @@ export function loadBoardRoutes(deps: ReadDeps): Route[] {
         200: {
           description: 'The load',
           schema: loadSummary.extend({
-            history: z.array(z.object({ revision: z.string(), event: z.string(), status: z.enum(BOARD_STATUSES), at: z.string(), actor: z.string().nullable() })),
+            history: z.array(
+              z.object({
+                revision: z.string(),
+                event: z.string(),
+                status: z.enum(BOARD_STATUSES),
+                at: z.string(),
+                actor: z.string().nullable(),
+              }),
+            ),
           }),
         },
         404: { description: 'No such load, or not visible to the caller' },

@@ -49,7 +49,8 @@ export function loadCommandRoutes(deps: { loads: LoadService }): Route[] {
       path: '/loads',
       operationId: 'postLoad',
       summary: 'Post a load to the board',
-      description: 'Trip miles are estimated from the great circle with a road factor of 1.2 when not given. A posting lives until its pickup window ends, at most 8 days.',
+      description:
+        'Trip miles are estimated from the great circle with a road factor of 1.2 when not given. A posting lives until its pickup window ends, at most 8 days.',
       tags: ['Loads'],
       roles: SHIPPER_SIDE,
       command: true,
@@ -68,8 +69,14 @@ export function loadCommandRoutes(deps: { loads: LoadService }): Route[] {
       summary: 'Change the rate or windows of a posted load',
       roles: SHIPPER_SIDE,
       body: z
-        .object({ rateCents: cents.optional(), pickupWindow: timeWindow.optional(), deliveryWindow: timeWindow.optional() })
-        .refine((b) => b.rateCents !== undefined || b.pickupWindow || b.deliveryWindow, { message: 'give rateCents, pickupWindow or deliveryWindow' }),
+        .object({
+          rateCents: cents.optional(),
+          pickupWindow: timeWindow.optional(),
+          deliveryWindow: timeWindow.optional(),
+        })
+        .refine((b) => b.rateCents !== undefined || b.pickupWindow || b.deliveryWindow, {
+          message: 'give rateCents, pickupWindow or deliveryWindow',
+        }),
       command: (body) => ({ type: 'ReviseLoad', data: body }),
     }),
     defineRoute({
@@ -85,7 +92,11 @@ export function loadCommandRoutes(deps: { loads: LoadService }): Route[] {
       responses: { 201: { description: 'Bid placed', schema: commandAnswer } },
       async handle(input) {
         const bidId = newId(input, input.body.bidId);
-        const r = await loads.placeBid(input.params.loadId, { bidId, carrierId: input.body.carrierId, amountCents: input.body.amountCents }, input);
+        const r = await loads.placeBid(
+          input.params.loadId,
+          { bidId, carrierId: input.body.carrierId, amountCents: input.body.amountCents },
+          input,
+        );
         return answer(r, 201, { bidId });
       },
     }),
@@ -144,7 +155,11 @@ export function loadCommandRoutes(deps: { loads: LoadService }): Route[] {
       roles: CARRIER_SIDE,
       command: true,
       params: loadParams,
-      body: z.object({ driverId: z.uuid(), truckId: z.string().trim().min(1).max(64), trailerId: z.string().trim().min(1).max(64).optional() }),
+      body: z.object({
+        driverId: z.uuid(),
+        truckId: z.string().trim().min(1).max(64),
+        trailerId: z.string().trim().min(1).max(64).optional(),
+      }),
       responses: accepted,
       async handle(input) {
         return answer(await loads.assignDriver(input.params.loadId, input.body, input));
@@ -167,13 +182,23 @@ export function loadCommandRoutes(deps: { loads: LoadService }): Route[] {
         return answer(await loads.confirmPickup(input.params.loadId, input));
       },
     }),
-    transition({ path: 'in-transit', operationId: 'markInTransit', summary: 'Mark the load in transit', roles: HAULING, command: () => ({ type: 'MarkInTransit', data: {} }) }),
+    transition({
+      path: 'in-transit',
+      operationId: 'markInTransit',
+      summary: 'Mark the load in transit',
+      roles: HAULING,
+      command: () => ({ type: 'MarkInTransit', data: {} }),
+    }),
     transition({
       path: 'delivery',
       operationId: 'deliverLoad',
       summary: 'Record delivery with proof of delivery',
       roles: HAULING,
-      body: z.object({ signedBy: z.string().trim().min(1).max(120), documentUrl: z.url().optional(), notes: z.string().max(1000).optional() }),
+      body: z.object({
+        signedBy: z.string().trim().min(1).max(120),
+        documentUrl: z.url().optional(),
+        notes: z.string().max(1000).optional(),
+      }),
       command: (body) => ({ type: 'DeliverLoad', data: body }),
     }),
     transition({
@@ -188,7 +213,8 @@ export function loadCommandRoutes(deps: { loads: LoadService }): Route[] {
       path: 'booking/release',
       operationId: 'releaseBooking',
       summary: 'Back out of a booking before pickup (the booked carrier)',
-      description: "The load goes back on the board as posted. A release counts as a cancellation in the carrier's performance score.",
+      description:
+        "The load goes back on the board as posted. A release counts as a cancellation in the carrier's performance score.",
       roles: CARRIER_SIDE,
       body: z.object({ reason: z.string().trim().min(1).max(500) }),
       command: (body) => ({ type: 'ReleaseBooking', data: body }),

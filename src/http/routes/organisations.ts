@@ -22,7 +22,16 @@ const organisationView = z
     status: z.enum(['active', 'suspended']),
     revision: z.string(),
     registeredAt: z.string(),
-    users: z.array(z.object({ userId: z.uuid(), email: z.string(), phone: z.string().nullable(), name: z.string(), roles: z.array(role), active: z.boolean() })),
+    users: z.array(
+      z.object({
+        userId: z.uuid(),
+        email: z.string(),
+        phone: z.string().nullable(),
+        name: z.string(),
+        roles: z.array(role),
+        active: z.boolean(),
+      }),
+    ),
   })
   .meta({ id: 'Organisation' });
 
@@ -105,7 +114,11 @@ export function organisationRoutes(deps: ReadDeps & { organisations: Organisatio
       async handle(input) {
         const userId = newId(input, input.body.userId);
         const { email, name, roles, phone } = input.body;
-        const r = await organisations.addUser(input.params.orgId, { userId, email, name, roles, ...(phone ? { phone } : {}) }, input);
+        const r = await organisations.addUser(
+          input.params.orgId,
+          { userId, email, name, roles, ...(phone ? { phone } : {}) },
+          input,
+        );
         return answer(r, 201, { userId });
       },
     }),
@@ -121,7 +134,9 @@ export function organisationRoutes(deps: ReadDeps & { organisations: Organisatio
       body: BillingAccountSet.schema.pick({ stripeCustomerId: true, paymentMethodId: true }),
       responses: accepted,
       async handle(input) {
-        return answer(await organisations.run(input.params.orgId, { type: 'SetBillingAccount', data: input.body }, input));
+        return answer(
+          await organisations.run(input.params.orgId, { type: 'SetBillingAccount', data: input.body }, input),
+        );
       },
     }),
     defineRoute({
@@ -137,7 +152,9 @@ export function organisationRoutes(deps: ReadDeps & { organisations: Organisatio
       responses: accepted,
       async handle(input) {
         const { orgId, userId } = input.params;
-        return answer(await organisations.run(orgId, { type: 'ChangeUserRoles', data: { userId, roles: input.body.roles } }, input));
+        return answer(
+          await organisations.run(orgId, { type: 'ChangeUserRoles', data: { userId, roles: input.body.roles } }, input),
+        );
       },
     }),
     defineRoute({
@@ -167,7 +184,13 @@ export function organisationRoutes(deps: ReadDeps & { organisations: Organisatio
       body: z.object({ reason: z.string().trim().min(1).max(500) }),
       responses: accepted,
       async handle(input) {
-        return answer(await organisations.run(input.params.orgId, { type: 'SuspendOrganisation', data: { reason: input.body.reason } }, input));
+        return answer(
+          await organisations.run(
+            input.params.orgId,
+            { type: 'SuspendOrganisation', data: { reason: input.body.reason } },
+            input,
+          ),
+        );
       },
     }),
     defineRoute({

@@ -32,7 +32,13 @@ const auditAnswer = z
     paymentId: z.uuid(),
     at: z.string().nullable(),
     ok: z.boolean().meta({ description: 'The hash chain is intact and the amounts reconcile after every event' }),
-    chain: z.object({ ok: z.boolean(), head: z.string().nullable().optional(), revision: z.string().optional(), eventId: z.string().optional(), reason: z.string().optional() }),
+    chain: z.object({
+      ok: z.boolean(),
+      head: z.string().nullable().optional(),
+      revision: z.string().optional(),
+      eventId: z.string().optional(),
+      reason: z.string().optional(),
+    }),
     state: paymentState.meta({ description: 'The payment as it stood at `at` (or now)' }),
     events: z.array(
       z.object({
@@ -53,7 +59,10 @@ const auditAnswer = z
   .meta({ id: 'PaymentAudit' });
 
 /** Payment commands people issue (QuickPay, refunds, write-offs) and the auditors' replay of a payment. */
-export function paymentRoutes(deps: { payments: PaymentService; quickPay: { feeBps: number; minFeeCents: number } }): Route[] {
+export function paymentRoutes(deps: {
+  payments: PaymentService;
+  quickPay: { feeBps: number; minFeeCents: number };
+}): Route[] {
   const { payments } = deps;
 
   return [
@@ -61,8 +70,10 @@ export function paymentRoutes(deps: { payments: PaymentService; quickPay: { feeB
       method: 'get',
       path: '/audit/payments/{paymentId}',
       operationId: 'auditPayment',
-      summary: "A payment's full history from the event log: positions, times, actors, correlation, the state after each event, and the hash chain check",
-      description: 'Replays the log (the audit trail), not a read model. `?at=` gives the state at that moment: the events recorded up to it.',
+      summary:
+        "A payment's full history from the event log: positions, times, actors, correlation, the state after each event, and the hash chain check",
+      description:
+        'Replays the log (the audit trail), not a read model. `?at=` gives the state at that moment: the events recorded up to it.',
       tags: ['Audit'],
       roles: ['auditor', 'admin'],
       params: paymentParams,
@@ -74,9 +85,28 @@ export function paymentRoutes(deps: { payments: PaymentService; quickPay: { feeB
         const whole = auditEvents(params.paymentId, all);
         const upTo = query.at ? all.filter((e) => e.createdAt.getTime() <= query.at!.getTime()) : all;
         const shown = query.at ? auditEvents(params.paymentId, upTo) : whole;
-        const state = shown.events.length ? shown.events[shown.events.length - 1]!.stateAfter : { status: 'none', stage: 'none', reconciles: true };
-        const chain = whole.chain.ok ? { ok: true, head: whole.chain.head } : { ok: false, revision: whole.chain.revision.toString(), eventId: whole.chain.eventId, reason: whole.chain.reason };
-        return { status: 200, body: { paymentId: params.paymentId, at: query.at?.toISOString() ?? null, ok: whole.ok, chain, state, events: shown.events } };
+        const state = shown.events.length
+          ? shown.events[shown.events.length - 1]!.stateAfter
+          : { status: 'none', stage: 'none', reconciles: true };
+        const chain = whole.chain.ok
+          ? { ok: true, head: whole.chain.head }
+          : {
+              ok: false,
+              revision: whole.chain.revision.toString(),
+              eventId: whole.chain.eventId,
+              reason: whole.chain.reason,
+            };
+        return {
+          status: 200,
+          body: {
+            paymentId: params.paymentId,
+            at: query.at?.toISOString() ?? null,
+            ok: whole.ok,
+            chain,
+            state,
+            events: shown.events,
+          },
+        };
       },
     }),
     defineRoute({
@@ -90,14 +120,17 @@ export function paymentRoutes(deps: { payments: PaymentService; quickPay: { feeB
       params: paymentParams,
       responses: accepted,
       async handle(input) {
-        return answer(await payments.run(input.params.paymentId, { type: 'RequestQuickPay', data: deps.quickPay }, input));
+        return answer(
+          await payments.run(input.params.paymentId, { type: 'RequestQuickPay', data: deps.quickPay }, input),
+        );
       },
     }),
     defineRoute({
       method: 'post',
       path: '/payments/{paymentId}/refunds',
       operationId: 'issueRefund',
-      summary: "Refund the shipper (admin): at most what was charged; from the platform's share first unless the carrier's share is named",
+      summary:
+        "Refund the shipper (admin): at most what was charged; from the platform's share first unless the carrier's share is named",
       tags: ['Payments'],
       roles: ['admin'],
       command: true,
@@ -127,14 +160,17 @@ export function paymentRoutes(deps: { payments: PaymentService; quickPay: { feeB
       body: z.object({ reason: z.string().trim().min(1).max(500) }),
       responses: accepted,
       async handle(input) {
-        return answer(await payments.run(input.params.paymentId, { type: 'WriteOff', data: { reason: input.body.reason } }, input));
+        return answer(
+          await payments.run(input.params.paymentId, { type: 'WriteOff', data: { reason: input.body.reason } }, input),
+        );
       },
     }),
     defineRoute({
       method: 'post',
       path: '/payments/{paymentId}/close',
       operationId: 'closePayment',
-      summary: 'Close a settled payment (admin): charged and paid out with no open dispute, or written off; nothing moves after',
+      summary:
+        'Close a settled payment (admin): charged and paid out with no open dispute, or written off; nothing moves after',
       tags: ['Payments'],
       roles: ['admin'],
       command: true,

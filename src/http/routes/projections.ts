@@ -3,11 +3,17 @@ import { z } from 'zod';
 import { formatPosition } from '../../eventstore/position.js';
 import { applyEvents, ProjectorFailed } from '../../projections/apply.js';
 import { Checkpoints } from '../../projections/checkpoints.js';
-import { isTransient, OPEN_STATUSES, PARKED_STATUSES, type ParkedEvent, ParkedEvents, type ParkedStatus } from '../../projections/parked.js';
+import {
+  isTransient,
+  OPEN_STATUSES,
+  PARKED_STATUSES,
+  type ParkedEvent,
+  ParkedEvents,
+  type ParkedStatus,
+} from '../../projections/parked.js';
 import type { Projector } from '../../projections/types.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { defineRoute, type Route } from '../route.js';
-
 
 const parkedEvent = z
   .object({
@@ -45,7 +51,16 @@ function view(p: ParkedEvent) {
   const e = p.event;
   return {
     ...p,
-    event: { id: e.id, type: e.type, streamId: e.streamId, revision: e.revision.toString(), position: formatPosition(e.position), data: e.data, metadata: e.metadata, createdAt: e.createdAt.toISOString() },
+    event: {
+      id: e.id,
+      type: e.type,
+      streamId: e.streamId,
+      revision: e.revision.toString(),
+      position: formatPosition(e.position),
+      data: e.data,
+      metadata: e.metadata,
+      createdAt: e.createdAt.toISOString(),
+    },
   };
 }
 
@@ -68,14 +83,16 @@ export function projectionRoutes(deps: { knex: Knex; projectors: readonly Projec
     if (!p) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No projector ${name}`);
     return p;
   };
-  const notFound = (name: string, id: string) => new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No event ${id} is parked by ${name}`);
+  const notFound = (name: string, id: string) =>
+    new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No event ${id} is parked by ${name}`);
 
   return [
     defineRoute({
       method: 'get',
       path: '/admin/projections/{name}/parked',
       operationId: 'parkedEvents',
-      summary: 'Events the projector’s live read model could not apply, in log order, with the error (by default those still open)',
+      summary:
+        'Events the projector’s live read model could not apply, in log order, with the error (by default those still open)',
       tags: ['Projections'],
       roles: ['admin'],
       params: z.object({ name: projectorName }),
@@ -89,7 +106,10 @@ export function projectionRoutes(deps: { knex: Knex; projectors: readonly Projec
             const list = v.split(',').map((s) => s.trim());
             const bad = list.filter((s) => !(PARKED_STATUSES as readonly string[]).includes(s));
             if (bad.length) {
-              ctx.addIssue({ code: 'custom', message: `unknown status ${bad.join(', ')}; choose from ${PARKED_STATUSES.join(', ')}` });
+              ctx.addIssue({
+                code: 'custom',
+                message: `unknown status ${bad.join(', ')}; choose from ${PARKED_STATUSES.join(', ')}`,
+              });
               return z.NEVER;
             }
             return list as ParkedStatus[];
@@ -98,10 +118,19 @@ export function projectionRoutes(deps: { knex: Knex; projectors: readonly Projec
         offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
         limit: z.coerce.number().int().min(1).max(200).default(50),
       }),
-      responses: { 200: { description: 'Parked events', schema: z.object({ total: z.number().int(), events: z.array(parkedEvent) }) } },
+      responses: {
+        200: {
+          description: 'Parked events',
+          schema: z.object({ total: z.number().int(), events: z.array(parkedEvent) }),
+        },
+      },
       async handle({ params, query }) {
         projectorOf(params.name);
-        const page = await parked.list(params.name, { ...(query.status ? { statuses: query.status } : {}), limit: query.limit, offset: query.offset });
+        const page = await parked.list(params.name, {
+          ...(query.status ? { statuses: query.status } : {}),
+          limit: query.limit,
+          offset: query.offset,
+        });
         return { status: 200, body: { total: page.total, events: page.events.map(view) } };
       },
     }),
@@ -109,7 +138,8 @@ export function projectionRoutes(deps: { knex: Knex; projectors: readonly Projec
       method: 'post',
       path: '/admin/projections/{name}/parked/{eventId}/retry',
       operationId: 'retryParkedEvent',
-      summary: 'Apply a parked event to the live read model now (200), or have a projector stopped on it try it again (202)',
+      summary:
+        'Apply a parked event to the live read model now (200), or have a projector stopped on it try it again (202)',
       description:
         'A parked event is applied at once, after the events that came after it; if it still fails the answer is 422 with the error, which the list then shows. ' +
         'For the event a projector stopped on, the projector tries it again in order within a second and goes on if it applies; the list shows the outcome.',
@@ -134,20 +164,33 @@ export function projectionRoutes(deps: { knex: Knex; projectors: readonly Projec
             await parked.setStatus(trx, projector.name, row.generation, row.eventId, 'retrying', actor.userId);
             return { failed: undefined, status: 202, body: { eventId: row.eventId, status: 'retrying' as const } };
           }
-          if (row.status !== 'parked') throw new HttpProblem(409, `${PROBLEM_BASE}parked-event-settled`, `Event ${row.eventId} is ${row.status}, not parked or stopped`);
+          if (row.status !== 'parked')
+            throw new HttpProblem(
+              409,
+              `${PROBLEM_BASE}parked-event-settled`,
+              `Event ${row.eventId} is ${row.status}, not parked or stopped`,
+            );
           try {
             // Past the checkpoint's guard (the checkpoint is already past it), in a savepoint a failure spoils alone.
             await trx.transaction((sp) => applyEvents(sp, projector, live, [row.event], { rebuilding: false }));
           } catch (err) {
             if (!(err instanceof ProjectorFailed) || isTransient(err.cause)) throw err;
             await parked.park(trx, projector.name, row.generation, row.event, err.cause, 1, 'parked');
-            return { failed: err.cause instanceof Error ? err.cause.message : String(err.cause), status: 422, body: undefined };
+            return {
+              failed: err.cause instanceof Error ? err.cause.message : String(err.cause),
+              status: 422,
+              body: undefined,
+            };
           }
           await parked.setStatus(trx, projector.name, row.generation, row.eventId, 'retried', actor.userId);
           return { failed: undefined, status: 200, body: { eventId: row.eventId, status: 'retried' as const } };
         });
         if (result.failed !== undefined) {
-          throw new HttpProblem(422, `${PROBLEM_BASE}parked-event-still-fails`, `${params.name} still cannot apply event ${params.eventId}: ${result.failed.slice(0, 500)}`);
+          throw new HttpProblem(
+            422,
+            `${PROBLEM_BASE}parked-event-still-fails`,
+            `${params.name} still cannot apply event ${params.eventId}: ${result.failed.slice(0, 500)}`,
+          );
         }
         return { status: result.status, body: result.body };
       },
@@ -156,7 +199,8 @@ export function projectionRoutes(deps: { knex: Knex; projectors: readonly Projec
       method: 'post',
       path: '/admin/projections/{name}/parked/{eventId}/skip',
       operationId: 'skipParkedEvent',
-      summary: 'Accept that the read model goes without a parked event (200), or have a projector stopped on it pass it and go on (202)',
+      summary:
+        'Accept that the read model goes without a parked event (200), or have a projector stopped on it pass it and go on (202)',
       tags: ['Projections'],
       roles: ['admin'],
       params: z.object({ name: projectorName, eventId }),
@@ -175,7 +219,12 @@ export function projectionRoutes(deps: { knex: Knex; projectors: readonly Projec
             await parked.setStatus(trx, projector.name, row.generation, row.eventId, 'skipping', actor.userId);
             return { status: 202, body: { eventId: row.eventId, status: 'skipping' as const } };
           }
-          if (row.status !== 'parked') throw new HttpProblem(409, `${PROBLEM_BASE}parked-event-settled`, `Event ${row.eventId} is ${row.status}, not parked or stopped`);
+          if (row.status !== 'parked')
+            throw new HttpProblem(
+              409,
+              `${PROBLEM_BASE}parked-event-settled`,
+              `Event ${row.eventId} is ${row.status}, not parked or stopped`,
+            );
           await parked.setStatus(trx, projector.name, row.generation, row.eventId, 'skipped', actor.userId);
           return { status: 200, body: { eventId: row.eventId, status: 'skipped' as const } };
         });

@@ -51,7 +51,8 @@ function tracked(t: TrackedLoad) {
   };
 }
 
-const notFound = (loadId: string) => new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No tracked load ${loadId} that you may see`);
+const notFound = (loadId: string) =>
+  new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No tracked load ${loadId} that you may see`);
 
 /** GPS ingest from drivers' phones, and where loads are: latest fix, nearby trucks, track history. */
 export function trackingRoutes(deps: TrackingDeps): Route[] {
@@ -70,8 +71,15 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
       // Up to 500 pings.
       maxBodyKb: 512,
       body: z.object({
-        loadId: z.uuid().optional().meta({ description: 'The load; needed only when the driver hauls several at once' }),
-        pings: z.array(z.unknown()).min(1).max(MAX_BATCH).meta({ description: `Pings (see Ping), at most ${MAX_BATCH}` }),
+        loadId: z
+          .uuid()
+          .optional()
+          .meta({ description: 'The load; needed only when the driver hauls several at once' }),
+        pings: z
+          .array(z.unknown())
+          .min(1)
+          .max(MAX_BATCH)
+          .meta({ description: `Pings (see Ping), at most ${MAX_BATCH}` }),
       }),
       responses: {
         202: {
@@ -91,8 +99,20 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
         if (good.length === 0) {
           throw new HttpProblem(422, `${PROBLEM_BASE}validation`, 'No ping in the batch is acceptable', { rejected });
         }
-        const r = await deps.tracking.record(good, { ...(body.loadId ? { loadId: body.loadId } : {}), receivedAt: now }, { actor });
-        return { status: 202, body: { loadId: r.loadId, accepted: good.length, rejected, position: r.position ? formatPosition(r.position) : null } };
+        const r = await deps.tracking.record(
+          good,
+          { ...(body.loadId ? { loadId: body.loadId } : {}), receivedAt: now },
+          { actor },
+        );
+        return {
+          status: 202,
+          body: {
+            loadId: r.loadId,
+            accepted: good.length,
+            rejected,
+            position: r.position ? formatPosition(r.position) : null,
+          },
+        };
       },
     }),
     defineRoute({
@@ -108,13 +128,25 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
         radiusMi: z.coerce.number().min(0.1).max(500),
         limit: z.coerce.number().int().min(1).max(200).default(50),
       }),
-      responses: { 200: { description: 'Nearby loads', schema: z.object({ items: z.array(trackedSchema.extend({ distanceMi: z.number() })) }) } },
+      responses: {
+        200: {
+          description: 'Nearby loads',
+          schema: z.object({ items: z.array(trackedSchema.extend({ distanceMi: z.number() })) }),
+        },
+      },
       async handle({ query, actor }) {
         // Staff see every load; others filter what the index returns, so look further for them.
         const staff = actor.roles.includes('admin') || actor.roles.includes('auditor');
-        const near = await deps.locations.near(query, query.radiusMi, staff ? query.limit : Math.min(5_000, query.limit * 20));
+        const near = await deps.locations.near(
+          query,
+          query.radiusMi,
+          staff ? query.limit : Math.min(5_000, query.limit * 20),
+        );
         const items = near.filter((t) => maySee(actor, t)).slice(0, query.limit);
-        return { status: 200, body: { items: items.map((t) => ({ ...tracked(t), distanceMi: Math.round(t.distanceMi * 100) / 100 })) } };
+        return {
+          status: 200,
+          body: { items: items.map((t) => ({ ...tracked(t), distanceMi: Math.round(t.distanceMi * 100) / 100 })) },
+        };
       },
     }),
     defineRoute({
@@ -143,7 +175,13 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
       query: z.object({
         from: z.iso.datetime({ offset: true }).optional(),
         to: z.iso.datetime({ offset: true }).optional(),
-        maxPoints: z.coerce.number().int().min(2).max(20_000).default(2_000).meta({ description: 'Longer tracks are thinned to every n-th point, keeping the first and last' }),
+        maxPoints: z.coerce
+          .number()
+          .int()
+          .min(2)
+          .max(20_000)
+          .default(2_000)
+          .meta({ description: 'Longer tracks are thinned to every n-th point, keeping the first and last' }),
       }),
       responses: {
         200: {
@@ -151,7 +189,17 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
           schema: z.object({
             loadId: z.string(),
             total: z.number().int().meta({ description: 'Points in the time range before thinning' }),
-            points: z.array(z.object({ pingId: z.string(), lat: z.number(), lng: z.number(), speedMph: z.number(), headingDeg: z.number().nullable(), accuracyM: z.number().nullable(), recordedAt: z.string() })),
+            points: z.array(
+              z.object({
+                pingId: z.string(),
+                lat: z.number(),
+                lng: z.number(),
+                speedMph: z.number(),
+                headingDeg: z.number().nullable(),
+                accuracyM: z.number().nullable(),
+                recordedAt: z.string(),
+              }),
+            ),
           }),
         },
       },
@@ -160,9 +208,21 @@ export function trackingRoutes(deps: TrackingDeps): Route[] {
         if (!parties || !maySee(actor, parties)) throw notFound(params.loadId);
         const from = query.from ? new Date(query.from) : undefined;
         const to = query.to ? new Date(query.to) : undefined;
-        if (from && to && from > to) throw new HttpProblem(400, `${PROBLEM_BASE}validation`, 'from must not be after to');
-        const { points, total } = await trackOf(deps.knex, params.loadId, { ...(from ? { from } : {}), ...(to ? { to } : {}), maxPoints: query.maxPoints });
-        return { status: 200, body: { loadId: params.loadId, total, points: points.map((p) => ({ ...p, recordedAt: p.recordedAt.toISOString() })) } };
+        if (from && to && from > to)
+          throw new HttpProblem(400, `${PROBLEM_BASE}validation`, 'from must not be after to');
+        const { points, total } = await trackOf(deps.knex, params.loadId, {
+          ...(from ? { from } : {}),
+          ...(to ? { to } : {}),
+          maxPoints: query.maxPoints,
+        });
+        return {
+          status: 200,
+          body: {
+            loadId: params.loadId,
+            total,
+            points: points.map((p) => ({ ...p, recordedAt: p.recordedAt.toISOString() })),
+          },
+        };
       },
     }),
   ];

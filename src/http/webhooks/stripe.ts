@@ -29,7 +29,11 @@ type Outcome = 'applied' | 'ignored' | 'not yet known';
  * bytes, not their shape (Stripe's `constructEvent` only checks it, then calls JSON.parse). Ids and types are
  * printable ASCII of at most 255 characters (Stripe's ids are `evt_…`, documented up to 255).
  */
-const stripeText = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'Expected printable ASCII without spaces');
+const stripeText = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'Expected printable ASCII without spaces');
 // The time of a command becomes an ISO date in the stored event: years 1970 to 9999 only.
 const created = z.number().int().min(0).max(253_402_300_799);
 const envelope = { id: stripeText, created };
@@ -39,18 +43,30 @@ const anyEvent = z.object({ ...envelope, type: stripeText, data: z.object({ obje
 const paymentIntent = z.object({
   id: stripeText,
   metadata: z.record(z.string(), z.string()).nullish(),
-  last_payment_error: z.object({ code: z.string().max(500).nullish(), decline_code: z.string().max(500).nullish() }).nullish(),
+  last_payment_error: z
+    .object({ code: z.string().max(500).nullish(), decline_code: z.string().max(500).nullish() })
+    .nullish(),
 });
 const dispute = z.object({
   id: stripeText,
   amount: z.number().int().min(0),
-  payment_intent: z.union([stripeText, z.object({ id: stripeText })], { error: 'Expected a payment intent id, or an object with one' }),
+  payment_intent: z.union([stripeText, z.object({ id: stripeText })], {
+    error: 'Expected a payment intent id, or an object with one',
+  }),
   status: z.string().min(1).max(255),
   reason: z.string().min(1).max(500),
 });
 const handledEvent = z.discriminatedUnion('type', [
-  z.object({ ...envelope, type: z.enum(['payment_intent.succeeded', 'payment_intent.payment_failed']), data: z.object({ object: paymentIntent }) }),
-  z.object({ ...envelope, type: z.enum(['charge.dispute.created', 'charge.dispute.closed']), data: z.object({ object: dispute }) }),
+  z.object({
+    ...envelope,
+    type: z.enum(['payment_intent.succeeded', 'payment_intent.payment_failed']),
+    data: z.object({ object: paymentIntent }),
+  }),
+  z.object({
+    ...envelope,
+    type: z.enum(['charge.dispute.created', 'charge.dispute.closed']),
+    data: z.object({ object: dispute }),
+  }),
 ]);
 type AnyEvent = z.infer<typeof anyEvent>;
 type HandledEvent = z.infer<typeof handledEvent>;
@@ -91,19 +107,40 @@ export function stripeWebhook(deps: StripeWebhookDeps): Middleware {
       if (!signature) throw new Error('no Stripe-Signature header');
       signatures.verifyHeader(raw, signature, deps.secret, deps.toleranceSeconds);
     } catch (err) {
-      deps.logger.warn('stripe webhook refused: bad or missing signature', { ip: ctx.ip, reason: (err as Error).message, bytes: raw.length });
+      deps.logger.warn('stripe webhook refused: bad or missing signature', {
+        ip: ctx.ip,
+        reason: (err as Error).message,
+        bytes: raw.length,
+      });
       return problem(400, 'bad-signature', 'The Stripe signature is missing, invalid or too old');
     }
     const parsed = parseEvent(raw);
     if ('refused' in parsed) {
-      deps.logger.warn('stripe webhook refused: malformed event', { ip: ctx.ip, reason: parsed.refused, bytes: raw.length, ...(parsed.eventId ? { eventId: parsed.eventId } : {}) });
-      return problem(400, 'bad-webhook-event', `The signed body is not a Stripe event this endpoint accepts: ${parsed.refused}`);
+      deps.logger.warn('stripe webhook refused: malformed event', {
+        ip: ctx.ip,
+        reason: parsed.refused,
+        bytes: raw.length,
+        ...(parsed.eventId ? { eventId: parsed.eventId } : {}),
+      });
+      return problem(
+        400,
+        'bad-webhook-event',
+        `The signed body is not a Stripe event this endpoint accepts: ${parsed.refused}`,
+      );
     }
     const { event, handled } = parsed;
 
-    const inserted = await deps.knex('stripe_webhook_events').insert({ event_id: event.id, type: event.type }).onConflict('event_id').ignore().returning('event_id');
+    const inserted = await deps
+      .knex('stripe_webhook_events')
+      .insert({ event_id: event.id, type: event.type })
+      .onConflict('event_id')
+      .ignore()
+      .returning('event_id');
     if (!inserted.length) {
-      const seen = await deps.knex('stripe_webhook_events').where({ event_id: event.id }).first<{ processed_at: Date | null; outcome: string | null }>();
+      const seen = await deps
+        .knex('stripe_webhook_events')
+        .where({ event_id: event.id })
+        .first<{ processed_at: Date | null; outcome: string | null }>();
       if (seen?.processed_at) {
         ctx.body = { received: true, duplicate: true, outcome: seen.outcome };
         return;
@@ -113,13 +150,24 @@ export function stripeWebhook(deps: StripeWebhookDeps): Middleware {
     try {
       outcome = handled ? await act(handled) : 'ignored';
     } catch (err) {
-      deps.logger.error('stripe webhook failed; Stripe will deliver it again', { eventId: event.id, type: event.type, err });
+      deps.logger.error('stripe webhook failed; Stripe will deliver it again', {
+        eventId: event.id,
+        type: event.type,
+        err,
+      });
       return problem(500, 'webhook-failed', 'The event could not be applied now');
     }
     if (outcome === 'not yet known') {
-      return problem(503, 'not-yet-known', 'The payment this event is about is not known here yet; deliver again later');
+      return problem(
+        503,
+        'not-yet-known',
+        'The payment this event is about is not known here yet; deliver again later',
+      );
     }
-    await deps.knex('stripe_webhook_events').where({ event_id: event.id }).update({ processed_at: new Date(), outcome });
+    await deps
+      .knex('stripe_webhook_events')
+      .where({ event_id: event.id })
+      .update({ processed_at: new Date(), outcome });
     ctx.body = { received: true, outcome };
   };
 
@@ -147,23 +195,39 @@ export function stripeWebhook(deps: StripeWebhookDeps): Middleware {
         const { paymentId, chargeId } = intent.metadata ?? {};
         // Not one of ours: our intents carry the payment's and the charge's uuids.
         if (!paymentId || !chargeId || !UUID.test(paymentId)) return 'ignored';
-        if (event.type === 'payment_intent.succeeded') return send(paymentId, { type: 'RecordChargeSucceeded', data: { chargeId, providerRef: intent.id } }, event);
+        if (event.type === 'payment_intent.succeeded')
+          return send(paymentId, { type: 'RecordChargeSucceeded', data: { chargeId, providerRef: intent.id } }, event);
         const reason = intent.last_payment_error?.decline_code || intent.last_payment_error?.code || 'payment failed';
         return send(paymentId, { type: 'RecordChargeFailed', data: { chargeId, reason } }, event);
       }
       case 'charge.dispute.created':
       case 'charge.dispute.closed': {
         const dispute = event.data.object;
-        const chargeRef = typeof dispute.payment_intent === 'string' ? dispute.payment_intent : dispute.payment_intent.id;
+        const chargeRef =
+          typeof dispute.payment_intent === 'string' ? dispute.payment_intent : dispute.payment_intent.id;
         const paymentId = await paymentOfCharge(deps.knex, chargeRef);
         if (!paymentId) return 'not yet known';
         if (event.type === 'charge.dispute.created') {
-          return send(paymentId, { type: 'OpenDispute', data: { disputeId: dispute.id, amountCents: dispute.amount, reason: dispute.reason } }, event);
+          return send(
+            paymentId,
+            {
+              type: 'OpenDispute',
+              data: { disputeId: dispute.id, amountCents: dispute.amount, reason: dispute.reason },
+            },
+            event,
+          );
         }
         // Closed before we heard it opened (deliveries are not ordered): wait for the opening.
         const state = await deps.payments.state(paymentId);
         if (state.status === 'none' || !state.settlement.disputes[dispute.id]) return 'not yet known';
-        return send(paymentId, { type: 'ResolveDispute', data: { disputeId: dispute.id, outcome: dispute.status === 'won' ? 'won' : 'lost' } }, event);
+        return send(
+          paymentId,
+          {
+            type: 'ResolveDispute',
+            data: { disputeId: dispute.id, outcome: dispute.status === 'won' ? 'won' : 'lost' },
+          },
+          event,
+        );
       }
       default: {
         const unhandled: never = event;
@@ -191,7 +255,10 @@ function parseEvent(raw: Buffer): Parsed {
     return { refused: 'the body is not JSON' };
   }
   const where = unstorableText(body);
-  if (where !== undefined) return { refused: `${where.slice(1) || 'the event'} holds a NUL character or an unpaired UTF-16 surrogate, which cannot be stored` };
+  if (where !== undefined)
+    return {
+      refused: `${where.slice(1) || 'the event'} holds a NUL character or an unpaired UTF-16 surrogate, which cannot be stored`,
+    };
   const any = anyEvent.safeParse(body);
   if (!any.success) return { refused: describe(any.error), ...eventIdOf(body) };
   if (!HANDLED.has(any.data.type)) return { event: any.data };

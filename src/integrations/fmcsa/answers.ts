@@ -71,7 +71,8 @@ function thousandsToCents(v: unknown): number | undefined {
   return Number.isFinite(n) && n >= 0 ? Math.round(n * 1000 * 100) : undefined;
 }
 
-const text = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : typeof v === 'number' ? String(v) : undefined);
+const text = (v: unknown) =>
+  typeof v === 'string' && v.trim() !== '' ? v.trim() : typeof v === 'number' ? String(v) : undefined;
 
 /** The records of an answer's `content`, whichever shape it came in (none for null or empty). */
 export function records(body: unknown, key?: string): Json[] {
@@ -122,7 +123,9 @@ export function outOfServiceOf(r: Json): FmcsaOutOfServiceOrder {
   const status = text(r.oosStatus ?? r.status)?.toUpperCase();
   const optional = { oosDate: text(r.oosDate), reason: text(r.oosReason ?? r.oosReasonDescription) };
   return {
-    ...(Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) as Partial<FmcsaOutOfServiceOrder>),
+    ...(Object.fromEntries(
+      Object.entries(optional).filter(([, v]) => v !== undefined),
+    ) as Partial<FmcsaOutOfServiceOrder>),
     active: !ended && status !== 'INACTIVE' && status !== 'RESCINDED' && status !== 'I',
   };
 }

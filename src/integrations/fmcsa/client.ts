@@ -42,7 +42,10 @@ export class FmcsaUnavailable extends Error {
 
 /** The register refused the request itself (a bad webKey, a malformed path): retrying will not help. */
 export class FmcsaRejected extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'FmcsaRejected';
   }
@@ -149,7 +152,10 @@ export class FmcsaClient implements FmcsaApi {
       body = await this.policy.execute(({ signal }) => this.fetch(resource, signal), new AbortController().signal);
     } catch (err) {
       if (err instanceof BrokenCircuitError) throw new FmcsaCircuitOpen(this.retryInMs);
-      if (err instanceof TaskCancelledError) throw new FmcsaUnavailable(`FMCSA did not answer ${resource} within ${this.options.timeoutMs} ms`, { cause: err });
+      if (err instanceof TaskCancelledError)
+        throw new FmcsaUnavailable(`FMCSA did not answer ${resource} within ${this.options.timeoutMs} ms`, {
+          cause: err,
+        });
       throw err;
     }
     if (cache) await cache.redis.set(key, JSON.stringify(body), 'EX', cache.seconds);
@@ -159,13 +165,30 @@ export class FmcsaClient implements FmcsaApi {
   /** One request to the register (a client span when tracing; the web key is never in it). */
   private fetch(resource: string, signal: AbortSignal): Promise<unknown> {
     const name = resource.replace(/\d+/g, ':n');
-    return withSpan(`fmcsa GET ${name}`, { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'GET', 'server.address': new URL(this.options.baseUrl).host, 'freight.resource': name } }, (span) =>
-      this.fetchOnce(resource, name, signal, (o) => span?.setAttribute('freight.outcome', o)),
+    return withSpan(
+      `fmcsa GET ${name}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'http.request.method': 'GET',
+          'server.address': new URL(this.options.baseUrl).host,
+          'freight.resource': name,
+        },
+      },
+      (span) => this.fetchOnce(resource, name, signal, (o) => span?.setAttribute('freight.outcome', o)),
     );
   }
 
-  private async fetchOnce(resource: string, name: string, signal: AbortSignal, traced: (o: string) => void): Promise<unknown> {
-    const url = new URL(resource, this.options.baseUrl.endsWith('/') ? this.options.baseUrl : `${this.options.baseUrl}/`);
+  private async fetchOnce(
+    resource: string,
+    name: string,
+    signal: AbortSignal,
+    traced: (o: string) => void,
+  ): Promise<unknown> {
+    const url = new URL(
+      resource,
+      this.options.baseUrl.endsWith('/') ? this.options.baseUrl : `${this.options.baseUrl}/`,
+    );
     url.searchParams.set('webKey', this.options.webKey);
     const started = performance.now();
     const outcome = (o: 'ok' | 'not_found' | 'unavailable' | 'rejected') => {
@@ -186,7 +209,9 @@ export class FmcsaClient implements FmcsaApi {
     const html = /^\s*</.test(text) || (res.headers.get('content-type') ?? '').includes('text/html');
     if (res.status >= 500 || res.status === 429 || html) {
       outcome('unavailable');
-      throw new FmcsaUnavailable(html ? `FMCSA answered an HTML page (status ${res.status}): maintenance` : `FMCSA answered ${res.status}`);
+      throw new FmcsaUnavailable(
+        html ? `FMCSA answered an HTML page (status ${res.status}): maintenance` : `FMCSA answered ${res.status}`,
+      );
     }
     if (res.status === 404) {
       outcome('not_found');

@@ -13,7 +13,12 @@ export interface VerificationRequest {
  * coverage seen now is trusted for `insuranceTrustMs` (longer than the daily re-check's period):
  * a carrier the re-check cannot reach again drops out of eligibility instead of staying in.
  */
-export async function checkCarrier(api: FmcsaApi, req: VerificationRequest, now: Date, insuranceTrustMs: number): Promise<Omit<Verification, 'source'>> {
+export async function checkCarrier(
+  api: FmcsaApi,
+  req: VerificationRequest,
+  now: Date,
+  insuranceTrustMs: number,
+): Promise<Omit<Verification, 'source'>> {
   const [carrier, authority, orders, byDocket] = await Promise.all([
     api.carrier(req.usdotNumber),
     api.authority(req.usdotNumber),
@@ -25,7 +30,12 @@ export async function checkCarrier(api: FmcsaApi, req: VerificationRequest, now:
 
 /** The pure part: the register's answers → our verification. */
 export function verificationFrom(
-  a: { carrier: FmcsaCarrier | undefined; authority: FmcsaAuthority[]; orders: FmcsaOutOfServiceOrder[]; byDocket: FmcsaCarrier[] | undefined },
+  a: {
+    carrier: FmcsaCarrier | undefined;
+    authority: FmcsaAuthority[];
+    orders: FmcsaOutOfServiceOrder[];
+    byDocket: FmcsaCarrier[] | undefined;
+  },
   req: VerificationRequest,
   now: Date,
   insuranceTrustMs: number,

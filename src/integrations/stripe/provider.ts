@@ -9,7 +9,13 @@ export interface PaymentProvider {
   /** Transfers the carrier's payout to its Connect account. */
   transfer(p: TransferRequest): Promise<{ ref: string }>;
   /** Returns part or all of a charge to the shipper. */
-  refund(p: { paymentId: string; refundId: string; chargeRef: string; amountCents: number; idempotencyKey: string }): Promise<{ ref: string }>;
+  refund(p: {
+    paymentId: string;
+    refundId: string;
+    chargeRef: string;
+    amountCents: number;
+    idempotencyKey: string;
+  }): Promise<{ ref: string }>;
 }
 
 export interface ChargeRequest {
@@ -35,7 +41,10 @@ export interface TransferRequest {
 
 /** The provider could not answer (5xx, timeout, no connection, rate limit, circuit open): try again later. */
 export class ProviderUnavailable extends Error {
-  constructor(message: string, readonly retryInMs = 0) {
+  constructor(
+    message: string,
+    readonly retryInMs = 0,
+  ) {
     super(message);
     this.name = 'ProviderUnavailable';
   }
@@ -90,7 +99,10 @@ export class StripeProvider implements PaymentProvider {
       ...(options.port ? { port: options.port } : {}),
       ...(options.protocol ? { protocol: options.protocol } : {}),
     });
-    this.breaker = circuitBreaker(handleWhen(transient), { halfOpenAfter: options.breakerOpenMs, breaker: new ConsecutiveBreaker(options.breakerFailures) });
+    this.breaker = circuitBreaker(handleWhen(transient), {
+      halfOpenAfter: options.breakerOpenMs,
+      breaker: new ConsecutiveBreaker(options.breakerFailures),
+    });
     this.breaker.onBreak(() => {
       this.openedAt = Date.now();
     });
@@ -105,44 +117,67 @@ export class StripeProvider implements PaymentProvider {
 
   async charge(p: ChargeRequest) {
     try {
-      const intent = await this.call(() =>
-        this.stripe.paymentIntents.create(
-          {
-            amount: p.amountCents,
-            currency: p.currency,
-            customer: p.customer,
-            payment_method: p.paymentMethod,
-            confirm: true,
-            off_session: true,
-            transfer_group: p.transferGroup,
-            metadata: { paymentId: p.paymentId, chargeId: p.chargeId },
-          },
-          { idempotencyKey: p.idempotencyKey },
-        ),
+      const intent = await this.call(
+        () =>
+          this.stripe.paymentIntents.create(
+            {
+              amount: p.amountCents,
+              currency: p.currency,
+              customer: p.customer,
+              payment_method: p.paymentMethod,
+              confirm: true,
+              off_session: true,
+              transfer_group: p.transferGroup,
+              metadata: { paymentId: p.paymentId, chargeId: p.chargeId },
+            },
+            { idempotencyKey: p.idempotencyKey },
+          ),
         'charge',
       );
       if (intent.status === 'succeeded') return { outcome: 'succeeded' as const, ref: intent.id };
       return { outcome: 'declined' as const, reason: `payment intent ${intent.status}` };
     } catch (err) {
-      if (err instanceof Stripe.errors.StripeCardError) return { outcome: 'declined' as const, reason: err.decline_code ?? err.code ?? err.message };
+      if (err instanceof Stripe.errors.StripeCardError)
+        return { outcome: 'declined' as const, reason: err.decline_code ?? err.code ?? err.message };
       throw err;
     }
   }
 
   async transfer(p: TransferRequest) {
-    const t = await this.call(() =>
-      this.stripe.transfers.create(
-        { amount: p.amountCents, currency: p.currency, destination: p.destination, transfer_group: p.transferGroup, metadata: { paymentId: p.paymentId } },
-        { idempotencyKey: p.idempotencyKey },
-      ),
+    const t = await this.call(
+      () =>
+        this.stripe.transfers.create(
+          {
+            amount: p.amountCents,
+            currency: p.currency,
+            destination: p.destination,
+            transfer_group: p.transferGroup,
+            metadata: { paymentId: p.paymentId },
+          },
+          { idempotencyKey: p.idempotencyKey },
+        ),
       'transfer',
     );
     return { ref: t.id };
   }
 
-  async refund(p: { paymentId: string; refundId: string; chargeRef: string; amountCents: number; idempotencyKey: string }) {
-    const r = await this.call(() =>
-      this.stripe.refunds.create({ payment_intent: p.chargeRef, amount: p.amountCents, metadata: { paymentId: p.paymentId, refundId: p.refundId } }, { idempotencyKey: p.idempotencyKey }),
+  async refund(p: {
+    paymentId: string;
+    refundId: string;
+    chargeRef: string;
+    amountCents: number;
+    idempotencyKey: string;
+  }) {
+    const r = await this.call(
+      () =>
+        this.stripe.refunds.create(
+          {
+            payment_intent: p.chargeRef,
+            amount: p.amountCents,
+            metadata: { paymentId: p.paymentId, refundId: p.refundId },
+          },
+          { idempotencyKey: p.idempotencyKey },
+        ),
       'refund',
     );
     return { ref: r.id };
@@ -150,8 +185,10 @@ export class StripeProvider implements PaymentProvider {
 
   /** One Stripe operation through the breaker (a client span when tracing). */
   private call<T>(fn: () => Promise<T>, operation = 'call'): Promise<T> {
-    return withSpan(`stripe ${operation}`, { kind: SpanKind.CLIENT, attributes: { 'freight.operation': operation } }, (span) =>
-      this.callOnce(fn, operation, (o) => span?.setAttribute('freight.outcome', o)),
+    return withSpan(
+      `stripe ${operation}`,
+      { kind: SpanKind.CLIENT, attributes: { 'freight.operation': operation } },
+      (span) => this.callOnce(fn, operation, (o) => span?.setAttribute('freight.outcome', o)),
     );
   }
 
@@ -169,7 +206,11 @@ export class StripeProvider implements PaymentProvider {
       if (err instanceof Stripe.errors.StripeCardError) observe('declined');
       else if (err instanceof BrokenCircuitError || (err instanceof Error && transient(err))) observe('unavailable');
       else observe('rejected');
-      if (err instanceof BrokenCircuitError) throw new ProviderUnavailable('Stripe circuit open', Math.max(0, this.openedAt + this.options.breakerOpenMs - Date.now()));
+      if (err instanceof BrokenCircuitError)
+        throw new ProviderUnavailable(
+          'Stripe circuit open',
+          Math.max(0, this.openedAt + this.options.breakerOpenMs - Date.now()),
+        );
       if (err instanceof Stripe.errors.StripeCardError) throw err;
       if (err instanceof Error && transient(err)) throw new ProviderUnavailable(`Stripe unavailable: ${err.message}`);
       throw new ProviderRejected(`Stripe refused: ${(err as Error).message}`);

@@ -31,7 +31,8 @@ export interface Notification {
 /** Who is told: the members of an organisation in some roles, or one user; the organisations read model finds their addresses. */
 type Audience = Recipients;
 
-const money = (cents: number) => `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+const money = (cents: number) =>
+  `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 const OFFICE: Role[] = ['shipper', 'dispatcher', 'admin'];
 const CARRIER_OFFICE: Role[] = ['carrier', 'dispatcher', 'admin'];
 
@@ -69,9 +70,18 @@ export async function messagesFor(
   const carrierOrg = 'booking' in state ? { orgId: state.booking.carrierOrgId, roles: CARRIER_OFFICE } : undefined;
   switch (event.type) {
     case 'BidPlaced':
-      return [{ audience: shipper, subject: `New bid on load ${reference}`, body: `A carrier bid ${money(event.data.amountCents)} on load ${reference}.` }];
+      return [
+        {
+          audience: shipper,
+          subject: `New bid on load ${reference}`,
+          body: `A carrier bid ${money(event.data.amountCents)} on load ${reference}.`,
+        },
+      ];
     case 'LoadBooked': {
-      const booked = { subject: `Load ${reference} booked`, body: `Load ${reference} is booked at ${money(event.data.rateCents)} (${event.data.via === 'bid' ? 'accepted bid' : 'book now'}).` };
+      const booked = {
+        subject: `Load ${reference} booked`,
+        body: `Load ${reference} is booked at ${money(event.data.rateCents)} (${event.data.via === 'bid' ? 'accepted bid' : 'book now'}).`,
+      };
       return [
         { audience: shipper, ...booked },
         { audience: { orgId: event.data.carrierOrgId, roles: CARRIER_OFFICE }, ...booked },
@@ -88,20 +98,49 @@ export async function messagesFor(
         },
       ];
     case 'LoadDelivered':
-      return [{ audience: shipper, subject: `Load ${reference} delivered`, body: `Load ${reference} was delivered; signed by ${event.data.proofOfDelivery.signedBy}.` }];
+      return [
+        {
+          audience: shipper,
+          subject: `Load ${reference} delivered`,
+          body: `Load ${reference} was delivered; signed by ${event.data.proofOfDelivery.signedBy}.`,
+        },
+      ];
     case 'LoadCancelled':
-      return carrierOrg ? [{ audience: carrierOrg, subject: `Load ${reference} cancelled`, body: `The shipper cancelled load ${reference}: ${event.data.reason}.` }] : [];
+      return carrierOrg
+        ? [
+            {
+              audience: carrierOrg,
+              subject: `Load ${reference} cancelled`,
+              body: `The shipper cancelled load ${reference}: ${event.data.reason}.`,
+            },
+          ]
+        : [];
     case 'LoadBookingReleased':
-      return [{ audience: shipper, subject: `Carrier released load ${reference}`, body: `The carrier released load ${reference} (${event.data.reason}); it is back on the board.` }];
+      return [
+        {
+          audience: shipper,
+          subject: `Carrier released load ${reference}`,
+          body: `The carrier released load ${reference} (${event.data.reason}); it is back on the board.`,
+        },
+      ];
     case 'LoadFlaggedForReview': {
-      const flagged = { subject: `Load ${reference} flagged for review`, body: `Pickup of load ${reference} was confirmed but the truck's GPS did not place it at the site (${event.data.reason.replace(/_/g, ' ')}).` };
+      const flagged = {
+        subject: `Load ${reference} flagged for review`,
+        body: `Pickup of load ${reference} was confirmed but the truck's GPS did not place it at the site (${event.data.reason.replace(/_/g, ' ')}).`,
+      };
       return [
         { audience: shipper, ...flagged },
         { audience: { orgId: platformOrgId, roles: ['admin'] }, ...flagged },
       ];
     }
     case 'LoadExpired':
-      return [{ audience: shipper, subject: `Load ${reference} expired`, body: `Nobody booked load ${reference} before its pickup window passed.` }];
+      return [
+        {
+          audience: shipper,
+          subject: `Load ${reference} expired`,
+          body: `Nobody booked load ${reference} before its pickup window passed.`,
+        },
+      ];
     default:
       return [];
   }

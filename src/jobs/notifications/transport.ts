@@ -17,6 +17,12 @@ export class LogTransport implements NotificationTransport {
   constructor(private readonly logger: Logger) {}
 
   async send(message: Notification, idempotencyKey: string): Promise<void> {
-    this.logger.info('notification', { channel: message.channel, to: message.to, subject: message.subject, body: message.body, idempotencyKey });
+    this.logger.info('notification', {
+      channel: message.channel,
+      to: message.to,
+      subject: message.subject,
+      body: message.body,
+      idempotencyKey,
+    });
   }
 }

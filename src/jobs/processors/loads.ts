@@ -17,7 +17,11 @@ const SYSTEM = systemActor(EXPIRY_ACTOR);
 export const PERFORMANCE_ACTOR = 'system:carrier-performance';
 
 /** Scores the carrier for the delivery or released booking that caused the job. */
-export function performanceProcessor(deps: { store: EventStore; loads: Pick<LoadService, 'state'>; carriers: Pick<CarrierService, 'recordOutcome'> }) {
+export function performanceProcessor(deps: {
+  store: EventStore;
+  loads: Pick<LoadService, 'state'>;
+  carriers: Pick<CarrierService, 'recordOutcome'>;
+}) {
   return async (job: Job<CausedBy>) => {
     const e = await eventAt(deps.store, job.data.streamId, job.data.revision);
     // The load as it stood just before the event: its booking and delivery window.

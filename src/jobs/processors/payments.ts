@@ -33,7 +33,11 @@ export interface PaymentJobDeps {
   /** Delay before the second attempt; doubles after each. */
   retryMs: number;
   /** Records each charge, payout and refund outcome with its time since delivery. */
-  observe?: (stage: 'charge' | 'payout' | 'refund', outcome: 'succeeded' | 'failed', secondsSinceDelivery: number) => void;
+  observe?: (
+    stage: 'charge' | 'payout' | 'refund',
+    outcome: 'succeeded' | 'failed',
+    secondsSinceDelivery: number,
+  ) => void;
 }
 
 /**
@@ -52,16 +56,26 @@ export function paymentProcessor(deps: PaymentJobDeps) {
     ...(job.data.causationId ? { causationId: job.data.causationId } : {}),
     ...(job.data.correlationId ? { correlationId: job.data.correlationId } : {}),
   });
-  const cmd = <T extends payment.PaymentCommand['type']>(type: T, data: Extract<payment.PaymentCommand, { type: T }>['data']) =>
-    ({ type, data }) as Unsent<payment.PaymentCommand>;
-  const run = (job: Job<PaymentJob>, command: Unsent<payment.PaymentCommand>, key: string) => payments.run(job.data.paymentId, command, system(job, key));
+  const cmd = <T extends payment.PaymentCommand['type']>(
+    type: T,
+    data: Extract<payment.PaymentCommand, { type: T }>['data'],
+  ) => ({ type, data }) as Unsent<payment.PaymentCommand>;
+  const run = (job: Job<PaymentJob>, command: Unsent<payment.PaymentCommand>, key: string) =>
+    payments.run(job.data.paymentId, command, system(job, key));
   const flag = (job: Job<PaymentJob>, stage: 'charge' | 'payout' | 'refund', attempts: number, reason: string) =>
     run(job, cmd('FlagForReview', { stage, attempts, reason }), `flag-${stage}-${job.id}`);
   const lastTry = (job: Job<PaymentJob>) => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const observe = (s: payment.Settlement, stage: 'charge' | 'payout' | 'refund', outcome: 'succeeded' | 'failed') =>
     deps.observe?.(stage, outcome, Math.max(0, (Date.now() - s.deliveredAt.getTime()) / 1000));
   const later = (job: Job<PaymentJob>, name: 'charge' | 'payout' | 'refund', attempt: number) =>
-    queue.add(name, { ...job.data, attempt }, { jobId: `${name}-${job.data.paymentId}-${job.data.refundId ? `${job.data.refundId}-` : ''}${attempt}`, delay: Math.round(deps.retryMs * 2 ** (attempt - 2) * (0.8 + Math.random() * 0.4)) });
+    queue.add(
+      name,
+      { ...job.data, attempt },
+      {
+        jobId: `${name}-${job.data.paymentId}-${job.data.refundId ? `${job.data.refundId}-` : ''}${attempt}`,
+        delay: Math.round(deps.retryMs * 2 ** (attempt - 2) * (0.8 + Math.random() * 0.4)),
+      },
+    );
 
   async function charge(job: Job<PaymentJob>) {
     const { paymentId } = job.data;
@@ -105,7 +119,8 @@ export function paymentProcessor(deps: PaymentJobDeps) {
     }
     await run(job, cmd('RecordChargeFailed', { chargeId, reason: result.reason }), `charge-result-${chargeId}`);
     observe(s, 'charge', 'failed');
-    if (attempt >= deps.chargeAttempts) await flag(job, 'charge', attempt, `the charge failed ${attempt} times: ${result.reason}`);
+    if (attempt >= deps.chargeAttempts)
+      await flag(job, 'charge', attempt, `the charge failed ${attempt} times: ${result.reason}`);
     else await later(job, 'charge', attempt + 1);
     return { declined: result.reason };
   }
@@ -144,18 +159,28 @@ export function paymentProcessor(deps: PaymentJobDeps) {
         transferGroup: loadStream(s.loadId),
         idempotencyKey: `payout-${pending.payoutId}`,
       });
-      await run(job, cmd('RecordPayoutSent', { payoutId: pending.payoutId, providerRef: ref }), `payout-result-${pending.payoutId}`);
+      await run(
+        job,
+        cmd('RecordPayoutSent', { payoutId: pending.payoutId, providerRef: ref }),
+        `payout-result-${pending.payoutId}`,
+      );
       observe(s, 'payout', 'succeeded');
       return { paid: ref };
     } catch (err) {
       if (err instanceof ProviderRejected) {
-        await run(job, cmd('RecordPayoutFailed', { payoutId: pending.payoutId, reason: err.message }), `payout-result-${pending.payoutId}`);
+        await run(
+          job,
+          cmd('RecordPayoutFailed', { payoutId: pending.payoutId, reason: err.message }),
+          `payout-result-${pending.payoutId}`,
+        );
         observe(s, 'payout', 'failed');
-        if (attempts >= deps.payoutAttempts) await flag(job, 'payout', attempts, `charge succeeded, transfer failed ${attempts} times: ${err.message}`);
+        if (attempts >= deps.payoutAttempts)
+          await flag(job, 'payout', attempts, `charge succeeded, transfer failed ${attempts} times: ${err.message}`);
         else await later(job, 'payout', attempts + 1);
         return { failed: err.message };
       }
-      if (err instanceof ProviderUnavailable && lastTry(job)) await flag(job, 'payout', attempts, `charge succeeded, Stripe did not answer the transfer: ${err.message}`);
+      if (err instanceof ProviderUnavailable && lastTry(job))
+        await flag(job, 'payout', attempts, `charge succeeded, Stripe did not answer the transfer: ${err.message}`);
       throw err;
     }
   }
@@ -169,23 +194,36 @@ export function paymentProcessor(deps: PaymentJobDeps) {
     if (!r || r.sent) return { skipped: r ? 'already sent' : 'no such refund' };
     if (!s.charge.ref) return { skipped: 'no charge to refund' };
     try {
-      const { ref } = await provider.refund({ paymentId, refundId, chargeRef: s.charge.ref, amountCents: r.amountCents, idempotencyKey: `refund-${refundId}` });
+      const { ref } = await provider.refund({
+        paymentId,
+        refundId,
+        chargeRef: s.charge.ref,
+        amountCents: r.amountCents,
+        idempotencyKey: `refund-${refundId}`,
+      });
       await run(job, cmd('RecordRefundSent', { refundId, providerRef: ref }), `refund-result-${refundId}`);
       observe(s, 'refund', 'succeeded');
       return { refunded: ref };
     } catch (err) {
       if (err instanceof ProviderRejected) {
         const attempt = r.failures + 1;
-        await run(job, cmd('RecordRefundFailed', { refundId, reason: err.message }), `refund-result-${refundId}-${attempt}`);
+        await run(
+          job,
+          cmd('RecordRefundFailed', { refundId, reason: err.message }),
+          `refund-result-${refundId}-${attempt}`,
+        );
         observe(s, 'refund', 'failed');
-        if (attempt >= deps.payoutAttempts) await flag(job, 'refund', attempt, `the refund was refused ${attempt} times: ${err.message}`);
+        if (attempt >= deps.payoutAttempts)
+          await flag(job, 'refund', attempt, `the refund was refused ${attempt} times: ${err.message}`);
         else await later(job, 'refund', attempt + 1);
         return { failed: err.message };
       }
-      if (lastTry(job)) await flag(job, 'refund', r.failures + 1, `Stripe did not answer the refund: ${(err as Error).message}`);
+      if (lastTry(job))
+        await flag(job, 'refund', r.failures + 1, `Stripe did not answer the refund: ${(err as Error).message}`);
       throw err;
     }
   }
 
-  return (job: Job<PaymentJob>, token?: string) => (job.name === 'payout' ? payout(job, token) : job.name === 'refund' ? refund(job) : charge(job));
+  return (job: Job<PaymentJob>, token?: string) =>
+    job.name === 'payout' ? payout(job, token) : job.name === 'refund' ? refund(job) : charge(job);
 }

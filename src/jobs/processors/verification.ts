@@ -20,7 +20,11 @@ export interface VerificationJob {
  * circuit is open a job goes back to the queue, delayed until the circuit may let a call
  * through, its attempts untouched: nothing is lost, and nothing hammers a register that is down.
  */
-export function verificationProcessor(deps: { carriers: CarrierService; fmcsa: FmcsaClient; insuranceTrustMs: number }) {
+export function verificationProcessor(deps: {
+  carriers: CarrierService;
+  fmcsa: FmcsaClient;
+  insuranceTrustMs: number;
+}) {
   return async (job: Job<VerificationJob>, token?: string) => {
     const wait = async (ms: number): Promise<never> => {
       // A little jitter, so the waiting jobs do not all try the half-open circuit at once.
@@ -33,7 +37,12 @@ export function verificationProcessor(deps: { carriers: CarrierService; fmcsa: F
     const { usdotNumber, mcNumber } = state.profile;
     let result;
     try {
-      result = await checkCarrier(deps.fmcsa, { usdotNumber, ...(mcNumber ? { mcNumber } : {}) }, new Date(), deps.insuranceTrustMs);
+      result = await checkCarrier(
+        deps.fmcsa,
+        { usdotNumber, ...(mcNumber ? { mcNumber } : {}) },
+        new Date(),
+        deps.insuranceTrustMs,
+      );
     } catch (err) {
       if (err instanceof FmcsaCircuitOpen) return wait(err.retryInMs);
       // A refused webKey will be refused again: straight to the dead letter, for an admin.
@@ -52,6 +61,8 @@ export function verificationProcessor(deps: { carriers: CarrierService; fmcsa: F
       },
     );
     const recorded = r.events[0];
-    return recorded?.type === 'CarrierVerificationRecorded' ? { verified: recorded.data.verified, reasons: recorded.data.reasons } : { stale: true };
+    return recorded?.type === 'CarrierVerificationRecorded'
+      ? { verified: recorded.data.verified, reasons: recorded.data.reasons }
+      : { stale: true };
   };
 }

@@ -14,7 +14,10 @@ export interface WorkerRole {
 /** The worker role: the job queues (FMCSA checks, re-checks, scores, expiry, notifications, payments) and retention. */
 export async function startWorkerRole(runtime: Runtime, services: Services, metrics: Metrics): Promise<WorkerRole> {
   const { config, logger } = runtime;
-  const retention = startTrackingRetention({ store: runtime.store, knex: runtime.knex, logger }, config.TRACKING_RETENTION_DAYS);
+  const retention = startTrackingRetention(
+    { store: runtime.store, knex: runtime.knex, logger },
+    config.TRACKING_RETENTION_DAYS,
+  );
   const fmcsa = config.FMCSA_WEB_KEY
     ? new FmcsaClient({
         baseUrl: config.FMCSA_BASE_URL,
@@ -51,7 +54,14 @@ export async function startWorkerRole(runtime: Runtime, services: Services, metr
     metrics,
     ...(fmcsa ? { fmcsa } : {}),
     ...(stripe
-      ? { payments: { provider: stripe, chargeAttempts: config.PAYMENT_CHARGE_ATTEMPTS, payoutAttempts: config.PAYMENT_PAYOUT_ATTEMPTS, retryMs: config.PAYMENT_RETRY_MS } }
+      ? {
+          payments: {
+            provider: stripe,
+            chargeAttempts: config.PAYMENT_CHARGE_ATTEMPTS,
+            payoutAttempts: config.PAYMENT_PAYOUT_ATTEMPTS,
+            retryMs: config.PAYMENT_RETRY_MS,
+          },
+        }
       : {}),
     fmcsaPerSecond: config.FMCSA_PER_SECOND,
     insuranceTrustMs: config.FMCSA_INSURANCE_TRUST_HOURS * 3_600_000,

@@ -79,7 +79,13 @@ export interface UpsertOptions<R> {
  * building and numbering those was most of a rebuild's client time (profiled: knex's
  * positionBindings alone 10%); here the statement text is the same for every batch.
  */
-export async function upsertRows<R>(db: Knex | Knex.Transaction, table: string, cols: readonly Column<R>[], rows: readonly R[], opts: UpsertOptions<R>): Promise<number> {
+export async function upsertRows<R>(
+  db: Knex | Knex.Transaction,
+  table: string,
+  cols: readonly Column<R>[],
+  rows: readonly R[],
+  opts: UpsertOptions<R>,
+): Promise<number> {
   if (rows.length === 0) return 0;
   const arrays = cols.map((c) => arrayLiteral(c, rows));
   const names = cols.map((c) => ident(c.name)).join(', ');
@@ -87,11 +93,18 @@ export async function upsertRows<R>(db: Knex | Knex.Transaction, table: string, 
   let conflict = `on conflict (${opts.key.map(ident).join(', ')}) do nothing`;
   if (opts.onConflict === 'update') {
     const keys = new Set<string>(opts.key);
-    const set = (opts.update ?? cols.map((c) => c.name).filter((n) => !keys.has(n))).map((n) => `${ident(n)} = excluded.${ident(n)}`).join(', ');
-    const guard = opts.guard ? ` where ${ident(table)}.${ident(opts.guard.column)} ${opts.guard.op} excluded.${ident(opts.guard.column)}` : '';
+    const set = (opts.update ?? cols.map((c) => c.name).filter((n) => !keys.has(n)))
+      .map((n) => `${ident(n)} = excluded.${ident(n)}`)
+      .join(', ');
+    const guard = opts.guard
+      ? ` where ${ident(table)}.${ident(opts.guard.column)} ${opts.guard.op} excluded.${ident(opts.guard.column)}`
+      : '';
     conflict = `on conflict (${opts.key.map(ident).join(', ')}) do update set ${set}${guard}`;
   }
-  const res = (await db.raw(`insert into ${ident(table)} (${names}) select * from unnest(${unnest}) ${conflict}`, arrays)) as { rowCount?: number };
+  const res = (await db.raw(
+    `insert into ${ident(table)} (${names}) select * from unnest(${unnest}) ${conflict}`,
+    arrays,
+  )) as { rowCount?: number };
   return res.rowCount ?? 0;
 }
 
@@ -117,7 +130,12 @@ const COPY_CHUNK = 1_000;
  * 127,000 rows/s against 48,000 through unnest), so a rebuild loads the rows it creates this way.
  * It runs on the transaction's own connection.
  */
-export async function copyRows<R>(trx: Knex.Transaction, table: string, cols: readonly Column<R>[], rows: readonly R[]): Promise<number> {
+export async function copyRows<R>(
+  trx: Knex.Transaction,
+  table: string,
+  cols: readonly Column<R>[],
+  rows: readonly R[],
+): Promise<number> {
   if (rows.length === 0) return 0;
   const conn = (await trx.client.acquireConnection()) as ClientBase;
   function* chunks() {

@@ -68,7 +68,12 @@ export const col = {
   timestamptz: () => new ColumnDef<Date, false, 'timestamptz'>('timestamptz'),
   /** numeric(precision, scale), read and written as text (global positions exceed 2^53). */
   numeric: (precision: number, scale: number) =>
-    new ColumnDef<string, false, 'numeric'>('numeric', { nullable: false, primary: false, index: false, precision: [precision, scale] }),
+    new ColumnDef<string, false, 'numeric'>('numeric', {
+      nullable: false,
+      primary: false,
+      index: false,
+      precision: [precision, scale],
+    }),
   textArray: <T extends string = string>() => new ColumnDef<T[], false, 'text[]'>('text[]'),
   generated: (sqlType: string, expression: string) => new GeneratedColumn(sqlType, expression),
 };
@@ -79,14 +84,22 @@ export type TableSpec = Readonly<Record<string, AnyColumn | GeneratedColumn>>;
 
 /** The row a table's definition describes: each stored column's value type, `| null` where nullable. */
 export type RowOf<S extends TableSpec> = {
-  -readonly [K in keyof S as S[K] extends GeneratedColumn ? never : K]: S[K] extends ColumnDef<infer T, infer N, SqlType>
-    ? N extends true ? T | null : T
+  -readonly [K in keyof S as S[K] extends GeneratedColumn ? never : K]: S[K] extends ColumnDef<
+    infer T,
+    infer N,
+    SqlType
+  >
+    ? N extends true
+      ? T | null
+      : T
     : never;
 };
 
 /** The writer's column list, where every stored column's type is one the writer can send (else `never`). */
 type WriterColumns<S extends TableSpec> =
-  Exclude<S[keyof S], GeneratedColumn> extends ColumnDef<unknown, boolean, ColumnType> ? readonly Column<RowOf<S>>[] : never;
+  Exclude<S[keyof S], GeneratedColumn> extends ColumnDef<unknown, boolean, ColumnType>
+    ? readonly Column<RowOf<S>>[]
+    : never;
 
 export interface TableDef<S extends TableSpec> {
   /** The logical name (a generation's table is `t(name)`). */
@@ -99,7 +112,9 @@ export interface TableDef<S extends TableSpec> {
 }
 
 /** The knex call that makes each type's column (knex's names: `double` is float8, `decimal` numeric). */
-const MAKE: { readonly [K in SqlType]: (table: Knex.CreateTableBuilder, name: string, c: AnyColumn) => Knex.ColumnBuilder } = {
+const MAKE: {
+  readonly [K in SqlType]: (table: Knex.CreateTableBuilder, name: string, c: AnyColumn) => Knex.ColumnBuilder;
+} = {
   uuid: (t, n) => t.uuid(n),
   text: (t, n) => t.text(n),
   int2: (t, n) => t.smallint(n),
@@ -129,8 +144,14 @@ function addColumn(table: Knex.CreateTableBuilder, name: string, c: AnyColumn | 
  * gives the row type (`RowOf<typeof X.spec>`), the writer's column list and the CREATE TABLE, all
  * in the definition's column order. `primary` names a key of several columns.
  */
-export function defineTable<S extends TableSpec>(name: string, spec: S, opts: { primary?: readonly (keyof S & string)[] } = {}): TableDef<S> {
-  const columns = Object.entries(spec).flatMap(([n, c]) => (c instanceof GeneratedColumn ? [] : [{ name: n, type: c.type }]));
+export function defineTable<S extends TableSpec>(
+  name: string,
+  spec: S,
+  opts: { primary?: readonly (keyof S & string)[] } = {},
+): TableDef<S> {
+  const columns = Object.entries(spec).flatMap(([n, c]) =>
+    c instanceof GeneratedColumn ? [] : [{ name: n, type: c.type }],
+  );
   return {
     name,
     spec,

@@ -10,7 +10,12 @@ import { CARRIER_DIRECTORY, type CarrierRow } from './schema.js';
 export type { CarrierRow } from './schema.js';
 
 /** Folds one carrier event into its directory row (pure). */
-export function evolveCarrierRow(row: CarrierRow | undefined, e: CarrierEvent, revision: bigint, at: Date): CarrierRow | undefined {
+export function evolveCarrierRow(
+  row: CarrierRow | undefined,
+  e: CarrierEvent,
+  revision: bigint,
+  at: Date,
+): CarrierRow | undefined {
   if (e.type === 'CarrierRegistered') {
     const d = e.data;
     return {
@@ -62,11 +67,20 @@ export function evolveCarrierRow(row: CarrierRow | undefined, e: CarrierEvent, r
       };
     }
     case 'CarrierMcNumberChanged':
-      return { ...next, mc_number: e.data.mcNumber, verified: false, verification_gaps: ['MC number changed: not verified yet'] };
+      return {
+        ...next,
+        mc_number: e.data.mcNumber,
+        verified: false,
+        verification_gaps: ['MC number changed: not verified yet'],
+      };
     case 'CarrierPayoutAccountLinked':
       return next;
     case 'CarrierInsuranceExpired':
-      return { ...next, insurance_expired: true, verification_gaps: [...row.verification_gaps.filter((g) => g !== 'insurance expired'), 'insurance expired'] };
+      return {
+        ...next,
+        insurance_expired: true,
+        verification_gaps: [...row.verification_gaps.filter((g) => g !== 'insurance expired'), 'insurance expired'],
+      };
     case 'CarrierSuspended':
       return { ...next, status: 'suspended' };
     case 'CarrierReinstated':
@@ -100,13 +114,19 @@ export const carrierDirectoryProjector: PostgresProjector = {
     const table = t('carrier_directory');
     const ids = [...new Set(events.map((e) => e.streamId.slice(CARRIER_STREAM.length)))];
     const rows = new Map<string, CarrierRow>();
-    for (const r of await trx(table).whereIn('carrier_id', ids).select<CarrierRow[]>('*')) rows.set(r.carrier_id, { ...r, revision: String(r.revision) });
+    for (const r of await trx(table).whereIn('carrier_id', ids).select<CarrierRow[]>('*'))
+      rows.set(r.carrier_id, { ...r, revision: String(r.revision) });
     const changed = new Set<string>();
     for (const e of events) {
       const id = e.streamId.slice(CARRIER_STREAM.length);
       const row = rows.get(id);
       if (row && e.revision <= BigInt(row.revision)) continue;
-      const next = evolveCarrierRow(row, { type: e.type, data: carrierEvents.decode(e) } as CarrierEvent, e.revision, e.createdAt);
+      const next = evolveCarrierRow(
+        row,
+        { type: e.type, data: carrierEvents.decode(e) } as CarrierEvent,
+        e.revision,
+        e.createdAt,
+      );
       if (next) {
         rows.set(id, next);
         changed.add(id);

@@ -24,35 +24,64 @@ interface Parties {
   feeCents: number;
 }
 
-const dr = (account: Account, orgId: string | null, cents: number): LedgerLine => ({ account, orgId, debitCents: cents, creditCents: 0 });
-const cr = (account: Account, orgId: string | null, cents: number): LedgerLine => ({ account, orgId, debitCents: 0, creditCents: cents });
+const dr = (account: Account, orgId: string | null, cents: number): LedgerLine => ({
+  account,
+  orgId,
+  debitCents: cents,
+  creditCents: 0,
+});
+const cr = (account: Account, orgId: string | null, cents: number): LedgerLine => ({
+  account,
+  orgId,
+  debitCents: 0,
+  creditCents: cents,
+});
 
 /** The lines one payment event posts (pure). */
 export function linesOf(e: PaymentEvent, p: Parties | undefined): LedgerLine[] {
   if (e.type === 'InvoiceIssued') {
     const d = e.data;
-    return [dr('shipper_receivable', d.shipperOrgId, d.amountCents), cr('carrier_payable', d.carrierOrgId, d.carrierPayableCents), cr('platform_fee_revenue', null, d.platformFeeCents)];
+    return [
+      dr('shipper_receivable', d.shipperOrgId, d.amountCents),
+      cr('carrier_payable', d.carrierOrgId, d.carrierPayableCents),
+      cr('platform_fee_revenue', null, d.platformFeeCents),
+    ];
   }
   if (!p) return [];
   switch (e.type) {
     case 'ChargeSucceeded':
       return [dr('cash', null, e.data.amountCents), cr('shipper_receivable', p.shipperOrgId, e.data.amountCents)];
     case 'QuickPayRequested':
-      return [dr('carrier_payable', p.carrierOrgId, e.data.feeCents), cr('platform_fee_revenue', null, e.data.feeCents)];
+      return [
+        dr('carrier_payable', p.carrierOrgId, e.data.feeCents),
+        cr('platform_fee_revenue', null, e.data.feeCents),
+      ];
     case 'PayoutSent':
       return [dr('carrier_payable', p.carrierOrgId, e.data.amountCents), cr('cash', null, e.data.amountCents)];
     case 'RefundIssued':
-      return [dr('carrier_payable', p.carrierOrgId, e.data.fromCarrierCents), dr('platform_fee_revenue', null, e.data.fromPlatformCents), cr('refund_payable', p.shipperOrgId, e.data.amountCents)];
+      return [
+        dr('carrier_payable', p.carrierOrgId, e.data.fromCarrierCents),
+        dr('platform_fee_revenue', null, e.data.fromPlatformCents),
+        cr('refund_payable', p.shipperOrgId, e.data.amountCents),
+      ];
     case 'RefundSent':
       return [dr('refund_payable', p.shipperOrgId, e.data.amountCents), cr('cash', null, e.data.amountCents)];
     case 'DisputeResolved': {
       if (e.data.outcome === 'won') return [];
       const amount = e.data.fromCarrierCents + e.data.fromPlatformCents;
-      return [dr('carrier_payable', p.carrierOrgId, e.data.fromCarrierCents), dr('platform_fee_revenue', null, e.data.fromPlatformCents), cr('cash', null, amount)];
+      return [
+        dr('carrier_payable', p.carrierOrgId, e.data.fromCarrierCents),
+        dr('platform_fee_revenue', null, e.data.fromPlatformCents),
+        cr('cash', null, amount),
+      ];
     }
     case 'PaymentWrittenOff':
       // Never charged: the invoice is reversed (the carrier is not paid for a load the shipper never paid).
-      return [dr('carrier_payable', p.carrierOrgId, p.payableCents), dr('platform_fee_revenue', null, p.feeCents), cr('shipper_receivable', p.shipperOrgId, e.data.amountCents)];
+      return [
+        dr('carrier_payable', p.carrierOrgId, p.payableCents),
+        dr('platform_fee_revenue', null, p.feeCents),
+        cr('shipper_receivable', p.shipperOrgId, e.data.amountCents),
+      ];
     case 'ChargeRequested':
     case 'ChargeFailed':
     case 'RefundFailed':
@@ -71,8 +100,12 @@ export function linesOf(e: PaymentEvent, p: Parties | undefined): LedgerLine[] {
 
 const applyLines = (p: Parties, lines: LedgerLine[]): Parties => ({
   ...p,
-  payableCents: p.payableCents + lines.filter((l) => l.account === 'carrier_payable').reduce((s, l) => s + l.creditCents - l.debitCents, 0),
-  feeCents: p.feeCents + lines.filter((l) => l.account === 'platform_fee_revenue').reduce((s, l) => s + l.creditCents - l.debitCents, 0),
+  payableCents:
+    p.payableCents +
+    lines.filter((l) => l.account === 'carrier_payable').reduce((s, l) => s + l.creditCents - l.debitCents, 0),
+  feeCents:
+    p.feeCents +
+    lines.filter((l) => l.account === 'platform_fee_revenue').reduce((s, l) => s + l.creditCents - l.debitCents, 0),
 });
 
 /**
@@ -138,7 +171,16 @@ export const ledgerProjector: PostgresProjector = {
           at: e.createdAt,
         });
       });
-      const base = event.type === 'InvoiceIssued' ? { shipperOrgId: event.data.shipperOrgId, carrierOrgId: event.data.carrierOrgId, payableCents: 0, feeCents: 0, chargeRef: null } : p;
+      const base =
+        event.type === 'InvoiceIssued'
+          ? {
+              shipperOrgId: event.data.shipperOrgId,
+              carrierOrgId: event.data.carrierOrgId,
+              payableCents: 0,
+              feeCents: 0,
+              chargeRef: null,
+            }
+          : p;
       const chargeRef = event.type === 'ChargeSucceeded' ? event.data.providerRef : (base?.chargeRef ?? null);
       if (base) parties.set(paymentId, { ...applyLines(base, lines), revision: e.revision, chargeRef });
     }

@@ -33,7 +33,11 @@ export interface LedgerBalances {
 
 /** Balances by account, of the whole ledger or of one organisation's side of it. */
 export async function ledgerBalances(knex: Knex, orgId?: string): Promise<LedgerBalances> {
-  const q = knex('ledger_entries').select('account').sum({ debit: 'debit_cents', credit: 'credit_cents' }).groupBy('account').orderBy('account');
+  const q = knex('ledger_entries')
+    .select('account')
+    .sum({ debit: 'debit_cents', credit: 'credit_cents' })
+    .groupBy('account')
+    .orderBy('account');
   if (orgId) q.where({ org_id: orgId });
   const rows = (await q) as unknown as { account: Account; debit: string; credit: string }[];
   const accounts = rows.map((r) => ({
@@ -57,7 +61,12 @@ export function entriesOfPayment(knex: Knex, paymentId: string): Promise<LedgerE
 export function entriesOfOrganisation(knex: Knex, orgId: string, limit: number): Promise<LedgerEntryRow[]> {
   return knex('ledger_entries')
     .where({ org_id: orgId })
-    .orderBy([{ column: 'at', order: 'desc' }, { column: 'payment_id' }, { column: 'revision', order: 'desc' }, { column: 'line' }])
+    .orderBy([
+      { column: 'at', order: 'desc' },
+      { column: 'payment_id' },
+      { column: 'revision', order: 'desc' },
+      { column: 'line' },
+    ])
     .limit(limit)
     .select<LedgerEntryRow[]>('*');
 }
@@ -80,9 +89,16 @@ export interface PaymentListRow {
  */
 export async function recentPayments(knex: Knex, opts: { limit: number; before?: Date }): Promise<PaymentListRow[]> {
   const q = knex('stream_index as s')
-    .leftJoin('ledger_payments as p', 'p.payment_id', knex.raw(`substr(s.stream_id, ${PAYMENT_STREAM.length + 1})::uuid`))
+    .leftJoin(
+      'ledger_payments as p',
+      'p.payment_id',
+      knex.raw(`substr(s.stream_id, ${PAYMENT_STREAM.length + 1})::uuid`),
+    )
     .where('s.category', 'payment')
-    .orderBy([{ column: 's.last_event_at', order: 'desc' }, { column: 's.stream_id', order: 'desc' }])
+    .orderBy([
+      { column: 's.last_event_at', order: 'desc' },
+      { column: 's.stream_id', order: 'desc' },
+    ])
     .limit(opts.limit)
     .select('s.stream_id', 's.last_event_type', 's.last_revision', 's.last_event_at')
     .select('p.shipper_org_id', 'p.carrier_org_id', 'p.payable_cents', 'p.fee_cents');

@@ -1,7 +1,13 @@
 import { col, defineTable, type RowOf } from '../../projections/sql/table.js';
 
 /** The ledger's accounts (projector.ts says what each holds). */
-export const ACCOUNTS = ['shipper_receivable', 'cash', 'carrier_payable', 'refund_payable', 'platform_fee_revenue'] as const;
+export const ACCOUNTS = [
+  'shipper_receivable',
+  'cash',
+  'carrier_payable',
+  'refund_payable',
+  'platform_fee_revenue',
+] as const;
 export type Account = (typeof ACCOUNTS)[number];
 
 // Cents are written as numbers (far below 2^53); pg reads bigint back as text, so readers convert.

@@ -31,7 +31,8 @@ export const loadBoardProjector: PostgresProjector = {
 
   async indexes(db: Knex | Knex.Transaction, t: TableNames) {
     const board = t('load_board');
-    const index = (name: string, def: string) => db.raw(`create index if not exists ?? on ?? ${def}`, [`${board}_${name}`, board]);
+    const index = (name: string, def: string) =>
+      db.raw(`create index if not exists ?? on ?? ${def}`, [`${board}_${name}`, board]);
     // The board's queries filter posted loads and page by a sort key; each sort has its own
     // partial index ending in load_id (the keyset tie-breaker), scanned in either direction.
     const posted = `where status = 'posted'`;
@@ -39,7 +40,10 @@ export const loadBoardProjector: PostgresProjector = {
       await index(`${key}_posted`, `(${key}, load_id) ${posted}`);
     }
     // A buffered GiST build: 15 s instead of 20–23 s over a million loads (the b-trees take about a second each).
-    await index('origin_geo_posted', `using gist (ll_to_earth(origin_lat, origin_lng)) with (buffering = on) ${posted}`);
+    await index(
+      'origin_geo_posted',
+      `using gist (ll_to_earth(origin_lat, origin_lng)) with (buffering = on) ${posted}`,
+    );
     await index('dest_geo_posted', `using gist (ll_to_earth(dest_lat, dest_lng)) with (buffering = on) ${posted}`);
     // Radius queries in pickup order read grid cell by cell (query.ts, radiusCells).
     await index('origin_cell_pickup_posted', `(${cellSql('origin')}, pickup_from, load_id) ${posted}`);
@@ -71,7 +75,8 @@ export const loadBoardProjector: PostgresProjector = {
     if (shippers.size) {
       const rows = [...shippers].map(([org_id, name]) => ({ org_id, name }));
       await trx(t('lb_shippers')).insert(rows).onConflict('org_id').merge();
-      for (const { org_id, name } of rows) await trx(board).where({ shipper_org_id: org_id }).whereNull('shipper_name').update({ shipper_name: name });
+      for (const { org_id, name } of rows)
+        await trx(board).where({ shipper_org_id: org_id }).whereNull('shipper_name').update({ shipper_name: name });
     }
     if (byLoad.size === 0) return;
 
@@ -79,7 +84,10 @@ export const loadBoardProjector: PostgresProjector = {
     const existing = new Map<string, BoardRow>();
     const toRead = [...byLoad].filter(([, es]) => es[0]!.revision !== 0n).map(([id]) => id);
     if (toRead.length) {
-      const { rows } = await trx.raw<{ rows: BoardRow[] }>('select * from ?? where load_id = any(?::uuid[])', [board, toRead]);
+      const { rows } = await trx.raw<{ rows: BoardRow[] }>('select * from ?? where load_id = any(?::uuid[])', [
+        board,
+        toRead,
+      ]);
       for (const r of rows) existing.set(r.load_id, { ...r, revision: String(r.revision) });
     }
     const decoded = new Map<string, { e: RecordedEvent; event: LoadEvent }[]>();
@@ -87,10 +95,14 @@ export const loadBoardProjector: PostgresProjector = {
     for (const [id, es] of byLoad) {
       const list = es.map((e) => ({ e, event: { type: e.type, data: loadEvents.decode(e) } as LoadEvent }));
       decoded.set(id, list);
-      for (const { event } of list) if (event.type === 'LoadPosted' && !shippers.has(event.data.shipperOrgId)) orgIds.add(event.data.shipperOrgId);
+      for (const { event } of list)
+        if (event.type === 'LoadPosted' && !shippers.has(event.data.shipperOrgId)) orgIds.add(event.data.shipperOrgId);
     }
     if (orgIds.size) {
-      for (const r of await trx(t('lb_shippers')).whereIn('org_id', [...orgIds]).select<{ org_id: string; name: string }[]>()) shippers.set(r.org_id, r.name);
+      for (const r of await trx(t('lb_shippers'))
+        .whereIn('org_id', [...orgIds])
+        .select<{ org_id: string; name: string }[]>())
+        shippers.set(r.org_id, r.name);
     }
 
     const changed: BoardRow[] = [];
@@ -105,7 +117,14 @@ export const loadBoardProjector: PostgresProjector = {
         row = evolveRow(row, event, e.revision, e.createdAt, shipperName, e.position);
         const status = statusAfter(event);
         if (row && status) {
-          history.push({ load_id: id, revision: e.revision.toString(), event_type: e.type, status, at: e.createdAt, actor: typeof e.metadata.actor === 'string' ? e.metadata.actor : null });
+          history.push({
+            load_id: id,
+            revision: e.revision.toString(),
+            event_type: e.type,
+            status,
+            at: e.createdAt,
+            actor: typeof e.metadata.actor === 'string' ? e.metadata.actor : null,
+          });
         }
       }
       if (row && row !== start) (ctx?.rebuilding && !start ? created : changed).push(row);
@@ -115,8 +134,15 @@ export const loadBoardProjector: PostgresProjector = {
       await copyRows(trx, board, LOAD_BOARD.columns, created);
       await copyRows(trx, t('load_status_history'), LOAD_STATUS_HISTORY.columns, history);
     } else {
-      await upsertRows(trx, t('load_status_history'), LOAD_STATUS_HISTORY.columns, history, { key: ['load_id', 'revision'], onConflict: 'ignore' });
+      await upsertRows(trx, t('load_status_history'), LOAD_STATUS_HISTORY.columns, history, {
+        key: ['load_id', 'revision'],
+        onConflict: 'ignore',
+      });
     }
-    await upsertRows(trx, board, LOAD_BOARD.columns, changed, { key: ['load_id'], onConflict: 'update', guard: { column: 'revision', op: '<' } });
+    await upsertRows(trx, board, LOAD_BOARD.columns, changed, {
+      key: ['load_id'],
+      onConflict: 'update',
+      guard: { column: 'revision', op: '<' },
+    });
   },
 };

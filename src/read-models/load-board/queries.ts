@@ -26,7 +26,12 @@ export async function loadWithHistory(knex: Knex, loadId: string, actor: Actor):
 }
 
 /** The loads `driverId` is assigned to in one of `statuses`, the most recently changed first. */
-export async function loadsOfDriver(knex: Knex, driverId: string, statuses: readonly BoardStatus[], limit: number): Promise<string[]> {
+export async function loadsOfDriver(
+  knex: Knex,
+  driverId: string,
+  statuses: readonly BoardStatus[],
+  limit: number,
+): Promise<string[]> {
   const rows = (await knex('load_board')
     .where('driver_id', driverId)
     .whereIn('status', statuses as BoardStatus[])
@@ -44,8 +49,7 @@ export interface LoadParties {
 
 export async function loadParties(knex: Knex, loadId: string): Promise<LoadParties | undefined> {
   const row = (await knex('load_board').where('load_id', loadId).first('shipper_org_id', 'carrier_org_id')) as
-    | { shipper_org_id: string; carrier_org_id: string | null }
-    | undefined;
+    { shipper_org_id: string; carrier_org_id: string | null } | undefined;
   return row && { shipperOrgId: row.shipper_org_id, carrierOrgId: row.carrier_org_id ?? undefined };
 }
 
@@ -55,7 +59,9 @@ const CHUNK = 1_000;
 /** The current rows of the loads named, a chunk at a time (loads not on the board are left out). */
 export async function* boardRowsOf(knex: Knex, loadIds: readonly string[]): AsyncGenerator<BoardRow[]> {
   for (let i = 0; i < loadIds.length; i += CHUNK) {
-    yield (await knex('load_board').whereIn('load_id', loadIds.slice(i, i + CHUNK)).select('*')) as BoardRow[];
+    yield (await knex('load_board')
+      .whereIn('load_id', loadIds.slice(i, i + CHUNK))
+      .select('*')) as BoardRow[];
   }
 }
 
@@ -71,9 +77,17 @@ export interface ChangeScope {
  * The loads in `scope` whose row changed after `since`, oldest change first, at most `limit`. The
  * row's position is that of the last event applied to it, so a load changed twice shows once.
  */
-export async function changedSince(knex: Knex, since: Position, scope: ChangeScope, limit: number): Promise<BoardRow[]> {
+export async function changedSince(
+  knex: Knex,
+  since: Position,
+  scope: ChangeScope,
+  limit: number,
+): Promise<BoardRow[]> {
   const q = knex('load_board')
-    .whereRaw('(pos_commit, pos_prepare) > (?::numeric, ?::numeric)', [since.commit.toString(), since.prepare.toString()])
+    .whereRaw('(pos_commit, pos_prepare) > (?::numeric, ?::numeric)', [
+      since.commit.toString(),
+      since.prepare.toString(),
+    ])
     .orderBy([{ column: 'pos_commit' }, { column: 'pos_prepare' }])
     .limit(limit);
   if (scope.loadId) q.where('load_id', scope.loadId);

@@ -65,14 +65,22 @@ const earth = (p: Point) => ['ll_to_earth(?, ?)', [p.lat, p.lng]] as const;
 
 /** Great-circle miles from the origin point to each load's pickup: the deadhead. */
 export function deadheadSql(knex: Knex, p: Point): Knex.Raw {
-  return knex.raw(`earth_distance(ll_to_earth(?, ?), ll_to_earth(origin_lat, origin_lng)) / ${METERS_PER_MILE}`, [p.lat, p.lng]);
+  return knex.raw(`earth_distance(ll_to_earth(?, ?), ll_to_earth(origin_lat, origin_lng)) / ${METERS_PER_MILE}`, [
+    p.lat,
+    p.lng,
+  ]);
 }
 
 /**
  * `byCell`: the query reads this site's grid cells one by one, so its radius gets the distance
  * test only; the box test would invite the GiST index into every cell's scan.
  */
-export function applyFilters(q: Knex.QueryBuilder, f: BoardFilters, now: Date, byCell?: 'origin' | 'dest'): Knex.QueryBuilder {
+export function applyFilters(
+  q: Knex.QueryBuilder,
+  f: BoardFilters,
+  now: Date,
+  byCell?: 'origin' | 'dest',
+): Knex.QueryBuilder {
   q.whereIn('status', f.statuses as string[]);
   for (const [point, prefix] of [
     [f.origin, 'origin'],
@@ -82,7 +90,8 @@ export function applyFilters(q: Knex.QueryBuilder, f: BoardFilters, now: Date, b
     const meters = point.radiusMi * METERS_PER_MILE;
     const [sql, args] = earth(point);
     // The box test uses the GiST index; the distance test trims the box's corners.
-    if (byCell !== prefix) q.whereRaw(`earth_box(${sql}, ?) @> ll_to_earth(${prefix}_lat, ${prefix}_lng)`, [...args, meters]);
+    if (byCell !== prefix)
+      q.whereRaw(`earth_box(${sql}, ?) @> ll_to_earth(${prefix}_lat, ${prefix}_lng)`, [...args, meters]);
     q.whereRaw(`earth_distance(${sql}, ll_to_earth(${prefix}_lat, ${prefix}_lng)) <= ?`, [...args, meters]);
   }
   if (f.originStates?.length) q.whereIn('origin_state', f.originStates as string[]);
@@ -98,7 +107,8 @@ export function applyFilters(q: Knex.QueryBuilder, f: BoardFilters, now: Date, b
   if (f.minRatePerMileCents !== undefined) q.where('rate_per_mile_cents', '>=', f.minRatePerMileCents);
   if (f.maxAgeHours !== undefined) q.where('posted_at', '>=', new Date(now.getTime() - f.maxAgeHours * 3_600_000));
   if (f.shipperOrgId) q.where('shipper_org_id', f.shipperOrgId);
-  if (f.flagged !== undefined) q.where((w) => (f.flagged ? w.whereNotNull('review_reason') : w.whereNull('review_reason')));
+  if (f.flagged !== undefined)
+    q.where((w) => (f.flagged ? w.whereNotNull('review_reason') : w.whereNull('review_reason')));
   if (f.loadIds) q.whereIn('load_id', f.loadIds as string[]);
   return q;
 }
@@ -132,11 +142,19 @@ function sortKey(knex: Knex, opts: BoardQueryOptions): string {
 }
 
 /** Filters, visibility and the keyset bound of one page, without order or limit. */
-function pageFilter(knex: Knex, opts: BoardQueryOptions, keySql: string, byCell?: 'origin' | 'dest'): Knex.QueryBuilder {
+function pageFilter(
+  knex: Knex,
+  opts: BoardQueryOptions,
+  keySql: string,
+  byCell?: 'origin' | 'dest',
+): Knex.QueryBuilder {
   const { filters, sort } = opts;
   const dir = opts.order ?? SORTS[sort].dir;
   const point = filters.origin;
-  const q = knex('load_board').select('load_board.*', point ? deadheadSql(knex, point).wrap('(', ') as deadhead_mi') : knex.raw('null::float8 as deadhead_mi'));
+  const q = knex('load_board').select(
+    'load_board.*',
+    point ? deadheadSql(knex, point).wrap('(', ') as deadhead_mi') : knex.raw('null::float8 as deadhead_mi'),
+  );
   applyFilters(q, filters, opts.now, byCell);
   visibleTo(q, opts.actor);
   if (opts.after) {
@@ -163,12 +181,14 @@ export function boardQuery(knex: Knex, opts: BoardQueryOptions, cells?: CellRead
   // Each cell's loads from its own index, in pickup order, at most a page of them; then the best page of those.
   q.whereRaw(`${cellSql(cells.prefix)} = c.cell`);
   if (cells.bound) q.where('pickup_from', dir === 'asc' ? '<=' : '>=', cells.bound);
-  const inner = q.orderByRaw(`pickup_from ${dir}, load_id ${dir}`).limit(opts.limit + 1).toSQL();
-  return knex.raw(`select b.* from unnest(?::int[]) as c(cell) cross join lateral (${inner.sql}) as b order by b.pickup_from ${dir}, b.load_id ${dir} limit ?`, [
-    cells.cells,
-    ...inner.bindings,
-    opts.limit + 1,
-  ]);
+  const inner = q
+    .orderByRaw(`pickup_from ${dir}, load_id ${dir}`)
+    .limit(opts.limit + 1)
+    .toSQL();
+  return knex.raw(
+    `select b.* from unnest(?::int[]) as c(cell) cross join lateral (${inner.sql}) as b order by b.pickup_from ${dir}, b.load_id ${dir} limit ?`,
+    [cells.cells, ...inner.bindings, opts.limit + 1],
+  );
 }
 
 /** Grid cells of one site to read, and the latest (earliest, descending) pickup worth reading. */
@@ -196,7 +216,8 @@ export function radiusCells(opts: BoardQueryOptions): { prefix: 'origin' | 'dest
 }
 
 const byPickup = (dir: 'asc' | 'desc') => (a: Row, b: Row) =>
-  (dir === 'asc' ? 1 : -1) * (a.pickup_from.getTime() - b.pickup_from.getTime() || (a.load_id < b.load_id ? -1 : a.load_id > b.load_id ? 1 : 0));
+  (dir === 'asc' ? 1 : -1) *
+  (a.pickup_from.getTime() - b.pickup_from.getTime() || (a.load_id < b.load_id ? -1 : a.load_id > b.load_id ? 1 : 0));
 
 /**
  * A radius page in pickup order, in two reads. First the cells wholly inside the circle, where
@@ -206,10 +227,16 @@ const byPickup = (dir: 'asc' | 'desc') => (a: Row, b: Row) =>
  * of the cells gives the same answer (every load still passes every filter); this one keeps both
  * reads short.
  */
-async function cellsPage(knex: Knex, opts: BoardQueryOptions, prefix: 'origin' | 'dest', cells: CircleCells): Promise<Row[]> {
+async function cellsPage(
+  knex: Knex,
+  opts: BoardQueryOptions,
+  prefix: 'origin' | 'dest',
+  cells: CircleCells,
+): Promise<Row[]> {
   const dir = opts.order ?? SORTS.pickup.dir;
   const want = opts.limit + 1;
-  const read = async (c: CellRead) => (c.cells.length ? ((await boardQuery(knex, opts, c)) as unknown as { rows: Row[] }).rows : []);
+  const read = async (c: CellRead) =>
+    c.cells.length ? ((await boardQuery(knex, opts, c)) as unknown as { rows: Row[] }).rows : [];
   const inside = await read({ prefix, cells: cells.inside });
   const bound = inside.length === want ? inside[want - 1]!.pickup_from : undefined;
   const edge = await read({ prefix, cells: cells.edge, ...(bound ? { bound } : {}) });
@@ -222,14 +249,20 @@ type Row = BoardPage['rows'][number] & { deadhead_key?: number };
 async function deadheadPage(knex: Knex, opts: BoardQueryOptions): Promise<Row[]> {
   const dir = opts.order ?? SORTS.deadhead.dir;
   const sign = dir === 'asc' ? 1 : -1;
-  const byKey = (a: Row, b: Row) => sign * (a.deadhead_key! - b.deadhead_key! || (a.load_id < b.load_id ? -1 : a.load_id > b.load_id ? 1 : 0));
+  const byKey = (a: Row, b: Row) =>
+    sign * (a.deadhead_key! - b.deadhead_key! || (a.load_id < b.load_id ? -1 : a.load_id > b.load_id ? 1 : 0));
   const fetched = (await boardQuery(knex, opts)) as Row[];
   const rows = [...fetched].sort(byKey);
   const want = opts.limit + 1;
   // Everything strictly nearer than the farthest row read is in hand; loads at exactly that
   // distance may not all be. When they reach into the page, read them all (in load_id order).
   const edge = fetched[fetched.length - 1]?.deadhead_key;
-  if (edge === undefined || fetched.length < opts.limit + 1 + DEADHEAD_SLACK || rows.length < want || rows[want - 1]!.deadhead_key !== edge) {
+  if (
+    edge === undefined ||
+    fetched.length < opts.limit + 1 + DEADHEAD_SLACK ||
+    rows.length < want ||
+    rows[want - 1]!.deadhead_key !== edge
+  ) {
     return rows.slice(0, want);
   }
   const keySql = sortKey(knex, opts);
@@ -247,10 +280,16 @@ async function deadheadPage(knex: Knex, opts: BoardQueryOptions): Promise<Row[]>
 export async function queryBoard(knex: Knex, opts: BoardQueryOptions): Promise<BoardPage> {
   const { sort } = opts;
   const cells = radiusCells(opts);
-  const rows = sort === 'deadhead' ? await deadheadPage(knex, opts) : cells ? await cellsPage(knex, opts, cells.prefix, cells.cells) : ((await boardQuery(knex, opts)) as Row[]);
+  const rows =
+    sort === 'deadhead'
+      ? await deadheadPage(knex, opts)
+      : cells
+        ? await cellsPage(knex, opts, cells.prefix, cells.cells)
+        : ((await boardQuery(knex, opts)) as Row[]);
   const page = rows.slice(0, opts.limit);
   const last = page[page.length - 1];
   if (rows.length <= opts.limit || !last) return { rows: page };
-  const value = sort === 'deadhead' ? (last as Row).deadhead_key! : (last[SORTS[sort].column as keyof BoardRow] as Date | number);
+  const value =
+    sort === 'deadhead' ? (last as Row).deadhead_key! : (last[SORTS[sort].column as keyof BoardRow] as Date | number);
   return { rows: page, next: { value: value instanceof Date ? value.toISOString() : value, loadId: last.load_id } };
 }

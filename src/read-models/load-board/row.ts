@@ -25,7 +25,14 @@ export const statusAfter = (e: LoadEvent): BoardStatus | undefined => STATUS_OF[
  * Folds one load event into its row (pure). `row` is undefined only before LoadPosted; events
  * the decider would never emit in that state leave the row as it is.
  */
-export function evolveRow(row: BoardRow | undefined, e: LoadEvent, revision: bigint, at: Date, shipperName: string | null, position: Position): BoardRow | undefined {
+export function evolveRow(
+  row: BoardRow | undefined,
+  e: LoadEvent,
+  revision: bigint,
+  at: Date,
+  shipperName: string | null,
+  position: Position,
+): BoardRow | undefined {
   const pos = { pos_commit: position.commit.toString(), pos_prepare: position.prepare.toString() };
   if (e.type === 'LoadPosted') {
     const d = e.data;
@@ -108,7 +115,14 @@ export function evolveRow(row: BoardRow | undefined, e: LoadEvent, revision: big
       // The decider withdraws and accepts open bids only.
       return { ...next, open_bids: Math.max(0, row.open_bids - 1) };
     case 'LoadBooked':
-      return { ...next, status: 'booked', carrier_id: e.data.carrierId, carrier_org_id: e.data.carrierOrgId, booked_rate_cents: e.data.rateCents, booked_at: e.data.bookedAt };
+      return {
+        ...next,
+        status: 'booked',
+        carrier_id: e.data.carrierId,
+        carrier_org_id: e.data.carrierOrgId,
+        booked_rate_cents: e.data.rateCents,
+        booked_at: e.data.bookedAt,
+      };
     case 'DriverAssigned': {
       // As the decider: a new truck has arrived nowhere yet.
       const sameTruck = row.status === 'assigned' && row.truck_id === e.data.truckId;
@@ -142,7 +156,9 @@ export function evolveRow(row: BoardRow | undefined, e: LoadEvent, revision: big
         arrived_delivery_at: null,
       };
     case 'LoadArrived':
-      return e.data.site === 'pickup' ? { ...next, arrived_pickup_at: e.data.arrivedAt } : { ...next, arrived_delivery_at: e.data.arrivedAt };
+      return e.data.site === 'pickup'
+        ? { ...next, arrived_pickup_at: e.data.arrivedAt }
+        : { ...next, arrived_delivery_at: e.data.arrivedAt };
     case 'LoadFlaggedForReview':
       return { ...next, review_reason: e.data.reason, flagged_at: e.data.flaggedAt };
     case 'LoadExpired':

@@ -1,7 +1,17 @@
 import { col, defineTable, type RowOf } from '../../projections/sql/table.js';
 
-export type BoardStatus = 'posted' | 'booked' | 'assigned' | 'picked_up' | 'in_transit' | 'delivered' | 'cancelled' | 'expired';
-export const BOARD_STATUSES: readonly BoardStatus[] = ['posted', 'booked', 'assigned', 'picked_up', 'in_transit', 'delivered', 'cancelled', 'expired'];
+export type BoardStatus =
+  'posted' | 'booked' | 'assigned' | 'picked_up' | 'in_transit' | 'delivered' | 'cancelled' | 'expired';
+export const BOARD_STATUSES: readonly BoardStatus[] = [
+  'posted',
+  'booked',
+  'assigned',
+  'picked_up',
+  'in_transit',
+  'delivered',
+  'cancelled',
+  'expired',
+];
 
 /** One row per load: the load denormalized for filtering and display (no JSON columns). */
 export const LOAD_BOARD = defineTable('load_board', {

@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { BOARD_STATUSES, type BoardRow } from './row.js';
 
 /** A load as the API and dashboards show it: the board row, shaped for clients. */
-const place = z.object({ address: z.string(), city: z.string(), state: z.string(), zip: z.string(), lat: z.number(), lng: z.number() });
+const place = z.object({
+  address: z.string(),
+  city: z.string(),
+  state: z.string(),
+  zip: z.string(),
+  lat: z.number(),
+  lng: z.number(),
+});
 export const loadSummary = z
   .object({
     loadId: z.uuid(),
@@ -28,19 +35,31 @@ export const loadSummary = z
     requirements: z.object({ tarps: z.boolean(), hazmat: z.boolean(), twic: z.boolean(), teamDrivers: z.boolean() }),
     openBids: z.number().int(),
     bidCount: z.number().int(),
-    booking: z.object({ carrierId: z.uuid(), carrierOrgId: z.uuid(), rateCents: z.number().int(), bookedAt: z.string().nullable() }).nullable(),
+    booking: z
+      .object({
+        carrierId: z.uuid(),
+        carrierOrgId: z.uuid(),
+        rateCents: z.number().int(),
+        bookedAt: z.string().nullable(),
+      })
+      .nullable(),
     assignment: z
       .object({
         driverId: z.uuid().nullable(),
         truckId: z.string().nullable(),
-        arrivedAtPickup: z.string().nullable().meta({ description: "When the truck's GPS first came within the pickup site's geofence" }),
+        arrivedAtPickup: z
+          .string()
+          .nullable()
+          .meta({ description: "When the truck's GPS first came within the pickup site's geofence" }),
         arrivedAtDelivery: z.string().nullable(),
       })
       .nullable(),
     review: z
       .object({ reason: z.enum(['no_location', 'stale_location', 'far_from_site']), flaggedAt: z.string() })
       .nullable()
-      .meta({ description: "Set when pickup was confirmed without the truck's GPS at the pickup site: for a person to review" }),
+      .meta({
+        description: "Set when pickup was confirmed without the truck's GPS at the pickup site: for a person to review",
+      }),
     postedAt: z.string(),
     expiresAt: z.string(),
     ageMinutes: z.number().int(),
@@ -63,8 +82,22 @@ export function toSummary(r: BoardRow & { deadhead_mi?: number | null }, now: Da
     lengthFt: r.length_ft,
     equipmentType: r.equipment_type,
     loadSize: r.load_size,
-    origin: { address: r.origin_address, city: r.origin_city, state: r.origin_state, zip: r.origin_zip, lat: r.origin_lat, lng: r.origin_lng },
-    destination: { address: r.dest_address, city: r.dest_city, state: r.dest_state, zip: r.dest_zip, lat: r.dest_lat, lng: r.dest_lng },
+    origin: {
+      address: r.origin_address,
+      city: r.origin_city,
+      state: r.origin_state,
+      zip: r.origin_zip,
+      lat: r.origin_lat,
+      lng: r.origin_lng,
+    },
+    destination: {
+      address: r.dest_address,
+      city: r.dest_city,
+      state: r.dest_state,
+      zip: r.dest_zip,
+      lat: r.dest_lat,
+      lng: r.dest_lng,
+    },
     pickupWindow: { from: iso(r.pickup_from)!, to: iso(r.pickup_to)! },
     deliveryWindow: { from: iso(r.delivery_from)!, to: iso(r.delivery_to)! },
     rateCents: r.rate_cents,
@@ -75,10 +108,22 @@ export function toSummary(r: BoardRow & { deadhead_mi?: number | null }, now: Da
     requirements: { tarps: r.tarps, hazmat: r.hazmat, twic: r.twic, teamDrivers: r.team_drivers },
     openBids: r.open_bids,
     bidCount: r.bid_count,
-    booking: r.carrier_id ? { carrierId: r.carrier_id, carrierOrgId: r.carrier_org_id!, rateCents: r.booked_rate_cents!, bookedAt: iso(r.booked_at) } : null,
+    booking: r.carrier_id
+      ? {
+          carrierId: r.carrier_id,
+          carrierOrgId: r.carrier_org_id!,
+          rateCents: r.booked_rate_cents!,
+          bookedAt: iso(r.booked_at),
+        }
+      : null,
     assignment:
       r.driver_id || r.truck_id
-        ? { driverId: r.driver_id, truckId: r.truck_id, arrivedAtPickup: iso(r.arrived_pickup_at), arrivedAtDelivery: iso(r.arrived_delivery_at) }
+        ? {
+            driverId: r.driver_id,
+            truckId: r.truck_id,
+            arrivedAtPickup: iso(r.arrived_pickup_at),
+            arrivedAtDelivery: iso(r.arrived_delivery_at),
+          }
         : null,
     review: r.review_reason ? { reason: r.review_reason as 'no_location', flaggedAt: iso(r.flagged_at)! } : null,
     postedAt: iso(r.posted_at)!,
@@ -87,4 +132,3 @@ export function toSummary(r: BoardRow & { deadhead_mi?: number | null }, now: Da
     deadheadMi: r.deadhead_mi === null || r.deadhead_mi === undefined ? null : Math.round(r.deadhead_mi * 10) / 10,
   };
 }
-

@@ -37,7 +37,15 @@ export const organisationsProjector: PostgresProjector = {
       switch (event.type) {
         case 'OrganisationRegistered': {
           const { name, kind, registeredAt } = event.data;
-          const row = { org_id: event.data.orgId, name, kind, status: 'active', revision, registered_at: registeredAt, updated_at: registeredAt };
+          const row = {
+            org_id: event.data.orgId,
+            name,
+            kind,
+            status: 'active',
+            revision,
+            registered_at: registeredAt,
+            updated_at: registeredAt,
+          };
           await trx(orgs).insert(row).onConflict('org_id').merge().where(`${orgs}.revision`, '<', revision);
           break;
         }
@@ -50,7 +58,18 @@ export const organisationsProjector: PostgresProjector = {
         }
         case 'UserAdded': {
           const { userId, email, name, roles, phone, addedAt } = event.data;
-          const row = { user_id: userId, org_id: orgId, email, phone: phone ?? null, name, roles, active: true, revision, added_at: addedAt, updated_at: addedAt };
+          const row = {
+            user_id: userId,
+            org_id: orgId,
+            email,
+            phone: phone ?? null,
+            name,
+            roles,
+            active: true,
+            revision,
+            added_at: addedAt,
+            updated_at: addedAt,
+          };
           // A user id belongs to the organisation that added it first (in log order): another
           // organisation adding the same id later takes nothing over (it was refused, or lost a race).
           await trx(users)
@@ -74,7 +93,10 @@ export const organisationsProjector: PostgresProjector = {
             .update({ active: false, revision, updated_at: event.data.deactivatedAt });
           break;
         case 'BillingAccountSet':
-          await trx(orgs).where({ org_id: orgId }).modify(newer(orgs)).update({ stripe_customer_id: event.data.stripeCustomerId, revision, updated_at: event.data.setAt });
+          await trx(orgs)
+            .where({ org_id: orgId })
+            .modify(newer(orgs))
+            .update({ stripe_customer_id: event.data.stripeCustomerId, revision, updated_at: event.data.setAt });
           break;
         default: {
           const unknown: never = event;

@@ -43,7 +43,11 @@ export class MeiliSearchIndex implements SearchIndex {
   readonly name = 'meilisearch' as const;
   private readonly client: Meilisearch;
 
-  constructor(host: string, apiKey?: string, private readonly prefix = 'loads') {
+  constructor(
+    host: string,
+    apiKey?: string,
+    private readonly prefix = 'loads',
+  ) {
     this.client = new Meilisearch({ host, ...(apiKey ? { apiKey } : {}) });
   }
 
@@ -71,11 +75,15 @@ export class MeiliSearchIndex implements SearchIndex {
   async search(generation: number, r: SearchRequest): Promise<SearchHits> {
     const f = r.filters;
     const filter: string[] = [anyOf('status', f.statuses)];
-    if (f.origin) filter.push(`_geoRadius(${f.origin.lat}, ${f.origin.lng}, ${Math.round(f.origin.radiusMi * METERS_PER_MILE)})`);
+    if (f.origin)
+      filter.push(`_geoRadius(${f.origin.lat}, ${f.origin.lng}, ${Math.round(f.origin.radiusMi * METERS_PER_MILE)})`);
     if (f.destination) {
       const dLat = f.destination.radiusMi / DEG_LAT_MI;
       const dLng = dLat / Math.max(0.01, Math.cos((f.destination.lat * Math.PI) / 180));
-      filter.push(`destLat ${f.destination.lat - dLat} TO ${f.destination.lat + dLat}`, `destLng ${f.destination.lng - dLng} TO ${f.destination.lng + dLng}`);
+      filter.push(
+        `destLat ${f.destination.lat - dLat} TO ${f.destination.lat + dLat}`,
+        `destLng ${f.destination.lng - dLng} TO ${f.destination.lng + dLng}`,
+      );
     }
     if (f.originStates?.length) filter.push(anyOf('originState', f.originStates));
     if (f.destStates?.length) filter.push(anyOf('destState', f.destStates));
@@ -95,7 +103,9 @@ export class MeiliSearchIndex implements SearchIndex {
       const board = seesBoard(r.actor);
       filter.push(`(shipperOrgId = ${org} OR carrierOrgId = ${org}${board ? ' OR status = "posted"' : ''})`);
     }
-    const res = await this.client.index(this.uid(generation)).search<LoadDoc>(r.q, { filter, limit: r.limit, offset: r.offset, attributesToRetrieve: ['loadId'] });
+    const res = await this.client
+      .index(this.uid(generation))
+      .search<LoadDoc>(r.q, { filter, limit: r.limit, offset: r.offset, attributesToRetrieve: ['loadId'] });
     return { ids: res.hits.map((h) => h.loadId), estimatedTotal: res.estimatedTotalHits ?? res.hits.length };
   }
 

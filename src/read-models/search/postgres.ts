@@ -60,7 +60,11 @@ export class PostgresSearchIndex implements SearchIndex {
       rate_per_mile_cents: d.ratePerMileCents,
       trip_miles: d.tripMiles,
     }));
-    await upsertRows(this.knex, t, LOAD_SEARCH.columns, rows, { key: ['load_id'], onConflict: 'update', guard: { column: 'revision', op: '<=' } });
+    await upsertRows(this.knex, t, LOAD_SEARCH.columns, rows, {
+      key: ['load_id'],
+      onConflict: 'update',
+      guard: { column: 'revision', op: '<=' },
+    });
   }
 
   /**
@@ -72,8 +76,13 @@ export class PostgresSearchIndex implements SearchIndex {
   async search(generation: number, r: SearchRequest): Promise<SearchHits> {
     const t = this.table(generation);
     // Typo tolerance: every word of the query must be close to a word of the commodity.
-    const words = r.q.split(/[^\p{L}\p{N}]+/u).filter((w) => w.length >= 3).slice(0, 8);
-    const similarity = words.length ? `(${words.map(() => 'word_similarity(?, commodity)').join(' + ')}) / ${words.length}` : '0';
+    const words = r.q
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter((w) => w.length >= 3)
+      .slice(0, 8);
+    const similarity = words.length
+      ? `(${words.map(() => 'word_similarity(?, commodity)').join(' + ')}) / ${words.length}`
+      : '0';
     return this.knex.transaction(async (trx) => {
       const tsq = trx.raw(`websearch_to_tsquery('english', ?)`, [r.q]);
       // Ranking is bounded: at most MAX_CANDIDATES matches (found through the indexes) are
@@ -93,7 +102,12 @@ export class PostgresSearchIndex implements SearchIndex {
       if (hits.length < MAX_CANDIDATES && words.length) {
         await trx.raw(`select set_config('pg_trgm.word_similarity_threshold', ?, true)`, [String(TYPO_THRESHOLD)]);
         const fuzzy = words.map(() => '? <% commodity').join(' and ');
-        hits.push(...(await candidates((w) => w.whereRaw(`(${fuzzy})`, words).andWhereRaw('not (tsv @@ ?)', [tsq]), MAX_CANDIDATES - hits.length)));
+        hits.push(
+          ...(await candidates(
+            (w) => w.whereRaw(`(${fuzzy})`, words).andWhereRaw('not (tsv @@ ?)', [tsq]),
+            MAX_CANDIDATES - hits.length,
+          )),
+        );
       }
       hits.sort((x, y) => y.score - x.score || (x.load_id < y.load_id ? -1 : x.load_id > y.load_id ? 1 : 0));
       return { ids: hits.slice(r.offset, r.offset + r.limit).map((h) => h.load_id), estimatedTotal: hits.length };

@@ -7,7 +7,15 @@ import { LOAD_STREAM } from '../../domain/load/stream.js';
 
 function fold(events: readonly RecordedEvent[]): BoardRow | undefined {
   let row: BoardRow | undefined;
-  for (const e of events) row = evolveRow(row, { type: e.type, data: loadEvents.decode(e) } as LoadEvent, e.revision, e.createdAt, null, e.position);
+  for (const e of events)
+    row = evolveRow(
+      row,
+      { type: e.type, data: loadEvents.decode(e) } as LoadEvent,
+      e.revision,
+      e.createdAt,
+      null,
+      e.position,
+    );
   return row;
 }
 

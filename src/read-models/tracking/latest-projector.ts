@@ -78,7 +78,8 @@ export function trackingLatestProjector(locations: LatestLocations): AtLeastOnce
           writes.push(locations.recordFix(loadId, { ...p, position: formatPosition(e.position) }));
         } else {
           const f = factsOf({ type: e.type, data: loadEvents.decode(e) } as LoadEvent);
-          if (f) writes.push(locations.recordFacts(e.streamId.slice(LOAD_STREAM.length), e.revision, f.facts, f.active));
+          if (f)
+            writes.push(locations.recordFacts(e.streamId.slice(LOAD_STREAM.length), e.revision, f.facts, f.active));
         }
       }
       await Promise.all(writes);

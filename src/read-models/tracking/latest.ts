@@ -96,10 +96,20 @@ export class LatestLocations {
   }
 
   async recordFacts(loadId: string, revision: bigint, facts: LoadFacts, active?: boolean): Promise<void> {
-    const pairs = Object.entries({ status: facts.status, shipperOrgId: facts.shipperOrgId, carrierOrgId: facts.carrierOrgId, truckId: facts.truckId }).flatMap(([k, v]) =>
-      v === undefined ? [] : [k, v],
+    const pairs = Object.entries({
+      status: facts.status,
+      shipperOrgId: facts.shipperOrgId,
+      carrierOrgId: facts.carrierOrgId,
+      truckId: facts.truckId,
+    }).flatMap(([k, v]) => (v === undefined ? [] : [k, v]));
+    await this.redis.trkSetFacts(
+      loadKey(loadId),
+      GEO_KEY,
+      revision.toString(),
+      active === undefined ? '' : active ? '1' : '0',
+      loadId,
+      ...pairs,
     );
-    await this.redis.trkSetFacts(loadKey(loadId), GEO_KEY, revision.toString(), active === undefined ? '' : active ? '1' : '0', loadId, ...pairs);
   }
 
   async get(loadId: string): Promise<TrackedLoad | undefined> {
@@ -107,8 +117,24 @@ export class LatestLocations {
   }
 
   /** Loads being hauled within `radiusMi` of a point, nearest first, with their distance. */
-  async near(point: { lat: number; lng: number }, radiusMi: number, count: number): Promise<(TrackedLoad & { distanceMi: number })[]> {
-    const hits = (await this.redis.geosearch(GEO_KEY, 'FROMLONLAT', point.lng, point.lat, 'BYRADIUS', radiusMi, 'mi', 'ASC', 'COUNT', count, 'WITHDIST')) as [string, string][];
+  async near(
+    point: { lat: number; lng: number },
+    radiusMi: number,
+    count: number,
+  ): Promise<(TrackedLoad & { distanceMi: number })[]> {
+    const hits = (await this.redis.geosearch(
+      GEO_KEY,
+      'FROMLONLAT',
+      point.lng,
+      point.lat,
+      'BYRADIUS',
+      radiusMi,
+      'mi',
+      'ASC',
+      'COUNT',
+      count,
+      'WITHDIST',
+    )) as [string, string][];
     const loads = await Promise.all(hits.map(([loadId]) => this.redis.hgetall(loadKey(loadId))));
     return hits.flatMap(([loadId, dist], i) => {
       const t = parse(loadId, loads[i]!);

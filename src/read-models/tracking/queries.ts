@@ -30,16 +30,35 @@ export interface TrackPoint {
  * A load's track between two times, oldest first. Longer than `maxPoints`, it is thinned to every
  * n-th point, always keeping the first and the last.
  */
-export async function trackOf(knex: Knex, loadId: string, range: { from?: Date; to?: Date; maxPoints: number }): Promise<{ points: TrackPoint[]; total: number }> {
+export async function trackOf(
+  knex: Knex,
+  loadId: string,
+  range: { from?: Date; to?: Date; maxPoints: number },
+): Promise<{ points: TrackPoint[]; total: number }> {
   const q = knex('track_points').where('load_id', loadId);
   if (range.from) q.where('recorded_at', '>=', range.from);
   if (range.to) q.where('recorded_at', '<=', range.to);
-  const inner = q.select('*', knex.raw('row_number() over (order by recorded_at, ping_id) as rn'), knex.raw('count(*) over () as n'));
+  const inner = q.select(
+    '*',
+    knex.raw('row_number() over (order by recorded_at, ping_id) as rn'),
+    knex.raw('count(*) over () as n'),
+  );
   const rows = (await knex
     .select('*')
     .from(inner.as('p'))
-    .whereRaw('(rn - 1) % greatest(1, ceil((n - 1)::numeric / ?))::bigint = 0 or rn = n', [Math.max(1, range.maxPoints - 1)])
-    .orderBy('rn')) as { ping_id: string; lat: number; lng: number; speed_mph: number; heading_deg: number | null; accuracy_m: number | null; recorded_at: Date; n: string }[];
+    .whereRaw('(rn - 1) % greatest(1, ceil((n - 1)::numeric / ?))::bigint = 0 or rn = n', [
+      Math.max(1, range.maxPoints - 1),
+    ])
+    .orderBy('rn')) as {
+    ping_id: string;
+    lat: number;
+    lng: number;
+    speed_mph: number;
+    heading_deg: number | null;
+    accuracy_m: number | null;
+    recorded_at: Date;
+    n: string;
+  }[];
   return {
     total: rows.length ? Number(rows[0]!.n) : 0,
     points: rows.map((r) => ({

@@ -56,7 +56,14 @@ export const cmd = <C extends LoadCommand>(type: C['type'], data: C['data'], act
 export const ev = {
   posted: (): LoadEvent => ({
     type: 'LoadPosted',
-    data: { ...details, loadId: LOAD_ID, tripMiles: 270, tripMilesEstimated: true, postedAt: NOW, expiresAt: hours(30) },
+    data: {
+      ...details,
+      loadId: LOAD_ID,
+      tripMiles: 270,
+      tripMilesEstimated: true,
+      postedAt: NOW,
+      expiresAt: hours(30),
+    },
   }),
   bid: (n: number, carrierId = CARRIER_ID, amountCents = 140_000): LoadEvent => ({
     type: 'BidPlaced',
@@ -66,11 +73,20 @@ export const ev = {
     type: 'LoadBooked',
     data: { carrierId: CARRIER_ID, carrierOrgId: CARRIER_ORG, rateCents: 150_000, via: 'book_now', bookedAt: NOW },
   }),
-  assigned: (): LoadEvent => ({ type: 'DriverAssigned', data: { driverId: DRIVER_ID, truckId: 'T-9', assignedAt: NOW } }),
+  assigned: (): LoadEvent => ({
+    type: 'DriverAssigned',
+    data: { driverId: DRIVER_ID, truckId: 'T-9', assignedAt: NOW },
+  }),
   pickedUp: (): LoadEvent => ({ type: 'LoadPickedUp', data: { pickedUpAt: NOW } }),
   inTransit: (): LoadEvent => ({ type: 'LoadInTransit', data: { departedAt: NOW } }),
-  delivered: (): LoadEvent => ({ type: 'LoadDelivered', data: { deliveredAt: NOW, proofOfDelivery: { signedBy: 'J. Doe' } } }),
-  cancelled: (): LoadEvent => ({ type: 'LoadCancelled', data: { reason: 'plans changed', cancelledBy: 'u-shipper', cancelledAt: NOW } }),
+  delivered: (): LoadEvent => ({
+    type: 'LoadDelivered',
+    data: { deliveredAt: NOW, proofOfDelivery: { signedBy: 'J. Doe' } },
+  }),
+  cancelled: (): LoadEvent => ({
+    type: 'LoadCancelled',
+    data: { reason: 'plans changed', cancelledBy: 'u-shipper', cancelledAt: NOW },
+  }),
   expired: (): LoadEvent => ({ type: 'LoadExpired', data: { expiredAt: hours(30) } }),
 };
 

@@ -3,14 +3,31 @@ import { expect } from 'chai';
 import { checkPings, DEFAULT_PING_LIMITS } from '../../../src/domain/tracking/pings.js';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
-const ping = (o: Record<string, unknown> = {}) => ({ id: randomUUID(), lat: 29.76, lng: -95.37, speedMph: 50, recordedAt: '2026-11-22T11:59:00.000Z', ...o });
+const ping = (o: Record<string, unknown> = {}) => ({
+  id: randomUUID(),
+  lat: 29.76,
+  lng: -95.37,
+  speedMph: 50,
+  recordedAt: '2026-11-22T11:59:00.000Z',
+  ...o,
+});
 
 describe('Checking a batch of pings', () => {
   it('keeps good pings with their optional fields, as dates', () => {
     const p = ping({ headingDeg: 359.5, accuracyM: 4 });
     const { good, rejected } = checkPings([p], NOW);
     expect(rejected).to.deep.equal([]);
-    expect(good).to.deep.equal([{ pingId: p.id, lat: 29.76, lng: -95.37, speedMph: 50, headingDeg: 359.5, accuracyM: 4, recordedAt: new Date(p.recordedAt) }]);
+    expect(good).to.deep.equal([
+      {
+        pingId: p.id,
+        lat: 29.76,
+        lng: -95.37,
+        speedMph: 50,
+        headingDeg: 359.5,
+        accuracyM: 4,
+        recordedAt: new Date(p.recordedAt),
+      },
+    ]);
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -35,7 +52,10 @@ describe('Checking a batch of pings', () => {
   }
 
   it('accepts times at the very edges of the bounds', () => {
-    const edge = [ping({ recordedAt: new Date(NOW.getTime() + DEFAULT_PING_LIMITS.futureSkewMs).toISOString() }), ping({ recordedAt: new Date(NOW.getTime() - DEFAULT_PING_LIMITS.maxAgeMs).toISOString() })];
+    const edge = [
+      ping({ recordedAt: new Date(NOW.getTime() + DEFAULT_PING_LIMITS.futureSkewMs).toISOString() }),
+      ping({ recordedAt: new Date(NOW.getTime() - DEFAULT_PING_LIMITS.maxAgeMs).toISOString() }),
+    ];
     expect(checkPings(edge, NOW).good).to.have.length(2);
   });
 
@@ -47,6 +67,8 @@ describe('Checking a batch of pings', () => {
   });
 
   it('uses the limits it is given', () => {
-    expect(checkPings([ping({ speedMph: 80 })], NOW, { ...DEFAULT_PING_LIMITS, maxSpeedMph: 70 }).rejected).to.have.length(1);
+    expect(
+      checkPings([ping({ speedMph: 80 })], NOW, { ...DEFAULT_PING_LIMITS, maxSpeedMph: 70 }).rejected,
+    ).to.have.length(1);
   });
 });

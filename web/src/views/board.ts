@@ -21,9 +21,17 @@ const STATUSES = ['posted', 'booked', 'assigned', 'picked_up', 'in_transit', 'de
 export function boardView(session: Session, live: Live, open: (loadId: string) => void): View {
   const shipperSide = !hasRole(session, 'carrier', 'dispatcher', 'driver') && !isStaff(session);
   const filters = {
-    status: h('select', { name: 'status', 'aria-label': 'Status' }, ...STATUSES.map((s) => h('option', { value: s }, s.replace('_', ' ')))),
+    status: h(
+      'select',
+      { name: 'status', 'aria-label': 'Status' },
+      ...STATUSES.map((s) => h('option', { value: s }, s.replace('_', ' '))),
+    ),
     states: h('input', { name: 'originStates', placeholder: 'TX,OK', size: 8, 'aria-label': 'Origin states' }),
-    equipment: h('select', { name: 'equipment', 'aria-label': 'Equipment' }, ...EQUIPMENT.map((e) => h('option', { value: e }, e ? e.replace('_', ' ') : 'any equipment'))),
+    equipment: h(
+      'select',
+      { name: 'equipment', 'aria-label': 'Equipment' },
+      ...EQUIPMENT.map((e) => h('option', { value: e }, e ? e.replace('_', ' ') : 'any equipment')),
+    ),
     sort: h('select', { name: 'sort', 'aria-label': 'Sort' }, ...SORTS.map(([v, l]) => h('option', { value: v }, l))),
   };
   const body = h('tbody', {});
@@ -62,8 +70,16 @@ export function boardView(session: Session, live: Live, open: (loadId: string) =
   };
 
   const shown = (l: LoadSummary) => {
-    const states = filters.states.value.toUpperCase().split(',').map((s) => s.trim()).filter(Boolean);
-    return l.status === filters.status.value && (!states.length || states.includes(l.origin.state)) && (!filters.equipment.value || l.equipmentType === filters.equipment.value);
+    const states = filters.states.value
+      .toUpperCase()
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    return (
+      l.status === filters.status.value &&
+      (!states.length || states.includes(l.origin.state)) &&
+      (!filters.equipment.value || l.equipmentType === filters.equipment.value)
+    );
   };
 
   async function load() {
@@ -100,12 +116,30 @@ export function boardView(session: Session, live: Live, open: (loadId: string) =
     'section',
     { class: 'board' },
     h('header', { class: 'bar' }, h('h2', {}, shipperSide ? 'Your loads' : 'Load board'), count),
-    h('form', { class: 'filters', onsubmit: (e: Event) => (e.preventDefault(), void load()) }, filters.status, filters.states, filters.equipment, filters.sort, h('button', { type: 'submit' }, 'Apply')),
+    h(
+      'form',
+      { class: 'filters', onsubmit: (e: Event) => (e.preventDefault(), void load()) },
+      filters.status,
+      filters.states,
+      filters.equipment,
+      filters.sort,
+      h('button', { type: 'submit' }, 'Apply'),
+    ),
     message,
     h(
       'table',
       { class: 'loads' },
-      h('thead', {}, h('tr', {}, ...['Status', 'From', 'To', 'Commodity', 'Equipment', 'Pickup', 'Rate', 'Per mile', 'Shipper'].map((t) => h('th', {}, t)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['Status', 'From', 'To', 'Commodity', 'Equipment', 'Pickup', 'Rate', 'Per mile', 'Shipper'].map((t) =>
+            h('th', {}, t),
+          ),
+        ),
+      ),
       body,
     ),
   );

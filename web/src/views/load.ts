@@ -29,7 +29,10 @@ export function loadView(session: Session, live: Live, loadId: string): View {
         [
           ['Status', h('span', { class: `status ${l.status}` }, l.status.replace('_', ' '))],
           ['Reference', l.reference],
-          ['Commodity', `${l.commodity} (${l.weightLb.toLocaleString('en-US')} lb, ${l.equipmentType.replace('_', ' ')})`],
+          [
+            'Commodity',
+            `${l.commodity} (${l.weightLb.toLocaleString('en-US')} lb, ${l.equipmentType.replace('_', ' ')})`,
+          ],
           ['Pickup', when(l.pickupWindow.from)],
           ['Rate', `${money(l.rateCents, l.currency)} · ${l.tripMiles} mi · ${money(l.ratePerMileCents)}/mi`],
           ['Shipper', l.shipper.name ?? l.shipper.orgId],
@@ -39,10 +42,24 @@ export function loadView(session: Session, live: Live, loadId: string): View {
       ).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
     );
     timeline.replaceChildren(
-      ...l.history.map((e) => h('li', { 'data-status': e.status }, h('span', { class: `status ${e.status}` }, e.status.replace('_', ' ')), h('time', { datetime: e.at }, when(e.at)), h('small', {}, e.event))),
+      ...l.history.map((e) =>
+        h(
+          'li',
+          { 'data-status': e.status },
+          h('span', { class: `status ${e.status}` }, e.status.replace('_', ' ')),
+          h('time', { datetime: e.at }, when(e.at)),
+          h('small', {}, e.event),
+        ),
+      ),
     );
     map.mark('origin', 'origin', l.origin.lat, l.origin.lng, `Pickup: ${l.origin.city}, ${l.origin.state}`);
-    map.mark('destination', 'destination', l.destination.lat, l.destination.lng, `Delivery: ${l.destination.city}, ${l.destination.state}`);
+    map.mark(
+      'destination',
+      'destination',
+      l.destination.lat,
+      l.destination.lng,
+      `Delivery: ${l.destination.city}, ${l.destination.state}`,
+    );
   }
 
   async function follow() {
@@ -55,7 +72,10 @@ export function loadView(session: Session, live: Live, loadId: string): View {
       return;
     }
     try {
-      const track = await api<{ points: { lat: number; lng: number }[] }>(session, `/tracking/${loadId}/history?maxPoints=500`);
+      const track = await api<{ points: { lat: number; lng: number }[] }>(
+        session,
+        `/tracking/${loadId}/history?maxPoints=500`,
+      );
       map.setTrack(track.points);
       const latest = await api<{ truckId: string | null; location: Fix | null }>(session, `/tracking/${loadId}/latest`);
       if (latest.location) showFix(latest.location, latest.truckId);
@@ -88,7 +108,12 @@ export function loadView(session: Session, live: Live, loadId: string): View {
     { class: 'load' },
     h('header', { class: 'bar' }, h('a', { href: '#/board' }, '← Board'), title),
     message,
-    h('div', { class: 'columns' }, h('div', {}, details, h('h3', {}, 'Timeline'), timeline), h('div', {}, map.element, position)),
+    h(
+      'div',
+      { class: 'columns' },
+      h('div', {}, details, h('h3', {}, 'Timeline'), timeline),
+      h('div', {}, map.element, position),
+    ),
   );
   return { element };
 }

@@ -16,7 +16,15 @@ interface Audit {
   ok: boolean;
   chain: { ok: boolean; reason?: string };
   state: { status: string; stage?: string; reconciles?: boolean };
-  events: { revision: string; type: string; recordedAt: string; actor: string | null; position: string; data: unknown; stateAfter: { status: string; stage?: string } }[];
+  events: {
+    revision: string;
+    type: string;
+    recordedAt: string;
+    actor: string | null;
+    position: string;
+    data: unknown;
+    stateAfter: { status: string; stage?: string };
+  }[];
 }
 
 /** Payments (newest activity first) and, for the one chosen, its history replayed from the log with the hash chain checked. */
@@ -32,7 +40,11 @@ export function paymentsView(session: Session, paymentId: string | undefined, op
         ...items.map((p) =>
           h(
             'tr',
-            { 'data-payment': p.paymentId, onclick: () => open(p.paymentId), class: p.paymentId === paymentId ? 'chosen' : '' },
+            {
+              'data-payment': p.paymentId,
+              onclick: () => open(p.paymentId),
+              class: p.paymentId === paymentId ? 'chosen' : '',
+            },
             h('td', {}, h('code', {}, p.paymentId.slice(0, 8))),
             h('td', {}, p.lastEvent),
             h('td', { class: 'num' }, p.payableCents === null ? '—' : money(p.payableCents + (p.feeCents ?? 0))),
@@ -54,13 +66,23 @@ export function paymentsView(session: Session, paymentId: string | undefined, op
         h(
           'p',
           { class: a.chain.ok ? 'ok' : 'error', 'data-chain': a.chain.ok ? 'intact' : 'broken' },
-          a.chain.ok ? 'Hash chain intact: no event was changed or removed' : `Hash chain broken: ${a.chain.reason ?? ''}`,
+          a.chain.ok
+            ? 'Hash chain intact: no event was changed or removed'
+            : `Hash chain broken: ${a.chain.reason ?? ''}`,
         ),
-        h('p', {}, `Now ${a.state.status}${a.state.stage ? ` (${a.state.stage})` : ''}; amounts ${a.state.reconciles === false ? 'do not reconcile' : 'reconcile'}`),
+        h(
+          'p',
+          {},
+          `Now ${a.state.status}${a.state.stage ? ` (${a.state.stage})` : ''}; amounts ${a.state.reconciles === false ? 'do not reconcile' : 'reconcile'}`,
+        ),
         h(
           'table',
           { class: 'events' },
-          h('thead', {}, h('tr', {}, ...['#', 'Event', 'When', 'Who', 'State after', 'Position'].map((t) => h('th', {}, t)))),
+          h(
+            'thead',
+            {},
+            h('tr', {}, ...['#', 'Event', 'When', 'Who', 'State after', 'Position'].map((t) => h('th', {}, t))),
+          ),
           h(
             'tbody',
             {},
@@ -92,7 +114,17 @@ export function paymentsView(session: Session, paymentId: string | undefined, op
     { class: 'payments' },
     h('header', { class: 'bar' }, h('h2', {}, 'Payments')),
     message,
-    h('div', { class: 'columns' }, h('table', { class: 'loads' }, h('thead', {}, h('tr', {}, ...['Payment', 'Last event', 'Invoice', 'Updated'].map((t) => h('th', {}, t)))), list), audit),
+    h(
+      'div',
+      { class: 'columns' },
+      h(
+        'table',
+        { class: 'loads' },
+        h('thead', {}, h('tr', {}, ...['Payment', 'Last event', 'Invoice', 'Updated'].map((t) => h('th', {}, t)))),
+        list,
+      ),
+      audit,
+    ),
   );
   return { element };
 }

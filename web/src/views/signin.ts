@@ -5,7 +5,14 @@ import type { View } from '../types.js';
 
 /** Sign in with an API token (`npm run token -- --role dispatcher …` prints one). */
 export function signinView(onSignedIn: (s: Session) => void): View {
-  const token = h('textarea', { id: 'token', name: 'token', rows: 5, placeholder: 'eyJhbGciOi…', required: true, autocomplete: 'off' });
+  const token = h('textarea', {
+    id: 'token',
+    name: 'token',
+    rows: 5,
+    placeholder: 'eyJhbGciOi…',
+    required: true,
+    autocomplete: 'off',
+  });
   const message = h('div', { class: 'message' });
   const form = h(
     'form',
