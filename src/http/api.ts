@@ -156,7 +156,7 @@ export function createApi(deps: {
         payments: services.payments,
         quickPay: { feeBps: config.QUICKPAY_FEE_BPS, minFeeCents: config.QUICKPAY_MIN_FEE_CENTS },
       }),
-      ...(deps.queues ? jobRoutes({ queues: deps.queues, store }) : []),
+      ...(deps.queues ? jobRoutes({ queues: deps.queues, carriers: services.carriers }) : []),
       ...projectionRoutes({ knex, projectors }),
     ],
   };

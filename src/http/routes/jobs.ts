@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { EventStore } from '../../eventstore/types.js';
+import type { CarrierService } from '../../application/carriers.js';
 import type { VerificationJob } from '../../jobs/processors/verification.js';
 import { type JobQueues, PRIORITY, QUEUE_NAMES, type QueueName, QUEUES } from '../../jobs/queues.js';
 import { queueCounts } from '../../jobs/workers.js';
@@ -8,7 +8,6 @@ import { traceCarrier } from '../../infra/tracing.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { uuidParam } from '../commands.js';
 import { defineRoute, type Route } from '../route.js';
-import { carrierStream } from '../../domain/carrier/stream.js';
 
 const queueName = z.enum(QUEUE_NAMES as [QueueName, ...QueueName[]]).meta({ description: 'The queue' });
 const counts = z.record(z.string(), z.number().int());
@@ -25,7 +24,7 @@ const failedJob = z
   .meta({ id: 'FailedJob' });
 
 /** The admin's view of the job queues: depths, the dead letter, retries, and "verify now". */
-export function jobRoutes(deps: { queues: JobQueues; store: EventStore }): Route[] {
+export function jobRoutes(deps: { queues: JobQueues; carriers: Pick<CarrierService, 'state'> }): Route[] {
   const { queues } = deps;
   return [
     defineRoute({
@@ -123,8 +122,8 @@ export function jobRoutes(deps: { queues: JobQueues; store: EventStore }): Route
       params: z.object({ carrierId: uuidParam('The carrier') }),
       responses: { 202: { description: 'Queued', schema: z.object({ jobId: z.string(), queue: z.string() }) } },
       async handle({ params }) {
-        const [registered] = await deps.store.readStream(carrierStream(params.carrierId), { maxCount: 1 });
-        if (!registered) throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No carrier ${params.carrierId}`);
+        if ((await deps.carriers.state(params.carrierId)).status === 'none')
+          throw new HttpProblem(404, `${PROBLEM_BASE}not-found`, `No carrier ${params.carrierId}`);
         const ctx = currentContext();
         const data: VerificationJob = {
           carrierId: params.carrierId,
