@@ -2,6 +2,7 @@ import type { AllStreamSubscription } from '@eventstore/db-client';
 import { comparePositions } from '../position.js';
 import {
   type CheckpointMark,
+  type EventFilter,
   isCheckpointMark,
   type Position,
   type RecordedEvent,
@@ -9,7 +10,14 @@ import {
   type Subscription,
 } from '../types.js';
 import { backoff, sleep } from '../wakeup.js';
-import { type EsdbEventStore, type EsdbRecorded, matches, toRecorded } from './store.js';
+import { type EsdbRecorded, matches, toRecorded } from './recorded.js';
+
+/** What a subscription reads through (the store): the server's subscription, the head, and where errors go. */
+export interface SubscriptionSource {
+  headPosition(): Promise<Position | undefined>;
+  openServerSubscription(from: Position | 'start' | 'end', filter?: EventFilter): AllStreamSubscription;
+  onError(err: unknown, where: string): void;
+}
 
 /** Skipped events between two checkpoint marks. */
 const MARK_EVERY = 1_000;
@@ -26,7 +34,7 @@ export class EsdbSubscription implements Subscription {
   lastSeen?: Position;
 
   constructor(
-    private readonly store: EsdbEventStore,
+    private readonly store: SubscriptionSource,
     readonly options: SubscribeOptions,
     private readonly onClose: () => void,
   ) {}

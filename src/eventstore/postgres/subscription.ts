@@ -8,7 +8,21 @@ import {
   type Subscription,
 } from '../types.js';
 import { backoff, sleep } from '../wakeup.js';
-import type { PostgresEventStore } from './store.js';
+import type { Notifier } from './notifier.js';
+import type { LiveTail } from './tail.js';
+
+/** What a subscription reads through (the store): its pages, its head, and its shared tail and notifier. */
+export interface SubscriptionSource {
+  readonly tail: LiveTail;
+  readonly notifier: Notifier;
+  headPosition(): Promise<Position | undefined>;
+  scanPage(
+    from: Position,
+    limit: number,
+    filter?: EventFilter,
+    window?: number,
+  ): Promise<{ events: RecordedEvent[]; scannedTo?: Position; more: boolean; nextWindow?: number }>;
+}
 
 /**
  * Catch-up then live over $all. Reads pages below the stable bound (the oldest append in flight) in (tx_id, seq) order and
@@ -26,7 +40,7 @@ export class PgSubscription implements Subscription {
   private iterator?: AsyncGenerator<RecordedEvent | CheckpointMark>;
 
   constructor(
-    private readonly store: PostgresEventStore,
+    private readonly store: SubscriptionSource,
     private readonly opts: {
       from: Position | 'start' | 'end';
       filter?: EventFilter;

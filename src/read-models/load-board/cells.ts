@@ -1,4 +1,8 @@
-import type { Point } from './query.js';
+/** A place on the map, in degrees. */
+export interface Point {
+  lat: number;
+  lng: number;
+}
 
 /**
  * A grid of 0.25° × 0.25° cells (about 17 × 13 miles in the lower 48). Loads cluster around

@@ -1,15 +1,10 @@
 import type { Knex } from 'knex';
 import { seesBoard } from '../../domain/load/access.js';
 import { type Actor, isStaff } from '../../domain/shared/actor.js';
-import { cellSql, type CircleCells, cellsCovering } from './cells.js';
+import { cellSql, type CircleCells, cellsCovering, type Point } from './cells.js';
 import type { BoardRow, BoardStatus } from './row.js';
 
 const METERS_PER_MILE = 1609.344;
-
-export interface Point {
-  lat: number;
-  lng: number;
-}
 
 export interface BoardFilters {
   statuses: readonly BoardStatus[];
