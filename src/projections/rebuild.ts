@@ -4,7 +4,7 @@ import type { Logger } from '../infra/logger.js';
 import { formatPosition } from '../eventstore/position.js';
 import { applyBatch, ProjectorFailed } from './apply.js';
 import type { Checkpoints } from './checkpoints.js';
-import { dropGeneration, indexGeneration, setupGeneration, switchLive } from './generations.js';
+import { analyzeGeneration, dropGeneration, indexGeneration, setupGeneration, switchLive } from './generations.js';
 import { applyOneByOne, isTransient, type ParkedEvents } from './parked.js';
 import { type PoisonPolicy, type Projector, projectorFilter } from './types.js';
 
@@ -151,8 +151,10 @@ export async function rebuildProjection(deps: {
       if (applied > total) total = applied + (await store.countEvents({ after: position, filter, limit: COUNT_LIMIT }));
       report('building');
     }
-    // Index the filled tables once, still outside the switch (live runners are not held up).
+    // Index the filled tables once and gather their statistics, still outside the switch (live
+    // runners are not held up): the first query after the switch is planned on real row counts.
     await indexGeneration(knex, projector, gen);
+    await analyzeGeneration(knex, projector, gen);
 
     report('switching');
     const switched = await knex.transaction(async (trx) => {
