@@ -6,6 +6,7 @@ import type { Checkpoints } from './checkpoints.js';
 import type { ProjectorLeases } from './lease.js';
 import type { ParkedEvents } from './parked.js';
 import type { ProgressAnnouncer } from './progress.js';
+import type { TableStatistics } from './statistics.js';
 import type { PoisonPolicy, Projector } from './types.js';
 
 /** `standby`: another process holds this projector's lease; this one takes over if that one dies. */
@@ -31,6 +32,8 @@ export interface LoopContext {
   readonly checkpoints: Checkpoints;
   readonly parked: ParkedEvents;
   readonly announcer: ProgressAnnouncer;
+  /** Analyzes live tables that grew by a large share (autovacuum may be off). */
+  readonly statistics: TableStatistics;
   readonly batchSize: number;
   readonly skipCheckpointMs: number;
   readonly maxAttempts: number;

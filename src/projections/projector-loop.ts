@@ -126,6 +126,7 @@ export class ProjectorLoop {
       lastWrite = Date.now();
       await committed(this.ctx, p, generation, batch.events, applied, batch.skippedTo);
       traceBatch(p.name, applied, started);
+      await this.ctx.statistics.applied(p, generation, applied.length);
       this.attempts = 0;
       this.w.lastError = null;
     }

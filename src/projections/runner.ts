@@ -13,6 +13,7 @@ import { ProjectorLoop } from './projector-loop.js';
 import { rebuildProjection } from './rebuild.js';
 import type { ProjectorLeases } from './lease.js';
 import { type PoisonPolicy, type Projector, projectorFilter } from './types.js';
+import { TableStatistics } from './statistics.js';
 
 export type { ProjectorState } from './loop-context.js';
 
@@ -83,6 +84,8 @@ export class ProjectionRunner {
       poisonPolicy?: Record<string, PoisonPolicy>;
       /** How often a projector stopped on a poison event looks for an operator's retry or skip (default 1,000 ms). */
       stoppedPollMs?: number;
+      /** When live tables are analyzed as they grow (see TableStatistics; default: every 5,000 events, past 1,000 rows + 10%). */
+      statistics?: { checkEvery?: number; minRows?: number; share?: number };
     },
   ) {
     this.checkpoints = new Checkpoints(deps.knex);
@@ -105,6 +108,7 @@ export class ProjectionRunner {
       checkpoints: this.checkpoints,
       parked: this.parked,
       announcer: this.announcer,
+      statistics: new TableStatistics(deps.knex, deps.logger, deps.statistics),
       batchSize: this.batchSize,
       skipCheckpointMs: deps.skipCheckpointMs ?? 1_000,
       maxAttempts: deps.maxAttempts ?? 5,
