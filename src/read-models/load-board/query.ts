@@ -45,11 +45,16 @@ export interface Keyset {
 
 /**
  * Who sees what (domain/load/access.ts, which commands apply too): a shipper its own loads; the
- * board roles the open board and what their organisation booked; staff all.
+ * board roles the open board and what their organisation booked; staff all. `statuses`: the only
+ * statuses the query asks for. When those are posted ones and the actor sees the open board, every
+ * row is visible and no clause is added: an `OR` of organisations and status made the open board's
+ * plan depend on statistics (issue 22: a bitmap scan and a sort of every posted load when the
+ * planner misjudged it).
  */
-export function visibleTo(q: Knex.QueryBuilder, actor: Actor): Knex.QueryBuilder {
+export function visibleTo(q: Knex.QueryBuilder, actor: Actor, statuses?: readonly BoardStatus[]): Knex.QueryBuilder {
   if (isStaff(actor)) return q;
   const board = seesBoard(actor);
+  if (board && statuses?.length && statuses.every((s) => s === 'posted')) return q;
   return q.where((w) => {
     w.where('shipper_org_id', actor.orgId).orWhere('carrier_org_id', actor.orgId);
     if (board) w.orWhere('status', 'posted');
@@ -151,7 +156,7 @@ function pageFilter(
     point ? deadheadSql(knex, point).wrap('(', ') as deadhead_mi') : knex.raw('null::float8 as deadhead_mi'),
   );
   applyFilters(q, filters, opts.now, byCell);
-  visibleTo(q, opts.actor);
+  visibleTo(q, opts.actor, filters.statuses);
   if (opts.after) {
     const value = sort === 'pickup' || sort === 'age' ? new Date(opts.after.value) : opts.after.value;
     q.whereRaw(`(${keySql}, load_id) ${dir === 'asc' ? '>' : '<'} (?, ?)`, [value, opts.after.loadId]);
