@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../infra/logger.js';
-import { analyzeGeneration } from './generations.js';
-import { type Projector, tableNames } from './types.js';
+import { type PostgresProjector, type Projector, tableNames } from './types.js';
 
 /**
  * Keeps the planner's statistics of live read-model tables current as projectors fill them, as
@@ -46,9 +45,9 @@ export class TableStatistics {
     }
   }
 
-  private async analyzeChanged(p: Projector, generation: number): Promise<void> {
+  private async analyzeChanged(p: PostgresProjector, generation: number): Promise<void> {
     const t = tableNames(generation);
-    const physical = p.kind === 'postgres' ? p.tables.map((table) => t(table)) : [];
+    const physical = p.tables.map((table) => t(table));
     const { rows } = await this.knex.raw<{ rows: { table: string; changed: string; rows: number }[] }>(
       `select s.relname as table, s.n_mod_since_analyze::text as changed, greatest(c.reltuples, 0)::float8 as rows
          from pg_stat_user_tables s join pg_class c on c.oid = s.relid
@@ -58,11 +57,7 @@ export class TableStatistics {
     const stale = rows.filter((r) => Number(r.changed) > this.minRows + this.share * r.rows);
     if (stale.length === 0) return;
     const started = Date.now();
-    if (stale.length === physical.length) {
-      await analyzeGeneration(this.knex, p, generation);
-    } else {
-      for (const r of stale) await this.knex.raw('analyze ??', [r.table]);
-    }
+    for (const r of stale) await this.knex.raw('analyze ??', [r.table]);
     this.logger.info('read model analyzed after it grew', {
       projector: p.name,
       tables: stale.map((r) => r.table),

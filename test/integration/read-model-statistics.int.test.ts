@@ -4,17 +4,8 @@ import { createKnex, type Knex } from '../../src/infra/db.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import { loadBoardProjector } from '../../src/read-models/load-board/projector.js';
 import { seed } from '../../src/seed/seed.js';
+import { analyzedRows } from '../support/projections.js';
 import { freshDatabase, testLogger } from '../support/services.js';
-
-/** The rows the planner believes a table holds, once an explicit ANALYZE has run on it (else 0). */
-async function analyzedRows(knex: Knex, table: string): Promise<number> {
-  const { rows } = await knex.raw<{ rows: { analyzed: boolean; reltuples: number }[] }>(
-    `select s.last_analyze is not null as analyzed, c.reltuples::float8 as reltuples
-       from pg_class c join pg_stat_user_tables s on s.relid = c.oid where c.relname = ?`,
-    [table],
-  );
-  return rows[0]?.analyzed ? rows[0].reltuples : 0;
-}
 
 describe('A live read model filled from empty is analyzed as it grows, whatever autovacuum does', () => {
   let knex: Knex;

@@ -4,6 +4,7 @@ import { createKnex, type Knex } from '../../src/infra/db.js';
 import { loadBoardProjector } from '../../src/read-models/load-board/projector.js';
 import { ProjectionRunner } from '../../src/projections/runner.js';
 import { seed } from '../../src/seed/seed.js';
+import { analyzedRows } from '../support/projections.js';
 import { freshDatabase, testLogger } from '../support/services.js';
 
 /** The secondary indexes of one physical table, by name. */
@@ -13,16 +14,6 @@ async function indexesOf(knex: Knex, table: string): Promise<string[]> {
     [table],
   );
   return rows.map((r) => r.indexname);
-}
-
-/** The rows the planner believes a table holds, once an explicit ANALYZE has run on it (else 0). */
-async function analyzedRows(knex: Knex, table: string): Promise<number> {
-  const { rows } = await knex.raw<{ rows: { analyzed: boolean; reltuples: number }[] }>(
-    `select s.last_analyze is not null as analyzed, c.reltuples::float8 as reltuples
-       from pg_class c join pg_stat_user_tables s on s.relid = c.oid where c.relname = ?`,
-    [table],
-  );
-  return rows[0]?.analyzed ? rows[0].reltuples : 0;
 }
 
 describe('A rebuild fills the new generation first, then indexes and analyzes it once, before the switch', () => {

@@ -55,3 +55,13 @@ export async function tableExists(knex: Knex, name: string): Promise<boolean> {
   const r = await knex.raw<{ rows: { t: string | null }[] }>('select to_regclass(?) as t', [name]);
   return r.rows[0]!.t !== null;
 }
+
+/** The rows the planner believes a table holds, once an explicit ANALYZE has run on it (else 0). */
+export async function analyzedRows(knex: Knex, table: string): Promise<number> {
+  const { rows } = await knex.raw<{ rows: { analyzed: boolean; reltuples: number }[] }>(
+    `select s.last_analyze is not null as analyzed, c.reltuples::float8 as reltuples
+       from pg_class c join pg_stat_user_tables s on s.relid = c.oid where c.relname = ?`,
+    [table],
+  );
+  return rows[0]?.analyzed ? rows[0].reltuples : 0;
+}
