@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only eventstore,loadboard,commands,gps,rebuild,fanout] [--runs N]`: every benchmark scenario on
+ * `npm run bench [-- --quick] [--only eventstore,loadboard,commands,gps,rebuild,fanout,versus] [--runs N]`: every benchmark scenario on
  * the local Postgres and Redis, each case measured several times beside its ceiling (and a peer,
  * where there is one) in the same run. Prints the table and writes bench/results/latest.json and
  * latest.md. A benchmark, not a test: it asserts nothing about the figures; `--quick` (CI) only
@@ -17,8 +17,9 @@ import { commandsScenario } from './scenarios/commands.js';
 import { emmettVersion, eventStoreScenario } from './scenarios/eventstore.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { gpsScenario } from './scenarios/gps.js';
+import { versusScenario } from './scenarios/versus.js';
 
-/** In the issue's order: 1 event store, 2 load board, 3 commands, 4 GPS, 5 rebuild, 6 fan-out. */
+/** In the issue's order: 1 event store, 2 load board, 3 commands, 4 GPS, 5 rebuild, 6 fan-out, 7 versus a conventional stack. */
 const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<Row[]>> = {
   eventstore: eventStoreScenario,
   loadboard: loadBoardScenario,
@@ -26,6 +27,7 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<Row[]>> = {
   gps: gpsScenario,
   rebuild: rebuildScenario,
   fanout: fanoutScenario,
+  versus: versusScenario,
 };
 
 const { values } = parseArgs({

@@ -26,6 +26,8 @@ export async function inParallel<T>(items: T[], n: number, fn: (item: T, i: numb
 
 export interface Service {
   base: string;
+  databaseUrl: string;
+  pid: number;
   config: Config;
   services: ServiceEndpoints;
   prefix: string;
@@ -46,11 +48,13 @@ export async function startService(
   dbName: string,
   env: Record<string, string> = {},
   nodeArgs: string[] = serviceNodeArgs(),
+  opts: { keep?: boolean } = {},
 ): Promise<Service> {
   const logger = createLogger({ LOG_LEVEL: 'warn', LOG_FORMAT: 'pretty', NODE_ENV: 'development' });
   const config = loadConfig({ ...process.env, NODE_ENV: 'development' });
   const services = await startServices(config, logger);
-  await dropDatabase(services.databaseUrl, dbName);
+  // `keep`: a database prepared beforehand (seeded, its read models caught up), used as it is.
+  if (!opts.keep) await dropDatabase(services.databaseUrl, dbName);
   const databaseUrl = await ensureDatabase(services.databaseUrl, dbName);
   const prefix = `bench:${dbName}:${randomUUID().slice(0, 8)}:`;
   const root = path.resolve(import.meta.dirname, '..');
@@ -96,6 +100,8 @@ export async function startService(
   const base = `http://127.0.0.1:${port}`;
   return {
     base,
+    databaseUrl,
+    pid: child.pid!,
     config,
     services,
     prefix,

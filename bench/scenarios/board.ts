@@ -39,7 +39,7 @@ import { servicesFor } from '../../src/process/services.js';
 
 const logger = createLogger({ LOG_LEVEL: 'warn', LOG_FORMAT: 'pretty', NODE_ENV: 'development' });
 
-interface Board {
+export interface Board {
   config: Config;
   knex: Knex;
   store: PostgresEventStore;
@@ -50,9 +50,12 @@ interface Board {
   close(): Promise<void>;
 }
 
-/** The seeded database, its projections caught up. */
-async function openBoard(ctx: ScenarioContext): Promise<Board> {
-  const loads = ctx.quick ? 2_000 : 1_000_000;
+/**
+ * The seeded database, its projections caught up: `bench_loadboard` (1,000,000 loads; 2,000 and
+ * `bench_loadboard_quick` for --quick) unless another is asked for.
+ */
+export async function openBoard(ctx: ScenarioContext, want: { loads?: number; dbName?: string } = {}): Promise<Board> {
+  const loads = want.loads ?? (ctx.quick ? 2_000 : 1_000_000);
   // One load generator on one address and user: the rate limits would measure themselves.
   const config = loadConfig({
     ...process.env,
@@ -61,7 +64,10 @@ async function openBoard(ctx: ScenarioContext): Promise<Board> {
     RATE_LIMIT_PER_USER: '0',
     RATE_LIMIT_LOADBOARD: '0',
   });
-  const url = await ensureDatabase(ctx.adminUrl, ctx.quick ? 'bench_loadboard_quick' : 'bench_loadboard');
+  const url = await ensureDatabase(
+    ctx.adminUrl,
+    want.dbName ?? (ctx.quick ? 'bench_loadboard_quick' : 'bench_loadboard'),
+  );
   const knex = createKnex(url, 16);
   await migrateLatest(knex);
   const redis = createRedis(ctx.redisUrl, `bench:board:${randomUUID().slice(0, 8)}:`);

@@ -5,43 +5,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import autocannon from 'autocannon';
+import { type Shot, shoot } from '../lib/cannon.js';
 import type { Row } from '../lib/report.js';
 import { inParallel, loadBody, setupFleet, startService } from '../support.js';
 import type { ScenarioContext } from './context.js';
-
-interface Shot {
-  perSecond: number;
-  p99: number;
-  errors: number;
-}
-
-/** autocannon against one route; throughput counts 2xx answers only. */
-function shoot(
-  url: string,
-  opts: {
-    connections: number;
-    seconds?: number;
-    amount?: number;
-    request: () => { method: 'POST'; path: string; headers: Record<string, string>; body: string };
-  },
-): Promise<Shot> {
-  const first = opts.request();
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url,
-        connections: opts.connections,
-        ...(opts.amount ? { amount: opts.amount } : { duration: opts.seconds ?? 5 }),
-        requests: [{ ...first, setupRequest: (req) => ({ ...req, ...opts.request() }) }],
-      },
-      (err, r) => {
-        if (err) return reject(err);
-        resolve({ perSecond: r['2xx'] / r.duration, p99: r.latency.p99, errors: r.non2xx + r.errors + r.timeouts });
-      },
-    );
-  });
-}
 
 async function bareKoa(): Promise<{ base: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../lib/bare-koa.ts')], {
