@@ -5,6 +5,8 @@ export interface Shot {
   perSecond: number;
   p99: number;
   p50: number;
+  /** Requests answered (any status). */
+  total: number;
   /** Non-2xx answers, errors and timeouts. */
   errors: number;
   /** The first non-2xx status seen, for the note. */
@@ -38,6 +40,7 @@ export function shoot(
           perSecond: r['2xx'] / r.duration,
           p99: r.latency.p99,
           p50: r.latency.p50,
+          total: r.requests.total,
           errors: r.non2xx + r.errors + r.timeouts,
           statuses,
         });

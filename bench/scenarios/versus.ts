@@ -116,7 +116,13 @@ async function startConventional(
 ): Promise<{ base: string; child: ChildProcess; stop(): Promise<void> }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(import.meta.dirname, '../conventional/server.ts')],
+    [
+      // BENCH_CONVENTIONAL_NODE_ARGS: as BENCH_SERVICE_NODE_ARGS, for the conventional service (profiling it).
+      ...(process.env.BENCH_CONVENTIONAL_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      '--import',
+      'tsx',
+      path.join(import.meta.dirname, '../conventional/server.ts'),
+    ],
     {
       env: {
         ...process.env,
@@ -231,7 +237,7 @@ const AIMS: Record<Case['kind'], number> = { write: 1, read: 1, board: 2, pings:
 
 async function versusAt(ctx: ScenarioContext, loads: number): Promise<Row[]> {
   const seconds = ctx.quick ? 2 : 10;
-  const connectionCounts = [16, 64];
+  const connectionCounts = process.env.BENCH_VERSUS_CONNECTIONS?.split(',').map(Number) ?? [16, 64];
   const trucks = ctx.quick ? 20 : 200;
   const from = await template(ctx, loads);
   const runDb = 'bench_versus_run';
@@ -259,7 +265,11 @@ async function versusAt(ctx: ScenarioContext, loads: number): Promise<Row[]> {
     const shots = connectionCounts.length * ctx.runs;
     const perShot = Math.max(1, Math.min(ctx.quick ? 150 : 3_000, Math.floor((open.length * 0.9) / shots)));
     const seen = open.slice(-1_000);
-    const list = cases(fleet, open, seen, perShot, trucks);
+    // BENCH_VERSUS_CASES=pings,book: only the cases whose label has one of these words (profiling one route).
+    const only = process.env.BENCH_VERSUS_CASES?.split(',').map((w) => w.trim().toLowerCase());
+    const list = cases(fleet, open, seen, perShot, trucks).filter(
+      (c) => !only || only.some((w) => c.label.toLowerCase().includes(w)),
+    );
     const sides: Side[] = [
       { name: 'ours', base: ours.base, settle: () => ours.settle() },
       { name: 'conventional', base: conventional.base, settle: async () => {} },
@@ -279,12 +289,17 @@ async function versusAt(ctx: ScenarioContext, loads: number): Promise<Row[]> {
           // Alternate who goes first, so neither always meets a warmer or a more tired machine.
           const order = run % 2 === 0 ? sides : [...sides].reverse();
           for (const side of order) {
+            const from = process.hrtime.bigint() / 1000n;
             const r = await shoot(side.base, {
               connections,
               ...(c.amount ? { amount: c.amount } : { seconds }),
               request: c.make(shot),
             });
             results.get(key)![side.name].push(r);
+            // The shot's window on the monotonic clock of --cpu-prof profiles (bench/lib/profile.ts --window).
+            ctx.log(
+              `${side.name}, ${c.label}, ${connections} conn: ${Math.round(r.perSecond)} req/s; window ${from},${process.hrtime.bigint() / 1000n}; requests ${r.total}`,
+            );
             await side.settle();
           }
         }

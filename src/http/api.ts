@@ -14,7 +14,8 @@ import { IdempotencyStore } from './idempotency.js';
 import type { Route } from './route.js';
 import { carrierDirectoryRoutes } from './routes/carrier-directory.js';
 import { carrierCommandRoutes } from './routes/carriers.js';
-import { loadBoardRoutes } from './routes/load-board.js';
+import { type BoardPage, loadBoardRoutes } from './routes/load-board.js';
+import { PageCache } from '../read-models/load-board/page-cache.js';
 import { searchRoutes } from './routes/search.js';
 import { loadCommandRoutes } from './routes/load-commands.js';
 import { organisationRoutes } from './routes/organisations.js';
@@ -51,6 +52,7 @@ export type ApiConfig = Pick<
   | 'PLATFORM_ORG_ID'
   | 'IDEMPOTENCY_TTL_SECONDS'
   | 'MIN_POSITION_WAIT_MS'
+  | 'BOARD_CACHE_MS'
   | 'MEILI_URL'
   | 'MEILI_API_KEY'
   | 'TRACKING_MAX_PING_AGE_HOURS'
@@ -139,7 +141,13 @@ export function createApi(deps: {
       ...carrierCommandRoutes(services),
       ...carrierDirectoryRoutes(read),
       ...loadCommandRoutes(services),
-      ...loadBoardRoutes(read),
+      ...loadBoardRoutes({
+        ...read,
+        pages: new PageCache<BoardPage>({
+          maxAgeMs: config.BOARD_CACHE_MS,
+          stamp: () => deps.progress.changes('load_board'),
+        }),
+      }),
       ...searchRoutes({ ...read, search: deps.search }),
       ...trackingRoutes({
         knex,

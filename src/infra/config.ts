@@ -92,6 +92,8 @@ export const configSchema = z.object({
     .default(24 * 3600),
   /** Longest a query with ?minPosition= waits for the read model to catch up. */
   MIN_POSITION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  /** Longest a shared load-board page is served from memory (0: off); a board change ends it sooner. */
+  BOARD_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** Committed events waiting longer than this for subscribers: /ready says degraded, and a warning names why. */
   DELIVERY_HOLD_WARN_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
   /** How often each process looks at what holds delivery back. */

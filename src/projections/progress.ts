@@ -57,6 +57,8 @@ export class ProjectionProgress {
   private stopStoreWatch?: () => void;
   private stopLocal?: () => void;
   private lastAsk = 0;
+  /** Moves heard per projector (from this process's runner or other processes' NOTIFY), see `changes`. */
+  private readonly moves = new Map<string, number>();
   private started?: Promise<void>;
   private stopped = false;
 
@@ -123,6 +125,18 @@ export class ProjectionProgress {
     });
   }
 
+  /**
+   * How many moves of `projection`'s live checkpoint this process has heard: a number that changes
+   * whenever the read model may have (a cache of its answers stamps them with it). Moves made in this
+   * process are heard at once; other processes' only while some process has reads waiting (asking
+   * for them on every use would cost every batch a NOTIFY, see ProgressAnnouncer): a cache in a
+   * process apart from the projectors also bounds its entries' age. Starts listening on first use.
+   */
+  changes(projection: string): number {
+    if (!this.stopped) void this.start();
+    return this.moves.get(projection) ?? 0;
+  }
+
   /** Requests waiting now, by projector. */
   waiting(): Record<string, number> {
     return Object.fromEntries([...this.watches].filter(([, w]) => w.waiters.size).map(([n, w]) => [n, w.waiters.size]));
@@ -136,6 +150,7 @@ export class ProjectionProgress {
       const [name, gen, pos] = line.split(' ');
       const watch = name ? this.watches.get(name) : undefined;
       if (!watch) continue;
+      this.moves.set(name!, (this.moves.get(name!) ?? 0) + 1);
       if (pos && Number(gen) === watch.generation) {
         try {
           const to = parsePosition(pos);

@@ -6,6 +6,7 @@ import {
   type Keyset,
   queryBoard,
   SORTS,
+  unrestricted,
   type SortName,
 } from '../../read-models/load-board/query.js';
 import { loadWithHistory } from '../../read-models/load-board/queries.js';
@@ -13,6 +14,7 @@ import { BOARD_STATUSES, type BoardStatus } from '../../read-models/load-board/r
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
 import { defineRoute, type Route } from '../route.js';
+import type { PageCache } from '../../read-models/load-board/page-cache.js';
 import { iso, loadSummary, toSummary } from '../../read-models/load-board/summary.js';
 
 export { loadSummary, toSummary };
@@ -150,7 +152,18 @@ function decodeCursor(text: string, sort: string, order: 'asc' | 'desc'): Keyset
   return { value: parsed.v, loadId: parsed.id };
 }
 
-export function loadBoardRoutes(deps: ReadDeps): Route[] {
+/** One page of the board as the API answers it. */
+export interface BoardPage {
+  items: z.output<typeof loadSummary>[];
+  nextCursor: string | null;
+}
+
+export function loadBoardRoutes(
+  deps: ReadDeps & {
+    /** Pages anyone of the same kind would get (see `unrestricted`), shared while the board is unchanged. */
+    pages?: PageCache<BoardPage>;
+  },
+): Route[] {
   return [
     defineRoute({
       method: 'get',
@@ -179,23 +192,27 @@ export function loadBoardRoutes(deps: ReadDeps): Route[] {
         const order = query.order ?? SORTS[query.sort].dir;
         const after = query.cursor ? decodeCursor(query.cursor, query.sort, order) : undefined;
         await readAfter(deps, 'load_board', query.minPosition);
-        const now = new Date();
-        const page = await queryBoard(deps.knex, {
-          filters,
-          actor,
-          sort: query.sort,
-          order,
-          ...(after ? { after } : {}),
-          limit: query.limit,
-          now,
-        });
-        return {
-          status: 200,
-          body: {
+        const read = async (): Promise<BoardPage> => {
+          const now = new Date();
+          const page = await queryBoard(deps.knex, {
+            filters,
+            actor,
+            sort: query.sort,
+            order,
+            ...(after ? { after } : {}),
+            limit: query.limit,
+            now,
+          });
+          return {
             items: page.rows.map((r) => toSummary(r, now)),
             nextCursor: page.next ? encodeCursor(query.sort, order, page.next) : null,
-          },
+          };
         };
+        // A read that waited for its own write reads the rows themselves; an answer that depends on
+        // who asks is never shared.
+        const shared = deps.pages && !query.minPosition && unrestricted(actor, filters.statuses);
+        const body = shared ? await deps.pages!.get(JSON.stringify(query), read) : await read();
+        return { status: 200, body };
       },
     }),
     defineRoute({

@@ -12,16 +12,25 @@ import type { BoardRow, BoardStatus, HistoryRow } from './row.js';
 
 export interface LoadWithHistory {
   row: BoardRow;
-  /** Its status changes, oldest first. */
-  history: HistoryRow[];
+  /** Its status changes, oldest first (`at` as Postgres writes a timestamptz in JSON). */
+  history: (Omit<HistoryRow, 'at'> & { at: string })[];
 }
 
 /** One load as `actor` may see it, with its status history; undefined when there is none it may see. */
 export async function loadWithHistory(knex: Knex, loadId: string, actor: Actor): Promise<LoadWithHistory | undefined> {
-  const q = knex('load_board').where('load_id', loadId).select('load_board.*');
-  const row = (await visibleTo(q, actor).first()) as BoardRow | undefined;
-  if (!row) return undefined;
-  const history = (await knex('load_status_history').where('load_id', loadId).orderBy('revision')) as HistoryRow[];
+  // One round trip: the row, and its history gathered beside it (as JSON: `at` comes back as text).
+  const q = knex('load_board as b')
+    .where('b.load_id', loadId)
+    .select(
+      'b.*',
+      knex.raw(`coalesce((
+        select json_agg(json_build_object('load_id', h.load_id, 'revision', h.revision::text, 'event_type', h.event_type,
+                                          'status', h.status, 'at', h.at, 'actor', h.actor) order by h.revision)
+          from load_status_history h where h.load_id = b.load_id), '[]'::json) as history`),
+    );
+  const found = (await visibleTo(q, actor).first()) as (BoardRow & Pick<LoadWithHistory, 'history'>) | undefined;
+  if (!found) return undefined;
+  const { history, ...row } = found;
   return { row, history };
 }
 

@@ -67,7 +67,7 @@ export const loadSummary = z
   })
   .meta({ id: 'LoadSummary' });
 
-export const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+export const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 
 export function toSummary(r: BoardRow & { deadhead_mi?: number | null }, now: Date): z.output<typeof loadSummary> {
   return {
