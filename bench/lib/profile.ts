@@ -5,7 +5,8 @@
  * under one bench case: `BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`). Each
  * sample goes to the innermost frame that names a part; `--per N` also divides the busy time by N
  * (the requests served) to give CPU per request; `--last S` counts only the last S seconds of the
- * profile (the shot at the end of a run, not the set-up before it); `--window FROM,TO` only the
+ * profile (the shot at the end of a run, not the set-up before it);  `--top N` lists the N functions
+ * with the most self time; `--window FROM,TO` only the
  * samples between two monotonic clock readings in µs (`process.hrtime.bigint() / 1000n`, the clock
  * of the profile's `startTime`; the versus scenario logs each shot's window).
  */
@@ -64,7 +65,7 @@ function partOf(frame: Node['callFrame']): string | undefined {
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { per: { type: 'string' }, last: { type: 'string' }, window: { type: 'string' } },
+    options: { per: { type: 'string' }, last: { type: 'string' }, window: { type: 'string' }, top: { type: 'string' } },
   });
   const file = positionals[0];
   if (!file) throw new Error('usage: profile.ts FILE.cpuprofile [--per N]');
@@ -83,6 +84,7 @@ async function main() {
     return part ?? 'other';
   };
   const us = new Map<string, number>();
+  const self = new Map<string, number>();
   const total = p.timeDeltas.reduce((a, d) => a + d, 0);
   const [from, to] = values.window
     ? values.window.split(',').map((x) => Number(x) - p.startTime)
@@ -92,6 +94,9 @@ async function main() {
     t += p.timeDeltas[i] ?? 0;
     if (t < from! || t > to!) continue;
     const part = ownerOf(p.samples[i]!);
+    const f = byId.get(p.samples[i]!)!.callFrame;
+    const name = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|src|bench)\//, '$1/')}`;
+    self.set(name, (self.get(name) ?? 0) + (p.timeDeltas[i] ?? 0));
     us.set(part, (us.get(part) ?? 0) + (p.timeDeltas[i] ?? 0));
   }
   const busy = [...us].filter(([k]) => k !== 'idle').reduce((a, [, v]) => a + v, 0);
@@ -106,6 +111,11 @@ async function main() {
   console.log(
     `| busy (idle ${((us.get('idle') ?? 0) / 1000).toFixed(0)} ms) | ${(busy / 1000).toFixed(0)} | 100% |${per ? ` ${(busy / per).toFixed(0)} |` : ''}`,
   );
+  if (values.top) {
+    console.log(`\nTop ${values.top} functions by self time:`);
+    for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top)))
+      console.log(`  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -14,7 +14,7 @@ import { IdempotencyStore } from './idempotency.js';
 import type { Route } from './route.js';
 import { carrierDirectoryRoutes } from './routes/carrier-directory.js';
 import { carrierCommandRoutes } from './routes/carriers.js';
-import { type BoardPage, loadBoardRoutes } from './routes/load-board.js';
+import { loadBoardRoutes, type SharedPage } from './routes/load-board.js';
 import { PageCache } from '../read-models/load-board/page-cache.js';
 import { searchRoutes } from './routes/search.js';
 import { loadCommandRoutes } from './routes/load-commands.js';
@@ -143,7 +143,7 @@ export function createApi(deps: {
       ...loadCommandRoutes(services),
       ...loadBoardRoutes({
         ...read,
-        pages: new PageCache<BoardPage>({
+        pages: new PageCache<SharedPage>({
           maxAgeMs: config.BOARD_CACHE_MS,
           stamp: () => deps.progress.changes('load_board'),
         }),

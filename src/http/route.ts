@@ -28,6 +28,19 @@ export interface Answer {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A GET answer's JSON and ETag made beforehand (`serialized`): an answer served many times is written once. */
+  serialized?: Serialized;
+}
+
+export interface Serialized {
+  json: string;
+  etag: string;
+}
+
+/** A query's answer as `respond` writes it: its JSON and a weak ETag over it. */
+export function serialized(body: unknown): Serialized {
+  const json = JSON.stringify(body);
+  return { json, etag: `W/"${createHash('sha1').update(json).digest('base64url')}"` };
 }
 
 export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
@@ -177,8 +190,8 @@ function respond(ctx: Context, answer: Answer) {
     return;
   }
   // Queries: a weak ETag over the answer, and 304 when the client already has it.
-  const json = JSON.stringify(answer.body);
-  const etag = answer.headers?.ETag ?? `W/"${createHash('sha1').update(json).digest('base64url')}"`;
+  const { json, etag: weak } = answer.serialized ?? serialized(answer.body);
+  const etag = answer.headers?.ETag ?? weak;
   ctx.set('ETag', etag);
   ctx.set('Cache-Control', 'private, no-cache');
   const match = ctx.get('if-none-match');

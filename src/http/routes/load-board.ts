@@ -13,7 +13,7 @@ import { loadWithHistory } from '../../read-models/load-board/queries.js';
 import { BOARD_STATUSES, type BoardStatus } from '../../read-models/load-board/row.js';
 import { HttpProblem, PROBLEM_BASE } from '../errors.js';
 import { minPositionQuery, readAfter, type ReadDeps } from '../read.js';
-import { defineRoute, type Route } from '../route.js';
+import { defineRoute, type Route, type Serialized, serialized } from '../route.js';
 import type { PageCache } from '../../read-models/load-board/page-cache.js';
 import { iso, loadSummary, toSummary } from '../../read-models/load-board/summary.js';
 
@@ -158,10 +158,16 @@ export interface BoardPage {
   nextCursor: string | null;
 }
 
+/** A shared page, written once as JSON for everyone it is served to. */
+export interface SharedPage {
+  body: BoardPage;
+  serialized: Serialized;
+}
+
 export function loadBoardRoutes(
   deps: ReadDeps & {
     /** Pages anyone of the same kind would get (see `unrestricted`), shared while the board is unchanged. */
-    pages?: PageCache<BoardPage>;
+    pages?: PageCache<SharedPage>;
   },
 ): Route[] {
   return [
@@ -210,9 +216,14 @@ export function loadBoardRoutes(
         };
         // A read that waited for its own write reads the rows themselves; an answer that depends on
         // who asks is never shared.
-        const shared = deps.pages && !query.minPosition && unrestricted(actor, filters.statuses);
-        const body = shared ? await deps.pages!.get(JSON.stringify(query), read) : await read();
-        return { status: 200, body };
+        if (deps.pages && !query.minPosition && unrestricted(actor, filters.statuses)) {
+          const page = await deps.pages.get(JSON.stringify(query), async () => {
+            const body = await read();
+            return { body, serialized: serialized(body) };
+          });
+          return { status: 200, ...page };
+        }
+        return { status: 200, body: await read() };
       },
     }),
     defineRoute({
