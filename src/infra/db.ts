@@ -1,5 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { useFastTimestamps } from './timestamps.js';
 
 export type { Knex };
 
@@ -12,6 +13,7 @@ export type { Knex };
  * would on a replica.
  */
 export function createKnex(databaseUrl: string, poolMax = 10, opts: { readOnly?: boolean } = {}): Knex {
+  useFastTimestamps();
   const setup = `SET jit = off${opts.readOnly ? '; SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY' : ''}`;
   return knexFactory({
     client: 'pg',
@@ -30,6 +32,7 @@ export function createKnex(databaseUrl: string, poolMax = 10, opts: { readOnly?:
 }
 
 export function createPgPool(databaseUrl: string, max = 10): pg.Pool {
+  useFastTimestamps();
   const pool = new pg.Pool({ connectionString: databaseUrl, max });
   // An idle client losing its connection (server restart, pg_terminate_backend) must not crash the process.
   pool.on('error', () => {});
