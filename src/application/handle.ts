@@ -1,4 +1,4 @@
-import { v5 as uuidv5 } from 'uuid';
+import { uuidV5 } from '../infra/uuid5.js';
 import { chainHash, HASH_FIELD, PREVIOUS_FIELD } from '../domain/payment/chain.js';
 import type { EventRegistry } from '../domain/shared/event-schema.js';
 import { DuplicateEventId, WrongExpectedVersion } from '../eventstore/errors.js';
@@ -45,7 +45,7 @@ export interface HandleResult<E> {
 const IDEMPOTENCY_NAMESPACE = '3d2b7c8e-5f1a-4b6d-9c0e-8a7f6e5d4c3b';
 
 export function derivedEventId(streamId: string, idempotencyKey: string, index: number): string {
-  return uuidv5(`${streamId}\n${idempotencyKey}\n${index}`, IDEMPOTENCY_NAMESPACE);
+  return uuidV5(`${streamId}\n${idempotencyKey}\n${index}`, IDEMPOTENCY_NAMESPACE);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { v5 as uuidv5 } from 'uuid';
 import { trackingEvents } from '../domain/tracking/events.js';
 import type { Ping } from '../domain/tracking/pings.js';
 import { DuplicateEventId, WrongExpectedVersion } from '../eventstore/errors.js';
@@ -7,6 +6,7 @@ import { mayActAs, mustSee } from '../domain/load/access.js';
 import { DomainError, RuleViolation } from '../domain/shared/errors.js';
 import type { EventData, EventMetadata, EventStore, Position } from '../eventstore/types.js';
 import { traceCarrier } from '../infra/tracing.js';
+import { uuidV5 } from '../infra/uuid5.js';
 import { handleOptions, type Invocation } from './invocation.js';
 import type { LoadService } from './loads.js';
 
@@ -22,7 +22,7 @@ const DEDUPE_WINDOW = 5_000;
 const storedBefore = (err: unknown) => err instanceof DuplicateEventId || err instanceof WrongExpectedVersion;
 
 /** The event id of a ping: the phone's id, scoped to the load so no other stream can hold it. */
-export const pingEventId = (loadId: string, pingId: string) => uuidv5(`${loadId}\n${pingId}`, PING_NAMESPACE);
+export const pingEventId = (loadId: string, pingId: string) => uuidV5(`${loadId}\n${pingId}`, PING_NAMESPACE);
 
 /**
  * Appends a batch of good pings to the load's tracking stream, each once: a retried batch is an

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { v5 as uuidv5 } from 'uuid';
+import { uuidV5 } from '../infra/uuid5.js';
 import { z } from 'zod';
 import type { HandleResult } from '../application/handle.js';
 import { formatPosition } from '../eventstore/position.js';
@@ -32,7 +32,7 @@ export const uuidParam = (description: string) => z.uuid().meta({ description })
 const ID_NAMESPACE = '9b7e4a1c-2d3f-4e5a-8b6c-7d8e9f0a1b2c';
 export function newId(input: Pick<RouteInput<unknown, unknown, unknown>, 'idempotencyKey'>, given?: string): string {
   if (given) return given;
-  return input.idempotencyKey ? uuidv5(input.idempotencyKey, ID_NAMESPACE) : randomUUID();
+  return input.idempotencyKey ? uuidV5(input.idempotencyKey, ID_NAMESPACE) : randomUUID();
 }
 
 export function answer(
