@@ -125,6 +125,33 @@ export class Checkpoints {
       });
   }
 
+  /**
+   * Moves a live generation's checkpoint on to `to` in one statement of its own, committed without
+   * waiting for the disk (as a batch's transaction is; see apply.ts), never backwards. False when
+   * the generation is no longer live (a rebuild switched); true when it moved, or stood at or past
+   * `to` already.
+   */
+  async advanceLive(name: string, generation: number, to: Position, applied: number): Promise<boolean> {
+    const commit = to.commit.toString();
+    const prepare = to.prepare.toString();
+    const { rows } = await this.knex.raw<{ rows: { live: boolean; moved: boolean }[] }>(
+      `with async as (select set_config('synchronous_commit', 'off', true)),
+            moved as (
+              update projection_generations g
+                 set checkpoint_commit = ?, checkpoint_prepare = ?, events_applied = g.events_applied + ?,
+                     last_error = null, updated_at = now()
+                from projections p, async
+               where g.name = ? and g.generation = ? and p.name = g.name and p.live_generation = g.generation
+                 and (g.checkpoint_commit is null or (g.checkpoint_commit, g.checkpoint_prepare) < (?::numeric, ?::numeric))
+              returning 1)
+       select exists (select 1 from projections where name = ? and live_generation = ?) as live,
+              exists (select 1 from moved) as moved`,
+      [commit, prepare, applied, name, generation, commit, prepare, name, generation],
+    );
+    const r = rows[0]!;
+    return r.moved || r.live;
+  }
+
   async recordError(name: string, generation: number, message: string): Promise<void> {
     await this.knex('projection_generations')
       .where({ name, generation })

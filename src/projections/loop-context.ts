@@ -46,6 +46,12 @@ export interface LoopContext {
   policyOf(p: Projector): PoisonPolicy;
 }
 
+/** How far a batch takes its projector: its last event, or the mark of skipped events past it. */
+export function reachedBy(events: readonly RecordedEvent[], skippedTo?: Position): Position | undefined {
+  const last = events[events.length - 1]?.position;
+  return skippedTo && (!last || comparePositions(skippedTo, last) > 0) ? skippedTo : last;
+}
+
 /** After a batch committed: announce the checkpoint (at least here; less than it is is harmless), then tell dashboards. */
 export async function committed(
   ctx: LoopContext,
@@ -55,10 +61,24 @@ export async function committed(
   applied: readonly RecordedEvent[],
   skippedTo?: Position,
 ): Promise<void> {
-  const last = events[events.length - 1]?.position;
-  const reached = skippedTo && (!last || comparePositions(skippedTo, last) > 0) ? skippedTo : last;
+  announce(ctx, p, generation, events, skippedTo);
+  await tell(ctx, p, applied);
+}
+
+/** Tells read-your-writes waits that the projector's checkpoint moved past the batch. */
+export function announce(
+  ctx: LoopContext,
+  p: Projector,
+  generation: number,
+  events: readonly RecordedEvent[],
+  skippedTo?: Position,
+): void {
+  const reached = reachedBy(events, skippedTo);
   if (reached) ctx.announcer.moved(p.name, generation, reached);
-  // Committed: now dashboards may hear of it (never of data they cannot read yet).
+}
+
+/** The applied events are readable: now dashboards may hear of them (never of data they cannot read yet). */
+export async function tell(ctx: LoopContext, p: Projector, applied: readonly RecordedEvent[]): Promise<void> {
   if (applied.length && p.afterCommit) {
     await p
       .afterCommit(applied)

@@ -1,13 +1,13 @@
 import { formatPosition } from '../eventstore/position.js';
-import type { RecordedEvent, Subscription } from '../eventstore/types.js';
+import type { Position, RecordedEvent, Subscription } from '../eventstore/types.js';
 import { backoff, sleep } from '../eventstore/wakeup.js';
 import { tracingEnabled } from '../infra/tracing.js';
-import { applyBatch, GenerationChanged, ProjectorFailed } from './apply.js';
+import { applyAhead, applyBatch, GenerationChanged, ProjectorFailed, writesAhead } from './apply.js';
 import { traceBatch } from './batch-trace.js';
 import { type Batch, batches } from './batches.js';
 import type { GenerationRow } from './checkpoints.js';
 import { setupGeneration, switchLive } from './generations.js';
-import { committed, type LoopContext, pause, type Worker } from './loop-context.js';
+import { announce, committed, type LoopContext, pause, reachedBy, tell, type Worker } from './loop-context.js';
 import { isTransient } from './parked.js';
 import { parkOrStop } from './poison-stop.js';
 import { rebuildProjection, RebuildInProgress } from './rebuild.js';
@@ -105,16 +105,22 @@ export class ProjectorLoop {
     });
     this.w.subscription = sub;
     try {
-      await this.consume(live.generation, sub);
+      await this.consume(live, sub);
     } finally {
       this.w.subscription = undefined;
       await sub.close();
     }
   }
 
-  /** Each batch: applied with its checkpoint in one transaction, then announced and notified, then traced. */
-  private async consume(generation: number, sub: Subscription): Promise<void> {
+  /**
+   * Each batch: applied with its checkpoint in one transaction, then announced and notified, then
+   * traced. A projector that writes ahead (see applyAhead) tells dashboards as soon as its writes
+   * are made, before its checkpoint moves; the loop keeps that checkpoint, which it alone moves.
+   */
+  private async consume(live: GenerationRow, sub: Subscription): Promise<void> {
     const p = this.w.projector;
+    const generation = live.generation;
+    let checkpoint = live.checkpoint;
     let lastWrite = 0;
     for await (const batch of batches(sub.withCheckpoints(), this.ctx.batchSize)) {
       if (!this.mayGoOn(p)) break;
@@ -122,9 +128,12 @@ export class ProjectorLoop {
       // counts and re-reads short); doing it for every quiet page would be a write per wake-up.
       if (batch.events.length === 0 && Date.now() - lastWrite < this.ctx.skipCheckpointMs) continue;
       const started = tracingEnabled() ? Date.now() : 0;
-      const applied = await this.applyLive(p, generation, batch, started);
+      const applied = await this.applyLive(p, generation, batch, started, checkpoint);
       lastWrite = Date.now();
-      await committed(this.ctx, p, generation, batch.events, applied, batch.skippedTo);
+      if (writesAhead(p)) {
+        announce(this.ctx, p, generation, batch.events, batch.skippedTo);
+        checkpoint = reachedBy(batch.events, batch.skippedTo) ?? checkpoint;
+      } else await committed(this.ctx, p, generation, batch.events, applied, batch.skippedTo);
       traceBatch(p.name, applied, started);
       await this.ctx.statistics.applied(p, generation, applied.length);
       this.attempts = 0;
@@ -139,14 +148,21 @@ export class ProjectorLoop {
     return !this.ctx.leases || this.ctx.leases.holds(p.name);
   }
 
-  /** Applies a batch and moves the checkpoint in one transaction (see apply.ts); a failed batch's spans carry its error. */
+  /** Applies a batch and moves the checkpoint, in one transaction or writing ahead of it (see apply.ts); a failed batch's spans carry its error. */
   private async applyLive(
     p: Projector,
     generation: number,
     { events, skippedTo }: Batch,
     started: number,
+    checkpoint: Position | undefined,
   ): Promise<readonly RecordedEvent[]> {
     try {
+      if (writesAhead(p))
+        return await applyAhead(this.ctx.checkpoints, p, generation, events, {
+          ...(checkpoint ? { after: checkpoint } : {}),
+          ...(skippedTo ? { skippedTo } : {}),
+          written: (applied) => tell(this.ctx, p, applied),
+        });
       return await applyBatch(this.ctx.knex, this.ctx.checkpoints, p, generation, events, { live: true, skippedTo });
     } catch (err) {
       traceBatch(p.name, events, started, err);

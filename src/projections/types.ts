@@ -17,8 +17,11 @@ interface ProjectorBase {
   readonly eventTypes: readonly string[] | 'all';
   readonly streamPrefixes?: readonly string[];
   /**
-   * Called by the live runner once a batch it applied has committed (never while rebuilding), with
-   * the events it applied: for telling dashboards. At most once; a failure is logged, not retried.
+   * Called by the live runner once a batch it applied is readable (never while rebuilding), with the
+   * events it applied: for telling dashboards. A Postgres projector's batch is readable once its
+   * transaction committed; an at-least-once projector's once its `apply` resolved (one that writes
+   * ahead, see apply.ts, is told before its checkpoint moves). At most once; a failure is logged, not
+   * retried.
    */
   afterCommit?(events: readonly RecordedEvent[]): Promise<void>;
   /** Its poison-event policy unless configured otherwise (PROJECTION_POISON_POLICY); default 'park'. */
@@ -62,7 +65,9 @@ export interface PostgresProjector extends ProjectorBase {
 /**
  * Writes elsewhere (Redis, a search index, sockets): at-least-once, so `apply` must be
  * idempotent (write only what is newer than what is stored). `generation` namespaces its storage
- * so a rebuild can fill a new copy beside the live one.
+ * so a rebuild can fill a new copy beside the live one. One with neither `setup` nor `retire` keeps
+ * one storage whatever the generation, and its live batches write ahead of their checkpoint: they
+ * take no transaction nor lock (see applyAhead).
  */
 export interface AtLeastOnceProjector extends ProjectorBase {
   readonly kind: 'at-least-once';

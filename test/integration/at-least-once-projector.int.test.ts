@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { formatPosition } from '../../src/eventstore/position.js';
 import { expect } from 'chai';
 import { PostgresEventStore } from '../../src/eventstore/postgres/store.js';
 import type { RecordedEvent } from '../../src/eventstore/types.js';
@@ -106,6 +107,69 @@ describe('An at-least-once projector (Redis)', () => {
     expect(await redis.hget('last-revision:g2', `${prefix}-9`)).to.equal('0');
     const [status] = await runner.status();
     expect(status).to.include({ liveGeneration: 2, eventsBehind: 0, state: 'running' });
+    await runner.stop();
+  });
+
+  it('with one storage for every generation, writes and tells dashboards ahead of its checkpoint, and follows a rebuild', async () => {
+    const streams = uniquePrefix('w');
+    const applied: string[] = [];
+    const told: string[] = [];
+    // No setup nor retire: nothing of its storage belongs to a generation.
+    const projector: AtLeastOnceProjector = {
+      kind: 'at-least-once',
+      name: 'write_ahead_test',
+      version: 1,
+      eventTypes: 'all',
+      streamPrefixes: [`${streams}-`],
+      async apply(events) {
+        applied.push(...events.map((e) => e.id));
+      },
+      async afterCommit(events) {
+        told.push(...events.map((e) => e.id));
+      },
+    };
+    const append = async (n = 1) => {
+      const events = Array.from({ length: n }, () => ({ id: randomUUID(), type: 'T', data: {} }));
+      const r = await store.append(`${streams}-${randomUUID()}`, events);
+      return { ids: events.map((e) => e.id), position: formatPosition(r.position) };
+    };
+    const checkpoint = async () => (await runner.status()).find((s) => s.name === projector.name)?.checkpoint;
+    const first = await append(3);
+    const runner = new ProjectionRunner({ knex, store, projectors: [projector], logger: testLogger, batchSize: 4 });
+    runner.start();
+    await until(async () => (await checkpoint()) === first.position);
+    expect(applied).to.deep.equal(first.ids);
+
+    // The checkpoint's row held by another transaction (as a rebuild's switch holds it): the batch is
+    // written and told all the same, and its checkpoint follows once the row is free.
+    const holder = await knex.transaction();
+    try {
+      await holder.raw('select 1 from projection_generations where name = ? for update', [projector.name]);
+      const next = await append(2);
+      await until(() => next.ids.every((id) => told.includes(id)));
+      expect(applied).to.include.members(next.ids);
+      expect(await checkpoint()).to.equal(first.position);
+      await holder.commit();
+      await until(async () => (await checkpoint()) === next.position);
+    } finally {
+      if (!holder.isCompleted()) await holder.rollback();
+    }
+
+    // A rebuild's switch while the live loop writes: the loop follows the new generation, nothing is missed.
+    const during: Promise<{ ids: string[] }>[] = [];
+    const writing = (async () => {
+      for (let i = 0; i < 20; i++) during.push(append());
+      await Promise.all(during);
+    })();
+    const result = await runner.rebuild(projector.name);
+    await writing;
+    const last = await append();
+    await until(async () => (await checkpoint()) === last.position);
+    const all = [...(await Promise.all(during)).flatMap((d) => d.ids), ...last.ids];
+    expect(applied).to.include.members(all);
+    expect(told).to.include.members(all);
+    const status = (await runner.status()).find((s) => s.name === projector.name);
+    expect(status).to.include({ liveGeneration: result.generation, eventsBehind: 0, state: 'running' });
     await runner.stop();
   });
 });
