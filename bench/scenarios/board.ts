@@ -7,7 +7,7 @@
  * Both use one database, `bench_loadboard` (`bench_loadboard_quick` for --quick), seeded through the real
  * write path (the seed's events, appended to the event store) and kept between runs: it is seeded
  * only up to the number of loads asked for, so the first full run pays for the seeding (minutes)
- * and the next ones do not.
+ * and the next ones do not. `BENCH_LOADS=100000` picks another size (`bench_loadboard_100000`).
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -51,11 +51,26 @@ export interface Board {
 }
 
 /**
- * The seeded database, its projections caught up: `bench_loadboard` (1,000,000 loads; 2,000 and
- * `bench_loadboard_quick` for --quick) unless another is asked for.
+ * How many loads the board scenarios seed: 1,000,000 (2,000 with --quick), or `BENCH_LOADS` (e.g.
+ * 100000, to measure a change quickly), each size in a database of its own.
  */
+function boardSize(ctx: ScenarioContext): { loads: number; database: string } {
+  const asked = process.env.BENCH_LOADS;
+  if (asked) {
+    const loads = Number(asked);
+    if (!Number.isInteger(loads) || loads < 1) throw new Error(`BENCH_LOADS must be a whole number ≥ 1, not ${asked}`);
+    return { loads, database: `bench_loadboard_${loads}` };
+  }
+  return ctx.quick
+    ? { loads: 2_000, database: 'bench_loadboard_quick' }
+    : { loads: 1_000_000, database: 'bench_loadboard' };
+}
+
+/** The seeded database, its projections caught up: the board scenarios' (see boardSize) unless another is asked for. */
 export async function openBoard(ctx: ScenarioContext, want: { loads?: number; dbName?: string } = {}): Promise<Board> {
-  const loads = want.loads ?? (ctx.quick ? 2_000 : 1_000_000);
+  const size = boardSize(ctx);
+  const loads = want.loads ?? size.loads;
+  const database = want.dbName ?? size.database;
   // One load generator on one address and user: the rate limits would measure themselves.
   const config = loadConfig({
     ...process.env,
@@ -64,10 +79,7 @@ export async function openBoard(ctx: ScenarioContext, want: { loads?: number; db
     RATE_LIMIT_PER_USER: '0',
     RATE_LIMIT_LOADBOARD: '0',
   });
-  const url = await ensureDatabase(
-    ctx.adminUrl,
-    want.dbName ?? (ctx.quick ? 'bench_loadboard_quick' : 'bench_loadboard'),
-  );
+  const url = await ensureDatabase(ctx.adminUrl, database);
   const knex = createKnex(url, 16);
   await migrateLatest(knex);
   const redis = createRedis(ctx.redisUrl, `bench:board:${randomUUID().slice(0, 8)}:`);

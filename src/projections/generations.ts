@@ -18,15 +18,47 @@ export async function setupGeneration(
     const t = tableNames(generation);
     for (const table of projector.tables) await trx.raw(`drop table if exists ${q(t(table))} cascade`);
     await projector.setup(trx, t);
-    if (!opts.deferIndexes) await projector.indexes?.(trx, t);
+    if (!opts.deferIndexes) for (const sql of projector.indexes?.(t) ?? []) await trx.raw(sql);
   } else {
     await projector.setup?.(generation);
   }
 }
 
-/** Creates a generation's secondary indexes (those it lacks). */
-export async function indexGeneration(db: Knex, projector: Projector, generation: number): Promise<void> {
-  if (projector.kind === 'postgres') await projector.indexes?.(db, tableNames(generation));
+/**
+ * Memory each index build may sort in. Postgres's default (64 MB) sorts a b-tree over a million
+ * loads on disk: measured 2.5 s for one, 1.6 s with 256 MB.
+ */
+const INDEX_BUILD_MEMORY = '256MB';
+
+/**
+ * Creates a generation's secondary indexes (those it lacks), `parallel` at a time, each on its own
+ * connection, in the projector's order (the slowest first). Postgres builds a GiST index in one
+ * process, and one index after another left the other cores idle: the board's two GiST indexes
+ * over a million loads took 15 s each, one after the other.
+ */
+export async function indexGeneration(
+  db: Knex,
+  projector: Projector,
+  generation: number,
+  opts: { parallel?: number } = {},
+): Promise<void> {
+  if (projector.kind !== 'postgres') return;
+  const todo = [...(projector.indexes?.(tableNames(generation)) ?? [])];
+  const worker = async () => {
+    for (let sql = todo.shift(); sql !== undefined; sql = todo.shift()) {
+      await db
+        .transaction(async (trx) => {
+          await trx.raw(`set local maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`);
+          await trx.raw(sql);
+        })
+        .catch((err: unknown) => {
+          todo.length = 0; // the others finish the index in hand and stop
+          throw err;
+        });
+    }
+  };
+  const done = await Promise.allSettled(Array.from({ length: Math.max(1, opts.parallel ?? 2) }, worker));
+  for (const d of done) if (d.status === 'rejected') throw d.reason;
 }
 
 /**
@@ -38,7 +70,8 @@ export async function indexGeneration(db: Knex, projector: Projector, generation
 export async function analyzeGeneration(db: Knex, projector: Projector, generation: number): Promise<void> {
   if (projector.kind !== 'postgres') return;
   const t = tableNames(generation);
-  for (const table of projector.tables) await db.raw(`analyze ${q(t(table))}`);
+  // Each table on its own connection: the board's analyze need not wait for its history's.
+  await Promise.all(projector.tables.map((table) => db.raw(`analyze ${q(t(table))}`)));
 }
 
 /** Points each logical table's view at `generation`'s table; part of the switch transaction. */

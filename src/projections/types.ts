@@ -53,11 +53,13 @@ export interface PostgresProjector extends ProjectorBase {
   /** Creates this generation's (empty) tables. */
   setup(trx: Knex.Transaction, t: TableNames): Promise<void>;
   /**
-   * Creates the secondary indexes of this generation's tables, if it has not already (named, `if
-   * not exists`). A rebuild fills the tables first and indexes them once, at the end: building an
-   * index over a million rows is far cheaper than updating it a million times.
+   * The secondary indexes of this generation's tables: one `create index if not exists` statement
+   * each (named, so running it twice does nothing). The engine creates them with the tables for a
+   * live generation; a rebuild fills the tables first and creates them once, at the end, several at
+   * a time (building an index over a million rows is far cheaper than updating it a million times),
+   * so the slowest first.
    */
-  indexes?(db: Knex | Knex.Transaction, t: TableNames): Promise<void>;
+  indexes?(t: TableNames): readonly string[];
   /** Applies events in order, inside the transaction that also moves the checkpoint. */
   apply(trx: Knex.Transaction, events: readonly RecordedEvent[], t: TableNames, ctx?: ApplyContext): Promise<void>;
 }

@@ -41,7 +41,7 @@ describe('Radius pages in pickup order, read grid cell by grid cell', () => {
     knex = createKnex(await freshDatabase('board_cells'), 2);
     await knex.transaction(async (trx) => {
       await loadBoardProjector.setup(trx, t);
-      await loadBoardProjector.indexes!(trx, t);
+      for (const sql of loadBoardProjector.indexes!(t)) await trx.raw(sql);
       for (const table of loadBoardProjector.tables)
         await trx.raw('create view ?? as select * from ??', [table, t(table)]);
     });

@@ -24,7 +24,7 @@ describe('Nearest-first pages of the board', () => {
     knex = createKnex(await freshDatabase('deadhead'), 2);
     await knex.transaction(async (trx) => {
       await loadBoardProjector.setup(trx, t);
-      await loadBoardProjector.indexes!(trx, t);
+      for (const sql of loadBoardProjector.indexes!(t)) await trx.raw(sql);
       for (const table of loadBoardProjector.tables)
         await trx.raw('create view ?? as select * from ??', [table, t(table)]);
     });

@@ -74,7 +74,7 @@ describe('The load board projection', () => {
       for (const table of [...loadBoardProjector.tables, ...carrierDirectoryProjector.tables])
         await trx.schema.dropTableIfExists(t(table));
       await loadBoardProjector.setup(trx, t);
-      await loadBoardProjector.indexes!(trx, t);
+      for (const sql of loadBoardProjector.indexes!(t)) await trx.raw(sql);
       await carrierDirectoryProjector.setup(trx, t);
     });
   });

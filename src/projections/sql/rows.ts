@@ -1,8 +1,4 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
-import type { ClientBase } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 
 /** Postgres types a projection column may have (the array parameter is cast to `<type>[]`). */
 export type ColumnType = 'uuid' | 'text' | 'int4' | 'int8' | 'float8' | 'bool' | 'timestamptz' | 'numeric';
@@ -106,52 +102,4 @@ export async function upsertRows<R>(
     arrays,
   )) as { rowCount?: number };
   return res.rowCount ?? 0;
-}
-
-const COPY_SPECIAL = /[\\\t\n\r]/;
-const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-
-/** One field of COPY's text format, by the column's type (`\N` is null; text escapes backslash, tab and line breaks). */
-function copyField(type: ColumnType, v: unknown): string {
-  if (v === null || v === undefined) return '\\N';
-  if (type === 'text') {
-    const s = String(v);
-    return COPY_SPECIAL.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : s;
-  }
-  return element(type, v);
-}
-
-/** Rows of COPY text per chunk written to the stream (about 0.5 MB of text for the board's rows). */
-const COPY_CHUNK = 1_000;
-
-/**
- * Bulk-loads rows that cannot exist yet (no conflict handling: a duplicate key fails the
- * statement, and with it the batch). COPY costs the server about a third of an INSERT (LIMITS.md:
- * 127,000 rows/s against 48,000 through unnest), so a rebuild loads the rows it creates this way.
- * It runs on the transaction's own connection.
- */
-export async function copyRows<R>(
-  trx: Knex.Transaction,
-  table: string,
-  cols: readonly Column<R>[],
-  rows: readonly R[],
-): Promise<number> {
-  if (rows.length === 0) return 0;
-  const conn = (await trx.client.acquireConnection()) as ClientBase;
-  function* chunks() {
-    for (let i = 0; i < rows.length; i += COPY_CHUNK) {
-      let out = '';
-      for (const row of rows.slice(i, i + COPY_CHUNK)) {
-        for (let c = 0; c < cols.length; c++) {
-          if (c > 0) out += '\t';
-          out += copyField(cols[c]!.type, row[cols[c]!.name]);
-        }
-        out += '\n';
-      }
-      yield out;
-    }
-  }
-  const copy = conn.query(copyFrom(`copy ${ident(table)} (${cols.map((c) => ident(c.name)).join(', ')}) from stdin`));
-  await pipeline(Readable.from(chunks()), copy);
-  return Number(copy.rowCount);
 }
