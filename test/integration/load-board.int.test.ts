@@ -256,6 +256,21 @@ describe('The load board over HTTP', () => {
       'urn:freight:problem:bad-cursor',
     );
     await bad({ cursor: first.nextCursor!, sort: 'rate' }, 'urn:freight:problem:bad-cursor');
+    // Forged keys the integer sort columns cannot hold (they reached Postgres as a 500).
+    for (const [sort, order, v] of [
+      ['rate', 'desc', 1.5],
+      ['rate', 'asc', 1e308],
+      ['ratePerMile', 'desc', 2_147_483_648],
+      ['tripMiles', 'asc', -1e308],
+    ] as const)
+      await bad(
+        {
+          sort,
+          order,
+          cursor: Buffer.from(JSON.stringify({ s: sort, o: order, v, id: randomUUID() })).toString('base64url'),
+        },
+        'urn:freight:problem:bad-cursor',
+      );
     await bad({ limit: 1000 });
     await bad({ status: 'flying' });
     await bad({ equipment: 'spaceship' });

@@ -130,6 +130,9 @@ export function encodeCursor(sort: string, order: 'asc' | 'desc', k: Keyset): st
   return Buffer.from(JSON.stringify({ s: sort, o: order, v: k.value, id: k.loadId })).toString('base64url');
 }
 
+const INT_SORTS = new Set(['rate', 'ratePerMile', 'tripMiles']);
+const INT4_MAX = 2_147_483_647;
+
 function decodeCursor(text: string, sort: string, order: 'asc' | 'desc'): Keyset {
   let parsed: z.output<typeof cursorShape>;
   try {
@@ -145,7 +148,10 @@ function decodeCursor(text: string, sort: string, order: 'asc' | 'desc'): Keyset
     );
   if (
     (sort === 'pickup' || sort === 'age') !== (typeof parsed.v === 'string') ||
-    (typeof parsed.v === 'string' && Number.isNaN(Date.parse(parsed.v)))
+    (typeof parsed.v === 'string' && Number.isNaN(Date.parse(parsed.v))) ||
+    // The integer columns' keys: a forged 1.5 or 1e308 would reach Postgres as an integer it refuses.
+    (INT_SORTS.has(sort) && !(Number.isInteger(parsed.v) && Math.abs(parsed.v as number) <= INT4_MAX)) ||
+    (typeof parsed.v === 'number' && !Number.isFinite(parsed.v))
   ) {
     throw new HttpProblem(400, `${PROBLEM_BASE}bad-cursor`, 'The cursor is not one this API gave out');
   }
