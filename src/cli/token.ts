@@ -12,24 +12,37 @@ import { startup } from './common.js';
  * roles name a user of an organisation registered through the API: `--org <id> --user <id>`.
  */
 const USAGE = 'usage: npm run token -- --role <role>[,<role>] [--org <orgId>] [--user <userId>] [--expires 12h]';
-const { values } = parseArgs({
-  options: {
-    role: { type: 'string', multiple: true },
-    org: { type: 'string' },
-    user: { type: 'string' },
-    expires: { type: 'string', default: '12h' },
-  },
-});
+function refuse(message: string): never {
+  process.stderr.write(`${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+function args() {
+  try {
+    return parseArgs({
+      options: {
+        role: { type: 'string', multiple: true },
+        org: { type: 'string' },
+        user: { type: 'string' },
+        expires: { type: 'string', default: '12h' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    // An unknown option or a missing value: one line and the usage, not a stack.
+    refuse((err as Error).message);
+  }
+}
+const values = args();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const { config } = startup();
 const settings = jwtSettings(config);
 
 const roles = (values.role ?? []).flatMap((r) => r.split(',')).filter(Boolean);
 const bad = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
 const staffOnly = roles.every((r) => r === 'admin' || r === 'auditor');
-function refuse(message: string): never {
-  process.stderr.write(`${message}\n${USAGE}\n`);
-  process.exit(2);
-}
 if (!roles.length) refuse('Give at least one --role');
 if (bad.length) refuse(`Unknown role(s) ${bad.join(', ')}; roles are ${ROLES.join(', ')}`);
 if (!settings.secret)
